@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"github.com/streamcdn/streamcdn/origin"
+)
+
+func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "The directory of titles, each at DIR/<title>/manifest.mpd. Required.")
+	addr := fs.String("listen", "127.0.0.1:8080", "The address to serve titles on.")
+	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics and /healthz on.")
+	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
+	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	srv, err := origin.New(origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, Logger: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	pub, err := listen("origin", *addr, srv)
+	if err != nil {
+		return err
+	}
+	adm, err := listen("admin", *admin, adminMux(reg))
+	if err != nil {
+		pub.ln.Close()
+		return err
+	}
+	log.Info("origin serving", "dir", *dir, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	return serveAll(ctx, log, pub, adm)
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/streamcdn/streamcdn/internal/sample"
+	"github.com/streamcdn/streamcdn/manifest"
+	"github.com/streamcdn/streamcdn/origin"
+)
+
+func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("package", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	input := fs.String("i", "", "The input video file. Any format ffmpeg reads.")
+	output := fs.String("o", "", "The title's output directory; DIR/manifest.mpd and the segments are written below it. Required.")
+	ladder := fs.String("ladder", "360p:400k,540p:1200k,720p:3000k,1080p:6000k", "The video ladder, HEIGHTp:BITRATE,... Rungs taller than the input are dropped.")
+	segment := fs.Duration("segment", 4*time.Second, "The target segment duration.")
+	profile := fs.String("profile", "live", "The DASH profile: live (SegmentTemplate + SegmentTimeline) or ondemand (one file per representation + sidx).")
+	title := fs.String("title", "", "The title written in the MPD. Defaults to the output directory's name.")
+	preset := fs.String("preset", "veryfast", "The x264 preset.")
+	audioRate := fs.String("audio-bitrate", "128k", "The AAC bit rate.")
+	useSample := fs.Bool("sample", false, "Write the built-in sample title instead of packaging -i (no ffmpeg needed).")
+	force := fs.Bool("force", false, "Replace the output directory if it exists.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	prof, err := manifest.ParseProfile(*profile)
+	if err != nil {
+		return err
+	}
+	if *output == "" || (*input == "") == !*useSample {
+		fs.Usage()
+		return errors.New("package: give -o and exactly one of -i or --sample")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if *useSample {
+		p, err := origin.Repackage(ctx, origin.RepackageConfig{
+			Source: sample.FS(), Output: *output, Profile: prof, Title: *title, Force: *force,
+		})
+		if err != nil {
+			return err
+		}
+		return summary(stdout, *output, p, 0, 0)
+	}
+	rungs, err := origin.ParseLadder(*ladder)
+	if err != nil {
+		return err
+	}
+	abr, err := origin.ParseBitrate(*audioRate)
+	if err != nil {
+		return fmt.Errorf("audio bit rate: %w", err)
+	}
+	res, err := origin.Package(ctx, origin.PackageConfig{
+		Input: *input, Output: *output, Ladder: rungs, SegmentDuration: *segment, Profile: prof, AudioBitrate: abr,
+		Title: *title, Preset: *preset, Force: *force, Progress: stderr, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	return summary(stdout, res.Dir, res.Presentation, res.Encode, res.Segment)
+}
+
+func summary(w io.Writer, dir string, p *manifest.Presentation, enc, seg time.Duration) error {
+	fmt.Fprintf(w, "packaged %q (%s profile, %v) into %s/%s\n", p.Title, p.Profile, p.Duration, dir, origin.ManifestName)
+	for _, r := range p.Representations {
+		fmt.Fprintf(w, "  %-6s %-12s %5dx%-5d %8d bit/s  %d segments\n", r.ID, r.Codecs, r.Width, r.Height, r.Bandwidth, len(r.Segments))
+	}
+	if enc > 0 {
+		fmt.Fprintf(w, "encode %.2fs, segment %.2fs\n", enc.Seconds(), seg.Seconds())
+	}
+	return nil
+}

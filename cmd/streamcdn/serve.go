@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+)
+
+// newRegistry returns a registry with the Go and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// adminMux serves /metrics from reg and /healthz.
+func adminMux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// listener is a bound socket and the handler to serve on it.
+type listener struct {
+	name string
+	ln   net.Listener
+	h    http.Handler
+}
+
+func listen(name, addr string, h http.Handler) (listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listener{}, fmt.Errorf("%s listener: %w", name, err)
+	}
+	return listener{name, ln, h}, nil
+}
+
+// serveAll serves every listener until ctx ends, then shuts them down
+// gracefully, giving in-flight requests five seconds.
+func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, l := range lns {
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s: %w", l.name, err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			log.Info("shutting down", "listener", l.name)
+			return srv.Shutdown(sctx)
+		})
+	}
+	return g.Wait()
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,37 @@
+// Package origin packages video into a multi-bitrate DASH ladder and serves
+// packaged titles over HTTP the way a CDN origin must.
+//
+// # Packaging
+//
+// Package runs ffmpeg (from PATH) to transcode the input into each rung of
+// the ladder (H.264 High, closed GOPs, an IDR forced at every segment
+// boundary, VBV capped at the rung's rate) and the audio (AAC-LC), up to
+// GOMAXPROCS encodes at a time. Our own code then cuts the encoded files
+// into CMAF segments with github.com/Eyevinn/mp4ff: every rendition is cut
+// at the same presentation times, so players can switch at any segment. The
+// encoder's edit lists (B-frame delay, AAC priming) become the MPD's
+// presentationTimeOffset. Repackage rewrites an existing title (the
+// built-in sample) in the other profile without transcoding.
+//
+// A title is a directory:
+//
+//	<title>/manifest.mpd
+//	<title>/<rep>/init.mp4, <title>/<rep>/<n>.m4s   live profile
+//	<title>/<rep>.mp4                              on-demand profile (init + sidx + fragments)
+//
+// It is written into a hidden staging directory beside its final place,
+// every file and directory fsynced, and renamed into place: a failed or
+// interrupted run leaves no title that looks complete.
+//
+// # Serving
+//
+// Server is an http.Handler over a directory of titles, opened with
+// os.Root so that neither ".." nor a symlink can escape it. It answers GET
+// and HEAD with Content-Type, a strong ETag, Last-Modified and
+// Cache-Control (segments immutable for a year, MPDs for seconds);
+// conditional requests per RFC 9110 §13 (304, 412); single ranges as 206
+// and several non-overlapping ranges as multipart/byteranges (RFC 9110
+// §14), 416 when unsatisfiable, If-Range; CORS with Timing-Allow-Origin for
+// browser players; and OPTIONS preflights. Server does not listen: the
+// caller owns sockets.
+package origin

@@ -1,0 +1,139 @@
+package origin
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/streamcdn/streamcdn/manifest"
+)
+
+// titleSpec is where and how writeTitle writes a title.
+type titleSpec struct {
+	dir     string
+	title   string
+	profile manifest.Profile
+	segDur  time.Duration
+	force   bool
+}
+
+// ManifestName is the file name of every title's MPD.
+const ManifestName = "manifest.mpd"
+
+// writeTitle cuts the sources into aligned segments and writes them with
+// their MPD into a staging directory beside spec.dir, fsyncs it, and renames
+// it to spec.dir. On error the staging directory is removed.
+func writeTitle(spec titleSpec, sources []source) (p *manifest.Presentation, err error) {
+	tracks := make([]*track, len(sources))
+	for i, s := range sources {
+		tracks[i] = s.t
+	}
+	cuts, err := planCuts(tracks, spec.segDur)
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(filepath.Clean(spec.dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	stage, err := os.MkdirTemp(parent, "."+filepath.Base(spec.dir)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(stage)
+		}
+	}()
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return nil, err
+	}
+	p = &manifest.Presentation{Title: spec.title, Profile: spec.profile, MinBufferTime: 2 * spec.segDur}
+	for i, s := range sources {
+		r := rendition{id: s.id, t: s.t, segs: split(s.t, cuts[i]), target: s.target, minBuffer: p.MinBufferTime}
+		var rep manifest.Representation
+		if spec.profile == manifest.ProfileOnDemand {
+			rep, err = r.writeOnDemand(stage)
+		} else {
+			rep, err = r.writeLive(stage)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.Representations = append(p.Representations, rep)
+		p.Duration = max(p.Duration, presentationEnd(s.t))
+	}
+	mpd, err := manifest.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(stage, ManifestName), writeBytes(mpd)); err != nil {
+		return nil, err
+	}
+	if err := syncTree(stage); err != nil {
+		return nil, err
+	}
+	return p, replaceDir(stage, spec.dir, spec.force)
+}
+
+func presentationEnd(t *track) time.Duration {
+	end := latestEnd(t.samples) - int64(t.pto)
+	return time.Duration(float64(end) / float64(t.timescale) * float64(time.Second)).Round(time.Millisecond)
+}
+
+func writeBytes(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}
+}
+
+// syncTree fsyncs every directory below and including root, so that the
+// file entries written there are durable before the rename publishes them.
+func syncTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return syncDir(path)
+	})
+}
+
+func syncDir(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	return nil
+}
+
+// replaceDir renames stage to dir. An existing dir (allowed only with
+// force) is moved aside first and removed after.
+func replaceDir(stage, dir string, force bool) error {
+	var old string
+	if _, err := os.Stat(dir); err == nil {
+		if !force {
+			return fmt.Errorf("output %s exists (use force to replace it)", dir)
+		}
+		old = stage + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(stage, dir); err != nil {
+		if old != "" {
+			os.Rename(old, dir)
+		}
+		return err
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return syncDir(filepath.Dir(filepath.Clean(dir)))
+}
