@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // fixture is a small two-rung ladder with audio whose timelines exercise
@@ -103,5 +104,12 @@ func TestBuildRejects(t *testing.T) {
 		if _, err := Build(p); err == nil {
 			t.Errorf("Build with %s: no error", name)
 		}
+	}
+}
+
+// TestBuildValidates checks the golden MPDs against the DASH schema.
+func TestBuildValidates(t *testing.T) {
+	for _, profile := range []Profile{ProfileLive, ProfileOnDemand} {
+		testutil.ValidateMPD(t, filepath.Join("testdata/golden", "build-"+string(profile)+".mpd"))
 	}
 }

@@ -228,11 +228,7 @@ func runJobs(ctx context.Context, input string, jobs []encodeJob, total time.Dur
 }
 
 func readEncoded(path string) (*track, error) {
-	buf, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	tracks, err := readProgressive(buf)
+	tracks, err := readEncodedFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -240,4 +236,13 @@ func readEncoded(path string) (*track, error) {
 		return nil, fmt.Errorf("%d tracks, want 1", len(tracks))
 	}
 	return tracks[0], nil
+}
+
+// readEncodedFile reads every track of a progressive MP4 into memory.
+func readEncodedFile(path string) ([]*track, error) {
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return readProgressive(buf)
 }

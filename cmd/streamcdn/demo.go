@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -44,33 +45,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}); err != nil {
 		return fmt.Errorf("write sample: %w", err)
 	}
-	reg := newRegistry()
-	srv, err := origin.New(origin.Config{Dir: dir, Logger: log, Registry: reg})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	pub, err := listen("origin", *addr, srv)
-	if err != nil {
-		return err
-	}
-	adm, err := listen("admin", *admin, adminMux(reg))
-	if err != nil {
-		pub.ln.Close()
-		return err
-	}
-	mpdURL := fmt.Sprintf("http://%s/%s/%s", pub.ln.Addr(), demoTitle, origin.ManifestName)
-	fmt.Fprintf(stdout, "streamcdn demo: the built-in sample (%s profile) is served by a local origin.\n\n", prof)
-	fmt.Fprintf(stdout, "  MPD      %s\n  metrics  http://%s/metrics\n\n", mpdURL, adm.ln.Addr())
-	fmt.Fprintf(stdout, "Watch it with:  ffplay %s\n", mpdURL)
-	fmt.Fprintf(stdout, "or open the MPD URL in any DASH player (dash.js, shaka-player). Ctrl-C stops the demo.\n")
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	start := time.Now()
-	err = serveAll(ctx, log, pub, adm)
+	err = serveOrigin(ctx, log, origin.Config{Dir: dir}, *addr, *admin, func(pub, adm net.Addr) {
+		mpdURL := fmt.Sprintf("http://%s/%s/%s", pub, demoTitle, origin.ManifestName)
+		fmt.Fprintf(stdout, "streamcdn demo: the built-in sample (%s profile) is served by a local origin.\n\n", prof)
+		fmt.Fprintf(stdout, "  MPD      %s\n  metrics  http://%s/metrics\n\n", mpdURL, adm)
+		fmt.Fprintf(stdout, "Watch it with:  ffplay %s\n", mpdURL)
+		fmt.Fprintf(stdout, "or open the MPD URL in any DASH player (dash.js, shaka-player). Ctrl-C stops the demo.\n")
+	})
 	fmt.Fprintf(stdout, "demo stopped after %s\n", time.Since(start).Round(time.Second))
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
+	"net"
 
 	"github.com/streamcdn/streamcdn/origin"
 )
@@ -27,21 +29,30 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge}, *addr, *admin, func(pub, adm net.Addr) {
+		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
+	})
+}
+
+// serveOrigin runs an origin over cfg.Dir on addr with its admin listener
+// on admin until ctx ends, calling ready once both listen.
+func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr, admin string, ready func(pub, adm net.Addr)) error {
 	reg := newRegistry()
-	srv, err := origin.New(origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, Logger: log, Registry: reg})
+	cfg.Logger, cfg.Registry = log, reg
+	srv, err := origin.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	pub, err := listen("origin", *addr, srv)
+	pub, err := listen("origin", addr, srv)
 	if err != nil {
 		return err
 	}
-	adm, err := listen("admin", *admin, adminMux(reg))
+	adm, err := listen("admin", admin, adminMux(reg))
 	if err != nil {
 		pub.ln.Close()
 		return err
 	}
-	log.Info("origin serving", "dir", *dir, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	ready(pub.ln.Addr(), adm.ln.Addr())
 	return serveAll(ctx, log, pub, adm)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/sample"
@@ -25,6 +26,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	title := fs.String("title", "", "The title written in the MPD. Defaults to the output directory's name.")
 	preset := fs.String("preset", "veryfast", "The x264 preset.")
 	audioRate := fs.String("audio-bitrate", "128k", "The AAC bit rate.")
+	renditions := fs.String("renditions", "", "Comma-separated MP4 files already encoded (H.264/AAC, keyframes aligned) to segment without transcoding, instead of -i.")
 	useSample := fs.Bool("sample", false, "Write the built-in sample title instead of packaging -i (no ffmpeg needed).")
 	force := fs.Bool("force", false, "Replace the output directory if it exists.")
 	if err := fs.Parse(args); err != nil {
@@ -34,9 +36,15 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *output == "" || (*input == "") == !*useSample {
+	sources := 0
+	for _, given := range []bool{*input != "", *renditions != "", *useSample} {
+		if given {
+			sources++
+		}
+	}
+	if *output == "" || sources != 1 {
 		fs.Usage()
-		return errors.New("package: give -o and exactly one of -i or --sample")
+		return errors.New("package: give -o and exactly one of -i, --renditions or --sample")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if *useSample {
@@ -47,6 +55,17 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		return summary(stdout, *output, p, 0, 0)
+	}
+	if *renditions != "" {
+		start := time.Now()
+		p, err := origin.Segment(ctx, origin.SegmentConfig{
+			Inputs: strings.Split(*renditions, ","), Output: *output, SegmentDuration: *segment,
+			Profile: prof, Title: *title, Force: *force,
+		})
+		if err != nil {
+			return err
+		}
+		return summary(stdout, *output, p, 0, time.Since(start))
 	}
 	rungs, err := origin.ParseLadder(*ladder)
 	if err != nil {
@@ -71,8 +90,8 @@ func summary(w io.Writer, dir string, p *manifest.Presentation, enc, seg time.Du
 	for _, r := range p.Representations {
 		fmt.Fprintf(w, "  %-6s %-12s %5dx%-5d %8d bit/s  %d segments\n", r.ID, r.Codecs, r.Width, r.Height, r.Bandwidth, len(r.Segments))
 	}
-	if enc > 0 {
-		fmt.Fprintf(w, "encode %.2fs, segment %.2fs\n", enc.Seconds(), seg.Seconds())
+	if enc > 0 || seg > 0 {
+		fmt.Fprintf(w, "encode %.2fs, segment %.3fs\n", enc.Seconds(), seg.Seconds())
 	}
 	return nil
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: go vet, the race-enabled test suite (real ffmpeg,
+# xmllint, dash.js and shaka-player in headless Chromium when present;
+# with CI=true a missing tool fails the tests instead of skipping them),
+# then each fuzz target for FUZZTIME (default 10s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=$(cd .. && pwd)/shared
+
+# dash-check runs from a temporary copy with its pinned npm dependencies.
+if [ -z "${DASH_CHECK:-}" ] && command -v npm >/dev/null && [ -d "$shared/tools/dash-check" ]; then
+  dc=$(mktemp -d)
+  trap 'rm -rf "$dc"' EXIT
+  cp -r "$shared/tools/dash-check/." "$dc/"
+  (cd "$dc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  export DASH_CHECK="$dc/dash-check.js"
+fi
+
+go vet ./...
+go test -race -count=1 -timeout 20m ./...
+
+fuzztime=${FUZZTIME:-10s}
+for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx; do
+  pkg=${target%%:*} fn=${target#*:}
+  go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "./$pkg"
+done
