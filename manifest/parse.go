@@ -11,9 +11,11 @@ import (
 	"github.com/Eyevinn/dash-mpd/mpd"
 )
 
-// maxSegments bounds the segments one MPD may expand to, so that a tiny
-// hostile MPD (r="2000000000") cannot exhaust memory.
-const maxSegments = 1 << 20
+// maxSegments bounds the segments one MPD may expand to, all
+// representations together, so that a tiny hostile MPD (r="2000000000")
+// costs neither memory nor time. 200,000 is a three-hour film in 2 s
+// segments at 36 representations.
+const maxSegments = 200_000
 
 // Manifest is a parsed MPD with the segments of every representation.
 type Manifest struct {
@@ -44,9 +46,11 @@ type Track struct {
 	// ExpandIndex; Segments is empty until then. Nil otherwise.
 	Index    *Segment
 	Segments []Segment
-	// periodEnd bounds the track's timeline; zero when unknown.
+	// periodDuration bounds the track's timeline; zero when unknown.
 	periodDuration time.Duration
 	media          string
+	// budget is what is left of the MPD's maxSegments while parsing.
+	budget *int
 }
 
 // Segment is one resource to fetch: a URL and an optional byte range, with
@@ -82,6 +86,8 @@ func ParseByteRange(s string) (ByteRange, error) {
 	return ByteRange{first, last}, nil
 }
 
+var errZeroTimescale = errors.New("@timescale is zero")
+
 // ParseError is an MPD that cannot be resolved; Element names the element
 // at fault, e.g. Period[0]/AdaptationSet[1]/Representation[v2]/SegmentTemplate.
 type ParseError struct {
@@ -106,6 +112,10 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 	if err != nil {
 		return nil, &ParseError{Err: fmt.Errorf("mpd url: %w", err)}
 	}
+	data, err = canonicalize(data)
+	if err != nil {
+		return nil, &ParseError{Err: err}
+	}
 	m, err := mpd.MPDFromBytes(data)
 	if err != nil {
 		return nil, &ParseError{Err: fmt.Errorf("xml: %w", err)}
@@ -127,17 +137,12 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 	if err != nil {
 		return nil, &ParseError{Element: "MPD/BaseURL", Err: err}
 	}
-	total := 0
+	budget := maxSegments
 	for i, p := range m.Periods {
 		start, dur := periodTiming(m, i, out.Duration)
-		tracks, err := parsePeriod(p, i, base, start, dur)
+		tracks, err := parsePeriod(p, i, base, start, dur, &budget)
 		if err != nil {
 			return nil, err
-		}
-		for _, t := range tracks {
-			if total += len(t.Segments); total > maxSegments {
-				return nil, &ParseError{Element: "MPD", Err: fmt.Errorf("more than %d segments", maxSegments)}
-			}
 		}
 		out.Tracks = append(out.Tracks, tracks...)
 	}
@@ -167,7 +172,7 @@ func periodTiming(m *mpd.MPD, i int, mpdDur time.Duration) (start, dur time.Dura
 	return start, max(dur, 0)
 }
 
-func parsePeriod(p *mpd.Period, pi int, base *url.URL, start, dur time.Duration) ([]*Track, error) {
+func parsePeriod(p *mpd.Period, pi int, base *url.URL, start, dur time.Duration, budget *int) ([]*Track, error) {
 	elem := fmt.Sprintf("Period[%d]", pi)
 	pbase, err := resolveBase(base, p.BaseURLs)
 	if err != nil {
@@ -189,6 +194,7 @@ func parsePeriod(p *mpd.Period, pi int, base *url.URL, start, dur time.Duration)
 				relem = fmt.Sprintf("%s/Representation[%s]", aelem, r.Id)
 			}
 			t := newTrack(p, as, r, pi, ai, start, dur)
+			t.budget = budget
 			rbase, err := resolveBase(abase, r.BaseURLs)
 			if err != nil {
 				return nil, &ParseError{Element: relem + "/BaseURL", Err: err}
@@ -246,6 +252,9 @@ func (t *Track) resolve(p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.Represe
 
 func (t *Track) fromTemplate(st *mpd.SegmentTemplateType, base *url.URL) error {
 	t.Timescale = st.GetTimescale()
+	if t.Timescale == 0 {
+		return errZeroTimescale
+	}
 	if st.PresentationTimeOffset != nil {
 		t.PresentationTimeOffset = *st.PresentationTimeOffset
 	}
@@ -282,6 +291,9 @@ func (t *Track) fromTemplate(st *mpd.SegmentTemplateType, base *url.URL) error {
 
 func (t *Track) fromList(sl *mpd.SegmentListType, base *url.URL) error {
 	t.Timescale = sl.GetTimescale()
+	if t.Timescale == 0 {
+		return errZeroTimescale
+	}
 	if sl.PresentationTimeOffset != nil {
 		t.PresentationTimeOffset = *sl.PresentationTimeOffset
 	}
@@ -298,6 +310,9 @@ func (t *Track) fromList(sl *mpd.SegmentListType, base *url.URL) error {
 	}
 	if len(sl.SegmentURL) == 0 {
 		return errors.New("no SegmentURL")
+	}
+	if err := t.charge(int64(len(sl.SegmentURL))); err != nil {
+		return err
 	}
 	for i, su := range sl.SegmentURL {
 		u, err := resolveRef(base, string(su.Media))
@@ -323,6 +338,9 @@ func (t *Track) fromList(sl *mpd.SegmentListType, base *url.URL) error {
 
 func (t *Track) fromBase(sb *mpd.SegmentBaseType, base *url.URL) error {
 	t.Timescale = sb.GetTimescale()
+	if t.Timescale == 0 {
+		return errZeroTimescale
+	}
 	if sb.PresentationTimeOffset != nil {
 		t.PresentationTimeOffset = *sb.PresentationTimeOffset
 	}
@@ -388,6 +406,18 @@ func (t *Track) ExpandIndex(sidx []byte) error {
 	return nil
 }
 
+// charge takes n segments from the MPD's budget.
+func (t *Track) charge(n int64) error {
+	if t.budget == nil {
+		return nil // a Track built by hand
+	}
+	if n > int64(*t.budget) {
+		return fmt.Errorf("the MPD expands to more than %d segments", maxSegments)
+	}
+	*t.budget -= int(n)
+	return nil
+}
+
 // segTime is a segment's media time and duration in the track timescale.
 type segTime struct{ t, d uint64 }
 
@@ -404,7 +434,7 @@ func (t *Track) segment(u string, br *ByteRange, number uint64, tm segTime) Segm
 func (t *Track) segmentTimes(ms *mpd.MultipleSegmentBaseType) ([]segTime, error) {
 	end := t.PresentationTimeOffset + toTicks(t.periodDuration, t.Timescale)
 	if ms.SegmentTimeline != nil {
-		return timelineTimes(ms.SegmentTimeline, t.PresentationTimeOffset, end, t.periodDuration > 0)
+		return t.timelineTimes(ms.SegmentTimeline, end, t.periodDuration > 0)
 	}
 	if ms.Duration == nil || *ms.Duration == 0 {
 		return nil, errors.New("neither SegmentTimeline nor @duration")
@@ -415,7 +445,10 @@ func (t *Track) segmentTimes(ms *mpd.MultipleSegmentBaseType) ([]segTime, error)
 	d := uint64(*ms.Duration)
 	n := (end - t.PresentationTimeOffset + d - 1) / d
 	if n > maxSegments {
-		return nil, fmt.Errorf("@duration %d gives %d segments", d, n)
+		n = maxSegments + 1 // charge refuses it
+	}
+	if err := t.charge(int64(n)); err != nil {
+		return nil, fmt.Errorf("@duration %d: %w", d, err)
 	}
 	times := make([]segTime, n)
 	for i := range times {
@@ -424,9 +457,9 @@ func (t *Track) segmentTimes(ms *mpd.MultipleSegmentBaseType) ([]segTime, error)
 	return times, nil
 }
 
-func timelineTimes(tl *mpd.SegmentTimelineType, pto, end uint64, endKnown bool) ([]segTime, error) {
+func (t *Track) timelineTimes(tl *mpd.SegmentTimelineType, end uint64, endKnown bool) ([]segTime, error) {
 	var times []segTime
-	cur := pto
+	cur := t.PresentationTimeOffset
 	for i, s := range tl.S {
 		if s.T != nil {
 			cur = *s.T
@@ -443,13 +476,13 @@ func timelineTimes(tl *mpd.SegmentTimelineType, pto, end uint64, endKnown bool) 
 			if !limited {
 				return nil, fmt.Errorf("SegmentTimeline/S[%d]: r=-1 with no end to repeat to", i)
 			}
-			n = int64(0)
+			n = 0
 			if limit > cur {
-				n = int64((limit - cur + s.D - 1) / s.D)
+				n = int64(min((limit-cur-1)/s.D+1, maxSegments+1)) // ceil; charge refuses the excess
 			}
 		}
-		if n > maxSegments || len(times)+int(n) > maxSegments {
-			return nil, fmt.Errorf("SegmentTimeline/S[%d]: more than %d segments", i, maxSegments)
+		if err := t.charge(n); err != nil {
+			return nil, fmt.Errorf("SegmentTimeline/S[%d]: %w", i, err)
 		}
 		for range n {
 			times = append(times, segTime{t: cur, d: s.D})

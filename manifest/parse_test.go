@@ -105,7 +105,12 @@ func TestParseErrorsNameTheElement(t *testing.T) {
 		name, mpd, want string
 	}{
 		{"not xml", `hello`, "mpd: xml:"},
+		// Found by FuzzParse: this hung dash-mpd's XML decoder forever.
+		{"truncated attribute", "?xml version=\"1.0\" encoding=\"utf-8\"?>\n<MPD xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-i\nnns\tts=acenm\"xl\"",
+			"attribute name without ="},
 		{"wrong root", `<Foo/>`, "but have <Foo>"},
+		// Found by FuzzParse: a bare '>' in text hung dash-mpd's decoder.
+		{"bare > in text", `<MPD minBufferTime="PT4S">></MPD>`, "MPD: no Period"},
 		{"no period", head + `</MPD>`, "mpd: MPD: no Period"},
 		{"no representation", head + `<Period><AdaptationSet/></Period></MPD>`,
 			"Period[0]/AdaptationSet[0]: no Representation"},
@@ -120,13 +125,16 @@ func TestParseErrorsNameTheElement(t *testing.T) {
 		{"zero d", head + `<Period><AdaptationSet><Representation id="v"><SegmentTemplate media="$Number$"><SegmentTimeline><S t="0"/></SegmentTimeline></SegmentTemplate></Representation></AdaptationSet></Period></MPD>`,
 			"SegmentTimeline/S[0]: missing or zero @d"},
 		{"huge repeat", head + `<Period><AdaptationSet><Representation id="v"><SegmentTemplate media="$Number$"><SegmentTimeline><S d="1" r="2000000000"/></SegmentTimeline></SegmentTemplate></Representation></AdaptationSet></Period></MPD>`,
-			"SegmentTimeline/S[0]: more than"},
+			"SegmentTimeline/S[0]: the MPD expands to more than"},
 		{"unbounded r=-1", `<MPD type="dynamic"><Period><AdaptationSet><Representation id="v"><SegmentTemplate media="$Number$"><SegmentTimeline><S d="1" r="-1"/></SegmentTimeline></SegmentTemplate></Representation></AdaptationSet></Period></MPD>`,
 			"S[0]: r=-1 with no end"},
 		{"bad index range", head + `<Period><AdaptationSet><Representation id="v"><BaseURL>v.mp4</BaseURL><SegmentBase indexRange="9-1"/></Representation></AdaptationSet></Period></MPD>`,
 			"Representation[v]/SegmentBase: @indexRange: byte range \"9-1\" is not first-last"},
 		{"bad media range", head + `<Period><AdaptationSet><Representation id="v"><SegmentList><SegmentURL mediaRange="x"/></SegmentList></Representation></AdaptationSet></Period></MPD>`,
 			"SegmentList: SegmentURL[0]@mediaRange"},
+		// Found by FuzzParse: divided by zero.
+		{"zero timescale", head + `<Period><AdaptationSet><Representation id="v"><SegmentTemplate timescale="0" media="$Number$" duration="2"/></Representation></AdaptationSet></Period></MPD>`,
+			"Representation[v]/SegmentTemplate: @timescale is zero"},
 		{"template width", head + `<Period><AdaptationSet><Representation id="v"><SegmentTemplate media="$Number%99d$" duration="2"/></Representation></AdaptationSet></Period></MPD>`,
 			"width out of range"},
 	}

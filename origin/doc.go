@@ -3,10 +3,10 @@
 //
 // # Packaging
 //
-// Package runs ffmpeg (from PATH) to transcode the input into each rung of
-// the ladder (H.264 High, closed GOPs, an IDR forced at every segment
-// boundary, VBV capped at the rung's rate) and the audio (AAC-LC), up to
-// GOMAXPROCS encodes at a time. Our own code then cuts the encoded files
+// Package runs one ffmpeg process (from PATH) that decodes the input once
+// and encodes every rung of the ladder in parallel (H.264 High, closed
+// GOPs, an IDR forced at every segment boundary, VBV capped at the rung's
+// rate) and the audio (AAC-LC). Our own code then cuts the encoded files
 // into CMAF segments with github.com/Eyevinn/mp4ff: every rendition is cut
 // at the same presentation times, so players can switch at any segment. The
 // encoder's edit lists (B-frame delay, AAC priming) become the MPD's

@@ -89,35 +89,46 @@ func parseRate(s string) float64 {
 	return num / den
 }
 
-// encodeJob is one ffmpeg run: one rung of video, or the audio.
+// encodeJob is one ffmpeg run: its output options and files.
 type encodeJob struct {
 	name string
-	args []string // output options, between the input and the output file
-	out  string
+	args []string // everything after the input: filters, maps, codecs, outputs
 }
 
-// videoArgs encodes one rung: H.264 High, closed GOPs, a keyframe forced at
-// every segment boundary and scene-cut keyframes off, so that every rung
-// has IDR frames at the same times; VBV capped at the rung's rate over one
-// segment, which keeps the peak rate near the nominal one.
-func videoArgs(r Rung, segDur time.Duration, fps float64, preset string) []string {
+// ladderJob encodes every rung and the audio in one ffmpeg process: the
+// input is decoded once and a split filter feeds each rung's scaler and
+// x264 encoder, which run in parallel on their own threads. Each rung is
+// H.264 High with closed GOPs, a keyframe forced at every segment boundary
+// and scene-cut keyframes off, so that every rung has IDR frames at the
+// same times, and VBV capped at the rung's rate over one segment, which
+// keeps the peak rate near the nominal one. Audio is stereo AAC-LC at
+// 48 kHz. outs[i] is the file of rung i, and the audio's last when
+// audioRate > 0.
+func ladderJob(ladder []Rung, segDur time.Duration, fps float64, preset string, audioRate int, outs []string) encodeJob {
 	seg := segDur.Seconds()
-	gop := max(1, int(fps*seg+0.5))
-	rate := strconv.Itoa(r.Bitrate)
-	return []string{
-		"-map", "0:v:0", "-an", "-sn", "-dn",
-		"-vf", fmt.Sprintf("scale=-2:%d,format=yuv420p", r.Height),
-		"-c:v", "libx264", "-preset", preset, "-profile:v", "high",
-		"-b:v", rate, "-maxrate", rate, "-bufsize", strconv.Itoa(int(float64(r.Bitrate) * seg)),
-		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-sc_threshold", "0",
-		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", seg),
-		"-x264-params", "open-gop=0",
+	gop := strconv.Itoa(max(1, int(fps*seg+0.5)))
+	graph := fmt.Sprintf("[0:v]split=%d", len(ladder))
+	for i := range ladder {
+		graph += fmt.Sprintf("[s%d]", i)
 	}
-}
-
-// audioArgs encodes stereo AAC-LC at 48 kHz.
-func audioArgs(bitrate int) []string {
-	return []string{"-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "aac", "-b:a", strconv.Itoa(bitrate), "-ac", "2", "-ar", "48000"}
+	for i, r := range ladder {
+		graph += fmt.Sprintf(";[s%d]scale=-2:%d,format=yuv420p[v%d]", i, r.Height, i)
+	}
+	args := []string{"-filter_complex", graph}
+	for i, r := range ladder {
+		rate := strconv.Itoa(r.Bitrate)
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i),
+			"-c:v", "libx264", "-preset", preset, "-profile:v", "high",
+			"-b:v", rate, "-maxrate", rate, "-bufsize", strconv.Itoa(int(float64(r.Bitrate)*seg)),
+			"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", seg),
+			"-x264-params", "open-gop=0", "-f", "mp4", outs[i])
+	}
+	if audioRate > 0 {
+		args = append(args, "-map", "0:a:0", "-c:a", "aac", "-b:a", strconv.Itoa(audioRate),
+			"-ac", "2", "-ar", "48000", "-f", "mp4", outs[len(ladder)])
+	}
+	return encodeJob{name: "ladder", args: args}
 }
 
 // run runs ffmpeg for job, reporting progress (0..1) through report.
@@ -126,8 +137,8 @@ func (j encodeJob) run(ctx context.Context, input string, report func(float64), 
 	if err != nil {
 		return ErrNoFFmpeg
 	}
-	args := append([]string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y", "-i", input}, j.args...)
-	args = append(args, "-progress", "pipe:1", "-f", "mp4", j.out)
+	args := append([]string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+		"-progress", "pipe:1", "-i", input}, j.args...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -8,12 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/streamcdn/streamcdn/manifest"
-	"golang.org/x/sync/errgroup"
 )
 
 // PackageConfig configures Package.
@@ -92,15 +89,21 @@ func Package(ctx context.Context, cfg PackageConfig) (*Result, error) {
 	defer os.RemoveAll(work)
 
 	start := time.Now()
-	jobs, sources := encodeJobs(cfg, ladder, info, work)
-	if err := runJobs(ctx, cfg.Input, jobs, info.Duration, cfg.Progress); err != nil {
+	job, sources, outs := encodeJobs(cfg, ladder, info, work)
+	err = job.run(ctx, cfg.Input, progressPrinter(cfg.Progress), info.Duration)
+	if cfg.Progress != nil {
+		fmt.Fprintln(cfg.Progress)
+	}
+	if err != nil {
 		return nil, err
 	}
 	res.Encode = time.Since(start)
 	start = time.Now()
+	var mapped releaser
+	defer mapped.release()
 	for i := range sources {
-		if sources[i].t, err = readEncoded(jobs[i].out); err != nil {
-			return nil, fmt.Errorf("read %s: %w", jobs[i].name, err)
+		if sources[i].t, err = readEncoded(outs[i], &mapped); err != nil {
+			return nil, fmt.Errorf("read %s: %w", sources[i].id, err)
 		}
 	}
 	p, err := writeTitle(titleSpec{
@@ -179,56 +182,39 @@ type source struct {
 	t      *track
 }
 
-func encodeJobs(cfg PackageConfig, ladder []Rung, info *probeInfo, work string) ([]encodeJob, []source) {
-	var jobs []encodeJob
+// encodeJobs returns the ffmpeg job for the ladder and, in the same order
+// as its output files, the sources it will produce.
+func encodeJobs(cfg PackageConfig, ladder []Rung, info *probeInfo, work string) (encodeJob, []source, []string) {
 	var sources []source
+	var outs []string
 	for _, r := range ladder {
-		jobs = append(jobs, encodeJob{
-			name: r.Name(), out: filepath.Join(work, r.Name()+".mp4"),
-			args: videoArgs(r, cfg.SegmentDuration, info.FPS, cfg.Preset),
-		})
+		outs = append(outs, filepath.Join(work, r.Name()+".mp4"))
 		sources = append(sources, source{id: r.Name(), target: uint32(r.Bitrate)})
 	}
+	audioRate := 0
 	if info.HasAudio {
-		jobs = append(jobs, encodeJob{name: "audio", out: filepath.Join(work, "audio.mp4"), args: audioArgs(cfg.AudioBitrate)})
+		audioRate = cfg.AudioBitrate
+		outs = append(outs, filepath.Join(work, "audio.mp4"))
 		sources = append(sources, source{id: "audio", target: uint32(cfg.AudioBitrate)})
 	}
-	return jobs, sources
+	job := ladderJob(ladder, cfg.SegmentDuration, info.FPS, cfg.Preset, audioRate, outs)
+	return job, sources, outs
 }
 
-// runJobs runs the encodes, GOMAXPROCS at a time, printing the mean
-// progress of all jobs when it moves by a percent.
-func runJobs(ctx context.Context, input string, jobs []encodeJob, total time.Duration, progress io.Writer) error {
-	var mu sync.Mutex
-	done := make([]float64, len(jobs))
+// progressPrinter returns a report function that prints the percentage
+// done to w whenever it moves by a percent. Nil w: no output.
+func progressPrinter(w io.Writer) func(float64) {
 	last := -1
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, j := range jobs {
-		report := func(f float64) {
-			mu.Lock()
-			defer mu.Unlock()
-			done[i] = f
-			var sum float64
-			for _, d := range done {
-				sum += d
-			}
-			if pct := int(100 * sum / float64(len(done))); pct != last && progress != nil {
-				last = pct
-				fmt.Fprintf(progress, "\rencoding: %3d%%", pct)
-			}
+	return func(f float64) {
+		if pct := int(100 * f); pct != last && w != nil {
+			last = pct
+			fmt.Fprintf(w, "\rencoding: %3d%%", pct)
 		}
-		g.Go(func() error { return j.run(ctx, input, report, total) })
 	}
-	err := g.Wait()
-	if progress != nil {
-		fmt.Fprintln(progress)
-	}
-	return err
 }
 
-func readEncoded(path string) (*track, error) {
-	tracks, err := readEncodedFile(path)
+func readEncoded(path string, keep *releaser) (*track, error) {
+	tracks, err := readEncodedFile(path, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -238,11 +224,25 @@ func readEncoded(path string) (*track, error) {
 	return tracks[0], nil
 }
 
-// readEncodedFile reads every track of a progressive MP4 into memory.
-func readEncodedFile(path string) ([]*track, error) {
-	buf, err := os.ReadFile(path)
+// readEncodedFile maps a progressive MP4 and reads its tracks, whose
+// samples alias the mapping until keep is released.
+func readEncodedFile(path string, keep *releaser) ([]*track, error) {
+	buf, release, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
+	keep.add(release)
 	return readProgressive(buf)
+}
+
+// releaser collects the release functions of mapped inputs.
+type releaser []func()
+
+func (r *releaser) add(f func()) { *r = append(*r, f) }
+
+func (r *releaser) release() {
+	for _, f := range *r {
+		f()
+	}
+	*r = nil
 }

@@ -47,11 +47,13 @@ func Segment(ctx context.Context, cfg SegmentConfig) (*manifest.Presentation, er
 		return nil, err
 	}
 	var sources []source
+	var mapped releaser
+	defer mapped.release()
 	for _, in := range cfg.Inputs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tracks, err := readInput(in)
+		tracks, err := readInput(in, &mapped)
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", in, err)
 		}
@@ -69,11 +71,11 @@ func Segment(ctx context.Context, cfg SegmentConfig) (*manifest.Presentation, er
 	}, sources)
 }
 
-func readInput(path string) ([]*track, error) {
+func readInput(path string, keep *releaser) ([]*track, error) {
 	if err := checkInput(path); err != nil {
 		return nil, err
 	}
-	t, err := readEncodedFile(path)
+	t, err := readEncodedFile(path, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/streamcdn/streamcdn/manifest"
+	"golang.org/x/sync/errgroup"
 )
 
 // titleSpec is where and how writeTitle writes a title.
@@ -51,19 +53,23 @@ func writeTitle(spec titleSpec, sources []source) (p *manifest.Presentation, err
 		return nil, err
 	}
 	p = &manifest.Presentation{Title: spec.title, Profile: spec.profile, MinBufferTime: 2 * spec.segDur}
+	p.Representations = make([]manifest.Representation, len(sources))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, s := range sources {
 		r := rendition{id: s.id, t: s.t, segs: split(s.t, cuts[i]), target: s.target, minBuffer: p.MinBufferTime}
-		var rep manifest.Representation
-		if spec.profile == manifest.ProfileOnDemand {
-			rep, err = r.writeOnDemand(stage)
-		} else {
-			rep, err = r.writeLive(stage)
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.Representations = append(p.Representations, rep)
+		g.Go(func() (err error) {
+			if spec.profile == manifest.ProfileOnDemand {
+				p.Representations[i], err = r.writeOnDemand(stage)
+			} else {
+				p.Representations[i], err = r.writeLive(stage)
+			}
+			return err
+		})
 		p.Duration = max(p.Duration, presentationEnd(s.t))
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	mpd, err := manifest.Marshal(p)
 	if err != nil {

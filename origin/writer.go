@@ -35,22 +35,21 @@ func (r *rendition) initSegment() *mp4.InitSegment {
 	return init
 }
 
-// fragment builds the moof+mdat of segment k.
+// fragment builds the moof+mdat of segment k. The mdat references the
+// samples' data rather than copying it.
 func (r *rendition) fragment(k int) (*mp4.Fragment, error) {
 	frag, err := mp4.CreateFragment(uint32(k+1), 1)
 	if err != nil {
 		return nil, err
 	}
+	frag.Moof.Traf.Tfdt.SetBaseMediaDecodeTime(r.segs[k][0].dts)
 	for _, s := range r.segs[k] {
 		flags := mp4.NonSyncSampleFlags
 		if s.sync {
 			flags = mp4.SyncSampleFlags
 		}
-		frag.AddFullSample(mp4.FullSample{
-			Sample:     mp4.Sample{Flags: flags, Dur: s.dur, Size: uint32(len(s.data)), CompositionTimeOffset: s.cto},
-			DecodeTime: s.dts,
-			Data:       s.data,
-		})
+		frag.Moof.Traf.Trun.AddSample(mp4.Sample{Flags: flags, Dur: s.dur, Size: uint32(len(s.data)), CompositionTimeOffset: s.cto})
+		frag.Mdat.AddSampleDataPart(s.data)
 	}
 	return frag, nil
 }
