@@ -3,7 +3,6 @@ package origin
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -86,12 +85,12 @@ var (
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := &httpx.Recorder{ResponseWriter: w}
 	setCORS(rec.Header())
 	if err := s.serve(rec, r); err != nil {
 		s.writeError(rec, r, err)
 	}
-	s.metrics.observe(r.Method, rec.status(), rec.bytes, time.Since(start))
+	s.metrics.observe(r.Method, rec.Status(), rec.Bytes, time.Since(start))
 }
 
 // writeError is the one place that maps errors to responses and logs them.
@@ -220,44 +219,4 @@ func setCORS(h http.Header) {
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Content-Type, Date, ETag, Last-Modified, Age")
 	h.Set("Access-Control-Max-Age", "86400")
 	h.Set("Timing-Allow-Origin", "*")
-}
-
-// recorder notes the status and body bytes of a response.
-type recorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// ReadFrom keeps net/http's sendfile path for file bodies.
-func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	n, err := io.Copy(r.ResponseWriter.(io.Writer), src)
-	r.bytes += n
-	return n, err
-}
-
-func (r *recorder) status() int {
-	if r.code == 0 {
-		return http.StatusOK
-	}
-	return r.code
 }

@@ -1,0 +1,63 @@
+package edge
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Admin returns the handler for the admin listener, never the public one:
+//
+//	GET  /healthz                  200 "ok" while the server runs
+//	GET  /readyz                   200 once the disk index is loaded (always, after New)
+//	POST /purge?url=/title/x.m4s   drop one URL, every variant of it
+//	POST /purge?prefix=/title/     drop every URL under a prefix
+//
+// Purge needs "Authorization: Bearer <AdminToken>"; a missing or wrong
+// token is 401, and so is any token when none is configured.
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]string{"status": "ok", "name": s.cfg.Name, "region": s.cfg.Region})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]string{"status": "ready"})
+	})
+	mux.Handle("POST /purge", s.authorized(http.HandlerFunc(s.handlePurge)))
+	return mux
+}
+
+// authorized lets through only requests bearing the admin token.
+func (s *Server) authorized(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="streamcdn-edge"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	exact, prefix := q.Get("url"), q.Get("prefix")
+	var n int
+	switch {
+	case exact != "" && prefix == "":
+		n = s.purge(func(k string) bool { return k == exact || strings.HasPrefix(k, exact+"\x00") })
+	case prefix != "" && exact == "" && strings.HasPrefix(prefix, "/"):
+		n = s.purge(func(k string) bool { return strings.HasPrefix(k, prefix) })
+	default:
+		http.Error(w, "give exactly one of url=/path or prefix=/path/", http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, map[string]int{"purged": n})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}

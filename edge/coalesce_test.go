@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestCoalescing sends 200 concurrent requests for a cold 4 MB object:
+// upstream must see one request, every client must get the whole body,
+// and the first bytes must reach a client while upstream still holds the
+// rest back.
+func TestCoalescing(t *testing.T) {
+	const clients, size = 200, 4 << 20
+	body := make([]byte, size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range body {
+		body[i] = byte(rng.Uint32())
+	}
+	want := sha256.Sum256(body)
+	release := make(chan struct{})
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.Write(body[:size/4])
+		w.(http.Flusher).Flush()
+		<-release // the rest only once a client has seen the first bytes
+		w.Write(body[size/4:])
+	})
+	s, edge := newEdge(t, up.URL, c)
+	firstByte := make(chan struct{})
+	var once sync.Once
+	sums := make([][32]byte, clients)
+	errs := make([]error, clients)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: clients}}
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := client.Get(edge.URL + "/big.m4s")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer res.Body.Close()
+			var one [1]byte
+			if _, err := io.ReadFull(res.Body, one[:]); err != nil {
+				errs[i] = err
+				return
+			}
+			once.Do(func() { close(firstByte) })
+			rest, err := io.ReadAll(res.Body)
+			errs[i] = err
+			sums[i] = sha256.Sum256(append(one[:], rest...))
+		}()
+	}
+	// Every client but the one that started the fill must have joined it
+	// before upstream sends the rest.
+	deadline := time.Now().Add(20 * time.Second)
+	for testutil.ToFloat64(s.metrics.coalesced) < clients-1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-firstByte:
+	case <-time.After(20 * time.Second):
+		close(release)
+		t.Fatal("no client received a byte before upstream finished: the body is not streamed")
+	}
+	close(release)
+	wg.Wait()
+	if got := up.count.Load(); got != 1 {
+		t.Errorf("upstream saw %d requests, want 1", got)
+	}
+	for i := range clients {
+		if errs[i] != nil {
+			t.Fatalf("client %d: %v", i, errs[i])
+		}
+		if !bytes.Equal(sums[i][:], want[:]) {
+			t.Fatalf("client %d got a different body", i)
+		}
+	}
+	if got := testutil.ToFloat64(s.metrics.coalesced); got != clients-1 {
+		t.Errorf("coalesced = %v, want %d", got, clients-1)
+	}
+}
+
+// TestWaiterGoneFillGoesOn cancels the only client mid-body: the fill must
+// still complete and be stored.
+func TestWaiterGoneFillGoesOn(t *testing.T) {
+	release := make(chan struct{})
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", "8")
+		w.Write([]byte("1234"))
+		w.(http.Flusher).Flush()
+		<-release
+		w.Write([]byte("5678"))
+	})
+	_, edge := newEdge(t, up.URL, c)
+	req, _ := http.NewRequest("GET", edge.URL+"/gone", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var four [4]byte
+	io.ReadFull(res.Body, four[:])
+	res.Body.Close() // the client goes away
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r := get(t, "GET", edge.URL+"/gone")
+		if strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			if r.body != "12345678" || up.count.Load() != 1 {
+				t.Fatalf("hit with body %q after %d upstream requests, want 12345678 after 1", r.body, up.count.Load())
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the fill did not complete after its client left")
+}

@@ -1,0 +1,40 @@
+// Package edge is a pull-through HTTP cache for video segments: a CDN edge
+// or shield that sits in front of an origin (or another edge) and serves
+// what it has stored.
+//
+// Server is an http.Handler. GET and HEAD are answered from the cache when
+// RFC 9111 allows it; every other method is forwarded upstream unchanged
+// (path, query and headers) and, when it succeeds, invalidates what was
+// stored for its URL (RFC 9111 §4.4).
+//
+// Caching follows RFC 9111 with CDN-Cache-Control (RFC 9213) taking
+// precedence over Cache-Control for freshness: what may be stored (status,
+// no-store, private, Authorization), explicit freshness (s-maxage, max-age,
+// Expires) and heuristic freshness from Last-Modified, Age, the request
+// directives (no-cache, max-age, max-stale, min-fresh, only-if-cached),
+// Vary, revalidation with conditional GETs built from the stored
+// validators (a 304 refreshes the stored headers, not the body),
+// stale-while-revalidate and stale-if-error (RFC 5861). There is no default
+// TTL: a response with neither explicit freshness nor a validator is not
+// stored. Every response carries Cache-Status (RFC 9211) and Via.
+//
+// Misses are coalesced: concurrent requests for one object share one
+// upstream fetch, and each streams the body as it arrives. The fill runs
+// on its own, so a client that goes away does not cancel it for the
+// others. A fill that fails mid-body is never stored, and each client sees
+// the truncation as a reset connection. Range requests are served from
+// stored objects and from fills in progress (as soon as their bytes
+// arrive), with If-Range; a range miss fetches the whole object once.
+//
+// Storage is two tiers. Memory is a byte-budgeted LRU
+// (github.com/hashicorp/golang-lru/v2) behind a TinyLFU admission filter,
+// so a scan of one-hit objects cannot flush the hot set. The optional disk
+// tier has its own byte budget; objects are written there once complete
+// (temp file, fsync, rename, with a SHA-256 of the body), its index is
+// rebuilt on start, and a file whose checksum does not match is dropped,
+// never served. A memory miss that hits on disk is promoted to memory
+// (through admission); memory evictions stay on disk.
+//
+// Admin returns the admin handler: /healthz, /readyz, and purge by URL or
+// prefix, behind a bearer token.
+package edge

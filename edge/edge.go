@@ -1,0 +1,308 @@
+package edge
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/httpx"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Upstream is the base URL of the origin or parent edge, e.g.
+	// "http://origin:8080". Required.
+	Upstream string `json:"upstream"`
+	// Name identifies this cache in Cache-Status and Via. If empty,
+	// defaults to "streamcdn".
+	Name string `json:"name"`
+	// Region is reported on /healthz. Optional.
+	Region string `json:"region"`
+	// MemoryBytes bounds the memory tier. If zero, defaults to 1 GiB.
+	MemoryBytes int64 `json:"memory_bytes"`
+	// DiskDir enables the disk tier there. Empty: no disk tier.
+	DiskDir string `json:"disk_dir"`
+	// DiskBytes bounds the disk tier. If zero, defaults to 20 GiB.
+	DiskBytes int64 `json:"disk_bytes"`
+	// MaxObjectBytes is the largest object stored; larger ones are passed
+	// through. If zero, defaults to 256 MiB.
+	MaxObjectBytes int64 `json:"max_object_bytes"`
+	// MaxUpstream bounds concurrent upstream fetches. If zero, defaults
+	// to 256.
+	MaxUpstream int `json:"max_upstream"`
+	// UpstreamTimeout bounds one upstream fetch, body included. If zero,
+	// defaults to 2 minutes.
+	UpstreamTimeout time.Duration `json:"upstream_timeout"`
+	// NoAdmission turns TinyLFU admission off: plain LRU.
+	NoAdmission bool `json:"no_admission"`
+	// AdminToken is the bearer token of the admin API. Empty: purge is
+	// refused.
+	AdminToken string `json:"-"`
+
+	Logger    *slog.Logger          `json:"-"` // nil: discard
+	Registry  prometheus.Registerer `json:"-"` // nil: metrics are not exported
+	Transport http.RoundTripper     `json:"-"` // nil: a keep-alive transport
+	Now       func() time.Time      `json:"-"` // nil: time.Now
+}
+
+// Server is a caching reverse proxy. It is an http.Handler.
+type Server struct {
+	cfg      Config
+	upstream *url.URL
+	client   *http.Client
+	mem      *memory
+	disk     *disk
+	log      *slog.Logger
+	metrics  *metrics
+	sem      chan struct{}
+
+	fillsMu sync.Mutex
+	fills   map[string]*fill
+
+	varyMu sync.Mutex
+	vary   map[string][]string // primary key -> the Vary names last stored for it
+
+	wg sync.WaitGroup // fills and disk writes in flight
+}
+
+// New validates cfg, applies defaults, opens the disk tier (rebuilding its
+// index) and returns a Server.
+func New(cfg Config) (*Server, error) {
+	u, err := url.Parse(cfg.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.Upstream)
+	}
+	cfg.defaults()
+	s := &Server{cfg: cfg, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
+		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, vary: map[string][]string{}}
+	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // redirects are the client's to follow
+	}}
+	if cfg.DiskDir != "" {
+		if s.disk, err = openDisk(cfg.DiskDir, cfg.DiskBytes); err != nil {
+			return nil, fmt.Errorf("edge: %w", err)
+		}
+	}
+	s.mem = newMemory(cfg.MemoryBytes, !cfg.NoAdmission, func(*object) { s.metrics.evictions.WithLabelValues("memory").Inc() })
+	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (cfg *Config) defaults() {
+	if cfg.Name == "" {
+		cfg.Name = "streamcdn"
+	}
+	if cfg.MemoryBytes == 0 {
+		cfg.MemoryBytes = 1 << 30
+	}
+	if cfg.DiskBytes == 0 {
+		cfg.DiskBytes = 20 << 30
+	}
+	if cfg.MaxObjectBytes == 0 {
+		cfg.MaxObjectBytes = 256 << 20
+	}
+	if cfg.MaxUpstream == 0 {
+		cfg.MaxUpstream = 256
+	}
+	if cfg.UpstreamTimeout == 0 {
+		cfg.UpstreamTimeout = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second, DisableCompression: true}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+}
+
+// Close waits for fills and disk writes in flight.
+func (s *Server) Close() error {
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+func (s *Server) upstreamURL(r *http.Request) string {
+	return strings.TrimSuffix(s.upstream.String(), "/") + r.URL.RequestURI()
+}
+
+func (s *Server) addVia(h http.Header) { h.Add("Via", "1.1 "+s.cfg.Name) }
+
+// ServeHTTP answers GET and HEAD from the cache and forwards the rest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w}}
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		s.forward(rec, r, "fwd=method", true)
+	case r.Header.Get("Authorization") != "":
+		s.forward(rec, r, "fwd=request; detail=authorization", false)
+	default:
+		s.serveCached(rec, r)
+	}
+	s.metrics.observe(rec)
+}
+
+// primaryKey is the request target: the edge serves one upstream.
+func primaryKey(r *http.Request) string { return r.URL.RequestURI() }
+
+// fullKey is the primary key and, if the last stored response for it
+// varied, the request's values of the varied fields.
+func (s *Server) fullKey(r *http.Request) string {
+	p := primaryKey(r)
+	s.varyMu.Lock()
+	names := s.vary[p]
+	s.varyMu.Unlock()
+	if len(names) == 0 {
+		return p
+	}
+	return p + "\x00" + varyKey(r, names)
+}
+
+// lookup finds the stored object for key: memory first, then disk
+// (promoted to memory when found and intact).
+func (s *Server) lookup(key string) *object {
+	if o, ok := s.mem.get(key); ok {
+		return o
+	}
+	if s.disk == nil {
+		return nil
+	}
+	o, err := s.disk.get(key)
+	if err != nil {
+		if errors.Is(err, errCorrupt) {
+			s.metrics.corrupt.Inc()
+			s.log.Warn("dropped a corrupt disk object", "key", key, "err", err)
+		}
+		return nil
+	}
+	s.noteVary(o)
+	s.mem.put(o)
+	return o
+}
+
+// store keeps o in memory (through admission) and, if toDisk, writes it
+// to the disk tier in the background. It reports whether o was kept.
+func (s *Server) store(o *object, toDisk bool) bool {
+	s.noteVary(o)
+	kept := s.mem.put(o)
+	if s.disk != nil && toDisk {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.disk.put(o); err != nil {
+				s.log.Error("disk write", "key", o.key, "err", err)
+			}
+		}()
+		kept = true
+	}
+	return kept
+}
+
+func (s *Server) noteVary(o *object) {
+	p, _, _ := strings.Cut(o.key, "\x00")
+	s.varyMu.Lock()
+	if len(o.varyNames) > 0 {
+		s.vary[p] = o.varyNames
+	} else {
+		delete(s.vary, p)
+	}
+	s.varyMu.Unlock()
+}
+
+func (s *Server) serveCached(w *recorder, r *http.Request) {
+	key := s.fullKey(r)
+	rp := parseRequestPolicy(r)
+	o := s.lookup(key)
+	if o != nil {
+		age := ageOf(o, s.now())
+		switch decide(o, age, rp) {
+		case useFresh:
+			s.serveObject(w, r, o, "hit", s.hitStatus(o, age, ""))
+			return
+		case useStale:
+			s.serveObject(w, r, o, "stale", s.hitStatus(o, age, "; detail=max-stale"))
+			return
+		case useSWR:
+			s.serveObject(w, r, o, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
+			s.startFill(key, r, o) // revalidate in the background, coalesced
+			return
+		}
+	}
+	if rp.onlyIfCached {
+		w.cache = "miss"
+		s.writeCacheStatus(w, "fwd=miss; detail=only-if-cached")
+		http.Error(w, "not cached (only-if-cached)", http.StatusGatewayTimeout)
+		return
+	}
+	s.fetch(w, r, key, o)
+}
+
+func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
+	return fmt.Sprintf("hit; ttl=%d%s", int((o.policy.lifetime - age).Seconds()), detail)
+}
+
+// serveObject answers r from a stored object: preconditions, Range and
+// HEAD through httpx for 200s, the stored status and body otherwise.
+func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
+	w.cache = cache
+	h := w.Header()
+	for k, vs := range o.header {
+		h[k] = vs
+	}
+	h.Set("Age", fmt.Sprint(int(ageOf(o, s.now()).Seconds())))
+	s.addVia(h)
+	s.writeCacheStatus(w, status)
+	if o.status != http.StatusOK {
+		w.WriteHeader(o.status)
+		if r.Method != http.MethodHead {
+			w.Write(o.body)
+		}
+		return
+	}
+	h.Del("Content-Length")
+	httpx.Serve(w, r, httpx.Content{
+		Body: bytes.NewReader(o.body), Size: int64(len(o.body)), ContentType: o.header.Get("Content-Type"),
+		Validators: o.validators(),
+	})
+}
+
+func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
+	w.Header().Set("Cache-Status", s.cfg.Name+"; "+status)
+}
+
+// startFill returns the fill in flight for key, or starts one; joined
+// reports whether it was already running.
+func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill, joined bool) {
+	s.fillsMu.Lock()
+	defer s.fillsMu.Unlock()
+	if f = s.fills[key]; f != nil {
+		f.waiters++
+		s.metrics.coalesced.Inc()
+		return f, true
+	}
+	f = newFill(key, r)
+	f.waiters = 1
+	s.fills[key] = f
+	s.wg.Add(1)
+	go func() {
+		s.run(f, stale)
+		s.fillsMu.Lock()
+		delete(s.fills, key)
+		s.fillsMu.Unlock()
+	}()
+	return f, false
+}

@@ -1,0 +1,189 @@
+package edge
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestUpstreamDiesMidBody: the client sees an error, nothing is stored.
+func TestUpstreamDiesMidBody(t *testing.T) {
+	up := newUpstream(t, newClock(), nil)
+	up.handler = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", "1000000")
+		if up.count.Load() > 1 {
+			w.Write(bytes.Repeat([]byte("b"), 1000000))
+			return
+		}
+		w.Write(bytes.Repeat([]byte("a"), 100000))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // the upstream dies
+		}
+	}
+	_, edge := newEdge(t, up.URL, nil)
+	res, err := http.Get(edge.URL + "/dies.m4s")
+	if err == nil {
+		_, err = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a truncated upstream body reached the client as a complete response")
+	}
+	r := get(t, "GET", edge.URL+"/dies.m4s")
+	if up.count.Load() != 2 || len(r.body) != 1000000 || r.body[0] != 'b' || !strings.Contains(r.header.Get("Cache-Status"), "fwd=miss") {
+		t.Errorf("after a failed fill: upstream %d, body %d bytes, Cache-Status %q; want a fresh miss", up.count.Load(), len(r.body), r.header.Get("Cache-Status"))
+	}
+}
+
+// TestUpstreamDownStale: with the upstream gone, a stale object is served
+// within stale-if-error, and 504 beyond.
+func TestUpstreamDownStale(t *testing.T) {
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
+		io.WriteString(w, "kept")
+	})
+	_, edge := newEdge(t, up.URL, c)
+	if r := get(t, "GET", edge.URL+"/x"); r.body != "kept" {
+		t.Fatalf("first fetch: %q", r.body)
+	}
+	up.Close()
+	c.Advance(30 * time.Second)
+	r := get(t, "GET", edge.URL+"/x")
+	if r.status != 200 || r.body != "kept" || !strings.Contains(r.header.Get("Cache-Status"), "detail=stale-if-error") {
+		t.Errorf("within stale-if-error: %d %q %q", r.status, r.body, r.header.Get("Cache-Status"))
+	}
+	c.Advance(60 * time.Second)
+	if r := get(t, "GET", edge.URL+"/x"); r.status != http.StatusGatewayTimeout {
+		t.Errorf("beyond stale-if-error: status %d, want 504", r.status)
+	}
+}
+
+// TestDiskTierSurvivesRestart: objects written to disk are hits for a new
+// server on the same directory; a corrupted file is dropped and refetched.
+func TestDiskTierSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "segment:"+r.URL.Path)
+	})
+	withDisk := func(cfg *Config) { cfg.DiskDir = dir }
+	s1, e1 := newEdge(t, up.URL, c, withDisk)
+	for _, p := range []string{"/1.m4s", "/2.m4s"} {
+		get(t, "GET", e1.URL+p)
+	}
+	e1.Close()
+	s1.Close() // waits for the disk writes
+
+	s2, e2 := newEdge(t, up.URL, c, withDisk)
+	r := get(t, "GET", e2.URL+"/1.m4s")
+	if r.body != "segment:/1.m4s" || !strings.Contains(r.header.Get("Cache-Status"), "hit") || up.count.Load() != 2 {
+		t.Fatalf("after restart: %q, %q, upstream %d; want a hit", r.body, r.header.Get("Cache-Status"), up.count.Load())
+	}
+
+	// Corrupt /2.m4s on disk: one flipped body byte.
+	path := s2.disk.path("/2.m4s")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0xff
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = get(t, "GET", e2.URL+"/2.m4s")
+	if r.body != "segment:/2.m4s" || !strings.Contains(r.header.Get("Cache-Status"), "fwd=miss") || up.count.Load() != 3 {
+		t.Errorf("corrupt file: %q, %q, upstream %d; want a miss and a refetch", r.body, r.header.Get("Cache-Status"), up.count.Load())
+	}
+	if got := testutil.ToFloat64(s2.metrics.corrupt); got != 1 {
+		t.Errorf("corrupt objects = %v, want 1", got)
+	}
+}
+
+// TestOpenDiskCleansUp: leftovers of interrupted writes and foreign files
+// are removed when the index is rebuilt.
+func TestOpenDiskCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"ab/abcd.tmp-123": "partial", "cd/junk": "not an object"} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(body), 0o644)
+	}
+	d, err := openDisk(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := d.stats(); n != 0 {
+		t.Errorf("index has %d objects, want 0", n)
+	}
+	for _, name := range []string{"ab/abcd.tmp-123", "cd/junk"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s left in place", name)
+		}
+	}
+}
+
+func TestPurge(t *testing.T) {
+	c := newClock()
+	up := newUpstream(t, c, fixed("max-age=600", "p")(0))
+	s, edge := newEdge(t, up.URL, c)
+	admin := httptestServer(t, s.Admin())
+	for _, p := range []string{"/t/a", "/t/b", "/u/c"} {
+		get(t, "GET", edge.URL+p)
+	}
+	tests := []struct {
+		name, query, token string
+		want               int
+		wantBody           string
+	}{
+		{"no token", "url=/t/a", "", 401, ""},
+		{"wrong token", "url=/t/a", "nope", 401, ""},
+		{"exact", "url=/t/a", "secret", 200, `{"purged":1}`},
+		{"prefix", "prefix=/t/", "secret", 200, `{"purged":1}`},
+		{"neither", "", "secret", 400, ""},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest("POST", admin+"/purge?"+tc.query, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want || (tc.wantBody != "" && strings.TrimSpace(string(b)) != tc.wantBody) {
+			t.Errorf("%s: %d %q, want %d %q", tc.name, res.StatusCode, b, tc.want, tc.wantBody)
+		}
+	}
+	before := up.count.Load()
+	get(t, "GET", edge.URL+"/t/a")
+	get(t, "GET", edge.URL+"/t/b")
+	get(t, "GET", edge.URL+"/u/c")
+	if got := up.count.Load() - before; got != 2 {
+		t.Errorf("after purges, %d refetches, want 2 (/t/a and /t/b)", got)
+	}
+	// The public listener has no admin API.
+	if r := get(t, "POST", edge.URL+"/purge?url=/u/c"); strings.Contains(r.body, "purged") {
+		t.Error("purge answered on the public listener")
+	}
+}
+
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := newTestServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}

@@ -1,0 +1,263 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// fill is one upstream fetch that any number of requests wait on. The
+// goroutine that runs it owns it; waiters read its state under mu and
+// sleep on cond until bytes arrive or it ends.
+type fill struct {
+	key   string
+	owner *http.Request // a copy of the request that started it, for the upstream request
+	by    *http.Request // the request that started it; only it may use a non-shareable answer
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	ready  bool // status and header are set, or err
+	done   bool // the body is complete, or err
+	err    error
+	status int
+	header http.Header
+	size   int64 // Content-Length, -1 if unknown
+	buf    []byte
+	// shareable: the response may go to other waiters than the owner.
+	// stored: the object was stored when done.
+	shareable, stored bool
+	// obj is set instead of a body when the fill produced a stored object
+	// without streaming it: a 304 refreshing a stale one.
+	obj *object
+	// tooBig means the object exceeds MaxObjectBytes: nothing was
+	// buffered, and each waiter fetches it for itself.
+	tooBig  bool
+	waiters int
+}
+
+func newFill(key string, r *http.Request) *fill {
+	f := &fill{key: key, owner: r.Clone(context.Background()), by: r, size: -1}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// setHeader publishes the response head to the waiters.
+func (f *fill) setHeader(status int, h http.Header, size int64, shareable bool) {
+	f.mu.Lock()
+	f.status, f.header, f.size, f.shareable, f.ready = status, h, size, shareable, true
+	if size > 0 {
+		f.buf = make([]byte, 0, size)
+	}
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+func (f *fill) append(p []byte) {
+	f.mu.Lock()
+	f.buf = append(f.buf, p...)
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// finish ends the fill with err (nil for a complete body).
+func (f *fill) finish(err error) {
+	f.mu.Lock()
+	f.err, f.done, f.ready = err, true, true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// waitHeader blocks until the response head is known or the fill failed.
+func (f *fill) waitHeader() {
+	f.mu.Lock()
+	for !f.ready {
+		f.cond.Wait()
+	}
+	f.mu.Unlock()
+}
+
+// reader returns a ReadSeeker over the body that blocks until the bytes
+// it is asked for have arrived, and fails if the fill fails first. Before
+// it blocks it calls flush (if not nil), so that what was written to the
+// client so far leaves now rather than when a buffer fills.
+func (f *fill) reader(flush func()) *fillReader { return &fillReader{f: f, flush: flush} }
+
+type fillReader struct {
+	f       *fill
+	pos     int64
+	flush   func()
+	flushed bool
+}
+
+func (r *fillReader) Read(p []byte) (int, error) {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for int64(len(f.buf)) <= r.pos && !f.done {
+		if r.flush != nil && !r.flushed {
+			f.mu.Unlock()
+			r.flush()
+			f.mu.Lock()
+			r.flushed = true
+			continue
+		}
+		f.cond.Wait()
+	}
+	if int64(len(f.buf)) > r.pos {
+		n := copy(p, f.buf[r.pos:])
+		r.pos += int64(n)
+		r.flushed = false
+		return n, nil
+	}
+	if f.err != nil {
+		return 0, f.err
+	}
+	return 0, io.EOF
+}
+
+func (r *fillReader) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekStart || offset < 0 {
+		return 0, errors.New("fillReader: only absolute seeks")
+	}
+	r.pos = offset
+	return offset, nil
+}
+
+// errTruncated is a body that ended before its Content-Length.
+var errTruncated = errors.New("upstream body truncated")
+
+// run performs the upstream fetch of f: a conditional GET when stale is
+// not nil. It is called in its own goroutine and ends f in every case.
+func (s *Server) run(f *fill, stale *object) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.UpstreamTimeout)
+	defer cancel()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		f.finish(fmt.Errorf("upstream fetch slots busy: %w", ctx.Err()))
+		return
+	}
+	reqTime := s.now()
+	res, err := s.upstreamGET(ctx, f.owner, stale)
+	if err != nil {
+		f.finish(err)
+		return
+	}
+	defer res.Body.Close()
+	respTime := s.now()
+	if stale != nil && res.StatusCode == http.StatusNotModified {
+		o := stale.refresh(res.Header, reqTime, respTime)
+		s.store(o, false)
+		f.mu.Lock()
+		f.obj, f.stored = o, true
+		f.mu.Unlock()
+		f.finish(nil)
+		return
+	}
+	s.stream(f, res, reqTime, respTime)
+}
+
+// stream copies the upstream body into f and stores the object if it may
+// be stored and arrived whole.
+func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time) {
+	h := endToEnd(res.Header)
+	size := res.ContentLength
+	canStore := storable(f.owner, res.StatusCode, h)
+	if size > s.cfg.MaxObjectBytes {
+		f.mu.Lock()
+		f.tooBig = true
+		f.mu.Unlock()
+		f.setHeader(res.StatusCode, h, size, false)
+		f.finish(nil)
+		return
+	}
+	f.setHeader(res.StatusCode, h, size, canStore || shareableAnyway(h))
+	buf := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, err := res.Body.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if total > s.cfg.MaxObjectBytes {
+				f.finish(fmt.Errorf("object of unknown size exceeds %d bytes", s.cfg.MaxObjectBytes))
+				return
+			}
+			f.append(buf[:n])
+			s.metrics.upstreamBytes.Add(float64(n))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.finish(fmt.Errorf("upstream body: %w", err))
+			return
+		}
+	}
+	if size >= 0 && total != size {
+		f.finish(errTruncated)
+		return
+	}
+	if canStore {
+		f.mu.Lock()
+		o := &object{key: f.key, status: res.StatusCode, header: h, body: f.buf, reqTime: reqTime, respTime: respTime,
+			policy: responsePolicy(res.StatusCode, h)}
+		f.mu.Unlock()
+		// The key holds the varied request fields the response names,
+		// which were unknown when the fill started.
+		if o.varyNames, _ = parseVary(h); len(o.varyNames) > 0 {
+			o.key = primaryKey(f.owner) + "\x00" + varyKey(f.owner, o.varyNames)
+		}
+		if h.Get("Content-Length") == "" {
+			o.header.Set("Content-Length", strconv.Itoa(len(o.body)))
+		}
+		f.stored = s.store(o, true)
+	}
+	f.finish(nil)
+}
+
+// shareableAnyway: a response that may not be stored may still go to the
+// requests that waited for it together, unless it is private to its
+// requester.
+func shareableAnyway(h http.Header) bool {
+	cc := parseDirectives(h, "Cache-Control")
+	return !cc.has("private") && !cc.has("no-store") && h.Get("Set-Cookie") == ""
+}
+
+// upstreamGET sends the GET for r upstream: r's end-to-end headers without
+// its own conditionals and Range (the edge fetches whole objects), plus
+// the stored validators when revalidating.
+func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.upstreamURL(r), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = endToEnd(r.Header)
+	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		req.Header.Del(h)
+	}
+	if stale != nil {
+		if etag := stale.header.Get("Etag"); etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		if lm := stale.header.Get("Last-Modified"); lm != "" {
+			req.Header.Set("If-Modified-Since", lm)
+		}
+	}
+	s.addVia(req.Header)
+	start := s.now()
+	res, err := s.client.Do(req)
+	s.metrics.upstreamLatency.Observe(s.now().Sub(start).Seconds())
+	if err != nil {
+		s.metrics.upstreamRequests.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	s.metrics.upstreamRequests.WithLabelValues(codeClass(res.StatusCode)).Inc()
+	return res, nil
+}

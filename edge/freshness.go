@@ -1,0 +1,178 @@
+package edge
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// heuristicStatus lists the status codes that are heuristically cacheable
+// (RFC 9110 §15.1) and so may be stored with only a validator.
+var heuristicStatus = map[int]bool{200: true, 203: true, 204: true, 300: true, 301: true, 308: true,
+	404: true, 405: true, 410: true, 414: true, 501: true}
+
+// policy is what the response's caching headers say, evaluated once when
+// it is stored or refreshed.
+type policy struct {
+	lifetime       time.Duration // freshness lifetime
+	explicit       bool          // from max-age, s-maxage or Expires, not a heuristic
+	noCache        bool          // revalidate before every use
+	mustRevalidate bool          // never serve it stale
+	swr, sie       time.Duration // stale-while-revalidate, stale-if-error windows
+}
+
+// responsePolicy evaluates a response's freshness per RFC 9111 §4.2.1:
+// CDN-Cache-Control (RFC 9213) when present, else s-maxage, max-age,
+// Expires, else 10% of the time since Last-Modified (capped at a day) for
+// heuristically cacheable statuses.
+func responsePolicy(status int, h http.Header) policy {
+	cc := parseDirectives(h, "Cache-Control")
+	var p policy
+	p.noCache = cc.has("no-cache")
+	p.mustRevalidate = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
+	p.swr, _ = cc.seconds("stale-while-revalidate")
+	p.sie, _ = cc.seconds("stale-if-error")
+	if cdn := parseDirectives(h, "CDN-Cache-Control"); cdn != nil {
+		if d, ok := cdn.seconds("max-age"); ok {
+			p.lifetime, p.explicit = d, true
+			return p
+		}
+		if cdn.has("no-cache") {
+			p.noCache = true
+		}
+	}
+	if d, ok := cc.seconds("s-maxage"); ok {
+		p.lifetime, p.explicit = d, true
+		return p
+	}
+	if d, ok := cc.seconds("max-age"); ok {
+		p.lifetime, p.explicit = d, true
+		return p
+	}
+	date := headerTime(h, "Date")
+	if exp := h.Get("Expires"); exp != "" {
+		p.explicit = true
+		if t, err := http.ParseTime(exp); err == nil && !date.IsZero() && t.After(date) {
+			p.lifetime = t.Sub(date)
+		}
+		return p // an invalid Expires means already expired
+	}
+	if lm := headerTime(h, "Last-Modified"); heuristicStatus[status] && !lm.IsZero() && !date.IsZero() && date.After(lm) {
+		p.lifetime = min(date.Sub(lm)/10, 24*time.Hour)
+	}
+	return p
+}
+
+// storable reports whether a response to r may be stored (RFC 9111 §3):
+// a GET, a final status we understand, no no-store or private, no
+// Authorization unless the response allows shared caching, and explicit
+// freshness or a validator (no default TTL).
+func storable(r *http.Request, status int, h http.Header) bool {
+	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
+		return false
+	}
+	cc := parseDirectives(h, "Cache-Control")
+	cdn := parseDirectives(h, "CDN-Cache-Control")
+	if cc.has("no-store") || cc.has("private") || cdn.has("no-store") || cdn.has("private") {
+		return false
+	}
+	if parseDirectives(r.Header, "Cache-Control").has("no-store") {
+		return false
+	}
+	if r.Header.Get("Authorization") != "" && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate")) {
+		return false
+	}
+	if _, star := parseVary(h); star {
+		return false
+	}
+	if responsePolicy(status, h).explicit {
+		return true
+	}
+	return heuristicStatus[status] && (h.Get("Etag") != "" || h.Get("Last-Modified") != "")
+}
+
+// ageOf computes the current age of a stored response (RFC 9111 §4.2.3).
+func ageOf(o *object, now time.Time) time.Duration {
+	date := headerTime(o.header, "Date")
+	apparent := time.Duration(0)
+	if !date.IsZero() {
+		apparent = max(0, o.respTime.Sub(date))
+	}
+	ageValue := time.Duration(0)
+	if v, err := strconv.ParseInt(o.header.Get("Age"), 10, 64); err == nil && v > 0 {
+		ageValue = time.Duration(min(v, 1<<31)) * time.Second
+	}
+	corrected := ageValue + o.respTime.Sub(o.reqTime)
+	return max(apparent, corrected) + now.Sub(o.respTime)
+}
+
+// requestPolicy holds the request directives of RFC 9111 §5.2.1.
+type requestPolicy struct {
+	noCache      bool
+	maxAge       time.Duration
+	hasMaxAge    bool
+	maxStale     time.Duration // -1: any staleness
+	minFresh     time.Duration
+	onlyIfCached bool
+}
+
+func parseRequestPolicy(r *http.Request) requestPolicy {
+	cc := parseDirectives(r.Header, "Cache-Control")
+	var p requestPolicy
+	p.noCache = cc.has("no-cache") || (cc == nil && r.Header.Get("Pragma") == "no-cache")
+	p.maxAge, p.hasMaxAge = cc.seconds("max-age")
+	if cc.has("max-stale") {
+		p.maxStale = -1
+		if d, ok := cc.seconds("max-stale"); ok {
+			p.maxStale = d
+		}
+	}
+	p.minFresh, _ = cc.seconds("min-fresh")
+	p.onlyIfCached = cc.has("only-if-cached")
+	return p
+}
+
+// usable says how a stored object may answer a request now.
+type usable int
+
+const (
+	useFresh      usable = iota // serve it
+	useStale                    // serve it, stale but acceptable (max-stale)
+	useSWR                      // serve it stale and revalidate in the background
+	useRevalidate               // ask upstream first (conditional GET)
+)
+
+// decide applies the response's and the request's directives to a stored
+// object of the given age.
+func decide(o *object, age time.Duration, rp requestPolicy) usable {
+	p := o.policy
+	if rp.noCache || p.noCache {
+		return useRevalidate
+	}
+	if rp.hasMaxAge && age > rp.maxAge {
+		return useRevalidate
+	}
+	left := p.lifetime - age
+	if left >= rp.minFresh && left > 0 {
+		return useFresh
+	}
+	if p.mustRevalidate {
+		return useRevalidate
+	}
+	stale := -left
+	if rp.maxStale < 0 || (rp.maxStale > 0 && stale <= rp.maxStale) {
+		return useStale
+	}
+	if p.swr > 0 && stale <= p.swr {
+		return useSWR
+	}
+	return useRevalidate
+}
+
+func headerTime(h http.Header, name string) time.Time {
+	t, err := http.ParseTime(h.Get(name))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

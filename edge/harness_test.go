@@ -1,0 +1,112 @@
+package edge
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clock is a settable time source shared by a test's upstream and edge.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// upstream is a test origin: handler decides each answer; it counts the
+// requests it gets and keeps the last one's headers.
+type upstream struct {
+	*httptest.Server
+	count   atomic.Int64
+	mu      sync.Mutex
+	last    http.Header
+	handler http.HandlerFunc
+}
+
+func newUpstream(t *testing.T, c *clock, h http.HandlerFunc) *upstream {
+	t.Helper()
+	u := &upstream{handler: h}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.count.Add(1)
+		u.mu.Lock()
+		u.last = r.Header.Clone()
+		u.mu.Unlock()
+		w.Header().Set("Date", c.Now().Format(http.TimeFormat))
+		u.handler(w, r)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) lastHeader() http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last
+}
+
+// newEdge starts an edge in front of up on loopback.
+func newEdge(t *testing.T, up string, c *clock, mutate ...func(*Config)) (*Server, *httptest.Server) {
+	t.Helper()
+	cfg := Config{Upstream: up, Name: "edge-test", AdminToken: "secret"}
+	if c != nil {
+		cfg.Now = c.Now
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() { ts.Close(); s.Close() })
+	return s, ts
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// get sends a request to base+path with headers h (pairs) and reads the
+// whole answer.
+func get(t *testing.T, method, url string, h ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(h); i += 2 {
+		req.Header.Set(h[i], h[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: body: %v", method, url, err)
+	}
+	return reply{res.StatusCode, res.Header, string(b)}
+}
+
+func newTestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -1,0 +1,89 @@
+package edge
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/httpx"
+)
+
+type metrics struct {
+	requests         *prometheus.CounterVec
+	bytes            *prometheus.CounterVec
+	upstreamRequests *prometheus.CounterVec
+	upstreamBytes    prometheus.Counter
+	upstreamLatency  prometheus.Histogram
+	coalesced        prometheus.Counter
+	evictions        *prometheus.CounterVec
+	corrupt          prometheus.Counter
+	purged           prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "edge", Name: name, Help: help}
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(opts("requests_total",
+			"Requests answered, by cache status (hit, miss, stale, revalidated, bypass, error) and status code class."),
+			[]string{"cache", "code_class"}),
+		bytes: prometheus.NewCounterVec(opts("response_body_bytes_total", "Response body bytes sent, by cache status."),
+			[]string{"cache"}),
+		upstreamRequests: prometheus.NewCounterVec(opts("upstream_requests_total",
+			"Requests sent upstream, by status code class (error: no response)."), []string{"code_class"}),
+		upstreamBytes: prometheus.NewCounter(opts("upstream_response_body_bytes_total", "Body bytes received from upstream by fills.")),
+		upstreamLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "streamcdn", Subsystem: "edge", Name: "upstream_fetch_duration_seconds",
+			Help: "Time from sending an upstream request to its response header.", Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+		}),
+		coalesced: prometheus.NewCounter(opts("coalesced_requests_total", "Requests that joined a fill already in flight.")),
+		evictions: prometheus.NewCounterVec(opts("evictions_total", "Objects evicted, by tier."), []string{"tier"}),
+		corrupt:   prometheus.NewCounter(opts("disk_corrupt_objects_total", "Disk objects dropped because they failed their checksum.")),
+		purged:    prometheus.NewCounter(opts("purged_objects_total", "Objects removed by purge or invalidation.")),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	cs := []prometheus.Collector{m.requests, m.bytes, m.upstreamRequests, m.upstreamBytes, m.upstreamLatency,
+		m.coalesced, m.evictions, m.corrupt, m.purged, &tierCollector{s}}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(r *recorder) {
+	m.requests.WithLabelValues(r.cache, codeClass(r.Status())).Inc()
+	m.bytes.WithLabelValues(r.cache).Add(float64(r.Bytes))
+}
+
+func codeClass(code int) string { return strconv.Itoa(code/100) + "xx" }
+
+var (
+	objectsDesc = prometheus.NewDesc("streamcdn_edge_cache_objects", "Objects stored, by tier.", []string{"tier"}, nil)
+	bytesDesc   = prometheus.NewDesc("streamcdn_edge_cache_bytes", "Bytes stored, by tier.", []string{"tier"}, nil)
+)
+
+// tierCollector reports the tiers' sizes at scrape time.
+type tierCollector struct{ s *Server }
+
+func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsDesc; ch <- bytesDesc }
+
+func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
+	n, b := c.s.mem.stats()
+	ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), "memory")
+	ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(b), "memory")
+	if c.s.disk != nil {
+		n, b := c.s.disk.stats()
+		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), "disk")
+		ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(b), "disk")
+	}
+}
+
+// recorder notes the status, body bytes and cache status of a response.
+type recorder struct {
+	httpx.Recorder
+	cache string
+}
