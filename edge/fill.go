@@ -231,15 +231,18 @@ func shareableAnyway(h http.Header) bool {
 }
 
 // upstreamGET sends the GET for r upstream: r's end-to-end headers without
-// its own conditionals and Range (the edge fetches whole objects), plus
-// the stored validators when revalidating.
+// its own conditionals and Range (the edge fetches whole objects) and
+// without its Cache-Control and Pragma (a fill serves every waiter, so the
+// edge's freshness decision, not one client's reload, is what goes up the
+// chain), plus the stored validators when revalidating.
 func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.upstreamURL(r), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header = endToEnd(r.Header)
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range",
+		"Cache-Control", "Pragma"} {
 		req.Header.Del(h)
 	}
 	if stale != nil {

@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -89,23 +87,17 @@ func decodedFrames(t *testing.T, ffmpeg, url string, stream int) int {
 }
 
 // TestRealPlayers plays every title in dash.js and shaka-player in
-// headless Chromium (../shared/tools/dash-check, its path in $DASH_CHECK):
-// each must start, play without stalls and render a quality switch.
+// headless Chromium (../shared/tools/dash-check): each must start, play
+// without stalls and render a quality switch.
 func TestRealPlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real players are skipped in -short mode")
 	}
-	script := os.Getenv("DASH_CHECK")
-	if script == "" {
-		testutil.Missing(t, "DASH_CHECK (the path of an npm-installed dash-check.js) is not set")
-	}
-	node := testutil.RequireTool(t, "node")
-	testutil.RequireTool(t, "chromium")
 	urls := servedTitles(t)
 	for _, name := range []string{"sample-live", "sample-ondemand", "fresh-live", "fresh-ondemand"} {
 		for _, player := range []string{"dashjs", "shaka"} {
 			t.Run(name+"/"+player, func(t *testing.T) {
-				v := dashCheck(t, node, script, urls[name], player)
+				v := testutil.DashCheck(t, urls[name], player)
 				if !v.OK || v.Stalls.Count != 0 || v.QualitySwitches.Rendered < 1 {
 					t.Errorf("%s in %s: ok=%v stalls=%d switches=%d reasons=%v", name, player,
 						v.OK, v.Stalls.Count, v.QualitySwitches.Rendered, v.FailReasons)
@@ -115,34 +107,4 @@ func TestRealPlayers(t *testing.T) {
 			})
 		}
 	}
-}
-
-type verdict struct {
-	OK              bool                `json:"ok"`
-	FailReasons     []string            `json:"failReasons"`
-	StartupSeconds  float64             `json:"startupSeconds"`
-	SecondsPlayed   float64             `json:"secondsPlayed"`
-	Stalls          struct{ Count int } `json:"stalls"`
-	QualitySwitches struct {
-		Rendered int `json:"rendered"`
-	} `json:"qualitySwitches"`
-	ResolutionsRendered []string `json:"resolutionsRendered"`
-}
-
-func dashCheck(t *testing.T, node, script, url, player string) verdict {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "--mpd", url, "--player", player, "--seconds", "12", "--port", "0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var v verdict
-	if jerr := json.Unmarshal(out, &v); jerr != nil {
-		t.Fatalf("dash-check: %v (%v): %s %s", err, jerr, out, stderr.String())
-	}
-	if err != nil {
-		t.Errorf("dash-check exited with %v: %v", err, v.FailReasons)
-	}
-	return v
 }

@@ -1,5 +1,5 @@
 // Command streamcdn is the streamcdn video CDN in one binary: a DASH
-// packager and origin, and the demo that runs them together.
+// packager and origin, caching edges, and the demo that runs them together.
 //
 // Usage:
 //
@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"package", "package a video (or the built-in sample) into a DASH ladder", runPackage},
 		{"origin", "serve packaged titles over HTTP like a CDN origin", runOrigin},
+		{"edge", "run a caching edge (or shield) in front of an origin", runEdge},
 		{"demo", "package the built-in sample and serve it from a local origin", runDemo},
 		{"version", "print the build version", runVersion},
 	}

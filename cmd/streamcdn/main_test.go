@@ -42,30 +42,46 @@ func TestPackageSample(t *testing.T) {
 	}
 }
 
-// TestDemo runs the demo on free ports, fetches the MPD it prints and a
-// segment, and stops it by cancelling its context.
+// TestDemo runs the demo on free ports: its viewers stream the sample
+// through every region's edge, it prints the report, and it answers over
+// HTTP until its context is cancelled.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
+		done <- run(ctx, []string{"demo", "--port", "0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
-	var mpdURL, metricsURL string
+	var edgeURL, metricsURL string
+	var report []string
 	sc := bufio.NewScanner(pr)
-	for sc.Scan() && (mpdURL == "" || metricsURL == "") {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "MPD" {
-			mpdURL = f[1]
-		}
-		if len(f) == 2 && f[0] == "metrics" {
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 3 && f[0] == "edge" && edgeURL == "":
+			edgeURL = f[2]
+		case len(f) == 2 && f[0] == "metrics":
 			metricsURL = f[1]
+		case strings.HasPrefix(strings.TrimSpace(line), "origin:") || strings.Contains(line, "edge-"):
+			report = append(report, line)
+		}
+		if strings.HasPrefix(line, "Still serving") {
+			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	for _, u := range []string{mpdURL, strings.TrimSuffix(mpdURL, "manifest.mpd") + "360p/1.m4s", metricsURL} {
+	if len(report) != 4 || !strings.Contains(report[3], "origin offload 83.3%") {
+		t.Errorf("report = %q, want three edges and an origin offload of 83.3%% (65 objects, 390 requests)", report)
+	}
+	for _, line := range report[:3] {
+		if !strings.Contains(line, "130    65      50.0%") {
+			t.Errorf("edge line %q, want 130 requests with 65 hits", line)
+		}
+	}
+	for _, u := range []string{edgeURL, strings.TrimSuffix(edgeURL, "manifest.mpd") + "360p/1.m4s", metricsURL} {
 		res, err := http.Get(u)
 		if err != nil {
 			t.Fatalf("GET %s: %v", u, err)
@@ -75,8 +91,13 @@ func TestDemo(t *testing.T) {
 		if res.StatusCode != 200 || len(body) == 0 {
 			t.Errorf("GET %s: %d, %d bytes", u, res.StatusCode, len(body))
 		}
-		if strings.HasSuffix(u, "/metrics") && !strings.Contains(string(body), "streamcdn_origin_requests_total") {
-			t.Errorf("metrics lack streamcdn_origin_requests_total")
+		if strings.HasSuffix(u, "/metrics") {
+			for _, m := range []string{`streamcdn_origin_requests_total{code_class="2xx",method="GET",node="origin"}`,
+				`streamcdn_edge_requests_total{cache="hit",code_class="2xx",node="edge-us-east"}`} {
+				if !strings.Contains(string(body), m) {
+					t.Errorf("metrics lack %s", m)
+				}
+			}
 		}
 	}
 	cancel()

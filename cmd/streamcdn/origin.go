@@ -48,7 +48,7 @@ func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr,
 	if err != nil {
 		return err
 	}
-	adm, err := listen("admin", admin, adminMux(reg))
+	adm, err := listen("admin", admin, adminMux(reg, nil))
 	if err != nil {
 		pub.ln.Close()
 		return err

@@ -23,10 +23,15 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// adminMux serves /metrics from reg and /healthz.
-func adminMux(reg *prometheus.Registry) *http.ServeMux {
+// adminMux serves /metrics from reg and, for every other path, the
+// component's own admin handler, or a plain /healthz when it has none.
+func adminMux(reg *prometheus.Registry, component http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if component != nil {
+		mux.Handle("/", component)
+		return mux
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

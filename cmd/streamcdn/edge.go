@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/streamcdn/streamcdn/edge"
+)
+
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	upstream := fs.String("upstream", "", "The upstream base URL: the origin or a parent edge (shield). Required.")
+	addr := fs.String("listen", "127.0.0.1:8081", "The address to serve clients on.")
+	admin := fs.String("admin", "127.0.0.1:9081", "The address of /metrics, /healthz, /readyz and /purge.")
+	mem := fs.String("mem", "1GiB", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
+	disk := fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
+	diskSize := fs.String("disk-size", "20GiB", "The disk tier's byte budget.")
+	maxObject := fs.String("max-object", "256MiB", "The largest object stored; larger ones pass through.")
+	name := fs.String("name", "streamcdn-edge", "This cache's name in Cache-Status and Via.")
+	region := fs.String("region", "", "The region reported on /healthz.")
+	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token. Defaults to $STREAMCDN_ADMIN_TOKEN; with neither, purge is refused.")
+	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *upstream == "" {
+		fs.Usage()
+		return errors.New("edge: --upstream is required")
+	}
+	var memBytes, diskBytes, maxBytes int64
+	for _, p := range []struct {
+		s   string
+		dst *int64
+	}{{*mem, &memBytes}, {*diskSize, &diskBytes}, {*maxObject, &maxBytes}} {
+		v, err := parseSize(p.s)
+		if err != nil {
+			return err
+		}
+		*p.dst = v
+	}
+	token, err := adminToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	srv, err := edge.New(edge.Config{
+		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
+		MaxObjectBytes: maxBytes, AdminToken: token, Logger: log, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	pub, err := listen("edge", *addr, srv)
+	if err != nil {
+		return err
+	}
+	adm, err := listen("admin", *admin, adminMux(reg, srv.Admin()))
+	if err != nil {
+		pub.ln.Close()
+		return err
+	}
+	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	return serveAll(ctx, log, pub, adm)
+}
+
+// adminToken reads the admin token from file, or from
+// $STREAMCDN_ADMIN_TOKEN when file is empty.
+func adminToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("STREAMCDN_ADMIN_TOKEN"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", file)
+	}
+	return token, nil
+}
+
+// parseSize parses byte sizes such as 512MiB, 1GiB, 20GB or 1048576.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSuffix(num, u.suffix), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v <= 0 || v*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, e.g. 512MiB or 1GiB", s)
+	}
+	return int64(v * float64(mult)), nil
+}

@@ -1,0 +1,57 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// Verdict is the part of ../shared/tools/dash-check's JSON the tests read.
+type Verdict struct {
+	OK             bool     `json:"ok"`
+	FailReasons    []string `json:"failReasons"`
+	StartupSeconds float64  `json:"startupSeconds"`
+	SecondsPlayed  float64  `json:"secondsPlayed"`
+	Stalls         struct {
+		Count int `json:"count"`
+	} `json:"stalls"`
+	QualitySwitches struct {
+		Rendered int `json:"rendered"`
+	} `json:"qualitySwitches"`
+	ResolutionsRendered []string `json:"resolutionsRendered"`
+}
+
+// DashCheck plays mpdURL for 12 s in player ("dashjs" or "shaka") in
+// headless Chromium with dash-check, whose npm-installed script is
+// $DASH_CHECK, and returns its verdict. A missing script, node or
+// Chromium skips the test, or fails it in CI.
+func DashCheck(t *testing.T, mpdURL, player string) Verdict {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real players are skipped in -short mode")
+	}
+	script := os.Getenv("DASH_CHECK")
+	if script == "" {
+		Missing(t, "DASH_CHECK (the path of an npm-installed dash-check.js) is not set")
+	}
+	node := RequireTool(t, "node")
+	RequireTool(t, "chromium")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", "12", "--port", "0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var v Verdict
+	if jerr := json.Unmarshal(out, &v); jerr != nil {
+		t.Fatalf("dash-check: %v (%v): %s %s", err, jerr, out, stderr.String())
+	}
+	if err != nil {
+		t.Errorf("dash-check exited with %v: %v", err, v.FailReasons)
+	}
+	return v
+}
