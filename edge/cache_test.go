@@ -215,8 +215,9 @@ func TestCacheRules(t *testing.T) {
 			c := newClock()
 			var up *upstream
 			up = newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) { tc.handler(up.count.Load())(w, r) })
-			_, edge := newEdge(t, up.URL, c)
+			s, edge := newEdge(t, up.URL, c)
 			for i, st := range tc.steps {
+				waitIdle(t, s)
 				c.Advance(st.advance)
 				method := st.method
 				if method == "" {

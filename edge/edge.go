@@ -289,19 +289,21 @@ func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
 func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill, joined bool) {
 	s.fillsMu.Lock()
 	defer s.fillsMu.Unlock()
-	if f = s.fills[key]; f != nil {
+	if f = s.fills[key]; f != nil && !f.finished() {
 		f.waiters++
 		s.metrics.coalesced.Inc()
 		return f, true
 	}
-	f = newFill(key, r)
+	f = newFill(key, r) // replaces a finished fill that is not yet removed
 	f.waiters = 1
 	s.fills[key] = f
 	s.wg.Add(1)
 	go func() {
 		s.run(f, stale)
 		s.fillsMu.Lock()
-		delete(s.fills, key)
+		if s.fills[key] == f {
+			delete(s.fills, key)
+		}
 		s.fillsMu.Unlock()
 	}()
 	return f, false

@@ -30,7 +30,7 @@ func TestUpstreamDiesMidBody(t *testing.T) {
 			conn.Close() // the upstream dies
 		}
 	}
-	_, edge := newEdge(t, up.URL, nil)
+	s, edge := newEdge(t, up.URL, nil)
 	res, err := http.Get(edge.URL + "/dies.m4s")
 	if err == nil {
 		_, err = io.ReadAll(res.Body)
@@ -39,6 +39,7 @@ func TestUpstreamDiesMidBody(t *testing.T) {
 	if err == nil {
 		t.Fatal("a truncated upstream body reached the client as a complete response")
 	}
+	waitIdle(t, s)
 	r := get(t, "GET", edge.URL+"/dies.m4s")
 	if up.count.Load() != 2 || len(r.body) != 1000000 || r.body[0] != 'b' || !strings.Contains(r.header.Get("Cache-Status"), "fwd=miss") {
 		t.Errorf("after a failed fill: upstream %d, body %d bytes, Cache-Status %q; want a fresh miss", up.count.Load(), len(r.body), r.header.Get("Cache-Status"))
@@ -53,16 +54,18 @@ func TestUpstreamDownStale(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
 		io.WriteString(w, "kept")
 	})
-	_, edge := newEdge(t, up.URL, c)
+	s, edge := newEdge(t, up.URL, c)
 	if r := get(t, "GET", edge.URL+"/x"); r.body != "kept" {
 		t.Fatalf("first fetch: %q", r.body)
 	}
+	waitIdle(t, s)
 	up.Close()
 	c.Advance(30 * time.Second)
 	r := get(t, "GET", edge.URL+"/x")
 	if r.status != 200 || r.body != "kept" || !strings.Contains(r.header.Get("Cache-Status"), "detail=stale-if-error") {
 		t.Errorf("within stale-if-error: %d %q %q", r.status, r.body, r.header.Get("Cache-Status"))
 	}
+	waitIdle(t, s)
 	c.Advance(60 * time.Second)
 	if r := get(t, "GET", edge.URL+"/x"); r.status != http.StatusGatewayTimeout {
 		t.Errorf("beyond stale-if-error: status %d, want 504", r.status)
@@ -88,6 +91,7 @@ func TestDiskTierSurvivesRestart(t *testing.T) {
 
 	s2, e2 := newEdge(t, up.URL, c, withDisk)
 	r := get(t, "GET", e2.URL+"/1.m4s")
+	waitIdle(t, s2)
 	if r.body != "segment:/1.m4s" || !strings.Contains(r.header.Get("Cache-Status"), "hit") || up.count.Load() != 2 {
 		t.Fatalf("after restart: %q, %q, upstream %d; want a hit", r.body, r.header.Get("Cache-Status"), up.count.Load())
 	}
@@ -142,6 +146,7 @@ func TestPurge(t *testing.T) {
 	for _, p := range []string{"/t/a", "/t/b", "/u/c"} {
 		get(t, "GET", edge.URL+p)
 	}
+	waitIdle(t, s)
 	tests := []struct {
 		name, query, token string
 		want               int

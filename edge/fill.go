@@ -72,6 +72,14 @@ func (f *fill) finish(err error) {
 	f.cond.Broadcast()
 }
 
+// finished reports whether the fill has ended: a request that comes now
+// must not join it, for its answer may already be stale.
+func (f *fill) finished() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done
+}
+
 // waitHeader blocks until the response head is known or the fill failed.
 func (f *fill) waitHeader() {
 	f.mu.Lock()

@@ -110,3 +110,19 @@ func get(t *testing.T, method, url string, h ...string) reply {
 }
 
 func newTestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+// waitIdle waits (boundedly) until no fill is in flight, so that a test
+// that moves a fake clock between requests does not see a request join
+// the previous request's fill while it stores its object.
+func waitIdle(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		s.fillsMu.Lock()
+		n := len(s.fills)
+		s.fillsMu.Unlock()
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("fills still in flight after 5s")
+}

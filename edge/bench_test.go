@@ -1,0 +1,166 @@
+package edge
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sort"
+	"testing"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// BenchmarkHit measures the cache-hit path for a 100 KiB object, handler
+// only (no sockets).
+func BenchmarkHit(b *testing.B) {
+	body := make([]byte, 100<<10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Write(body)
+	}))
+	defer up.Close()
+	s, err := New(Config{Upstream: up.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	req := httptest.NewRequest("GET", "/seg.m4s", nil)
+	s.ServeHTTP(httptest.NewRecorder(), req) // fill
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		clear(w.h)
+		s.ServeHTTP(w, req)
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkMemoryPerObject reports the heap an object costs in the memory
+// tier beyond its body (struct, headers as an origin sends them, key, LRU
+// entry, map slot).
+func BenchmarkMemoryPerObject(b *testing.B) {
+	const n = 100_000
+	h := http.Header{
+		"Content-Type": {"video/mp4"}, "Cache-Control": {"public, max-age=31536000, immutable"},
+		"Etag": {`"18a2f-18ea0bf50665ffa8"`}, "Last-Modified": {"Sat, 21 Nov 2026 10:21:34 GMT"},
+		"Date": {"Sat, 21 Nov 2026 10:21:36 GMT"}, "Content-Length": {"1024"}, "Accept-Ranges": {"bytes"},
+		"Access-Control-Allow-Origin": {"*"}, "Timing-Allow-Origin": {"*"},
+	}
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m := newMemory(1<<40, true, nil)
+		var bodies int64
+		for i := range n {
+			body := make([]byte, 1024)
+			bodies += int64(len(body))
+			m.put(&object{key: fmt.Sprintf("/title/1080p/%d.m4s", i), status: 200, header: h.Clone(), body: body,
+				policy: responsePolicy(200, h)})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapAlloc-before.HeapAlloc)-bodies)/n, "bytes/object")
+		runtime.KeepAlive(m)
+	}
+}
+
+// zipf samples ranks 0..n-1 with P(k) proportional to 1/(k+1)^s, for any
+// s > 0 (math/rand's Zipf needs s > 1).
+type zipf struct {
+	cdf []float64
+	rng *rand.Rand
+}
+
+func newZipf(n int, s float64, rng *rand.Rand) *zipf {
+	z := &zipf{cdf: make([]float64, n), rng: rng}
+	var sum float64
+	for k := range n {
+		sum += 1 / math.Pow(float64(k+1), s)
+		z.cdf[k] = sum
+	}
+	for k := range z.cdf {
+		z.cdf[k] /= sum
+	}
+	return z
+}
+
+func (z *zipf) next() int { return sort.SearchFloat64s(z.cdf, z.rng.Float64()) }
+
+// BenchmarkZipfByteHitRatio replays a Zipf(0.8) request stream over a
+// catalogue ten times larger than the memory tier (objects of 64 KiB to
+// 2 MiB, like segments of a ladder) and reports the byte hit ratio of
+// plain LRU, LRU with TinyLFU admission (ours), and golang-lru's 2Q sized
+// by the mean object size.
+func BenchmarkZipfByteHitRatio(b *testing.B) {
+	const objects, requests = 20_000, 400_000
+	rng := rand.New(rand.NewPCG(7, 8))
+	sizes := make([]int, objects)
+	var total int64
+	for i := range sizes {
+		sizes[i] = 64<<10 + rng.IntN(2<<20-64<<10)
+		total += int64(sizes[i])
+	}
+	capacity := total / 10
+	for _, policy := range []string{"lru", "tinylfu", "2q"} {
+		b.Run(policy, func(b *testing.B) {
+			for b.Loop() {
+				z := newZipf(objects, 0.8, rand.New(rand.NewPCG(1, 2)))
+				b.ReportMetric(replay(policy, z, sizes, capacity, requests), "byte-hit-%")
+			}
+		})
+	}
+}
+
+func replay(policy string, z *zipf, sizes []int, capacity int64, requests int) float64 {
+	var hitBytes, allBytes int64
+	var lookup func(k int) bool
+	switch policy {
+	case "2q":
+		q, _ := lru.New2Q[int, struct{}](int(capacity * int64(len(sizes)) / sum(sizes))) // entries of the mean size
+		lookup = func(k int) bool {
+			if _, ok := q.Get(k); ok {
+				return true
+			}
+			q.Add(k, struct{}{})
+			return false
+		}
+	default:
+		m := newMemory(capacity, policy == "tinylfu", nil)
+		shared := make([]byte, 2<<20) // bodies only count their length
+		lookup = func(k int) bool {
+			key := fmt.Sprint(k)
+			if _, ok := m.get(key); ok {
+				return true
+			}
+			m.put(&object{key: key, header: http.Header{}, body: shared[:sizes[k]-objectOverhead-len(key)]})
+			return false
+		}
+	}
+	for range requests {
+		k := z.next()
+		allBytes += int64(sizes[k])
+		if lookup(k) {
+			hitBytes += int64(sizes[k])
+		}
+	}
+	return 100 * float64(hitBytes) / float64(allBytes)
+}
+
+func sum(s []int) int64 {
+	var t int64
+	for _, v := range s {
+		t += int64(v)
+	}
+	return t
+}
