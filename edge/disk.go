@@ -261,8 +261,7 @@ func readObjectFile(path, key string) (*object, error) {
 	case hex.EncodeToString(sum[:]) != h.SHA256:
 		return nil, errors.New("checksum mismatch")
 	}
-	return &object{
-		key: h.Key, status: h.Status, header: h.Header, body: body, reqTime: h.ReqTime, respTime: h.RespTime,
-		policy: responsePolicy(h.Status, h.Header), varyNames: h.VaryNames,
-	}, nil
+	o := &object{key: h.Key, status: h.Status, header: h.Header, body: body, reqTime: h.ReqTime, respTime: h.RespTime,
+		varyNames: h.VaryNames}
+	return o.prepared(), nil
 }

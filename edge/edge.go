@@ -1,12 +1,12 @@
 package edge
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -252,7 +252,7 @@ func (s *Server) serveCached(w *recorder, r *http.Request) {
 }
 
 func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
-	return fmt.Sprintf("hit; ttl=%d%s", int((o.policy.lifetime - age).Seconds()), detail)
+	return "hit; ttl=" + strconv.Itoa(int((o.policy.lifetime-age).Seconds())) + detail
 }
 
 // serveObject answers r from a stored object: preconditions, Range and
@@ -263,7 +263,7 @@ func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, sta
 	for k, vs := range o.header {
 		h[k] = vs
 	}
-	h.Set("Age", fmt.Sprint(int(ageOf(o, s.now()).Seconds())))
+	h.Set("Age", strconv.Itoa(int(ageOf(o, s.now()).Seconds())))
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
 	if o.status != http.StatusOK {
@@ -275,8 +275,7 @@ func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, sta
 	}
 	h.Del("Content-Length")
 	httpx.Serve(w, r, httpx.Content{
-		Body: bytes.NewReader(o.body), Size: int64(len(o.body)), ContentType: o.header.Get("Content-Type"),
-		Validators: o.validators(),
+		Data: o.body, Size: int64(len(o.body)), ContentType: o.header.Get("Content-Type"), Validators: o.validators(),
 	})
 }
 

@@ -214,8 +214,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	}
 	if canStore {
 		f.mu.Lock()
-		o := &object{key: f.key, status: res.StatusCode, header: h, body: f.buf, reqTime: reqTime, respTime: respTime,
-			policy: responsePolicy(res.StatusCode, h)}
+		o := &object{key: f.key, status: res.StatusCode, header: h, body: f.buf, reqTime: reqTime, respTime: respTime}
 		f.mu.Unlock()
 		// The key holds the varied request fields the response names,
 		// which were unknown when the fill started.
@@ -225,7 +224,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		if h.Get("Content-Length") == "" {
 			o.header.Set("Content-Length", strconv.Itoa(len(o.body)))
 		}
-		f.stored = s.store(o, true)
+		f.stored = s.store(o.prepared(), true)
 	}
 	f.finish(nil)
 }

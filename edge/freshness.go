@@ -2,7 +2,6 @@ package edge
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -93,16 +92,11 @@ func storable(r *http.Request, status int, h http.Header) bool {
 
 // ageOf computes the current age of a stored response (RFC 9111 §4.2.3).
 func ageOf(o *object, now time.Time) time.Duration {
-	date := headerTime(o.header, "Date")
 	apparent := time.Duration(0)
-	if !date.IsZero() {
-		apparent = max(0, o.respTime.Sub(date))
+	if !o.date.IsZero() {
+		apparent = max(0, o.respTime.Sub(o.date))
 	}
-	ageValue := time.Duration(0)
-	if v, err := strconv.ParseInt(o.header.Get("Age"), 10, 64); err == nil && v > 0 {
-		ageValue = time.Duration(min(v, 1<<31)) * time.Second
-	}
-	corrected := ageValue + o.respTime.Sub(o.reqTime)
+	corrected := o.ageValue + o.respTime.Sub(o.reqTime)
 	return max(apparent, corrected) + now.Sub(o.respTime)
 }
 

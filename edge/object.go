@@ -2,6 +2,7 @@ package edge
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,22 @@ type object struct {
 	reqTime, respTime time.Time
 	policy            policy
 	varyNames         []string
+	// Parsed once, for the hit path: Date, Age and the validators.
+	date         time.Time
+	ageValue     time.Duration
+	lastModified time.Time
+}
+
+// prepared fills the fields derived from the header and returns o.
+func (o *object) prepared() *object {
+	o.policy = responsePolicy(o.status, o.header)
+	o.date = headerTime(o.header, "Date")
+	o.lastModified = headerTime(o.header, "Last-Modified")
+	o.ageValue = 0
+	if v, err := strconv.ParseInt(o.header.Get("Age"), 10, 64); err == nil && v > 0 {
+		o.ageValue = time.Duration(min(v, 1<<31)) * time.Second
+	}
+	return o
 }
 
 // objectOverhead approximates the memory an object takes beyond its body
@@ -38,7 +55,7 @@ func (o *object) cost() int64 {
 }
 
 func (o *object) validators() httpx.Validators {
-	return httpx.Validators{ETag: o.header.Get("Etag"), LastModified: headerTime(o.header, "Last-Modified")}
+	return httpx.Validators{ETag: o.header.Get("Etag"), LastModified: o.lastModified}
 }
 
 // hopByHop are the fields a proxy must not forward or store (RFC 9110 §7.6.1).
@@ -72,8 +89,7 @@ func (o *object) refresh(h http.Header, reqTime, respTime time.Time) *object {
 		n.header[k] = vs
 	}
 	n.reqTime, n.respTime = reqTime, respTime
-	n.policy = responsePolicy(n.status, n.header)
-	return &n
+	return n.prepared()
 }
 
 // splitList splits a comma-separated header list into trimmed members.

@@ -27,6 +27,7 @@ O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904
 
 mkdir -p "$work/nginx/cache" "$work/nginx/logs"
 cat > "$work/nginx/nginx.conf" <<NGINX
+user root;
 worker_processes auto;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/logs/error.log error;
@@ -51,6 +52,10 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
 varnishd -F -j none -n "$work/varnish" -a 127.0.0.1:$VARN -b 127.0.0.1:$O -s malloc,1G >/dev/null 2>&1 & pids+=($!)
 sleep 2
 
+for port in $STATIC $EDGE $NGX $VARN; do # every server must answer 200 before anything is measured
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s")
+  [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
+done
 for port in $STATIC $EDGE $NGX $VARN; do # warm: every object twice
   for i in $(seq 0 63); do
     for kind in 1m 100k; do
@@ -77,6 +82,7 @@ run() { # name port object
   local out
   out=$(KIND=$kind RANGE=$rng wrk -t2 -c64 -d${secs}s --latency -s "$work/obj.lua" "http://127.0.0.1:$2" 2>&1)
   local r l
+  if grep -q "Non-2xx" <<<"$out"; then echo "$1 $3: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
   r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   l=$(awk '$1=="99%" {print $2}' <<<"$out")
   rps[$1,$3]+="$r " p99[$1,$3]+="$l "

@@ -12,6 +12,9 @@ import (
 
 // Content is one representation to be served.
 type Content struct {
+	// Data, when not nil, is the whole body in memory, written out
+	// without copying; Body is then ignored.
+	Data []byte
 	// Body is read from its start, or sought for ranges. *os.File bodies
 	// go out by sendfile.
 	Body        io.ReadSeeker
@@ -30,10 +33,10 @@ type Content struct {
 // which only means that the client went away.
 func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 	h := w.Header()
-	if c.ETag != "" {
+	if c.ETag != "" && h.Get("Etag") == "" {
 		h.Set("Etag", c.ETag)
 	}
-	if !c.LastModified.IsZero() {
+	if !c.LastModified.IsZero() && h.Get("Last-Modified") == "" {
 		h.Set("Last-Modified", c.LastModified.UTC().Format(http.TimeFormat))
 	}
 	h.Set("Accept-Ranges", "bytes")
@@ -69,7 +72,7 @@ func serveWhole(w http.ResponseWriter, r *http.Request, c Content) (int64, error
 	if r.Method == http.MethodHead {
 		return 0, nil
 	}
-	return copyRange(w, c.Body, Range{Start: 0, Length: c.Size})
+	return c.copyRange(w, Range{Start: 0, Length: c.Size})
 }
 
 func serveRange(w http.ResponseWriter, c Content, rg Range) (int64, error) {
@@ -77,7 +80,7 @@ func serveRange(w http.ResponseWriter, c Content, rg Range) (int64, error) {
 	h.Set("Content-Range", rg.ContentRange(c.Size))
 	h.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
 	w.WriteHeader(http.StatusPartialContent)
-	return copyRange(w, c.Body, rg)
+	return c.copyRange(w, rg)
 }
 
 func serveMultipart(w http.ResponseWriter, c Content, ranges []Range) (int64, error) {
@@ -93,7 +96,7 @@ func serveMultipart(w http.ResponseWriter, c Content, ranges []Range) (int64, er
 		if err != nil {
 			return total, err
 		}
-		n, err := copyRange(part, c.Body, rg)
+		n, err := c.copyRange(part, rg)
 		total += n
 		if err != nil {
 			return total, err
@@ -102,9 +105,15 @@ func serveMultipart(w http.ResponseWriter, c Content, ranges []Range) (int64, er
 	return total, mw.Close()
 }
 
-// copyRange copies rg of body to w. Seek then CopyN keeps the sendfile
-// path of net/http for *os.File bodies.
-func copyRange(w io.Writer, body io.ReadSeeker, rg Range) (int64, error) {
+// copyRange copies rg of the body to w: Data in one Write, or Body by
+// Seek then CopyN, which keeps the sendfile path of net/http for *os.File
+// bodies.
+func (c Content) copyRange(w io.Writer, rg Range) (int64, error) {
+	if c.Data != nil {
+		n, err := w.Write(c.Data[rg.Start : rg.Start+rg.Length])
+		return int64(n), err
+	}
+	body := c.Body
 	if _, err := body.Seek(rg.Start, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("seek to %d: %w", rg.Start, err)
 	}
