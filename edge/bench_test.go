@@ -71,6 +71,8 @@ func BenchmarkMemoryPerObject(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(int64(after.HeapAlloc-before.HeapAlloc)-bodies)/n, "bytes/object")
+		o, _ := m.get("/title/1080p/0.m4s")
+		b.ReportMetric(float64(o.cost()-int64(len(o.body))), "counted-bytes/object")
 		runtime.KeepAlive(m)
 	}
 }
