@@ -252,7 +252,7 @@ func (s *Server) serveCached(w *recorder, r *http.Request) {
 }
 
 func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
-	return "hit; ttl=" + strconv.Itoa(int((o.policy.lifetime-age).Seconds())) + detail
+	return "hit; ttl=" + strconv.Itoa(int((o.policy.lifetime - age).Seconds())) + detail
 }
 
 // serveObject answers r from a stored object: preconditions, Range and
