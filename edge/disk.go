@@ -34,6 +34,7 @@ type diskHeader struct {
 	ReqTime   time.Time   `json:"req_time"`
 	RespTime  time.Time   `json:"resp_time"`
 	VaryNames []string    `json:"vary_names,omitempty"`
+	Sliced    int64       `json:"sliced,omitempty"`
 	Size      int64       `json:"size"`
 	SHA256    string      `json:"sha256"`
 }
@@ -107,7 +108,7 @@ func (d *disk) put(o *object) error {
 	sum := sha256.Sum256(o.body)
 	hdr, err := json.Marshal(diskHeader{
 		Key: o.key, Status: o.status, Header: o.header, ReqTime: o.reqTime, RespTime: o.respTime,
-		VaryNames: o.varyNames, Size: int64(len(o.body)), SHA256: hex.EncodeToString(sum[:]),
+		VaryNames: o.varyNames, Sliced: o.sliced, Size: int64(len(o.body)), SHA256: hex.EncodeToString(sum[:]),
 	})
 	if err != nil {
 		return err
@@ -262,6 +263,6 @@ func readObjectFile(path, key string) (*object, error) {
 		return nil, errors.New("checksum mismatch")
 	}
 	o := &object{key: h.Key, status: h.Status, header: h.Header, body: body, reqTime: h.ReqTime, respTime: h.RespTime,
-		varyNames: h.VaryNames}
+		varyNames: h.VaryNames, sliced: h.Sliced}
 	return o.prepared(), nil
 }

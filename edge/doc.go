@@ -25,6 +25,8 @@
 // the truncation as a reset connection. Range requests are served from
 // stored objects and from fills in progress (as soon as their bytes
 // arrive), with If-Range; a range miss fetches the whole object once.
+// Objects larger than MaxObjectBytes are cached as slices of SliceBytes,
+// each fetched upstream with a Range request only when a request needs it.
 //
 // Storage is two tiers. Memory is a byte-budgeted LRU
 // (github.com/hashicorp/golang-lru/v2) behind a TinyLFU admission filter,

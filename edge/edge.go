@@ -31,9 +31,12 @@ type Config struct {
 	DiskDir string `json:"disk_dir"`
 	// DiskBytes bounds the disk tier. If zero, defaults to 20 GiB.
 	DiskBytes int64 `json:"disk_bytes"`
-	// MaxObjectBytes is the largest object stored; larger ones are passed
-	// through. If zero, defaults to 256 MiB.
+	// MaxObjectBytes is the largest object stored whole; larger ones are
+	// cached as slices of SliceBytes. If zero, defaults to 64 MiB.
 	MaxObjectBytes int64 `json:"max_object_bytes"`
+	// SliceBytes is the size of the slices of large objects. If zero,
+	// defaults to 4 MiB.
+	SliceBytes int64 `json:"slice_bytes"`
 	// MaxUpstream bounds concurrent upstream fetches. If zero, defaults
 	// to 256.
 	MaxUpstream int `json:"max_upstream"`
@@ -108,7 +111,10 @@ func (cfg *Config) defaults() {
 		cfg.DiskBytes = 20 << 30
 	}
 	if cfg.MaxObjectBytes == 0 {
-		cfg.MaxObjectBytes = 256 << 20
+		cfg.MaxObjectBytes = 64 << 20
+	}
+	if cfg.SliceBytes == 0 {
+		cfg.SliceBytes = 4 << 20
 	}
 	if cfg.MaxUpstream == 0 {
 		cfg.MaxUpstream = 256
@@ -258,6 +264,11 @@ func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
 // serveObject answers r from a stored object: preconditions, Range and
 // HEAD through httpx for 200s, the stored status and body otherwise.
 func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
+	if o.sliced > 0 {
+		s.serveSliced(w, r, o, status)
+		w.cache = cache
+		return
+	}
 	w.cache = cache
 	h := w.Header()
 	for k, vs := range o.header {
@@ -286,6 +297,16 @@ func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
 // startFill returns the fill in flight for key, or starts one; joined
 // reports whether it was already running.
 func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill, joined bool) {
+	return s.startRangeFill(key, r, "", stale)
+}
+
+// startRangeFill is startFill for a slice when rng (an upstream Range) is
+// set; meta is then the sliced object, else the stale object or nil.
+func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *object) (f *fill, joined bool) {
+	stale := meta
+	if rng != "" {
+		stale = nil
+	}
 	s.fillsMu.Lock()
 	defer s.fillsMu.Unlock()
 	if f = s.fills[key]; f != nil && !f.finished() {
@@ -295,6 +316,9 @@ func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill,
 	}
 	f = newFill(key, r) // replaces a finished fill that is not yet removed
 	f.waiters = 1
+	if rng != "" {
+		f.rng, f.meta = rng, meta
+	}
 	s.fills[key] = f
 	s.wg.Add(1)
 	go func() {

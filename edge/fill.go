@@ -38,6 +38,10 @@ type fill struct {
 	// buffered, and each waiter fetches it for itself.
 	tooBig  bool
 	waiters int
+	// rng and meta are set for a slice fill: the upstream Range and the
+	// sliced object the slice belongs to.
+	rng  string
+	meta *object
 }
 
 func newFill(key string, r *http.Request) *fill {
@@ -153,7 +157,7 @@ func (s *Server) run(f *fill, stale *object) {
 		return
 	}
 	reqTime := s.now()
-	res, err := s.upstreamGET(ctx, f.owner, stale)
+	res, err := s.upstreamGET(ctx, f.owner, stale, f.rng)
 	if err != nil {
 		f.finish(err)
 		return
@@ -169,7 +173,26 @@ func (s *Server) run(f *fill, stale *object) {
 		f.finish(nil)
 		return
 	}
+	if f.rng != "" {
+		s.streamSlice(f, res, reqTime, respTime)
+		return
+	}
 	s.stream(f, res, reqTime, respTime)
+}
+
+// streamSlice reads one slice's 206 and stores it.
+func (s *Server) streamSlice(f *fill, res *http.Response, reqTime, respTime time.Time) {
+	h := endToEnd(res.Header)
+	f.setHeader(res.StatusCode, h, res.ContentLength, true)
+	body, err := io.ReadAll(io.LimitReader(res.Body, s.cfg.SliceBytes+1))
+	if err == nil {
+		s.metrics.upstreamBytes.Add(float64(len(body)))
+		err = s.storeSlice(f, res, h, body, reqTime, respTime)
+	}
+	f.mu.Lock()
+	f.buf = body
+	f.mu.Unlock()
+	f.finish(err)
 }
 
 // stream copies the upstream body into f and stores the object if it may
@@ -179,10 +202,16 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	size := res.ContentLength
 	canStore := storable(f.owner, res.StatusCode, h)
 	if size > s.cfg.MaxObjectBytes {
+		// Too large to store whole: cache it as slices if it may be
+		// stored, else every waiter fetches it for itself.
 		f.mu.Lock()
-		f.tooBig = true
+		if canStore && res.StatusCode == http.StatusOK {
+			f.obj = s.storeSliceMeta(f.key, h, size, reqTime, respTime)
+		} else {
+			f.tooBig = true
+		}
 		f.mu.Unlock()
-		f.setHeader(res.StatusCode, h, size, false)
+		f.setHeader(res.StatusCode, h, size, canStore)
 		f.finish(nil)
 		return
 	}
@@ -242,7 +271,7 @@ func shareableAnyway(h http.Header) bool {
 // without its Cache-Control and Pragma (a fill serves every waiter, so the
 // edge's freshness decision, not one client's reload, is what goes up the
 // chain), plus the stored validators when revalidating.
-func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object) (*http.Response, error) {
+func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object, rng string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.upstreamURL(r), nil)
 	if err != nil {
 		return nil, err
@@ -251,6 +280,9 @@ func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range",
 		"Cache-Control", "Pragma"} {
 		req.Header.Del(h)
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
 	}
 	if stale != nil {
 		if etag := stale.header.Get("Etag"); etag != "" {

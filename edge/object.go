@@ -20,6 +20,9 @@ type object struct {
 	reqTime, respTime time.Time
 	policy            policy
 	varyNames         []string
+	// sliced is, for a large object cached as slices, its size: the
+	// object itself then holds no body, only the header.
+	sliced int64
 	// Parsed once, for the hit path: Date, Age and the validators.
 	date         time.Time
 	ageValue     time.Duration

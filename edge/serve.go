@@ -22,6 +22,8 @@ func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) 
 	switch {
 	case failed:
 		s.serveUpstreamError(w, r, stale, 0, f.err)
+	case obj != nil && obj.sliced > 0 && stale == nil:
+		s.serveObject(w, r, obj, "miss", "fwd=miss; stored")
 	case obj != nil:
 		s.serveObject(w, r, obj, "revalidated", "fwd=stale; fwd-status=304; stored")
 	case tooBig:

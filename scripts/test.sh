@@ -20,7 +20,8 @@ go vet ./...
 go test -race -count=1 -timeout 20m ./...
 
 fuzztime=${FUZZTIME:-10s}
-for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx; do
+for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx \
+    edge:FuzzParseDirectives edge:FuzzParseVary; do
   pkg=${target%%:*} fn=${target#*:}
   go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "./$pkg"
 done

@@ -22,7 +22,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mem := fs.String("mem", "1GiB", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
 	disk := fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	diskSize := fs.String("disk-size", "20GiB", "The disk tier's byte budget.")
-	maxObject := fs.String("max-object", "256MiB", "The largest object stored; larger ones pass through.")
+	maxObject := fs.String("max-object", "64MiB", "The largest object stored whole; larger ones are cached as slices.")
+	slice := fs.String("slice", "4MiB", "The slice size for objects larger than --max-object.")
 	name := fs.String("name", "streamcdn-edge", "This cache's name in Cache-Status and Via.")
 	region := fs.String("region", "", "The region reported on /healthz.")
 	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token. Defaults to $STREAMCDN_ADMIN_TOKEN; with neither, purge is refused.")
@@ -34,11 +35,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errors.New("edge: --upstream is required")
 	}
-	var memBytes, diskBytes, maxBytes int64
+	var memBytes, diskBytes, maxBytes, sliceBytes int64
 	for _, p := range []struct {
 		s   string
 		dst *int64
-	}{{*mem, &memBytes}, {*diskSize, &diskBytes}, {*maxObject, &maxBytes}} {
+	}{{*mem, &memBytes}, {*diskSize, &diskBytes}, {*maxObject, &maxBytes}, {*slice, &sliceBytes}} {
 		v, err := parseSize(p.s)
 		if err != nil {
 			return err
@@ -56,7 +57,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reg := newRegistry()
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
-		MaxObjectBytes: maxBytes, AdminToken: token, Logger: log, Registry: reg,
+		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: token, Logger: log, Registry: reg,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,69 @@
+package edge
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestSlicedLargeObject(t *testing.T) {
+	const size = 10_000_000
+	data := make([]byte, size)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	c := newClock()
+	var ranged atomic.Int64
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			ranged.Add(1)
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Etag", `"big-1"`)
+		w.Header().Set("Content-Type", "video/mp4")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	})
+	s, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.MaxObjectBytes, cfg.SliceBytes = 1<<20, 256<<10 })
+
+	r := get(t, "GET", edge.URL+"/big.mp4", "Range", "bytes=3000000-3000999")
+	if r.status != 206 || r.body != string(data[3000000:3001000]) || r.header.Get("Content-Range") != "bytes 3000000-3000999/10000000" {
+		t.Fatalf("cold range: %d, %d bytes, Content-Range %q", r.status, len(r.body), r.header.Get("Content-Range"))
+	}
+	if ranged.Load() != 1 {
+		t.Errorf("a cold range fetched %d slices upstream, want 1", ranged.Load())
+	}
+	waitIdle(t, s)
+	before := up.count.Load()
+	r = get(t, "GET", edge.URL+"/big.mp4", "Range", "bytes=3000500-3001499")
+	if r.status != 206 || r.body != string(data[3000500:3001500]) || up.count.Load() != before {
+		t.Errorf("warm range in the same slice: %d, upstream %d -> %d", r.status, before, up.count.Load())
+	}
+	if !strings.Contains(r.header.Get("Cache-Status"), "hit") || !strings.Contains(r.header.Get("Cache-Status"), "detail=sliced") {
+		t.Errorf("Cache-Status %q", r.header.Get("Cache-Status"))
+	}
+	r = get(t, "GET", edge.URL+"/big.mp4")
+	if r.status != 200 || r.body != string(data) {
+		t.Fatalf("whole object from slices: %d, %d bytes, equal=%v", r.status, len(r.body), r.body == string(data))
+	}
+	slices := int64((size + 256<<10 - 1) / (256 << 10))
+	if ranged.Load() != slices {
+		t.Errorf("upstream served %d slices, want each of the %d once", ranged.Load(), slices)
+	}
+	if r := get(t, "HEAD", edge.URL+"/big.mp4"); r.header.Get("Content-Length") != "10000000" {
+		t.Errorf("HEAD Content-Length %q", r.header.Get("Content-Length"))
+	}
+	if r := get(t, "GET", edge.URL+"/big.mp4", "Range", "bytes=10000000-"); r.status != 416 {
+		t.Errorf("range past the end: %d, want 416", r.status)
+	}
+	if r := get(t, "GET", edge.URL+"/big.mp4", "If-None-Match", `"big-1"`); r.status != 304 {
+		t.Errorf("If-None-Match on a sliced object: %d, want 304", r.status)
+	}
+	if n, b := s.mem.stats(); b > 11<<20 || n != int(slices)+1 {
+		t.Errorf("memory holds %d objects, %d bytes; want %d slices and the metadata", n, b, slices)
+	}
+}
