@@ -1,0 +1,49 @@
+package cdndns
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestConfigMistakes: one case per class of mistake, each naming the field.
+func TestConfigMistakes(t *testing.T) {
+	base := string(mustRead(t, "examples/kingcdn.json"))
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"unknown field", `"zones"`, `"zonez"`, `unknown field "zonez"`},
+		{"bad origin", `"origin": "netcinema.com."`, `"origin": "bad..name"`, "zones[0]: origin"},
+		{"no name servers", `"ns": [{"name": "ns1.kingcdn.com.", "ipv4": "127.0.0.54"}]`, `"ns": []`, "zones[1]: ns: at least one"},
+		{"bad glue", `"ipv4": "127.0.0.53"`, `"ipv4": "1.2.3"`, "zones[0]: ns[0].ipv4"},
+		{"record outside its zone", `"name": "www.netcinema.com."`, `"name": "www.example.org."`, "zones[0]: records[1].name"},
+		{"bad record type", `"type": "A", "ttl": 300`, `"type": "WKS", "ttl": 300`, "zones[0]: records[1]: type"},
+		{"bad record value", `"value": "127.0.0.80"`, `"value": "not-an-ip"`, "zones[0]: records[1]: value"},
+		{"cluster without address", `"ipv4": ["127.0.2.1"], "ipv6": ["fd00:2::1"]`, `"ipv4": []`, "clusters[1]: ipv4"},
+		{"cluster IPv6 in ipv4", `"ipv4": ["127.0.3.1"]`, `"ipv4": ["fd00::1"]`, "clusters[2]: ipv4[0]"},
+		{"latitude", `"lat": 39.04`, `"lat": 139.04`, "clusters[0]: lat"},
+		{"duplicate cluster", `"name": "ap-south"`, `"name": "us-east"`, `clusters[2].name: "us-east" repeated`},
+		{"host outside zones", `"name": "a1105.kingcdn.com."`, `"name": "a1105.other.net."`, "hosts[0].name"},
+		{"bad geo prefix", `"prefix": "127.0.1.0/24"`, `"prefix": "127.0.1.0/33"`, "geo[0].prefix"},
+		{"bad duration", `"interval": "2s"`, `"interval": "soon"`, "config:"},
+		{"health url", `"capacity": 1000}`, `"capacity": 1000, "health_url": "ftp://x"}`, "clusters[0]: health_url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.from) {
+				t.Fatalf("fixture lacks %q", tc.from)
+			}
+			_, err := LoadConfig([]byte(strings.Replace(base, tc.from, tc.to, 1)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("LoadConfig error = %v, want it to name %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := LoadConfig([]byte(base)); err != nil {
+		t.Errorf("the example does not load: %v", err)
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(base), &c); err != nil || len(c.Clusters) != 3 {
+		t.Errorf("example: %v", err)
+	}
+}

@@ -1,0 +1,27 @@
+// Package cdndns is an authoritative DNS server for a content provider's
+// zone and a CDN's zone: it hands video.<provider> to the CDN by CNAME
+// (Kurose & Ross §2.6.3) and answers the CDN hostnames with the address of
+// the edge cluster chosen for the client.
+//
+// Server is a dns.Handler (github.com/miekg/dns); the caller owns the UDP
+// and TCP sockets. It answers as an authoritative server must (RFC 1034,
+// RFC 2181, RFC 6891): AA set and RA clear; names outside its zones are
+// REFUSED (it is never an open resolver); NXDOMAIN and NODATA carry the
+// zone's SOA in the authority section; a CNAME whose target is in one of
+// its zones comes with the target's records; EDNS(0) is echoed, its UDP
+// payload size honoured (TC set when the answer does not fit, in full over
+// TCP), versions above 0 get BADVERS, unknown opcodes NOTIMP without the
+// query's flags; ANY gets a minimal answer (RFC 8482); names match without
+// regard to case and keep the question's case.
+//
+// Cluster selection is a chain: clusters that fail their active HTTP
+// health checks (up and down thresholds) are left out (if all are down,
+// the best is answered anyway with a short TTL); among the rest the
+// geographically nearest to the client wins (great-circle distance), the
+// client's location coming from the configured prefix table by the EDNS
+// Client Subnet option (RFC 7871) when present, else by the resolver's
+// address. The ECS answer carries the widest scope with the same answer:
+// the matched prefix's length, or for an unknown address the widest prefix
+// that holds no configured one, never a /32. Every answer records its
+// deciding policy in the metrics.
+package cdndns

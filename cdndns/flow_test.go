@@ -1,0 +1,76 @@
+package cdndns
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/streamcdn/streamcdn/internal/testutil"
+)
+
+// TestResolverFlow resolves video.netcinema.com through a real recursive
+// resolver (Debian's unbound, as the client's LDNS, started by
+// ../shared/tools/dns-flow) against our server: the CNAME, then the A of
+// the cluster for each region's client subnet, sent as ECS by dig and
+// forwarded by unbound.
+func TestResolverFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the unbound flow is skipped in -short mode")
+	}
+	testutil.RequireTool(t, "unbound")
+	testutil.RequireTool(t, "dig")
+	script := filepath.Join(testutil.SharedDir(t), "tools", "dns-flow", "dns-flow.sh")
+	addr := serveOnePort(t, exampleServer(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", script, "-n", addr, "-k", addr, "-p", fmt.Sprint(freePort(t)),
+		"-e", "127.0.1.1", // unbound sends 127.0.0.0/24, which no region claims: the default cluster
+		"-s", "127.0.1.0/24=127.0.1.1", "-s", "127.0.2.0/24=127.0.2.1", "-s", "127.0.3.0/24=127.0.3.1",
+		"-s", "198.51.100.0/24=127.0.2.1", "-w", t.TempDir()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dns-flow: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+// serveOnePort serves s over UDP and TCP on one 127.0.0.1 port, as a
+// resolver expects of a name server.
+func serveOnePort(t *testing.T, s *Server) string {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			continue // the TCP port is taken; try another
+		}
+		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
+			started := make(chan struct{})
+			srv.NotifyStartedFunc = func() { close(started) }
+			go srv.ActivateAndServe()
+			<-started
+			t.Cleanup(func() { srv.Shutdown() })
+		}
+		return pc.LocalAddr().String()
+	}
+	t.Fatal("no free port for UDP and TCP")
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}

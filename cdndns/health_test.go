@@ -1,0 +1,84 @@
+package cdndns
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestHealthThresholds: Down failures in a row take a cluster out, Up
+// successes bring it back; answers move accordingly and fall back to the
+// best cluster, with a short TTL, when all are down.
+func TestHealthThresholds(t *testing.T) {
+	s := exampleServer(t)
+	eu := s.clusters[1]
+	client := netip.MustParseAddr("127.0.2.10")
+	decide := func() Decision { d, _ := s.Decide("a1105.kingcdn.com.", client); return d }
+	if d := decide(); d.Cluster != "eu-west" || d.Reason != "geo" {
+		t.Fatalf("healthy: %+v", d)
+	}
+	s.record(eu, false)
+	if d := decide(); d.Cluster != "eu-west" {
+		t.Errorf("after one failure (down threshold 2): %+v", d)
+	}
+	s.record(eu, false)
+	if d := decide(); d.Cluster == "eu-west" {
+		t.Errorf("after two failures: still %+v", d)
+	}
+	s.record(eu, true)
+	if d := decide(); d.Cluster == "eu-west" {
+		t.Errorf("after one success (up threshold 2): already back, %+v", d)
+	}
+	s.record(eu, true)
+	if d := decide(); d.Cluster != "eu-west" {
+		t.Errorf("after two successes: %+v", d)
+	}
+	for _, c := range s.clusters {
+		s.record(c, false)
+		s.record(c, false)
+	}
+	if d := decide(); d.Reason != "all-down" || d.TTL > 5 || d.Cluster != "eu-west" {
+		t.Errorf("all down: %+v, want the nearest anyway with a short TTL", d)
+	}
+}
+
+// TestRunHealthChecks drives real HTTP checks against loopback endpoints.
+func TestRunHealthChecks(t *testing.T) {
+	var failing atomic.Bool
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	defer hs.Close()
+	cfg, err := LoadConfig(mustRead(t, "examples/kingcdn.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clusters[1].HealthURL = hs.URL + "/healthz"
+	cfg.Health.Interval = Duration(10 * time.Millisecond)
+	s, err := New(*cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	done := make(chan struct{})
+	go func() { s.RunHealthChecks(ctx); close(done) }()
+	waitFor := func(up bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if s.clusters[1].healthy() == up {
+				return
+			}
+		}
+		t.Fatalf("eu-west never became healthy=%v", up)
+	}
+	failing.Store(true)
+	waitFor(false)
+	failing.Store(false)
+	waitFor(true)
+	_ = done
+}

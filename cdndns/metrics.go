@@ -1,0 +1,63 @@
+package cdndns
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	queries *prometheus.CounterVec
+	answers *prometheus.CounterVec
+	up      *prometheus.GaugeVec
+	latency prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
+	m := &metrics{
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "queries_total",
+			Help: "Queries answered, by query type and response code."}, []string{"qtype", "rcode"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "answers_total",
+			Help: "CDN hostname answers, by cluster and deciding policy."}, []string{"cluster", "reason"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "cluster_up",
+			Help: "1 when the cluster passes its health checks."}, []string{"cluster"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "query_duration_seconds",
+			Help: "Time to build an answer.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
+	}
+	for _, c := range s.clusters {
+		m.up.WithLabelValues(c.Name).Set(1)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// knownQtypes bounds the qtype label.
+var knownQtypes = map[string]bool{"A": true, "AAAA": true, "CNAME": true, "NS": true, "SOA": true, "ANY": true, "TXT": true, "none": true}
+
+func (m *metrics) observe(qtype string, rcode int, d time.Duration) {
+	if !knownQtypes[qtype] {
+		qtype = "_other"
+	}
+	rc, ok := dns.RcodeToString[rcode]
+	if !ok {
+		rc = "_other"
+	}
+	m.queries.WithLabelValues(qtype, rc).Inc()
+	m.latency.Observe(d.Seconds())
+}
+
+func (m *metrics) setUp(cluster string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.up.WithLabelValues(cluster).Set(v)
+}
