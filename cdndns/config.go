@@ -28,6 +28,8 @@ type Config struct {
 	Geo []GeoNet `json:"geo"`
 	// Health configures the active health checks.
 	Health HealthConfig `json:"health"`
+	// RTTMaxAge is how long a measured RTT stays fresh; if zero, 5m.
+	RTTMaxAge Duration `json:"rtt_max_age,omitempty"`
 }
 
 // Zone is one zone with its SOA, NS and static records.

@@ -15,12 +15,17 @@
 // regard to case and keep the question's case.
 //
 // Cluster selection is a chain: clusters that fail their active HTTP
-// health checks (up and down thresholds) are left out (if all are down,
-// the best is answered anyway with a short TTL); among the rest the
-// geographically nearest to the client wins (great-circle distance), the
-// client's location coming from the configured prefix table by the EDNS
-// Client Subnet option (RFC 7871) when present, else by the resolver's
-// address. The ECS answer carries the widest scope with the same answer:
+// health checks (up and down thresholds) or that an operator drained are
+// left out (if all are down, the best is answered anyway with a short
+// TTL); among the rest, a fresh measured RTT for the client's /24 (/48),
+// reported by the edges and EWMA-smoothed, ranks first (the closest
+// cluster is not always the fastest); without one, the geographically
+// nearest wins (great-circle distance), the client's location coming from
+// the configured prefix table by the EDNS Client Subnet option (RFC 7871)
+// when present, else by the resolver's address; last, a cluster whose
+// reported load is above 85% of its capacity sheds a growing share of
+// clients (drawn per /24, so answers are stable) to the next best until it
+// falls below 75%. The ECS answer carries the widest scope with the same answer:
 // the matched prefix's length, or for an unknown address the widest prefix
 // that holds no configured one, never a /32. Every answer records its
 // deciding policy in the metrics.

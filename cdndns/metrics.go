@@ -31,7 +31,11 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency} {
+	rttPrefixes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes",
+		Help: "Client prefixes with measured RTT."}, func() float64 { n, _ := s.rtt.stats(s.opts.Now()); return float64(n) })
+	rttAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_oldest_age_seconds",
+		Help: "Age of the oldest RTT measurement held."}, func() float64 { _, a := s.rtt.stats(s.opts.Now()); return a.Seconds() })
+	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,9 +1,12 @@
 package cdndns
 
 import (
+	"hash/fnv"
 	"math"
 	"net"
 	"net/netip"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -17,6 +20,9 @@ type cluster struct {
 	mu               sync.Mutex
 	up               bool
 	failures, passes int
+	drained          bool
+	load             float64 // reported load, in the same unit as Capacity
+	shedding         bool    // above the high water mark, until below the low one
 }
 
 func newCluster(c Cluster) *cluster {
@@ -33,24 +39,58 @@ func newCluster(c Cluster) *cluster {
 func (c *cluster) healthy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.up
+	return c.up && !c.drained
 }
+
+// shedShare is the share of new answers that cluster c passes to the
+// next-best cluster: 0 below the high water mark, then growing linearly
+// with utilisation to all of them at 100%. Once shedding, c keeps
+// shedding until it falls below the low water mark (hysteresis), so that
+// answers do not flap.
+func (c *cluster) shedShare() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Capacity <= 0 {
+		return 0
+	}
+	u := c.load / c.Capacity
+	switch {
+	case u >= shedHigh:
+		c.shedding = true
+	case u < shedLow:
+		c.shedding = false
+	}
+	if !c.shedding {
+		return 0
+	}
+	return min(1, max(0.05, (u-shedLow)/(1-shedLow)))
+}
+
+// Load shedding water marks, as utilisation (load / capacity).
+const (
+	shedHigh = 0.85
+	shedLow  = 0.75
+)
 
 // Decision is why an answer went to a cluster.
 type Decision struct {
-	Cluster string
-	// Reason is the deciding policy: "geo" (nearest healthy cluster),
-	// "default" (client location unknown: the first healthy cluster), or
-	// "all-down" (no cluster is healthy: the best anyway, short TTL).
-	Reason string
-	TTL    uint32
+	Cluster string `json:"cluster"`
+	// Reason is the deciding policy: "rtt" (lowest fresh measured RTT for
+	// the client's prefix), "geo" (nearest healthy cluster), "load" (the
+	// best cluster sheds this client to the next best), "default" (client
+	// location unknown: the first healthy cluster), or "all-down" (no
+	// cluster is healthy: the best anyway, short TTL).
+	Reason string `json:"reason"`
+	TTL    uint32 `json:"ttl"`
 	// Scope is the ECS scope prefix length of the answer.
-	Scope uint8
+	Scope uint8 `json:"ecs_scope"`
+	// Ranked lists the candidates best first, as the policy ranked them.
+	Ranked []string `json:"ranked"`
 }
 
 // Decide chooses the cluster for a client of the CDN hostname name.
 func (s *Server) Decide(name string, client netip.Addr) (Decision, bool) {
-	h := s.hosts[dns.Fqdn(name)]
+	h := s.hosts[dns.Fqdn(strings.ToLower(name))]
 	if h == nil {
 		return Decision{}, false
 	}
@@ -59,6 +99,8 @@ func (s *Server) Decide(name string, client netip.Addr) (Decision, bool) {
 	return d, true
 }
 
+// choose runs the policy chain: health, then RTT when fresh, else
+// geography, then load.
 func (s *Server) choose(h *host, client netip.Addr) (*cluster, Decision) {
 	d := Decision{TTL: h.ttl}
 	candidates := make([]*cluster, 0, len(h.clusters))
@@ -70,25 +112,71 @@ func (s *Server) choose(h *host, client netip.Addr) (*cluster, Decision) {
 	if len(candidates) == 0 {
 		candidates, d.Reason, d.TTL = h.clusters, "all-down", min(h.ttl, 5)
 	}
-	g, ok := s.locate(client)
-	if !ok {
-		d.Scope = s.unknownScope(client)
-		if d.Reason == "" {
-			d.Reason = "default"
-		}
-		return candidates[0], d
-	}
-	d.Scope = uint8(g.prefix.Bits())
-	best, bestKm := candidates[0], math.Inf(1)
-	for _, c := range candidates {
-		if km := greatCircleKm(g.lat, g.lon, c.Lat, c.Lon); km < bestKm {
-			best, bestKm = c, km
-		}
-	}
+	ranked, reason, scope := s.rank(candidates, client)
+	d.Scope = scope
 	if d.Reason == "" {
-		d.Reason = "geo"
+		d.Reason = reason
+	}
+	for _, c := range ranked {
+		d.Ranked = append(d.Ranked, c.Name)
+	}
+	best := ranked[0]
+	if len(ranked) > 1 && d.Reason != "all-down" && client.IsValid() {
+		if share := best.shedShare(); share > 0 {
+			// The share is drawn per client /24 (/48), so the answer now
+			// holds for that prefix only.
+			p := clientPrefix(client)
+			d.Scope = max(d.Scope, uint8(p.Bits()))
+			if shed(p, share) {
+				best, d.Reason = ranked[1], "load"
+			}
+		}
 	}
 	return best, d
+}
+
+// rank orders candidates best first: those with a fresh RTT for the
+// client's prefix by RTT, ahead of the others (the closest cluster is not
+// always the fastest); without fresh RTT, by distance; an unknown client
+// keeps the configured order.
+func (s *Server) rank(candidates []*cluster, client netip.Addr) ([]*cluster, string, uint8) {
+	ranked := append([]*cluster(nil), candidates...)
+	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now()); ok {
+		measured := ranked[:0:0]
+		for _, c := range ranked {
+			if _, ok := rtts[c.Name]; ok {
+				measured = append(measured, c)
+			}
+		}
+		if len(measured) > 0 {
+			sort.SliceStable(measured, func(i, j int) bool { return rtts[measured[i].Name] < rtts[measured[j].Name] })
+			rest := ranked[:0:0]
+			for _, c := range ranked {
+				if _, ok := rtts[c.Name]; !ok {
+					rest = append(rest, c)
+				}
+			}
+			return append(measured, rest...), "rtt", uint8(prefix.Bits())
+		}
+	}
+	g, ok := s.locate(client)
+	if !ok {
+		return ranked, "default", s.unknownScope(client)
+	}
+	sort.SliceStable(ranked, func(i, j int) bool {
+		return greatCircleKm(g.lat, g.lon, ranked[i].Lat, ranked[i].Lon) < greatCircleKm(g.lat, g.lon, ranked[j].Lat, ranked[j].Lon)
+	})
+	return ranked, "geo", uint8(g.prefix.Bits())
+}
+
+// shed decides, the same way every time for a client prefix, whether it
+// falls in the shed share: the prefix is hashed, so a resolver's cached
+// answer and a fresh one agree.
+func shed(p netip.Prefix, share float64) bool {
+	h := fnv.New32a()
+	b, _ := p.MarshalBinary()
+	h.Write(b)
+	return float64(h.Sum32()%1000) < share*1000
 }
 
 // selectAnswer answers a CDN hostname with the chosen cluster's addresses.

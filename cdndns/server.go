@@ -19,6 +19,9 @@ type Options struct {
 	Registry  prometheus.Registerer // nil: metrics are not exported
 	Transport http.RoundTripper     // for health checks; nil: http.DefaultTransport
 	Now       func() time.Time      // nil: time.Now
+	// AdminToken is the bearer token of the admin API's writes (RTT, load,
+	// drain). Empty: they are refused.
+	AdminToken string
 }
 
 // Server answers queries for the configured zones. It is a dns.Handler.
@@ -28,6 +31,7 @@ type Server struct {
 	clusters []*cluster
 	geo      []geoNet // longest prefix first
 	health   HealthConfig
+	rtt      *rttTable
 	opts     Options
 	log      *slog.Logger
 	metrics  *metrics
@@ -54,7 +58,11 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{hosts: map[string]*host{}, health: cfg.Health, opts: opts, log: opts.Logger.With("component", "dns")}
+	s := &Server{hosts: map[string]*host{}, health: cfg.Health, opts: opts, log: opts.Logger.With("component", "dns"),
+		rtt: newRTTTable(time.Duration(cfg.RTTMaxAge))}
+	if s.rtt.maxAge <= 0 {
+		s.rtt.maxAge = 5 * time.Minute
+	}
 	byName := map[string]*cluster{}
 	for _, c := range cfg.Clusters {
 		cl := newCluster(c)

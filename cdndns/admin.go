@@ -1,0 +1,191 @@
+package cdndns
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Admin returns the handler for the admin listener:
+//
+//	GET  /healthz
+//	GET  /explain?name=a1105.kingcdn.com&client=IP   the decision and its ranking
+//	POST /rtt    [{"cluster": "eu-west", "client": "127.0.2.9", "rtt_ms": 12.5}, ...]
+//	POST /load   [{"cluster": "eu-west", "load": 850}, ...]
+//	POST /drain?cluster=eu-west&on=true
+//
+// Edges feed /rtt (from their client connections) and /load; the POSTs
+// need "Authorization: Bearer <Options.AdminToken>" (401 otherwise).
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /explain", s.handleExplain)
+	mux.Handle("POST /rtt", s.authorized(http.HandlerFunc(s.handleRTT)))
+	mux.Handle("POST /load", s.authorized(http.HandlerFunc(s.handleLoad)))
+	mux.Handle("POST /drain", s.authorized(http.HandlerFunc(s.handleDrain)))
+	return mux
+}
+
+func (s *Server) authorized(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.opts.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="streamcdn-dns"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Explanation is what /explain and "streamcdn dns explain" print.
+type Explanation struct {
+	Name     string      `json:"name"`
+	Client   string      `json:"client"`
+	Decision Decision    `json:"decision"`
+	Clusters []Candidate `json:"clusters"`
+}
+
+// Candidate is one cluster as the policies saw it.
+type Candidate struct {
+	Name        string   `json:"name"`
+	Healthy     bool     `json:"healthy"`
+	DistanceKm  *float64 `json:"distance_km,omitempty"`
+	RTTMs       *float64 `json:"rtt_ms,omitempty"`
+	Utilisation float64  `json:"utilisation"`
+}
+
+// Explain returns the decision for a client of name with every
+// candidate's health, distance, fresh RTT and utilisation.
+func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
+	d, ok := s.Decide(name, client)
+	if !ok {
+		return Explanation{}, fmt.Errorf("%s is not a CDN hostname of this server", name)
+	}
+	e := Explanation{Name: name, Client: client.String(), Decision: d}
+	g, located := s.locate(client)
+	rtts, _, _ := s.rtt.lookup(client, s.opts.Now())
+	for _, c := range s.clusters {
+		cand := Candidate{Name: c.Name, Healthy: c.healthy()}
+		if located {
+			km := greatCircleKm(g.lat, g.lon, c.Lat, c.Lon)
+			cand.DistanceKm = &km
+		}
+		if rtt, ok := rtts[c.Name]; ok {
+			ms := float64(rtt) / float64(time.Millisecond)
+			cand.RTTMs = &ms
+		}
+		c.mu.Lock()
+		if c.Capacity > 0 {
+			cand.Utilisation = c.load / c.Capacity
+		}
+		c.mu.Unlock()
+		e.Clusters = append(e.Clusters, cand)
+	}
+	return e, nil
+}
+
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	client, err := netip.ParseAddr(r.URL.Query().Get("client"))
+	if err != nil {
+		http.Error(w, "client: want an IP address", http.StatusBadRequest)
+		return
+	}
+	e, err := s.Explain(r.URL.Query().Get("name"), client)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	writeJSON(w, e)
+}
+
+type rttReport struct {
+	Cluster string  `json:"cluster"`
+	Client  string  `json:"client"`
+	RTTMs   float64 `json:"rtt_ms"`
+}
+
+func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
+	var reports []rttReport
+	if err := decodeStrict(r, &reports); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	now := s.opts.Now()
+	for i, rep := range reports {
+		c := s.cluster(rep.Cluster)
+		a, err := netip.ParseAddr(rep.Client)
+		if c == nil || err != nil || rep.RTTMs <= 0 || rep.RTTMs > 60_000 {
+			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000", i), http.StatusBadRequest)
+			return
+		}
+		s.rtt.add(a.Unmap(), c.Name, time.Duration(rep.RTTMs*float64(time.Millisecond)), now)
+	}
+	writeJSON(w, map[string]int{"accepted": len(reports)})
+}
+
+type loadReport struct {
+	Cluster string  `json:"cluster"`
+	Load    float64 `json:"load"`
+}
+
+func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
+	var reports []loadReport
+	if err := decodeStrict(r, &reports); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	for i, rep := range reports {
+		c := s.cluster(rep.Cluster)
+		if c == nil || rep.Load < 0 {
+			http.Error(w, fmt.Sprintf("report %d: want a known cluster and a load >= 0", i), http.StatusBadRequest)
+			return
+		}
+		c.mu.Lock()
+		c.load = rep.Load
+		c.mu.Unlock()
+	}
+	writeJSON(w, map[string]int{"accepted": len(reports)})
+}
+
+func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
+	c := s.cluster(r.URL.Query().Get("cluster"))
+	on := r.URL.Query().Get("on")
+	if c == nil || (on != "true" && on != "false") {
+		http.Error(w, "want cluster=<known cluster>&on=true|false", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	c.drained = on == "true"
+	c.mu.Unlock()
+	writeJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
+}
+
+func (s *Server) cluster(name string) *cluster {
+	for _, c := range s.clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

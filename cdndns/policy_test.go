@@ -1,0 +1,164 @@
+package cdndns
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// policyServer is the example with a wide eu-west client prefix, a fake
+// clock and an admin API on loopback.
+func policyServer(t *testing.T) (*Server, *fakeClock, string) {
+	t.Helper()
+	cfg, err := LoadConfig(mustRead(t, "examples/kingcdn.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Geo = append(cfg.Geo, GeoNet{Prefix: "100.64.0.0/10", Lat: 48.86, Lon: 2.35})
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s, err := New(*cfg, Options{Now: clock.Now, AdminToken: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Admin())
+	t.Cleanup(ts.Close)
+	return s, clock, ts.URL
+}
+
+func post(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestRTTBeatsGeography: a fresh measured RTT overrides distance; once it
+// is stale, geography decides again.
+func TestRTTBeatsGeography(t *testing.T) {
+	s, clock, admin := policyServer(t)
+	client := netip.MustParseAddr("127.0.2.10")
+	if d, _ := s.Decide("a1105.kingcdn.com", client); d.Cluster != "eu-west" || d.Reason != "geo" {
+		t.Fatalf("before RTT: %+v", d)
+	}
+	body := `[{"cluster": "us-east", "client": "127.0.2.77", "rtt_ms": 8}, {"cluster": "eu-west", "client": "127.0.2.77", "rtt_ms": 45}]`
+	if code := post(t, admin+"/rtt", "secret", body); code != 200 {
+		t.Fatalf("POST /rtt: %d", code)
+	}
+	if d, _ := s.Decide("a1105.kingcdn.com", client); d.Cluster != "us-east" || d.Reason != "rtt" || d.Scope != 24 {
+		t.Errorf("with fresh RTT: %+v, want us-east by rtt, scope /24", d)
+	}
+	clock.Advance(6 * time.Minute)
+	if d, _ := s.Decide("a1105.kingcdn.com", client); d.Cluster != "eu-west" || d.Reason != "geo" {
+		t.Errorf("with stale RTT: %+v, want eu-west by geo", d)
+	}
+}
+
+// TestLoadShedding: above the high water mark a growing share of new
+// answers moves to the next-best cluster; the share returns to zero only
+// below the low water mark.
+func TestLoadShedding(t *testing.T) {
+	s, _, admin := policyServer(t)
+	shedShare := func() float64 {
+		moved := 0
+		for i := range 400 {
+			a := netip.AddrFrom4([4]byte{100, byte(64 + i/256), byte(i % 256), 1})
+			if d, _ := s.Decide("a1105.kingcdn.com", a); d.Cluster != "eu-west" {
+				if d.Reason != "load" || d.Scope != 24 {
+					t.Fatalf("moved answer %+v", d)
+				}
+				moved++
+			}
+		}
+		return float64(moved) / 400
+	}
+	setLoad := func(v int) {
+		if code := post(t, admin+"/load", "secret", fmt.Sprintf(`[{"cluster": "eu-west", "load": %d}]`, v)); code != 200 {
+			t.Fatalf("POST /load: %d", code)
+		}
+	}
+	steps := []struct {
+		load     int
+		min, max float64
+	}{
+		{700, 0, 0},     // 70%: below the marks
+		{800, 0, 0},     // 80%: between the marks, not yet shedding
+		{950, 0.7, 0.9}, // 95%: shedding (0.95-0.75)/0.25 = 80%
+		{800, 0.1, 0.3}, // 80%: still shedding (hysteresis), 20%
+		{700, 0, 0},     // 70%: below the low mark, back
+	}
+	for _, st := range steps {
+		setLoad(st.load)
+		if got := shedShare(); got < st.min || got > st.max {
+			t.Errorf("load %d: %.2f of answers moved, want %.2f..%.2f", st.load, got, st.min, st.max)
+		}
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	s, _, admin := policyServer(t)
+	for _, tc := range []struct {
+		path, token, body string
+		want              int
+	}{
+		{"/drain?cluster=eu-west&on=true", "", "", 401},
+		{"/drain?cluster=eu-west&on=true", "nope", "", 401},
+		{"/rtt", "", `[]`, 401},
+		{"/rtt", "secret", `[{"cluster": "mars", "client": "127.0.0.1", "rtt_ms": 1}]`, 400},
+		{"/rtt", "secret", `[{"cluster": "eu-west", "client": "127.0.0.1", "rtt_ms": 1, "extra": 1}]`, 400},
+		{"/load", "secret", `{"not": "a list"}`, 400},
+		{"/drain?cluster=eu-west&on=maybe", "secret", "", 400},
+		{"/drain?cluster=eu-west&on=true", "secret", "", 200},
+	} {
+		if got := post(t, admin+tc.path, tc.token, tc.body); got != tc.want {
+			t.Errorf("POST %s (token %q): %d, want %d", tc.path, tc.token, got, tc.want)
+		}
+	}
+	d, _ := s.Decide("a1105.kingcdn.com", netip.MustParseAddr("127.0.2.10"))
+	if d.Cluster == "eu-west" {
+		t.Errorf("a drained cluster still answered: %+v", d)
+	}
+	res, err := http.Get(admin + "/explain?name=a1105.kingcdn.com&client=127.0.2.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e Explanation
+	if err := json.NewDecoder(res.Body).Decode(&e); err != nil || len(e.Clusters) != 3 || e.Decision.Cluster != d.Cluster {
+		t.Errorf("explain: %v %+v", err, e)
+	}
+	for _, c := range e.Clusters {
+		if c.Name == "eu-west" && c.Healthy {
+			t.Error("explain shows the drained cluster healthy")
+		}
+		if c.DistanceKm == nil {
+			t.Errorf("explain lacks %s's distance", c.Name)
+		}
+	}
+}
