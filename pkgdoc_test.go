@@ -47,13 +47,16 @@ func TestPackageDocs(t *testing.T) {
 	}
 }
 
-// TestImportBoundaries keeps components talking over HTTP only: the
-// manifest package does no I/O of ours, and no library package imports
-// the binary.
+// TestImportBoundaries keeps components talking over HTTP and DNS only:
+// the edge does not import the origin, the DNS neither, the manifest
+// package does no HTTP, and no library package imports the binary.
 func TestImportBoundaries(t *testing.T) {
+	const mod = "github.com/streamcdn/streamcdn/"
 	forbidden := map[string][]string{
-		"./manifest": {"github.com/streamcdn/streamcdn/origin", "net/http"},
-		"./origin":   {"github.com/streamcdn/streamcdn/cmd/streamcdn"},
+		"./manifest": {mod + "origin", mod + "edge", "net/http"},
+		"./origin":   {mod + "edge", mod + "cdndns", mod + "cmd/streamcdn"},
+		"./edge":     {mod + "origin", mod + "cdndns", mod + "cmd/streamcdn"},
+		"./cdndns":   {mod + "origin", mod + "edge", mod + "cmd/streamcdn"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
