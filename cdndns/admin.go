@@ -1,13 +1,13 @@
 package cdndns
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
 // Admin returns the handler for the admin listener:
@@ -24,22 +24,14 @@ func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /explain", s.handleExplain)
-	mux.Handle("POST /rtt", s.authorized(http.HandlerFunc(s.handleRTT)))
-	mux.Handle("POST /load", s.authorized(http.HandlerFunc(s.handleLoad)))
-	mux.Handle("POST /drain", s.authorized(http.HandlerFunc(s.handleDrain)))
+	mux.Handle("POST /rtt", s.auth(http.HandlerFunc(s.handleRTT)))
+	mux.Handle("POST /load", s.auth(http.HandlerFunc(s.handleLoad)))
+	mux.Handle("POST /drain", s.auth(http.HandlerFunc(s.handleDrain)))
 	return mux
 }
 
-func (s *Server) authorized(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.opts.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.AdminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="streamcdn-dns"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) auth(next http.Handler) http.Handler {
+	return httpx.BearerAuth(s.opts.AdminToken, "streamcdn-dns", next)
 }
 
 // Explanation is what /explain and "streamcdn dns explain" print.

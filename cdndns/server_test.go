@@ -216,9 +216,9 @@ func TestTruncationAndTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	udpAddr, tcpAddr := serve(t, s)
+	addr := serveOnePort(t, s)
 	c := &dns.Client{Net: "udp"}
-	r, _, err := c.Exchange(query("big.netcinema.com.", dns.TypeTXT), udpAddr)
+	r, _, err := c.Exchange(query("big.netcinema.com.", dns.TypeTXT), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,34 +227,13 @@ func TestTruncationAndTCP(t *testing.T) {
 		t.Errorf("UDP answer: TC=%v, %d bytes", r.Truncated, r.Len())
 	}
 	c = &dns.Client{Net: "tcp"}
-	r, _, err = c.Exchange(query("big.netcinema.com.", dns.TypeTXT), tcpAddr)
+	r, _, err = c.Exchange(query("big.netcinema.com.", dns.TypeTXT), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Truncated || len(r.Answer) != 40 {
 		t.Errorf("TCP answer: TC=%v, %d records, want 40", r.Truncated, len(r.Answer))
 	}
-}
-
-// serve runs s on 127.0.0.1:0 over UDP and TCP until the test ends.
-func serve(t *testing.T, s *Server) (udp, tcp string) {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
-	}
-	return pc.LocalAddr().String(), ln.Addr().String()
 }
 
 func mustRead(t *testing.T, path string) []byte {

@@ -1,10 +1,11 @@
 package edge
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
 // Admin returns the handler for the admin listener, never the public one:
@@ -24,21 +25,8 @@ func (s *Server) Admin() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"status": "ready"})
 	})
-	mux.Handle("POST /purge", s.authorized(http.HandlerFunc(s.handlePurge)))
+	mux.Handle("POST /purge", httpx.BearerAuth(s.cfg.AdminToken, "streamcdn-edge", http.HandlerFunc(s.handlePurge)))
 	return mux
-}
-
-// authorized lets through only requests bearing the admin token.
-func (s *Server) authorized(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="streamcdn-edge"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
