@@ -163,9 +163,11 @@ func (s *Server) rank(candidates []*cluster, client netip.Addr) ([]*cluster, str
 	if !ok {
 		return ranked, "default", s.unknownScope(client)
 	}
-	sort.SliceStable(ranked, func(i, j int) bool {
-		return greatCircleKm(g.lat, g.lon, ranked[i].Lat, ranked[i].Lon) < greatCircleKm(g.lat, g.lon, ranked[j].Lat, ranked[j].Lon)
-	})
+	km := make(map[*cluster]float64, len(ranked)) // each distance once, not per comparison
+	for _, c := range ranked {
+		km[c] = greatCircleKm(g.lat, g.lon, c.Lat, c.Lon)
+	}
+	sort.SliceStable(ranked, func(i, j int) bool { return km[ranked[i]] < km[ranked[j]] })
 	return ranked, "geo", uint8(g.prefix.Bits())
 }
 

@@ -43,6 +43,8 @@ func exampleServer(t testing.TB) *Server {
 	return s
 }
 
+var udpAddr = &net.UDPAddr{IP: net.IPv4(127, 0, 9, 9), Port: 5353}
+
 func ask(s *Server, from string, m *dns.Msg) *dns.Msg {
 	w := &recorder{remote: &net.UDPAddr{IP: net.ParseIP(from), Port: 5353}}
 	s.ServeDNS(w, m)
