@@ -195,8 +195,7 @@ func (s *Server) lookup(key string) *object {
 		}
 		return nil
 	}
-	s.noteVary(o)
-	s.mem.put(o)
+	s.store(o, false) // promote to memory, through admission
 	return o
 }
 
@@ -237,13 +236,13 @@ func (s *Server) serveCached(w *recorder, r *http.Request) {
 		age := ageOf(o, s.now())
 		switch decide(o, age, rp) {
 		case useFresh:
-			s.serveObject(w, r, o, "hit", s.hitStatus(o, age, ""))
+			s.serveObjectAged(w, r, o, age, "hit", s.hitStatus(o, age, ""))
 			return
 		case useStale:
-			s.serveObject(w, r, o, "stale", s.hitStatus(o, age, "; detail=max-stale"))
+			s.serveObjectAged(w, r, o, age, "stale", s.hitStatus(o, age, "; detail=max-stale"))
 			return
 		case useSWR:
-			s.serveObject(w, r, o, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
+			s.serveObjectAged(w, r, o, age, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
 			s.startFill(key, r, o) // revalidate in the background, coalesced
 			return
 		}
@@ -264,6 +263,11 @@ func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
 // serveObject answers r from a stored object: preconditions, Range and
 // HEAD through httpx for 200s, the stored status and body otherwise.
 func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
+	s.serveObjectAged(w, r, o, ageOf(o, s.now()), cache, status)
+}
+
+// serveObjectAged is serveObject for a caller that knows the object's age.
+func (s *Server) serveObjectAged(w *recorder, r *http.Request, o *object, age time.Duration, cache, status string) {
 	if o.sliced > 0 {
 		s.serveSliced(w, r, o, status)
 		w.cache = cache
@@ -274,7 +278,7 @@ func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, sta
 	for k, vs := range o.header {
 		h[k] = vs
 	}
-	h.Set("Age", strconv.Itoa(int(ageOf(o, s.now()).Seconds())))
+	h.Set("Age", strconv.Itoa(int(age.Seconds())))
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
 	if o.status != http.StatusOK {
@@ -310,12 +314,10 @@ func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *o
 	s.fillsMu.Lock()
 	defer s.fillsMu.Unlock()
 	if f = s.fills[key]; f != nil && !f.finished() {
-		f.waiters++
 		s.metrics.coalesced.Inc()
 		return f, true
 	}
 	f = newFill(key, r) // replaces a finished fill that is not yet removed
-	f.waiters = 1
 	if rng != "" {
 		f.rng, f.meta = rng, meta
 	}

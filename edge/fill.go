@@ -29,15 +29,14 @@ type fill struct {
 	size   int64 // Content-Length, -1 if unknown
 	buf    []byte
 	// shareable: the response may go to other waiters than the owner.
-	// stored: the object was stored when done.
-	shareable, stored bool
+	// storing: the response may be stored, and will be if it arrives whole.
+	shareable, storing bool
 	// obj is set instead of a body when the fill produced a stored object
 	// without streaming it: a 304 refreshing a stale one.
 	obj *object
 	// tooBig means the object exceeds MaxObjectBytes: nothing was
 	// buffered, and each waiter fetches it for itself.
-	tooBig  bool
-	waiters int
+	tooBig bool
 	// rng and meta are set for a slice fill: the upstream Range and the
 	// sliced object the slice belongs to.
 	rng  string
@@ -168,7 +167,7 @@ func (s *Server) run(f *fill, stale *object) {
 		o := stale.refresh(res.Header, reqTime, respTime)
 		s.store(o, false)
 		f.mu.Lock()
-		f.obj, f.stored = o, true
+		f.obj = o
 		f.mu.Unlock()
 		f.finish(nil)
 		return
@@ -215,6 +214,9 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		f.finish(nil)
 		return
 	}
+	f.mu.Lock()
+	f.storing = canStore
+	f.mu.Unlock()
 	f.setHeader(res.StatusCode, h, size, canStore || shareableAnyway(h))
 	buf := make([]byte, 256<<10)
 	var total int64
@@ -253,7 +255,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		if h.Get("Content-Length") == "" {
 			o.header.Set("Content-Length", strconv.Itoa(len(o.body)))
 		}
-		f.stored = s.store(o.prepared(), true)
+		s.store(o.prepared(), true)
 	}
 	f.finish(nil)
 }

@@ -81,7 +81,7 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, revalidating, 
 	if revalidating {
 		status = fmt.Sprintf("fwd=stale; fwd-status=%d", f.status)
 	}
-	if storable(f.owner, f.status, f.header) {
+	if f.storing {
 		status += "; stored"
 	}
 	if joined {
