@@ -92,7 +92,7 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
-	writeJSON(w, e)
+	httpx.WriteJSON(w, e)
 }
 
 type rttReport struct {
@@ -117,7 +117,7 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 		}
 		s.rtt.add(a.Unmap(), c.Name, time.Duration(rep.RTTMs*float64(time.Millisecond)), now)
 	}
-	writeJSON(w, map[string]int{"accepted": len(reports)})
+	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
 type loadReport struct {
@@ -141,7 +141,7 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 		c.load = rep.Load
 		c.mu.Unlock()
 	}
-	writeJSON(w, map[string]int{"accepted": len(reports)})
+	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
 func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +154,7 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.drained = on == "true"
 	c.mu.Unlock()
-	writeJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
+	httpx.WriteJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
 }
 
 func (s *Server) cluster(name string) *cluster {
@@ -173,11 +173,4 @@ func decodeStrict(r *http.Request, v any) error {
 		return fmt.Errorf("body: %w", err)
 	}
 	return nil
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

@@ -10,7 +10,7 @@ import (
 // IPv4, /48 for IPv6) and cluster, smoothed by an EWMA. Entries older than
 // maxAge are ignored: stale RTT data falls back to geography.
 type rttTable struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // read on every answer, written by reports
 	byNet  map[netip.Prefix]map[string]rttEntry
 	maxAge time.Duration
 }
@@ -63,8 +63,8 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time) (map[string]time.Dur
 		return nil, netip.Prefix{}, false
 	}
 	p := clientPrefix(client)
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	var out map[string]time.Duration
 	for name, e := range t.byNet[p] {
 		if now.Sub(e.updated) <= t.maxAge {
@@ -79,8 +79,8 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time) (map[string]time.Dur
 
 // stats returns the number of prefixes and the age of the oldest entry.
 func (t *rttTable) stats(now time.Time) (prefixes int, oldest time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	for _, m := range t.byNet {
 		for _, e := range m {
 			oldest = max(oldest, now.Sub(e.updated))

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -20,10 +19,10 @@ import (
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, map[string]string{"status": "ok", "name": s.cfg.Name, "region": s.cfg.Region})
+		httpx.WriteJSON(w, map[string]string{"status": "ok", "name": s.cfg.Name, "region": s.cfg.Region})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, map[string]string{"status": "ready"})
+		httpx.WriteJSON(w, map[string]string{"status": "ready"})
 	})
 	mux.Handle("POST /purge", httpx.BearerAuth(s.cfg.AdminToken, "streamcdn-edge", http.HandlerFunc(s.handlePurge)))
 	return mux
@@ -42,10 +41,5 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "give exactly one of url=/path or prefix=/path/", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, map[string]int{"purged": n})
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+	httpx.WriteJSON(w, map[string]int{"purged": n})
 }

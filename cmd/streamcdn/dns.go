@@ -38,16 +38,12 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	token, err := adminToken(*tokenFile)
+	svc, err := newService(stderr, *tokenFile, *level)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		return err
-	}
-	reg := newRegistry()
-	srv, err := cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg, AdminToken: token})
+	log, reg := svc.log, svc.reg
+	srv, err := cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token})
 	if err != nil {
 		return err
 	}

@@ -46,18 +46,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		*p.dst = v
 	}
-	token, err := adminToken(*tokenFile)
+	svc, err := newService(stderr, *tokenFile, *level)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *level)
-	if err != nil {
-		return err
-	}
-	reg := newRegistry()
+	log, reg := svc.log, svc.reg
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
-		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: token, Logger: log, Registry: reg,
+		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 	})
 	if err != nil {
 		return err

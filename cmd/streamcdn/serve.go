@@ -76,6 +76,26 @@ func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 	return g.Wait()
 }
 
+// service holds what a long-running subcommand builds before its
+// component: the admin token, a logger and a metrics registry.
+type service struct {
+	token string
+	log   *slog.Logger
+	reg   *prometheus.Registry
+}
+
+func newService(stderr io.Writer, tokenFile, level string) (service, error) {
+	token, err := adminToken(tokenFile)
+	if err != nil {
+		return service{}, err
+	}
+	log, err := newLogger(stderr, level)
+	if err != nil {
+		return service{}, err
+	}
+	return service{token, log, newRegistry()}, nil
+}
+
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
