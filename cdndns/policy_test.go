@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 type fakeClock struct {
@@ -159,6 +162,21 @@ func TestAdminAPI(t *testing.T) {
 		}
 		if c.DistanceKm == nil {
 			t.Errorf("explain lacks %s's distance", c.Name)
+		}
+	}
+}
+
+// TestAnswersCountedByPolicy: every CDN answer is counted with its
+// cluster and deciding policy.
+func TestAnswersCountedByPolicy(t *testing.T) {
+	s, _, admin := policyServer(t)
+	ask(s, "127.0.2.10", query("a1105.kingcdn.com.", dns.TypeA))
+	ask(s, "192.0.2.1", query("a1105.kingcdn.com.", dns.TypeA))
+	post(t, admin+"/rtt", "secret", `[{"cluster": "ap-south", "client": "127.0.2.10", "rtt_ms": 3}]`)
+	ask(s, "127.0.2.10", query("a1105.kingcdn.com.", dns.TypeA))
+	for _, tc := range []struct{ cluster, reason string }{{"eu-west", "geo"}, {"us-east", "default"}, {"ap-south", "rtt"}} {
+		if got := testutil.ToFloat64(s.metrics.answers.WithLabelValues(tc.cluster, tc.reason)); got != 1 {
+			t.Errorf("answers{%s,%s} = %v, want 1", tc.cluster, tc.reason, got)
 		}
 	}
 }

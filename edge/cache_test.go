@@ -202,6 +202,8 @@ func TestCacheRules(t *testing.T) {
 			steps: []step{
 				{path: "/swr", wantBody: "swr-1", wantOrigin: 1, wantStatus: 200},
 				{advance: 20 * time.Second, path: "/swr", wantBody: "swr-1", wantCache: "detail=stale-while-revalidate", wantStatus: 200, wantOrigin: -1},
+				// The background revalidation has stored the new answer.
+				{path: "/swr", wantBody: "swr-2", wantCache: "hit", wantStatus: 200, wantOrigin: 2},
 			},
 		},
 		{

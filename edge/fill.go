@@ -34,9 +34,10 @@ type fill struct {
 	// obj is set instead of a body when the fill produced a stored object
 	// without streaming it: a 304 refreshing a stale one.
 	obj *object
-	// tooBig means the object exceeds MaxObjectBytes: nothing was
-	// buffered, and each waiter fetches it for itself.
-	tooBig bool
+	// pass, when set, says why nothing was buffered and each waiter
+	// fetches the object for itself: "too-big" (above MaxObjectBytes and
+	// not storable) or "unbounded" (not storable, size unknown).
+	pass string
 	// rng and meta are set for a slice fill: the upstream Range and the
 	// sliced object the slice belongs to.
 	rng  string
@@ -200,6 +201,19 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	h := endToEnd(res.Header)
 	size := res.ContentLength
 	canStore := storable(f.owner, res.StatusCode, h)
+	// A response that may not be stored and whose size is unknown could
+	// outgrow any buffer: each waiter fetches it for itself (one extra
+	// upstream request, for what is rare in video: chunked non-cacheable
+	// answers). A storable one of unknown size is buffered up to
+	// MaxObjectBytes and fails its clients beyond that.
+	if size < 0 && !canStore {
+		f.mu.Lock()
+		f.pass = "unbounded"
+		f.mu.Unlock()
+		f.setHeader(res.StatusCode, h, size, false)
+		f.finish(nil)
+		return
+	}
 	if size > s.cfg.MaxObjectBytes {
 		// Too large to store whole: cache it as slices if it may be
 		// stored, else every waiter fetches it for itself.
@@ -207,7 +221,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		if canStore && res.StatusCode == http.StatusOK {
 			f.obj = s.storeSliceMeta(f.key, h, size, reqTime, respTime)
 		} else {
-			f.tooBig = true
+			f.pass = "too-big"
 		}
 		f.mu.Unlock()
 		f.setHeader(res.StatusCode, h, size, canStore)

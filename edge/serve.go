@@ -16,7 +16,7 @@ func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) 
 	f, joined := s.startFill(key, r, stale)
 	f.waitHeader()
 	f.mu.Lock()
-	failed, obj, tooBig := f.err != nil && f.status == 0, f.obj, f.tooBig
+	failed, obj, pass := f.err != nil && f.status == 0, f.obj, f.pass
 	usable, status := f.shareable || f.by == r, f.status
 	f.mu.Unlock()
 	switch {
@@ -26,8 +26,8 @@ func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) 
 		s.serveObject(w, r, obj, "miss", "fwd=miss; stored")
 	case obj != nil:
 		s.serveObject(w, r, obj, "revalidated", "fwd=stale; fwd-status=304; stored")
-	case tooBig:
-		s.forward(w, r, "fwd=miss; detail=too-big", false)
+	case pass != "":
+		s.forward(w, r, "fwd=miss; detail="+pass, false)
 	case !usable:
 		s.forward(w, r, "fwd=miss; detail=not-shareable", false)
 	case status >= 500 && stale != nil && s.staleIfError(stale, r):

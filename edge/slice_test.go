@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,5 +67,70 @@ func TestSlicedLargeObject(t *testing.T) {
 	}
 	if n, b := s.mem.stats(); b > 11<<20 || n != int(slices)+1 {
 		t.Errorf("memory holds %d objects, %d bytes; want %d slices and the metadata", n, b, slices)
+	}
+}
+
+// TestNotStorablePassesThrough: a response that may not be stored and is
+// above MaxObjectBytes, or of unknown size, is neither stored nor sliced;
+// each request gets it whole from upstream.
+func TestNotStorablePassesThrough(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 2<<20)
+	for _, tc := range []struct {
+		name, detail string
+		length       bool
+	}{{"too big", "detail=too-big", true}, {"unknown size", "detail=unbounded", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "no-store")
+				if tc.length {
+					w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+				}
+				w.Write(data)
+			})
+			s, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.MaxObjectBytes = 1 << 20 })
+			for i := range 2 {
+				r := get(t, "GET", edge.URL+"/private.mp4")
+				if r.status != 200 || len(r.body) != len(data) || !strings.Contains(r.header.Get("Cache-Status"), tc.detail) {
+					t.Fatalf("request %d: %d, %d bytes, Cache-Status %q", i, r.status, len(r.body), r.header.Get("Cache-Status"))
+				}
+				waitIdle(t, s)
+			}
+			if n, _ := s.mem.stats(); n != 0 {
+				t.Errorf("%d objects stored, want none", n)
+			}
+		})
+	}
+}
+
+// TestUpstreamBound: with MaxUpstream 2, no more than two fills are in
+// flight upstream at once, and every request is answered.
+func TestUpstreamBound(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond) // hold the slot so that requests overlap
+		inFlight.Add(-1)
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte(r.URL.Path))
+	})
+	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.MaxUpstream = 2 })
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := "/obj-" + strconv.Itoa(i)
+			if r := get(t, "GET", edge.URL+p); r.body != p {
+				t.Errorf("GET %s: %q", p, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if peak.Load() > 2 || up.count.Load() != 8 {
+		t.Errorf("peak upstream concurrency %d (want <= 2), %d upstream requests (want 8)", peak.Load(), up.count.Load())
 	}
 }

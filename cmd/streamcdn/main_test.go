@@ -105,3 +105,36 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo returned %v after cancel", err)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GiB": 1 << 30, "512MiB": 512 << 20, "20GB": 20e9, "1048576": 1 << 20, "1.5KiB": 1536, "64 MiB": 64 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v, want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1GiB", "lots", "1XB", "99999999TB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q): no error", bad)
+		}
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	os.WriteFile(file, []byte("  s3cret\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	t.Setenv("STREAMCDN_ADMIN_TOKEN", "from-env")
+	if got, err := adminToken(file); err != nil || got != "s3cret" {
+		t.Errorf("adminToken(file) = %q, %v", got, err)
+	}
+	if got, err := adminToken(""); err != nil || got != "from-env" {
+		t.Errorf("adminToken(\"\") = %q, %v, want the environment's", got, err)
+	}
+	for _, bad := range []string{empty, filepath.Join(dir, "missing")} {
+		if _, err := adminToken(bad); err == nil {
+			t.Errorf("adminToken(%s): no error", bad)
+		}
+	}
+}
