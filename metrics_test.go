@@ -1,7 +1,6 @@
 package streamcdn_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,11 +28,7 @@ func TestMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	data, err := os.ReadFile("cdndns/examples/kingcdn.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := cdndns.LoadConfig(data)
+	cfg, err := cdndns.LoadConfigFile("cdndns/examples/kingcdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

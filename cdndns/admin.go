@@ -38,6 +38,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 type Explanation struct {
 	Name     string      `json:"name"`
 	Client   string      `json:"client"`
+	Location string      `json:"location,omitempty"` // the client's city, when known
 	Decision Decision    `json:"decision"`
 	Clusters []Candidate `json:"clusters"`
 }
@@ -54,14 +55,18 @@ type Candidate struct {
 // Explain returns the decision for a client of name with every
 // candidate's health, distance, fresh RTT and utilisation.
 func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
-	d, ok := s.Decide(name, client)
+	st := s.state()
+	d, ok := s.decide(st, name, client)
 	if !ok {
 		return Explanation{}, fmt.Errorf("%s is not a CDN hostname of this server", name)
 	}
 	e := Explanation{Name: name, Client: client.String(), Decision: d}
-	g, located := s.locate(client)
-	rtts, _, _ := s.rtt.lookup(client, s.opts.Now())
-	for _, c := range s.clusters {
+	g, located := st.geo.locate(client)
+	if located && g.city != "" {
+		e.Location = g.city
+	}
+	rtts, _, _ := s.rtt.lookup(client, s.opts.Now(), st.rttAge)
+	for _, c := range st.clusters {
 		cand := Candidate{Name: c.Name, Healthy: c.healthy()}
 		if located {
 			km := greatCircleKm(g.lat, g.lon, c.Lat, c.Lon)
@@ -107,21 +112,24 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	now := s.opts.Now()
+	now, st := s.opts.Now(), s.state()
 	for i, rep := range reports {
-		c := s.cluster(rep.Cluster)
+		c := st.cluster(rep.Cluster)
 		a, err := netip.ParseAddr(rep.Client)
 		if c == nil || err != nil || rep.RTTMs <= 0 || rep.RTTMs > 60_000 {
 			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000", i), http.StatusBadRequest)
 			return
 		}
-		s.rtt.add(a.Unmap(), c.Name, time.Duration(rep.RTTMs*float64(time.Millisecond)), now)
+		s.rtt.add(a.Unmap(), c.Name, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
 	}
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
+// loadReport is a cluster's load, or one node's: a cluster's load is the
+// sum of its nodes' last reports.
 type loadReport struct {
 	Cluster string  `json:"cluster"`
+	Node    string  `json:"node,omitempty"`
 	Load    float64 `json:"load"`
 }
 
@@ -132,20 +140,18 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, rep := range reports {
-		c := s.cluster(rep.Cluster)
+		c := s.state().cluster(rep.Cluster)
 		if c == nil || rep.Load < 0 {
 			http.Error(w, fmt.Sprintf("report %d: want a known cluster and a load >= 0", i), http.StatusBadRequest)
 			return
 		}
-		c.mu.Lock()
-		c.load = rep.Load
-		c.mu.Unlock()
+		c.setLoad(rep.Node, rep.Load)
 	}
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
 func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
-	c := s.cluster(r.URL.Query().Get("cluster"))
+	c := s.state().cluster(r.URL.Query().Get("cluster"))
 	on := r.URL.Query().Get("on")
 	if c == nil || (on != "true" && on != "false") {
 		http.Error(w, "want cluster=<known cluster>&on=true|false", http.StatusBadRequest)
@@ -155,15 +161,6 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	c.drained = on == "true"
 	c.mu.Unlock()
 	httpx.WriteJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
-}
-
-func (s *Server) cluster(name string) *cluster {
-	for _, c := range s.clusters {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }
 
 func decodeStrict(r *http.Request, v any) error {

@@ -8,14 +8,17 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+	"sigs.k8s.io/yaml"
 )
 
-// Config is the DNS server's configuration, read from JSON with unknown
-// fields refused (LoadConfig).
+// Config is the DNS server's configuration, read from YAML or JSON with
+// unknown fields refused (LoadConfig).
 type Config struct {
 	// Zones are the zones served, e.g. netcinema.com and kingcdn.com.
 	Zones []Zone `json:"zones"`
@@ -24,8 +27,13 @@ type Config struct {
 	// Hosts are the CDN hostnames answered by cluster selection, e.g.
 	// a1105.kingcdn.com; each must lie in one of Zones.
 	Hosts []Host `json:"hosts"`
-	// Geo maps client prefixes to locations.
-	Geo []GeoNet `json:"geo"`
+	// GeoDB is the path of a MaxMind-format city database (GeoLite2-City,
+	// or one built by WriteGeoDB) that locates clients. LoadConfigFile
+	// resolves a relative path against the configuration's directory.
+	GeoDB string `json:"geo_db,omitempty"`
+	// Geo maps client prefixes to locations ahead of GeoDB: an operator's
+	// own networks.
+	Geo []GeoNet `json:"geo,omitempty"`
 	// Health configures the active health checks.
 	Health HealthConfig `json:"health"`
 	// RTTMaxAge is how long a measured RTT stays fresh; if zero, 5m.
@@ -68,14 +76,17 @@ type Record struct {
 
 // Cluster is an edge cluster.
 type Cluster struct {
-	Name      string   `json:"name"`
-	Region    string   `json:"region"`
-	Lat       float64  `json:"lat"`
-	Lon       float64  `json:"lon"`
-	IPv4      []string `json:"ipv4"`
-	IPv6      []string `json:"ipv6,omitempty"`
-	Capacity  float64  `json:"capacity,omitempty"`
-	HealthURL string   `json:"health_url,omitempty"`
+	Name   string   `json:"name"`
+	Region string   `json:"region"`
+	Lat    float64  `json:"lat"`
+	Lon    float64  `json:"lon"`
+	IPv4   []string `json:"ipv4"`
+	IPv6   []string `json:"ipv6,omitempty"`
+	// Capacity is what the cluster can serve, in the unit its load is
+	// reported in: streamcdn edges report egress in Mbit/s. Zero: no
+	// load shedding.
+	Capacity  float64 `json:"capacity,omitempty"`
+	HealthURL string  `json:"health_url,omitempty"`
 }
 
 // Host is a CDN hostname answered by selection.
@@ -110,6 +121,11 @@ type HealthConfig struct {
 // Duration is a time.Duration written as "2s" in JSON.
 type Duration time.Duration
 
+// MarshalJSON writes the duration as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
 // UnmarshalJSON reads "1.5s"-style durations.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
@@ -124,9 +140,31 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// LoadConfig decodes a JSON configuration strictly and validates it.
+// LoadConfigFile reads a YAML or JSON configuration (LoadConfig) and
+// resolves its relative geo_db path against the file's directory.
+func LoadConfigFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := LoadConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.GeoDB != "" && !filepath.IsAbs(c.GeoDB) {
+		c.GeoDB = filepath.Join(filepath.Dir(path), c.GeoDB)
+	}
+	return c, nil
+}
+
+// LoadConfig decodes a YAML or JSON configuration strictly (an unknown
+// field is an error) and validates it.
 func LoadConfig(data []byte) (*Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	var c Config
 	if err := dec.Decode(&c); err != nil {

@@ -2,31 +2,36 @@ package cdndns
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestConfigMistakes: one case per class of mistake, each naming the field.
 func TestConfigMistakes(t *testing.T) {
-	base := string(mustRead(t, "examples/kingcdn.json"))
+	base := string(mustRead(t, "examples/kingcdn.yaml"))
 	tests := []struct {
 		name, from, to, want string
 	}{
-		{"unknown field", `"zones"`, `"zonez"`, `unknown field "zonez"`},
-		{"bad origin", `"origin": "netcinema.com."`, `"origin": "bad..name"`, "zones[0]: origin"},
-		{"no name servers", `"ns": [{"name": "ns1.kingcdn.com.", "ipv4": "127.0.0.54"}]`, `"ns": []`, "zones[1]: ns: at least one"},
-		{"bad glue", `"ipv4": "127.0.0.53"`, `"ipv4": "1.2.3"`, "zones[0]: ns[0].ipv4"},
-		{"record outside its zone", `"name": "www.netcinema.com."`, `"name": "www.example.org."`, "zones[0]: records[1].name"},
-		{"bad record type", `"type": "A", "ttl": 300`, `"type": "WKS", "ttl": 300`, "zones[0]: records[1]: type"},
-		{"bad record value", `"value": "127.0.0.80"`, `"value": "not-an-ip"`, "zones[0]: records[1]: value"},
-		{"cluster without address", `"ipv4": ["127.0.2.1"], "ipv6": ["fd00:2::1"]`, `"ipv4": []`, "clusters[1]: ipv4"},
-		{"cluster IPv6 in ipv4", `"ipv4": ["127.0.3.1"]`, `"ipv4": ["fd00::1"]`, "clusters[2]: ipv4[0]"},
-		{"latitude", `"lat": 39.04`, `"lat": 139.04`, "clusters[0]: lat"},
-		{"duplicate cluster", `"name": "ap-south"`, `"name": "us-east"`, `clusters[2].name: "us-east" repeated`},
-		{"host outside zones", `"name": "a1105.kingcdn.com."`, `"name": "a1105.other.net."`, "hosts[0].name"},
-		{"bad geo prefix", `"prefix": "127.0.1.0/24"`, `"prefix": "127.0.1.0/33"`, "geo[0].prefix"},
-		{"bad duration", `"interval": "2s"`, `"interval": "soon"`, "config:"},
-		{"health url", `"capacity": 1000}`, `"capacity": 1000, "health_url": "ftp://x"}`, "clusters[0]: health_url"},
+		{"unknown field", "zones:", "zonez:", `unknown field "zonez"`},
+		{"bad origin", "origin: netcinema.com.", "origin: bad..name", "zones[0]: origin"},
+		{"no name servers", "  - {name: ns1.kingcdn.com., ipv4: 127.0.0.54}", "  []", "zones[1]: ns: at least one"},
+		{"bad glue", "ipv4: 127.0.0.53", "ipv4: 1.2.3", "zones[0]: ns[0].ipv4"},
+		{"record outside its zone", "name: www.netcinema.com.", "name: www.example.org.", "zones[0]: records[1].name"},
+		{"bad record type", "type: A, ttl: 300", "type: WKS, ttl: 300", "zones[0]: records[1]: type"},
+		{"bad record value", "value: 127.0.0.80", "value: not-an-ip", "zones[0]: records[1]: value"},
+		{"cluster without address", `ipv4: [127.0.2.1], ipv6: ["fd00:2::1"]`, "ipv4: []", "clusters[1]: ipv4"},
+		{"cluster IPv6 in ipv4", "ipv4: [127.0.3.1]", `ipv4: ["fd00::1"]`, "clusters[2]: ipv4[0]"},
+		{"latitude", "lat: 39.04", "lat: 139.04", "clusters[0]: lat"},
+		{"duplicate cluster", "name: ap-south", "name: us-east", `clusters[2].name: "us-east" repeated`},
+		{"host outside zones", "name: a1105.kingcdn.com.", "name: a1105.other.net.", "hosts[0].name"},
+		{"bad geo prefix", "geo_db: demo-geo.mmdb", "geo: [{prefix: 127.0.1.0/33, lat: 1, lon: 2}]", "geo[0].prefix"},
+		{"bad duration", "interval: 2s", "interval: soon", "config:"},
+		{"health url", "capacity: 1000}\n  - {name: eu-west", "capacity: 1000, health_url: ftp://x}\n  - {name: eu-west", "clusters[0]: health_url"},
+		{"not YAML", "hosts:", "hosts: [", "config:"},
+		{"wrong type", "ttl: 30}", "ttl: soon}", "config:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,11 +44,47 @@ func TestConfigMistakes(t *testing.T) {
 			}
 		})
 	}
-	if _, err := LoadConfig([]byte(base)); err != nil {
+	c, err := LoadConfig([]byte(base))
+	if err != nil || len(c.Clusters) != 3 || len(c.Zones) != 2 {
 		t.Errorf("the example does not load: %v", err)
 	}
-	var c Config
-	if err := json.Unmarshal([]byte(base), &c); err != nil || len(c.Clusters) != 3 {
-		t.Errorf("example: %v", err)
+}
+
+// TestConfigJSON: the same configuration in JSON loads to the same Config.
+func TestConfigJSON(t *testing.T) {
+	y, err := LoadConfig(mustRead(t, "examples/kingcdn.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := LoadConfig(js)
+	if err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	if diff := cmp.Diff(y, j); diff != "" {
+		t.Errorf("JSON and YAML differ (-yaml +json):\n%s", diff)
+	}
+}
+
+// TestConfigFileGeoDB: a relative geo_db is found beside the file, and a
+// missing database is an error naming geo_db.
+func TestConfigFileGeoDB(t *testing.T) {
+	c, err := LoadConfigFile("examples/kingcdn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GeoDB != filepath.Join("examples", "demo-geo.mmdb") {
+		t.Errorf("geo_db = %q", c.GeoDB)
+	}
+	c.GeoDB = filepath.Join(t.TempDir(), "missing.mmdb")
+	if _, err := New(*c, Options{}); err == nil || !strings.Contains(err.Error(), "geo_db") {
+		t.Errorf("missing geo db: %v, want an error naming geo_db", err)
+	}
+	c.GeoDB = "examples/kingcdn.yaml" // not a database
+	if _, err := New(*c, Options{}); err == nil || !strings.Contains(err.Error(), "geo_db") {
+		t.Errorf("not a geo db: %v, want an error naming geo_db", err)
 	}
 }

@@ -8,28 +8,31 @@ import (
 
 // RunHealthChecks checks every cluster's HealthURL each interval until
 // ctx ends: Down failures in a row take a cluster out of the answers, Up
-// successes in a row bring it back. It returns when ctx is done.
+// successes in a row bring it back. Each round reads the configuration
+// anew, so a reload changes the clusters, URLs and timers checked. It
+// returns when ctx is done.
 func (s *Server) RunHealthChecks(ctx context.Context) {
-	interval := time.Duration(s.health.Interval)
-	if interval <= 0 {
-		interval = 2 * time.Second
-	}
-	client := &http.Client{Transport: s.opts.Transport, Timeout: time.Duration(s.health.Timeout)}
-	if client.Timeout <= 0 {
-		client.Timeout = time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
-		for _, c := range s.clusters {
+		st := s.state()
+		h := st.health
+		interval, timeout := time.Duration(h.Interval), time.Duration(h.Timeout)
+		if interval <= 0 {
+			interval = 2 * time.Second
+		}
+		if timeout <= 0 {
+			timeout = time.Second
+		}
+		client := &http.Client{Transport: s.opts.Transport, Timeout: timeout}
+		next := time.Now().Add(interval)
+		for _, c := range st.clusters {
 			if c.HealthURL != "" {
-				s.record(c, check(ctx, client, c.HealthURL))
+				s.record(h, c, check(ctx, client, c.HealthURL))
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(time.Until(next)):
 		}
 	}
 }
@@ -48,8 +51,8 @@ func check(ctx context.Context, client *http.Client, url string) bool {
 }
 
 // record applies one check result to c's state.
-func (s *Server) record(c *cluster, ok bool) {
-	down, up := s.health.Down, s.health.Up
+func (s *Server) record(h HealthConfig, c *cluster, ok bool) {
+	down, up := h.Down, h.Up
 	if down <= 0 {
 		down = 2
 	}

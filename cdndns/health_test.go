@@ -14,31 +14,31 @@ import (
 // best cluster, with a short TTL, when all are down.
 func TestHealthThresholds(t *testing.T) {
 	s := exampleServer(t)
-	eu := s.clusters[1]
+	eu := s.state().clusters[1]
 	client := netip.MustParseAddr("127.0.2.10")
 	decide := func() Decision { d, _ := s.Decide("a1105.kingcdn.com.", client); return d }
 	if d := decide(); d.Cluster != "eu-west" || d.Reason != "geo" {
 		t.Fatalf("healthy: %+v", d)
 	}
-	s.record(eu, false)
+	s.record(HealthConfig{}, eu, false)
 	if d := decide(); d.Cluster != "eu-west" {
 		t.Errorf("after one failure (down threshold 2): %+v", d)
 	}
-	s.record(eu, false)
+	s.record(HealthConfig{}, eu, false)
 	if d := decide(); d.Cluster == "eu-west" {
 		t.Errorf("after two failures: still %+v", d)
 	}
-	s.record(eu, true)
+	s.record(HealthConfig{}, eu, true)
 	if d := decide(); d.Cluster == "eu-west" {
 		t.Errorf("after one success (up threshold 2): already back, %+v", d)
 	}
-	s.record(eu, true)
+	s.record(HealthConfig{}, eu, true)
 	if d := decide(); d.Cluster != "eu-west" {
 		t.Errorf("after two successes: %+v", d)
 	}
-	for _, c := range s.clusters {
-		s.record(c, false)
-		s.record(c, false)
+	for _, c := range s.state().clusters {
+		s.record(HealthConfig{}, c, false)
+		s.record(HealthConfig{}, c, false)
 	}
 	if d := decide(); d.Reason != "all-down" || d.TTL > 5 || d.Cluster != "eu-west" {
 		t.Errorf("all down: %+v, want the nearest anyway with a short TTL", d)
@@ -54,7 +54,7 @@ func TestRunHealthChecks(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	cfg, err := LoadConfig(mustRead(t, "examples/kingcdn.json"))
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestRunHealthChecks(t *testing.T) {
 	waitFor := func(up bool) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if s.clusters[1].healthy() == up {
+			if s.state().clusters[1].healthy() == up {
 				return
 			}
 		}

@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "query_duration_seconds",
 			Help: "Time to build an answer.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
 	}
-	for _, c := range s.clusters {
+	for _, c := range s.state().clusters {
 		m.up.WithLabelValues(c.Name).Set(1)
 	}
 	if reg == nil {
@@ -56,6 +56,22 @@ func (m *metrics) observe(qtype string, rcode int, d time.Duration) {
 	}
 	m.queries.WithLabelValues(qtype, rc).Inc()
 	m.latency.Observe(d.Seconds())
+}
+
+// clustersChanged drops the series of clusters a reload removed and
+// starts those of clusters it added.
+func (m *metrics) clustersChanged(old, st *state) {
+	for _, c := range old.clusters {
+		if st.cluster(c.Name) == nil {
+			m.up.DeleteLabelValues(c.Name)
+		}
+	}
+	for _, c := range st.clusters {
+		c.mu.Lock()
+		up := c.up
+		c.mu.Unlock()
+		m.setUp(c.Name, up)
+	}
 }
 
 func (m *metrics) setUp(cluster string, up bool) {

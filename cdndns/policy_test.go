@@ -32,7 +32,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // clock and an admin API on loopback.
 func policyServer(t *testing.T) (*Server, *fakeClock, string) {
 	t.Helper()
-	cfg, err := LoadConfig(mustRead(t, "examples/kingcdn.json"))
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,8 @@ import (
 // IPv4, /48 for IPv6) and cluster, smoothed by an EWMA. Entries older than
 // maxAge are ignored: stale RTT data falls back to geography.
 type rttTable struct {
-	mu     sync.RWMutex // read on every answer, written by reports
-	byNet  map[netip.Prefix]map[string]rttEntry
-	maxAge time.Duration
+	mu    sync.RWMutex // read on every answer, written by reports
+	byNet map[netip.Prefix]map[string]rttEntry
 }
 
 type rttEntry struct {
@@ -23,8 +22,8 @@ type rttEntry struct {
 // rttAlpha weighs a new sample in the EWMA.
 const rttAlpha = 0.3
 
-func newRTTTable(maxAge time.Duration) *rttTable {
-	return &rttTable{byNet: map[netip.Prefix]map[string]rttEntry{}, maxAge: maxAge}
+func newRTTTable() *rttTable {
+	return &rttTable{byNet: map[netip.Prefix]map[string]rttEntry{}}
 }
 
 // clientPrefix is the prefix RTT is kept for.
@@ -38,7 +37,7 @@ func clientPrefix(a netip.Addr) netip.Prefix {
 }
 
 // add folds one measurement into the table.
-func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration, now time.Time) {
+func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration, now time.Time, maxAge time.Duration) {
 	p := clientPrefix(client)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -48,7 +47,7 @@ func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration,
 		t.byNet[p] = m
 	}
 	e, ok := m[clusterName]
-	if ok && now.Sub(e.updated) <= t.maxAge {
+	if ok && now.Sub(e.updated) <= maxAge {
 		e.ewma = time.Duration(rttAlpha*float64(rtt) + (1-rttAlpha)*float64(e.ewma))
 	} else {
 		e.ewma = rtt
@@ -58,7 +57,7 @@ func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration,
 }
 
 // lookup returns the fresh RTTs for client's prefix.
-func (t *rttTable) lookup(client netip.Addr, now time.Time) (map[string]time.Duration, netip.Prefix, bool) {
+func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration) (map[string]time.Duration, netip.Prefix, bool) {
 	if !client.IsValid() {
 		return nil, netip.Prefix{}, false
 	}
@@ -67,7 +66,7 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time) (map[string]time.Dur
 	defer t.mu.RUnlock()
 	var out map[string]time.Duration
 	for name, e := range t.byNet[p] {
-		if now.Sub(e.updated) <= t.maxAge {
+		if now.Sub(e.updated) <= maxAge {
 			if out == nil {
 				out = map[string]time.Duration{}
 			}

@@ -21,7 +21,8 @@ type cluster struct {
 	up               bool
 	failures, passes int
 	drained          bool
-	load             float64 // reported load, in the same unit as Capacity
+	load             float64            // the sum of nodeLoads, in the same unit as Capacity
+	nodeLoads        map[string]float64 // the last load reported by each node
 	shedding         bool    // above the high water mark, until below the low one
 }
 
@@ -34,6 +35,28 @@ func newCluster(c Cluster) *cluster {
 		cl.aaaa = append(cl.aaaa, net.ParseIP(a))
 	}
 	return cl
+}
+
+// setLoad records a node's load report ("" for the cluster as a whole).
+func (c *cluster) setLoad(node string, load float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodeLoads == nil {
+		c.nodeLoads = map[string]float64{}
+	}
+	c.nodeLoads[node] = load
+	c.load = 0
+	for _, l := range c.nodeLoads {
+		c.load += l
+	}
+}
+
+// carry takes over prev's run-time state: health, drain and load.
+func (c *cluster) carry(prev *cluster) {
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	c.up, c.failures, c.passes = prev.up, prev.failures, prev.passes
+	c.drained, c.load, c.shedding, c.nodeLoads = prev.drained, prev.load, prev.shedding, prev.nodeLoads
 }
 
 func (c *cluster) healthy() bool {
@@ -90,18 +113,22 @@ type Decision struct {
 
 // Decide chooses the cluster for a client of the CDN hostname name.
 func (s *Server) Decide(name string, client netip.Addr) (Decision, bool) {
-	h := s.hosts[dns.Fqdn(strings.ToLower(name))]
+	return s.decide(s.state(), name, client)
+}
+
+func (s *Server) decide(st *state, name string, client netip.Addr) (Decision, bool) {
+	h := st.hosts[dns.Fqdn(strings.ToLower(name))]
 	if h == nil {
 		return Decision{}, false
 	}
-	c, d := s.choose(h, client)
+	c, d := s.choose(st, h, client)
 	d.Cluster = c.Name
 	return d, true
 }
 
 // choose runs the policy chain: health, then RTT when fresh, else
 // geography, then load.
-func (s *Server) choose(h *host, client netip.Addr) (*cluster, Decision) {
+func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decision) {
 	d := Decision{TTL: h.ttl}
 	candidates := make([]*cluster, 0, len(h.clusters))
 	for _, c := range h.clusters {
@@ -112,7 +139,7 @@ func (s *Server) choose(h *host, client netip.Addr) (*cluster, Decision) {
 	if len(candidates) == 0 {
 		candidates, d.Reason, d.TTL = h.clusters, "all-down", min(h.ttl, 5)
 	}
-	ranked, reason, scope := s.rank(candidates, client)
+	ranked, reason, scope := s.rank(st, candidates, client)
 	d.Scope = scope
 	if d.Reason == "" {
 		d.Reason = reason
@@ -139,9 +166,9 @@ func (s *Server) choose(h *host, client netip.Addr) (*cluster, Decision) {
 // client's prefix by RTT, ahead of the others (the closest cluster is not
 // always the fastest); without fresh RTT, by distance; an unknown client
 // keeps the configured order.
-func (s *Server) rank(candidates []*cluster, client netip.Addr) ([]*cluster, string, uint8) {
+func (s *Server) rank(st *state, candidates []*cluster, client netip.Addr) ([]*cluster, string, uint8) {
 	ranked := append([]*cluster(nil), candidates...)
-	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now()); ok {
+	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now(), st.rttAge); ok {
 		measured := ranked[:0:0]
 		for _, c := range ranked {
 			if _, ok := rtts[c.Name]; ok {
@@ -159,9 +186,9 @@ func (s *Server) rank(candidates []*cluster, client netip.Addr) ([]*cluster, str
 			return append(measured, rest...), "rtt", uint8(prefix.Bits())
 		}
 	}
-	g, ok := s.locate(client)
+	g, ok := st.geo.locate(client)
 	if !ok {
-		return ranked, "default", s.unknownScope(client)
+		return ranked, "default", uint8(max(0, g.prefix.Bits()))
 	}
 	km := make(map[*cluster]float64, len(ranked)) // each distance once, not per comparison
 	for _, c := range ranked {
@@ -182,8 +209,8 @@ func shed(p netip.Prefix, share float64) bool {
 }
 
 // selectAnswer answers a CDN hostname with the chosen cluster's addresses.
-func (s *Server) selectAnswer(name string, h *host, qtype uint16, client netip.Addr) ([]dns.RR, string, uint8) {
-	c, d := s.choose(h, client)
+func (s *Server) selectAnswer(st *state, name string, h *host, qtype uint16, client netip.Addr) ([]dns.RR, string, uint8) {
+	c, d := s.choose(st, h, client)
 	hdr := func(t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: d.TTL}
 	}
@@ -205,42 +232,6 @@ func (s *Server) selectAnswer(name string, h *host, qtype uint16, client netip.A
 	}
 	s.metrics.answers.WithLabelValues(c.Name, d.Reason).Inc()
 	return rrs, "", d.Scope
-}
-
-// locate returns the most specific configured prefix holding client.
-func (s *Server) locate(client netip.Addr) (geoNet, bool) {
-	if !client.IsValid() {
-		return geoNet{}, false
-	}
-	for _, g := range s.geo {
-		if g.prefix.Contains(client) {
-			return g, true
-		}
-	}
-	return geoNet{}, false
-}
-
-// unknownScope is the widest prefix around an unlocated client that holds
-// no configured prefix, so every address in it gets the same answer; never
-// the full address length unless a configured prefix sits right beside it.
-func (s *Server) unknownScope(client netip.Addr) uint8 {
-	if !client.IsValid() {
-		return 0
-	}
-	for bits := 0; bits <= client.BitLen(); bits++ {
-		p, _ := client.Prefix(bits)
-		overlaps := false
-		for _, g := range s.geo {
-			if g.prefix.Overlaps(p) {
-				overlaps = true
-				break
-			}
-		}
-		if !overlaps {
-			return uint8(bits)
-		}
-	}
-	return uint8(client.BitLen())
 }
 
 // greatCircleKm is the haversine distance between two points.

@@ -1,12 +1,16 @@
 package cdndns
 
 import (
+	"fmt"
+	"os"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -25,16 +29,25 @@ type Options struct {
 }
 
 // Server answers queries for the configured zones. It is a dns.Handler.
+// Its configuration can be replaced while it answers (Reload).
 type Server struct {
+	st      atomic.Pointer[state]
+	rtt     *rttTable
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	mu      sync.Mutex // serializes Reload
+}
+
+// state is everything compiled from a Config. It is replaced whole by
+// Reload; a query reads one state from start to end.
+type state struct {
 	zones    []*zone // longest origin first
 	hosts    map[string]*host
 	clusters []*cluster
-	geo      []geoNet // longest prefix first
+	geo      *locator
 	health   HealthConfig
-	rtt      *rttTable
-	opts     Options
-	log      *slog.Logger
-	metrics  *metrics
+	rttAge   time.Duration
 }
 
 type host struct {
@@ -42,31 +55,76 @@ type host struct {
 	clusters []*cluster
 }
 
-type geoNet struct {
-	prefix   netip.Prefix
-	lat, lon float64
-}
-
-// New compiles cfg, which must have been validated (LoadConfig does).
+// New compiles cfg, which must be valid (LoadConfig checks it).
 func New(cfg Config, opts Options) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{hosts: map[string]*host{}, health: cfg.Health, opts: opts, log: opts.Logger.With("component", "dns"),
-		rtt: newRTTTable(time.Duration(cfg.RTTMaxAge))}
-	if s.rtt.maxAge <= 0 {
-		s.rtt.maxAge = 5 * time.Minute
+	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: newRTTTable()}
+	st, err := compile(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.st.Store(st)
+	if s.metrics, err = newMetrics(opts.Registry, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload replaces the configuration without dropping a query: queries in
+// flight finish with the old one. Clusters keep their health, drain and
+// load state by name; measured RTTs are kept. An invalid cfg is refused
+// and the old configuration stays.
+func (s *Server) Reload(cfg Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.state()
+	st, err := compile(cfg, old)
+	if err != nil {
+		return err
+	}
+	s.st.Store(st)
+	s.metrics.clustersChanged(old, st)
+	s.log.Info("config reloaded", "zones", len(st.zones), "clusters", len(st.clusters), "hosts", len(st.hosts))
+	return nil
+}
+
+func (s *Server) state() *state { return s.st.Load() }
+
+// compile builds the state of cfg, carrying run-time cluster state over
+// from old (nil at start).
+func compile(cfg Config, old *state) (*state, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st := &state{hosts: map[string]*host{}, health: cfg.Health, rttAge: time.Duration(cfg.RTTMaxAge)}
+	if st.rttAge <= 0 {
+		st.rttAge = 5 * time.Minute
+	}
+	var db []byte
+	if cfg.GeoDB != "" {
+		var err error
+		if db, err = os.ReadFile(cfg.GeoDB); err != nil {
+			return nil, fmt.Errorf("config: geo_db: %w", err)
+		}
+	}
+	var err error
+	if st.geo, err = newLocator(cfg.Geo, db); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	byName := map[string]*cluster{}
 	for _, c := range cfg.Clusters {
 		cl := newCluster(c)
-		s.clusters = append(s.clusters, cl)
+		if old != nil {
+			if prev := old.cluster(c.Name); prev != nil {
+				cl.carry(prev)
+			}
+		}
+		st.clusters = append(st.clusters, cl)
 		byName[c.Name] = cl
 	}
 	var hostNames []string
@@ -80,25 +138,26 @@ func New(cfg Config, opts Options) (*Server, error) {
 			hh.clusters = append(hh.clusters, byName[n])
 		}
 		if len(hh.clusters) == 0 {
-			hh.clusters = s.clusters
+			hh.clusters = st.clusters
 		}
-		s.hosts[name] = hh
+		st.hosts[name] = hh
 		hostNames = append(hostNames, name)
 	}
 	for _, z := range cfg.Zones {
-		s.zones = append(s.zones, compileZone(z, hostNames))
+		st.zones = append(st.zones, compileZone(z, hostNames))
 	}
-	sort.Slice(s.zones, func(i, j int) bool { return len(s.zones[i].origin) > len(s.zones[j].origin) })
-	for _, g := range cfg.Geo {
-		p, _ := netip.ParsePrefix(g.Prefix)
-		s.geo = append(s.geo, geoNet{p.Masked(), g.Lat, g.Lon})
+	sort.Slice(st.zones, func(i, j int) bool { return len(st.zones[i].origin) > len(st.zones[j].origin) })
+	return st, nil
+}
+
+// cluster returns the named cluster, or nil.
+func (st *state) cluster(name string) *cluster {
+	for _, c := range st.clusters {
+		if c.Name == name {
+			return c
+		}
 	}
-	sort.SliceStable(s.geo, func(i, j int) bool { return s.geo[i].prefix.Bits() > s.geo[j].prefix.Bits() })
-	var err error
-	if s.metrics, err = newMetrics(opts.Registry, s); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil
 }
 
 // maxUDP is the payload size we offer (RFC 9715 / DNS flag day 2020).
@@ -148,7 +207,7 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 	}
 	q := req.Question[0]
 	client, ecs := clientAddr(w, opt)
-	scope := s.resolve(m, q, client)
+	scope := s.resolve(s.state(), m, q, client)
 	if opt != nil {
 		out := m.SetEdns0(maxUDP, false).IsEdns0()
 		if ecs != nil {
@@ -195,9 +254,9 @@ func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (netip.Addr, *dns.EDNS0_SUBN
 }
 
 // resolve fills m for question q from client and returns the ECS scope.
-func (s *Server) resolve(m *dns.Msg, q dns.Question, client netip.Addr) uint8 {
+func (s *Server) resolve(st *state, m *dns.Msg, q dns.Question, client netip.Addr) uint8 {
 	name := strings.ToLower(q.Name)
-	z := s.zoneFor(name)
+	z := st.zoneFor(name)
 	if z == nil || (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) {
 		m.Authoritative = false
 		m.Rcode = dns.RcodeRefused
@@ -205,7 +264,7 @@ func (s *Server) resolve(m *dns.Msg, q dns.Question, client netip.Addr) uint8 {
 	}
 	var scope uint8
 	for depth := 0; depth < 8; depth++ { // follow CNAMEs within our zones
-		rrs, target, sc := s.lookup(z, name, q.Qtype, client)
+		rrs, target, sc := s.lookup(st, z, name, q.Qtype, client)
 		scope = max(scope, sc)
 		for _, rr := range rrs {
 			rr = dns.Copy(rr)
@@ -217,7 +276,7 @@ func (s *Server) resolve(m *dns.Msg, q dns.Question, client netip.Addr) uint8 {
 		if target == "" {
 			break
 		}
-		if z = s.zoneFor(target); z == nil {
+		if z = st.zoneFor(target); z == nil {
 			break // the target is someone else's: the resolver follows it
 		}
 		name = target
@@ -231,8 +290,8 @@ func (s *Server) resolve(m *dns.Msg, q dns.Question, client netip.Addr) uint8 {
 	return scope
 }
 
-func (s *Server) zoneFor(name string) *zone {
-	for _, z := range s.zones {
+func (st *state) zoneFor(name string) *zone {
+	for _, z := range st.zones {
 		if dns.IsSubDomain(z.origin, name) {
 			return z
 		}
@@ -242,9 +301,9 @@ func (s *Server) zoneFor(name string) *zone {
 
 // lookup answers name/qtype from zone z: the records, a CNAME target to
 // follow, and the ECS scope of a selected answer.
-func (s *Server) lookup(z *zone, name string, qtype uint16, client netip.Addr) (rrs []dns.RR, cname string, scope uint8) {
-	if h := s.hosts[name]; h != nil {
-		return s.selectAnswer(name, h, qtype, client)
+func (s *Server) lookup(st *state, z *zone, name string, qtype uint16, client netip.Addr) (rrs []dns.RR, cname string, scope uint8) {
+	if h := st.hosts[name]; h != nil {
+		return s.selectAnswer(st, name, h, qtype, client)
 	}
 	if qtype == dns.TypeANY && z.names[name] {
 		return []dns.RR{rfc8482(name)}, "", 0

@@ -28,11 +28,7 @@ func (r *recorder) Hijack()                   {}
 
 func exampleServer(t testing.TB) *Server {
 	t.Helper()
-	data, err := os.ReadFile("examples/kingcdn.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(data)
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +202,7 @@ func TestECS(t *testing.T) {
 // TestTruncationAndTCP serves over real loopback sockets: an answer larger
 // than the query's UDP size has TC set, and comes whole over TCP.
 func TestTruncationAndTCP(t *testing.T) {
-	cfg, err := LoadConfig(mustRead(t, "examples/kingcdn.json"))
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,9 @@ type Server struct {
 	vary   map[string][]string // primary key -> the Vary names last stored for it
 
 	wg sync.WaitGroup // fills and disk writes in flight
+
+	rtts   rttAgg       // client RTT samples since the last report
+	egress atomic.Int64 // response body bytes sent
 }
 
 // New validates cfg, applies defaults, opens the disk tier (rebuilding its
@@ -160,6 +164,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveCached(rec, r)
 	}
 	s.metrics.observe(rec)
+	s.egress.Add(rec.Bytes)
+	s.sampleRTT(r)
 }
 
 // primaryKey is the request target: the edge serves one upstream.

@@ -259,7 +259,9 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	}
 	if canStore {
 		f.mu.Lock()
-		o := &object{key: f.key, status: res.StatusCode, header: h, body: f.buf, reqTime: reqTime, respTime: respTime}
+		// The stored header is a copy: requests still streaming this fill
+		// read f.header while Content-Length is set below.
+		o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), body: f.buf, reqTime: reqTime, respTime: respTime}
 		f.mu.Unlock()
 		// The key holds the varied request fields the response names,
 		// which were unknown when the fill started.

@@ -17,6 +17,8 @@ type metrics struct {
 	evictions        *prometheus.CounterVec
 	corrupt          prometheus.Counter
 	purged           prometheus.Counter
+	clientRTT        prometheus.Histogram
+	reports          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
@@ -40,12 +42,19 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		evictions: prometheus.NewCounterVec(opts("evictions_total", "Objects evicted, by tier."), []string{"tier"}),
 		corrupt:   prometheus.NewCounter(opts("disk_corrupt_objects_total", "Disk objects dropped because they failed their checksum.")),
 		purged:    prometheus.NewCounter(opts("purged_objects_total", "Objects removed by purge or invalidation.")),
+		clientRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "streamcdn", Subsystem: "edge", Name: "client_rtt_seconds",
+			Help: "Smoothed RTT of client connections (TCP_INFO), sampled at most once a second per connection.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}),
+		reports: prometheus.NewCounterVec(opts("dns_reports_total", "RTT and load reports sent to the DNS, by kind and result."),
+			[]string{"kind", "result"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	cs := []prometheus.Collector{m.requests, m.bytes, m.upstreamRequests, m.upstreamBytes, m.upstreamLatency,
-		m.coalesced, m.evictions, m.corrupt, m.purged, &tierCollector{s}}
+		m.coalesced, m.evictions, m.corrupt, m.purged, m.clientRTT, m.reports, &tierCollector{s}}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -1,27 +1,51 @@
 #!/usr/bin/env bash
-# DNS benchmark: dnsperf on loopback against our server, one geo + ECS
-# name (a1105.kingcdn.com with ECS 127.0.2.0/24), reporting queries/s and
-# queries per server CPU-second (the server's utime+stime from /proc).
-# Needs dnsperf (apt-get install dnsperf). gdnsd side by side: to come.
-# Usage: scripts/bench-dns.sh [SECONDS]   (default 10)
+# DNS benchmark, side by side in one run: dnsperf on loopback against our
+# server and against gdnsd (geoip plugin with a nets map, scripts/gdnsd/),
+# the same geo + ECS question (a1105.kingcdn.com A with ECS 127.0.2.0/24),
+# each answering region eu-west's cluster. Reports queries/s and queries
+# per server CPU-second (the server's utime+stime from /proc).
+# Needs dnsperf and gdnsd (apt-get install dnsperf gdnsd; stop the gdnsd
+# service the package starts).
+# Usage: scripts/bench-dns.sh [SECONDS] [ROUNDS]   (default 10 s, 3 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rounds=${2:-3}
 work=$(mktemp -d)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 go build -o "$work/streamcdn" ./cmd/streamcdn
-"$work/streamcdn" dns --config cdndns/examples/kingcdn.json --listen 127.0.0.1:18953 --admin 127.0.0.1:18954 --log-level error &
-pid=$!
-sleep 1
+"$work/streamcdn" dns --config cdndns/examples/kingcdn.yaml --listen 127.0.0.1:18953 --admin 127.0.0.1:18954 --log-level error &
+ours=$!
+pids+=("$ours")
+cp -r scripts/gdnsd "$work/gdnsd"
+gdnsd -c "$work/gdnsd" start >"$work/gdnsd.log" 2>&1 &
+theirs=$!
+pids+=("$theirs")
+for port in 18953 18955; do
+  for _ in $(seq 50); do
+    dig +time=1 +tries=1 -p "$port" @127.0.0.1 +subnet=127.0.2.0/24 a1105.kingcdn.com +short | grep -q '^127.0.2.1$' && break
+    sleep 0.2
+  done
+  dig +time=1 +tries=1 -p "$port" @127.0.0.1 +subnet=127.0.2.0/24 a1105.kingcdn.com +short | grep -q '^127.0.2.1$' ||
+    { echo "server on port $port does not answer 127.0.2.1" >&2; cat "$work/gdnsd.log" >&2; exit 1; }
+done
 printf 'a1105.kingcdn.com A\n' > "$work/queries"
-ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
-t0=$(ticks)
-out=$(dnsperf -s 127.0.0.1 -p 18953 -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000100187f0002)
-t1=$(ticks)
-qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
-completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
-cpu=$(echo "($t1 - $t0) / $(getconf CLK_TCK)" | bc -l)
-grep -E "Queries (sent|completed)|Response codes|Average Latency" <<<"$out"
-printf 'streamcdn dns: %.0f queries/s, %.0f queries per server CPU-second (%.2f CPU-s for %s queries)\n' \
-  "$qps" "$(echo "$completed / $cpu" | bc -l)" "$cpu" "$completed"
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+run() { # name pid port
+  local t0 t1 out qps completed cpu
+  t0=$(ticks "$2")
+  out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000100187f0002)
+  t1=$(ticks "$2")
+  qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
+  completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
+  cpu=$(echo "($t1 - $t0) / $(getconf CLK_TCK)" | bc -l)
+  grep -q "NOERROR" <<<"$out" || { echo "$1: answers were not NOERROR" >&2; echo "$out" >&2; exit 1; }
+  printf '%-14s %9.0f queries/s  %9.0f queries per server CPU-second  (%.2f CPU-s, %s queries, latency %s s)\n' \
+    "$1" "$qps" "$(echo "$completed / $cpu" | bc -l)" "$cpu" "$completed" "$(awk '/Average Latency/ {print $4}' <<<"$out")"
+}
+for r in $(seq "$rounds"); do
+  echo "round $r"
+  run "streamcdn dns" "$ours" 18953
+  run "gdnsd" "$theirs" 18955
+done

@@ -6,19 +6,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/cdndns/examples"
 	"github.com/streamcdn/streamcdn/edge"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
+	"golang.org/x/sync/errgroup"
 )
 
 const demoTitle = "sample"
@@ -30,10 +37,10 @@ var demoRegions = []string{"us-east", "eu-west", "ap-south"}
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.Int("port", 8080, "The base port: origin on 127.0.0.1:PORT, shield on PORT+1, region R's edge on 127.0.R.1:PORT. 0 picks free ports.")
+	port := fs.Int("port", 8080, "The base port: origin on 127.0.0.1:PORT, shield on PORT+1, DNS on PORT+2 (UDP and TCP), region R's edge on 127.0.R.1:PORT. 0 picks free ports.")
 	admin := fs.String("admin", "127.0.0.1:9080", "The address of /metrics for every component.")
 	profile := fs.String("profile", "live", "The DASH profile to serve the sample in: live or ondemand.")
-	viewers := fs.Int("viewers", 2, "Viewers per region, each fetching the whole title through its region's edge.")
+	viewers := fs.Int("viewers", 2, "Viewers per region, each resolving video.netcinema.com through the DNS from 127.0.R.2 and fetching the whole title from the edge it names.")
 	duration := fs.Duration("duration", 0, "Stop after this long. Zero means run until interrupted.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,7 +74,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer cancel()
 	}
 	served := make(chan error, 1)
-	go func() { served <- serveAll(ctx, log, st.listeners...) }()
+	go func() {
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return serveAll(ctx, log, st.listeners...) })
+		g.Go(func() error { return serveDNS(ctx, st.dnsServers) })
+		served <- g.Wait()
+	}()
 
 	fmt.Fprintf(stdout, "streamcdn demo: the built-in sample (%s profile), origin -> shield -> edges in %d regions.\n\n", prof, len(demoRegions))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
@@ -76,13 +88,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, e := range st.edges {
 		fmt.Fprintf(tw, "  edge %s\t%s\n", e.region, e.mpdURL)
 	}
+	fmt.Fprintf(tw, "  dns\t%s (netcinema.com and kingcdn.com)\n", st.dnsAddr)
 	fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", st.adminAddr)
 	tw.Flush()
-	fmt.Fprintf(stdout, "\nWatch it with:  ffplay %s\n\n", st.edges[0].mpdURL)
+	dnsHost, dnsPort, _ := net.SplitHostPort(st.dnsAddr)
+	fmt.Fprintf(stdout, "\nAsk it:          dig @%s -p %s +subnet=127.0.2.0/24 video.netcinema.com\n", dnsHost, dnsPort)
+	fmt.Fprintf(stdout, "Watch it with:   ffplay %s\n\n", st.edges[0].mpdURL)
 
-	if err := st.runViewers(ctx, *viewers); err != nil && ctx.Err() == nil {
+	routes, err := st.resolveRegions(ctx)
+	if err != nil {
 		return err
 	}
+	if err := st.runViewers(ctx, routes, *viewers); err != nil && ctx.Err() == nil {
+		return err
+	}
+	st.reportDNS(stdout, routes)
+	fmt.Fprintln(stdout)
 	st.report(stdout)
 	fmt.Fprintln(stdout, "\nStill serving; Ctrl-C stops the demo.")
 	start := time.Now()
@@ -94,15 +115,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // stack is the demo's running CDN.
 type stack struct {
 	originAddr, shieldAddr, adminAddr string
+	dnsAddr                           string
+	edgePort                          int
 	originRequests                    atomic.Int64
 	origin                            *origin.Server
 	shield                            *edge.Server
+	dns                               *cdndns.Server
+	dnsServers                        []*dns.Server
 	edges                             []*demoEdge
 	listeners                         []listener
 }
 
 type demoEdge struct {
 	region, mpdURL string
+	ip             string
 	srv            *edge.Server
 	requests, hits atomic.Int64
 	bytes          atomic.Int64
@@ -134,21 +160,141 @@ func startStack(log *slog.Logger, dir string, port int, adminAddr string) (st *s
 	if st.shieldAddr, err = st.listen("shield", "127.0.0.1", nextPort(port, 1), st.shield); err != nil {
 		return nil, err
 	}
+	// Every edge listens on the same port, on its region's address: the
+	// DNS answers with an address, the URL keeps its port.
+	st.edgePort = port
 	for i, region := range demoRegions {
-		e := &demoEdge{region: region}
+		e := &demoEdge{region: region, ip: fmt.Sprintf("127.0.%d.1", i+1)}
 		if e.srv, err = edge.New(edge.Config{Upstream: "http://" + st.shieldAddr, Name: "edge-" + region, Region: region,
 			Logger: log, Registry: prometheus.WrapRegistererWith(prometheus.Labels{"node": "edge-" + region}, reg)}); err != nil {
 			return nil, err
 		}
-		addr, err := st.listen("edge-"+region, fmt.Sprintf("127.0.%d.1", i+1), port, e.srv)
+		addr, err := st.listen("edge-"+region, e.ip, st.edgePort, e.srv)
 		if err != nil {
 			return nil, err
+		}
+		st.listeners[len(st.listeners)-1].connContext = e.srv.ConnContext
+		if st.edgePort == 0 {
+			_, p, _ := net.SplitHostPort(addr)
+			st.edgePort, _ = strconv.Atoi(p)
 		}
 		e.mpdURL = fmt.Sprintf("http://%s/%s/%s", addr, demoTitle, origin.ManifestName)
 		st.edges = append(st.edges, e)
 	}
+	if err := st.startDNS(log, dir, nextPort(port, 2), prometheus.WrapRegistererWith(prometheus.Labels{"node": "dns"}, reg)); err != nil {
+		return nil, err
+	}
 	st.adminAddr, err = st.listen("admin", "", 0, adminMux(reg, nil), adminAddr)
 	return st, err
+}
+
+// startDNS serves the example zones (NetCinema's CNAME to KingCDN, and
+// KingCDN's three clusters on 127.0.R.1 with the demo geo database).
+func (st *stack) startDNS(log *slog.Logger, dir string, port int, reg prometheus.Registerer) error {
+	cfgPath := filepath.Join(dir, "kingcdn.yaml")
+	if err := os.WriteFile(cfgPath, examples.KingCDN, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, examples.GeoDBName), examples.GeoDB, 0o644); err != nil {
+		return err
+	}
+	cfg, err := cdndns.LoadConfigFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	if st.dns, err = cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg}); err != nil {
+		return err
+	}
+	if st.dnsServers, err = listenDNS(fmt.Sprintf("127.0.0.1:%d", port), st.dns); err != nil {
+		return err
+	}
+	st.dnsAddr = st.dnsServers[0].PacketConn.LocalAddr().String()
+	return nil
+}
+
+// route is how a region's viewers reach the CDN: the name they resolve,
+// the address the DNS gave them, and why.
+type route struct {
+	region  string
+	client  netip.Addr // the viewers' own address, 127.0.R.2
+	cname   string
+	addr    netip.Addr
+	edge    *demoEdge
+	explain cdndns.Explanation
+	http    *http.Client
+}
+
+// demoName is what viewers ask for: NetCinema's name, handed to KingCDN.
+const demoName = "video.netcinema.com"
+
+// resolveRegions resolves demoName for each region's viewers through the
+// DNS, from their own address, as their local resolver would.
+func (st *stack) resolveRegions(ctx context.Context) ([]*route, error) {
+	var routes []*route
+	for i, region := range demoRegions {
+		rt := &route{region: region, client: netip.AddrFrom4([4]byte{127, 0, byte(i + 1), 2})}
+		res := regionResolver(st.dnsAddr, rt.client)
+		cname, err := res.LookupCNAME(ctx, demoName)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: resolve %s: %w", region, demoName, err)
+		}
+		rt.cname = strings.TrimSuffix(cname, ".")
+		addrs, err := res.LookupNetIP(ctx, "ip4", demoName)
+		if err != nil || len(addrs) == 0 {
+			return nil, fmt.Errorf("region %s: resolve %s: %v", region, demoName, err)
+		}
+		rt.addr = addrs[0].Unmap()
+		for _, e := range st.edges {
+			if e.ip == rt.addr.String() {
+				rt.edge = e
+			}
+		}
+		if rt.edge == nil {
+			return nil, fmt.Errorf("region %s: %s resolved to %s, which is no demo edge", region, demoName, rt.addr)
+		}
+		if rt.explain, err = st.dns.Explain(rt.cname, rt.client); err != nil {
+			return nil, err
+		}
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: rt.client.AsSlice()}, Resolver: res, Timeout: 5 * time.Second}
+		rt.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp4", addr) },
+		}}
+		routes = append(routes, rt)
+	}
+	return routes, nil
+}
+
+// regionResolver is a stub resolver that asks dnsAddr from local, as a
+// region's LDNS would (the DNS locates clients by this source address).
+func regionResolver(dnsAddr string, local netip.Addr) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		d := net.Dialer{}
+		if strings.HasPrefix(network, "udp") {
+			d.LocalAddr = &net.UDPAddr{IP: local.AsSlice()}
+		} else {
+			d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
+		}
+		return d.DialContext(ctx, network, dnsAddr)
+	}}
+}
+
+// reportDNS prints, per region, what the viewers resolved and why.
+func (st *stack) reportDNS(w io.Writer, routes []*route) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "region\tviewers from\t%s ->\tanswer\tcluster\twhy\n", demoName)
+	for _, rt := range routes {
+		why := rt.explain.Decision.Reason
+		if rt.explain.Location != "" {
+			why += ": client in " + rt.explain.Location
+			for _, c := range rt.explain.Clusters {
+				if c.Name == rt.explain.Decision.Cluster && c.DistanceKm != nil {
+					why += fmt.Sprintf(", %.0f km away", *c.DistanceKm)
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rt.region, rt.client, rt.cname, rt.addr, rt.explain.Decision.Cluster, why)
+	}
+	tw.Flush()
 }
 
 func nextPort(port, n int) int {
@@ -176,6 +322,7 @@ func (st *stack) close() {
 	for _, l := range st.listeners {
 		l.ln.Close()
 	}
+	closeDNS(st.dnsServers)
 	for _, e := range st.edges {
 		e.srv.Close()
 	}
@@ -188,25 +335,26 @@ func (st *stack) close() {
 }
 
 // runViewers has each region's viewers, one after the other, fetch the
-// MPD and every segment of the title through their region's edge.
-func (st *stack) runViewers(ctx context.Context, viewers int) error {
-	client := &http.Client{Timeout: 30 * time.Second}
-	for _, e := range st.edges {
+// MPD and every segment of the title from http://video.netcinema.com:PORT/,
+// reaching the edge their resolver named.
+func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int) error {
+	mpdURL := fmt.Sprintf("http://%s/%s/%s", net.JoinHostPort(demoName, strconv.Itoa(st.edgePort)), demoTitle, origin.ManifestName)
+	for _, rt := range routes {
 		for range viewers {
-			if err := e.view(ctx, client); err != nil {
-				return fmt.Errorf("viewer in %s: %w", e.region, err)
+			if err := rt.edge.view(ctx, rt.http, mpdURL); err != nil {
+				return fmt.Errorf("viewer in %s: %w", rt.region, err)
 			}
 		}
 	}
 	return nil
 }
 
-func (e *demoEdge) view(ctx context.Context, client *http.Client) error {
-	body, err := e.fetch(ctx, client, e.mpdURL, nil)
+func (e *demoEdge) view(ctx context.Context, client *http.Client, mpdURL string) error {
+	body, err := e.fetch(ctx, client, mpdURL, nil)
 	if err != nil {
 		return err
 	}
-	m, err := manifest.Parse(body, e.mpdURL)
+	m, err := manifest.Parse(body, mpdURL)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/streamcdn/streamcdn/edge"
 )
@@ -28,8 +29,15 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	region := fs.String("region", "", "The region reported on /healthz.")
 	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token. Defaults to $STREAMCDN_ADMIN_TOKEN; with neither, purge is refused.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	dnsAdmin := fs.String("dns-admin", "", "The CDN DNS admin URL to report client RTT (TCP_INFO) and egress load to, e.g. http://127.0.0.1:9053. Empty: no reports.")
+	cluster := fs.String("cluster", "", "This edge's cluster name in the DNS configuration; required with --dns-admin.")
+	dnsTokenFile := fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
+	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *dnsAdmin != "" && *cluster == "" {
+		return errors.New("edge: --cluster is required with --dns-admin")
 	}
 	if *upstream == "" {
 		fs.Usage()
@@ -63,12 +71,22 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	pub.connContext = srv.ConnContext
 	adm, err := listen("admin", *admin, adminMux(reg, srv.Admin()))
 	if err != nil {
 		pub.ln.Close()
 		return err
 	}
 	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	if *dnsAdmin != "" {
+		token := svc.token
+		if *dnsTokenFile != "" {
+			if token, err = adminToken(*dnsTokenFile); err != nil {
+				return err
+			}
+		}
+		go srv.RunReports(ctx, edge.ReportConfig{URL: strings.TrimSuffix(*dnsAdmin, "/"), Cluster: *cluster, Token: token, Interval: *every})
+	}
 	return serveAll(ctx, log, pub, adm)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -55,7 +56,7 @@ func TestDemo(t *testing.T) {
 		pw.Close()
 	}()
 	var edgeURL, metricsURL string
-	var report []string
+	var report, routes []string
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
@@ -67,12 +68,26 @@ func TestDemo(t *testing.T) {
 			metricsURL = f[1]
 		case strings.HasPrefix(strings.TrimSpace(line), "origin:") || strings.Contains(line, "edge-"):
 			report = append(report, line)
+		case strings.Contains(line, "a1105.kingcdn.com"):
+			routes = append(routes, line)
 		}
 		if strings.HasPrefix(line, "Still serving") {
 			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
+	// Each region's viewers resolved video.netcinema.com through the DNS,
+	// from their own address, to their own region's cluster.
+	if len(routes) != 3 {
+		t.Fatalf("DNS report = %q, want a line per region", routes)
+	}
+	for i, line := range routes {
+		f := strings.Fields(line)
+		region, ip := demoRegions[i], fmt.Sprintf("127.0.%d.1", i+1)
+		if len(f) < 6 || f[0] != region || f[3] != ip || f[4] != region || f[5] != "geo:" {
+			t.Errorf("DNS report line %q, want %s answered %s by geo", line, region, ip)
+		}
+	}
 	if len(report) != 4 || !strings.Contains(report[3], "origin offload 83.3%") {
 		t.Errorf("report = %q, want three edges and an origin offload of 83.3%% (65 objects, 390 requests)", report)
 	}

@@ -40,9 +40,10 @@ func adminMux(reg *prometheus.Registry, component http.Handler) *http.ServeMux {
 
 // listener is a bound socket and the handler to serve on it.
 type listener struct {
-	name string
-	ln   net.Listener
-	h    http.Handler
+	name        string
+	ln          net.Listener
+	h           http.Handler
+	connContext func(context.Context, net.Conn) context.Context // optional
 }
 
 func listen(name, addr string, h http.Handler) (listener, error) {
@@ -50,7 +51,7 @@ func listen(name, addr string, h http.Handler) (listener, error) {
 	if err != nil {
 		return listener{}, fmt.Errorf("%s listener: %w", name, err)
 	}
-	return listener{name, ln, h}, nil
+	return listener{name: name, ln: ln, h: h}, nil
 }
 
 // serveAll serves every listener until ctx ends, then shuts them down
@@ -58,7 +59,7 @@ func listen(name, addr string, h http.Handler) (listener, error) {
 func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range lns {
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext}
 		g.Go(func() error {
 			if err := srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s: %w", l.name, err)

@@ -1,0 +1,184 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/streamcdn/streamcdn/internal/tcpinfo"
+)
+
+// ReportConfig says where the edge reports what it measures to the CDN's
+// DNS (cdndns' admin API), so that answers follow it: the RTT of its
+// clients per /24 (/48), measured passively from their TCP connections,
+// and its load.
+type ReportConfig struct {
+	// URL is the DNS admin base URL, e.g. "http://127.0.0.1:9053".
+	URL string
+	// Cluster is this edge's cluster name in the DNS configuration.
+	Cluster string
+	// Token is the DNS admin bearer token.
+	Token string
+	// Interval between reports; if zero, 10 s.
+	Interval time.Duration
+	// Client sends the reports; nil: a client with a 5 s timeout.
+	Client *http.Client
+}
+
+// rttSampleEvery bounds how often one connection's RTT is read.
+const rttSampleEvery = time.Second
+
+type connKey struct{}
+
+// clientConn is a client connection with the time of its last RTT sample.
+type clientConn struct {
+	net.Conn
+	sampled atomic.Int64 // unix nanoseconds
+}
+
+// ConnContext is for http.Server.ConnContext: it lets the edge read each
+// client connection's RTT from the kernel as it serves requests.
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &clientConn{Conn: c})
+}
+
+// rttAgg accumulates RTT samples per client prefix between reports.
+type rttAgg struct {
+	mu    sync.Mutex
+	byNet map[netip.Prefix]rttSum
+}
+
+type rttSum struct {
+	total time.Duration
+	n     int
+}
+
+// sampleRTT reads the RTT of the request's connection, at most once a
+// second per connection.
+func (s *Server) sampleRTT(r *http.Request) {
+	cc, _ := r.Context().Value(connKey{}).(*clientConn)
+	if cc == nil {
+		return
+	}
+	now := s.cfg.Now().UnixNano()
+	last := cc.sampled.Load()
+	if last != 0 && now-last < int64(rttSampleEvery) || !cc.sampled.CompareAndSwap(last, now) {
+		return
+	}
+	rtt, err := tcpinfo.RTT(cc.Conn)
+	if err != nil || rtt <= 0 {
+		return
+	}
+	ap, err := netip.ParseAddrPort(cc.RemoteAddr().String())
+	if err != nil {
+		return
+	}
+	a := ap.Addr().Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, _ := a.Prefix(bits)
+	s.metrics.clientRTT.Observe(rtt.Seconds())
+	s.rtts.mu.Lock()
+	if s.rtts.byNet == nil {
+		s.rtts.byNet = map[netip.Prefix]rttSum{}
+	}
+	sum := s.rtts.byNet[p]
+	sum.total += rtt
+	sum.n++
+	s.rtts.byNet[p] = sum
+	s.rtts.mu.Unlock()
+}
+
+// takeRTTs returns the mean RTT per prefix since the last call.
+func (s *Server) takeRTTs() map[netip.Prefix]time.Duration {
+	s.rtts.mu.Lock()
+	byNet := s.rtts.byNet
+	s.rtts.byNet = nil
+	s.rtts.mu.Unlock()
+	out := make(map[netip.Prefix]time.Duration, len(byNet))
+	for p, sum := range byNet {
+		out[p] = sum.total / time.Duration(sum.n)
+	}
+	return out
+}
+
+// RunReports sends a report every interval until ctx ends: the mean RTT
+// per client prefix measured since the last report (POST /rtt) and the
+// egress rate in Mbit/s (POST /load), which the DNS compares with the
+// cluster's capacity. A failed report is logged and counted; the next one
+// carries fresh data.
+func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
+	if rc.Interval <= 0 {
+		rc.Interval = 10 * time.Second
+	}
+	if rc.Client == nil {
+		rc.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	t := time.NewTicker(rc.Interval)
+	defer t.Stop()
+	last, lastBytes := s.cfg.Now(), s.egress.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, b := s.cfg.Now(), s.egress.Load()
+		mbps := float64(b-lastBytes) * 8 / 1e6 / now.Sub(last).Seconds()
+		last, lastBytes = now, b
+		type rttReport struct {
+			Cluster string  `json:"cluster"`
+			Client  string  `json:"client"`
+			RTTMs   float64 `json:"rtt_ms"`
+		}
+		var rtts []rttReport
+		for p, rtt := range s.takeRTTs() {
+			rtts = append(rtts, rttReport{rc.Cluster, p.Addr().String(), max(float64(rtt)/float64(time.Millisecond), 0.001)})
+		}
+		if len(rtts) > 0 {
+			s.report(ctx, rc, "rtt", rtts)
+		}
+		s.report(ctx, rc, "load", []map[string]any{{"cluster": rc.Cluster, "node": s.cfg.Name, "load": mbps}})
+	}
+}
+
+func (s *Server) report(ctx context.Context, rc ReportConfig, kind string, body any) {
+	err := func() error {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rc.URL+"/"+kind, bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+rc.Token)
+		res, err := rc.Client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", res.Status)
+		}
+		return nil
+	}()
+	result := "ok"
+	if err != nil {
+		result = "error"
+		if ctx.Err() == nil {
+			s.log.Warn("report to DNS failed", "kind", kind, "err", err)
+		}
+	}
+	s.metrics.reports.WithLabelValues(kind, result).Inc()
+}
