@@ -23,7 +23,7 @@ type cluster struct {
 	drained          bool
 	load             float64            // the sum of nodeLoads, in the same unit as Capacity
 	nodeLoads        map[string]float64 // the last load reported by each node
-	shedding         bool    // above the high water mark, until below the low one
+	shedding         bool               // above the high water mark, until below the low one
 }
 
 func newCluster(c Cluster) *cluster {

@@ -2,11 +2,11 @@ package cdndns
 
 import (
 	"fmt"
-	"os"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"sync"

@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		purged:    prometheus.NewCounter(opts("purged_objects_total", "Objects removed by purge or invalidation.")),
 		clientRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "streamcdn", Subsystem: "edge", Name: "client_rtt_seconds",
-			Help: "Smoothed RTT of client connections (TCP_INFO), sampled at most once a second per connection.",
+			Help:    "Smoothed RTT of client connections (TCP_INFO), sampled at most once a second per connection.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
 		reports: prometheus.NewCounterVec(opts("dns_reports_total", "RTT and load reports sent to the DNS, by kind and result."),

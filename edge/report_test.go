@@ -49,7 +49,7 @@ func TestReportsSteerDNS(t *testing.T) {
 	go e.RunReports(ctx, edge.ReportConfig{URL: dnsAdmin.URL, Cluster: "ap-south", Token: "dns-secret", Interval: 50 * time.Millisecond})
 
 	client := netip.MustParseAddr("127.0.0.1") // the test's own connections
-	for range 100 {                           // bounded: 100 × 50 ms
+	for range 100 {                            // bounded: 100 × 50 ms
 		res, err := http.Get(es.URL + "/seg.m4s")
 		if err != nil {
 			t.Fatal(err)

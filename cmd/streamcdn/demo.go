@@ -257,7 +257,9 @@ func (st *stack) resolveRegions(ctx context.Context) ([]*route, error) {
 		}
 		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: rt.client.AsSlice()}, Resolver: res, Timeout: 5 * time.Second}
 		rt.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp4", addr) },
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return dialer.DialContext(ctx, "tcp4", addr)
+			},
 		}}
 		routes = append(routes, rt)
 	}
