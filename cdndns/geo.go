@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/maxmind/mmdbwriter"
@@ -22,6 +23,10 @@ import (
 type locator struct {
 	nets []geoNet // longest prefix first
 	db   *maxminddb.Reader
+	// records caches decoded database records by offset: a database has
+	// few distinct locations, and decoding one costs more than the rest
+	// of an answer.
+	records sync.Map // uintptr -> geoNet (prefix unset), or nil if unusable
 }
 
 type geoNet struct {
@@ -78,10 +83,11 @@ func (l *locator) locate(client netip.Addr) (geoNet, bool) {
 	scope := l.unmappedBits(client)
 	if l.db != nil {
 		res := l.db.Lookup(client)
-		var rec cityRecord
-		if res.Found() && res.Decode(&rec) == nil && rec.Location.Latitude != nil && rec.Location.Longitude != nil {
-			g := geoNet{prefix: l.narrow(client, res.Prefix()), lat: *rec.Location.Latitude, lon: *rec.Location.Longitude, city: rec.City.Names["en"]}
-			return g, true
+		if res.Found() {
+			if g, ok := l.record(res); ok {
+				g.prefix = l.narrow(client, res.Prefix())
+				return g, true
+			}
 		}
 		if p := res.Prefix(); p.IsValid() && res.Err() == nil {
 			scope = max(scope, p.Bits())
@@ -91,6 +97,22 @@ func (l *locator) locate(client netip.Addr) (geoNet, bool) {
 	}
 	p, _ := client.Prefix(scope)
 	return geoNet{prefix: p}, false
+}
+
+// record decodes the location of a found result, once per record.
+func (l *locator) record(res maxminddb.Result) (geoNet, bool) {
+	if v, ok := l.records.Load(res.Offset()); ok {
+		g, ok := v.(geoNet)
+		return g, ok
+	}
+	var rec cityRecord
+	if res.Decode(&rec) != nil || rec.Location.Latitude == nil || rec.Location.Longitude == nil {
+		l.records.Store(res.Offset(), nil)
+		return geoNet{}, false
+	}
+	g := geoNet{lat: *rec.Location.Latitude, lon: *rec.Location.Longitude, city: rec.City.Names["en"]}
+	l.records.Store(res.Offset(), g)
+	return g, true
 }
 
 // narrow shrinks p, which holds client, to the widest prefix around client

@@ -207,6 +207,14 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 	}
 	q := req.Question[0]
 	client, ecs := clientAddr(w, opt)
+	if ecs != nil && !validECS(ecs) {
+		// RFC 7871 §6: address bits beyond SOURCE PREFIX-LENGTH, or an
+		// unknown family, are a malformed option.
+		m.Authoritative = false
+		m.SetRcode(req, dns.RcodeFormatError)
+		m.SetEdns0(maxUDP, false)
+		return m
+	}
 	scope := s.resolve(s.state(), m, q, client)
 	if opt != nil {
 		out := m.SetEdns0(maxUDP, false).IsEdns0()
@@ -224,6 +232,20 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		m.Truncate(size)
 	}
 	return m
+}
+
+// validECS reports whether an EDNS Client Subnet option is well formed:
+// a known family, and no address bits set beyond the source prefix.
+func validECS(e *dns.EDNS0_SUBNET) bool {
+	a, ok := netip.AddrFromSlice(e.Address)
+	if !ok || (e.Family != 1 && e.Family != 2) {
+		return false
+	}
+	if e.Family == 1 {
+		a = a.Unmap()
+	}
+	p, err := a.Prefix(int(e.SourceNetmask))
+	return err == nil && p.Addr() == a
 }
 
 // clientAddr returns the address to locate: the ECS subnet when the query

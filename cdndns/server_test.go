@@ -197,6 +197,15 @@ func TestECS(t *testing.T) {
 			t.Errorf("ECS %s: scope /%d, want /%d", tc.subnet, scope, tc.scope)
 		}
 	}
+	// Address bits beyond the source prefix: FORMERR (RFC 7871 §6), as
+	// dnsperf's "-E 8:000100187f0002" (source /0, scope /24) sends.
+	m := query("a1105.kingcdn.com.", dns.TypeA)
+	o := m.SetEdns0(1232, false).IsEdns0()
+	o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 0, SourceScope: 24,
+		Address: netip.MustParseAddr("127.0.2.0").AsSlice()})
+	if r := ask(s, "127.0.9.9", m); r.Rcode != dns.RcodeFormatError || len(r.Answer) != 0 || r.IsEdns0() == nil {
+		t.Errorf("malformed ECS: %v, want FORMERR with an OPT", r)
+	}
 }
 
 // TestTruncationAndTCP serves over real loopback sockets: an answer larger

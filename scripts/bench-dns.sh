@@ -35,7 +35,7 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() { # name pid port
   local t0 t1 out qps completed cpu
   t0=$(ticks "$2")
-  out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000100187f0002)
+  out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000118007f0002)
   t1=$(ticks "$2")
   qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")

@@ -21,7 +21,7 @@ go test -race -count=1 -timeout 20m ./...
 
 fuzztime=${FUZZTIME:-10s}
 for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx \
-    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS; do
+    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS player:FuzzParseTrace player:FuzzParseVideo; do
   pkg=${target%%:*} fn=${target#*:}
   go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "./$pkg"
 done

@@ -32,8 +32,9 @@ func commands() []command {
 		{"package", "package a video (or the built-in sample) into a DASH ladder", runPackage},
 		{"origin", "serve packaged titles over HTTP like a CDN origin", runOrigin},
 		{"edge", "run a caching edge (or shield) in front of an origin", runEdge},
-		{"dns", "serve the provider and CDN zones, choosing edge clusters by health and geography", runDNS},
-		{"demo", "package the built-in sample and serve it from a local origin", runDemo},
+		{"dns", "serve the provider and CDN zones, choosing edge clusters by health, RTT, geography and load", runDNS},
+		{"sim", "run ABR algorithms in virtual time on network traces (Sabre's model)", runSim},
+		{"demo", "package the built-in sample, serve it through origin, shield, edges and DNS, and stream it", runDemo},
 		{"version", "print the build version", runVersion},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 func TestRunUsage(t *testing.T) {
@@ -151,5 +154,37 @@ func TestAdminToken(t *testing.T) {
 		if _, err := adminToken(bad); err == nil {
 			t.Errorf("adminToken(%s): no error", bad)
 		}
+	}
+}
+
+// TestSimJSON: sim --json prints one row per ABR × trace and a summary
+// keyed by ABR with the issue's fields.
+func TestSimJSON(t *testing.T) {
+	dir := filepath.Join(testutil.SharedDir(t), "traces", "sabre")
+	if _, err := os.Stat(dir); err != nil {
+		testutil.Missing(t, "the Sabre traces (../shared/traces/sabre) are missing")
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"sim", "--video", filepath.Join(dir, "bbb.json"), "--trace", filepath.Join(dir, "3G"),
+		"--abr", "bola,bba", "--json"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Sessions []map[string]any          `json:"sessions"`
+		Summary  map[string]map[string]any `json:"summary"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Sessions) != 40 || len(got.Summary) != 2 {
+		t.Fatalf("%d sessions, %d summaries; want 40 and 2", len(got.Sessions), len(got.Summary))
+	}
+	for _, k := range []string{"avg_bitrate_kbps", "rebuffer_ratio", "rebuffer_s", "switches", "startup_s", "sabre_score", "qoe_lin", "sessions"} {
+		if _, ok := got.Summary["bola"][k]; !ok {
+			t.Errorf("summary lacks %s", k)
+		}
+	}
+	if err := run(t.Context(), []string{"sim", "--video", filepath.Join(dir, "bbb.json"), "--trace", filepath.Join(dir, "3G"), "--abr", "nope"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown ABR") {
+		t.Errorf("unknown ABR: %v", err)
 	}
 }

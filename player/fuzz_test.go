@@ -1,0 +1,48 @@
+package player
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParseTrace: any bytes give a trace that validates or an error,
+// never a panic.
+func FuzzParseTrace(f *testing.F) {
+	for _, s := range []string{`[{"duration_ms": 1000, "bandwidth_kbps": 500, "latency_ms": 80}]`, "0.0\t4.0\n0.5\t3.2\n", "[]", "1 2 3", `[{"duration_ms": -1}]`} {
+		f.Add([]byte(s))
+	}
+	for _, p := range []string{"sabre/3G/report.2010-09-13_1003CEST.json", "pensieve/hsdpa/norway_bus_1"} {
+		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "traces", p)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := ParseTrace(data)
+		if err != nil {
+			return
+		}
+		if err := tr.validate(); err != nil {
+			t.Fatalf("parsed a trace that does not validate: %v", err)
+		}
+	})
+}
+
+// FuzzParseVideo: the same for video descriptions, and a video that parses
+// simulates without a panic.
+func FuzzParseVideo(f *testing.F) {
+	f.Add([]byte(`{"segment_duration_ms": 4000, "bitrates_kbps": [300, 750], "segment_sizes_bits": [[1200000, 3000000], [1100000, 2900000]]}`))
+	f.Add([]byte(`{"segment_duration_ms": 0}`))
+	tr := Trace{{DurationMs: 1000, BandwidthKbps: 1000, LatencyMs: 50}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := ParseVideo(data)
+		if err != nil || len(v.SizesBits) > 100 {
+			return
+		}
+		for _, abr := range Names() {
+			if _, err := Simulate(SimConfig{Video: v, Trace: tr, ABR: abr, MaxBufferMs: max(25000, v.SegmentMs)}); err != nil {
+				t.Fatalf("%s: %v", abr, err)
+			}
+		}
+	})
+}
