@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/manifest"
 	"golang.org/x/sync/errgroup"
 )
@@ -103,20 +104,8 @@ func syncTree(root string) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		return syncDir(path)
+		return atomicfile.SyncDir(path)
 	})
-}
-
-func syncDir(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	return nil
 }
 
 // replaceDir renames stage to dir. An existing dir (allowed only with
@@ -141,5 +130,5 @@ func replaceDir(stage, dir string, force bool) error {
 	if old != "" {
 		os.RemoveAll(old)
 	}
-	return syncDir(filepath.Dir(filepath.Clean(dir)))
+	return atomicfile.SyncDir(filepath.Dir(filepath.Clean(dir)))
 }

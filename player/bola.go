@@ -28,9 +28,14 @@ func newBola(c *Context) *Bola {
 }
 
 func (b *Bola) fromBuffer(c *Context, level float64) int {
+	return bolaQuality(c.BitratesKbps, b.util, b.vp, b.gp, level)
+}
+
+// bolaQuality maximises BOLA's objective (V·(υ_m + γp) − Q) / S_m.
+func bolaQuality(bitrates, util []float64, vp, gp, level float64) int {
 	q, best := 0, math.Inf(-1)
-	for i, r := range c.BitratesKbps {
-		if s := (b.vp*(b.util[i]+b.gp) - level) / r; s > best {
+	for i, r := range bitrates {
+		if s := (vp*(util[i]+gp) - level) / r; s > best {
 			q, best = i, s
 		}
 	}
@@ -111,13 +116,7 @@ func newBolaE(c *Context) *BolaE {
 }
 
 func (b *BolaE) fromBuffer(c *Context, level float64) int {
-	q, best := 0, math.Inf(-1)
-	for i, r := range c.BitratesKbps {
-		if s := (b.vp*(b.util[i]+b.gp) - level) / r; s > best {
-			q, best = i, s
-		}
-	}
-	return q
+	return bolaQuality(c.BitratesKbps, b.util, b.vp, b.gp, level)
 }
 
 // minBuffer is the lowest buffer level at which BOLA prefers quality q
