@@ -7,7 +7,8 @@ import "math"
 // HTTP", SIGCOMM 2015), as in Pensieve's reference: it predicts the
 // throughput as the harmonic mean of the last five samples and picks the
 // first step of the plan over the next five segments that maximises
-// QoE_lin = Σ R/1000 − 4.3·rebuffer_s − Σ|ΔR|/1000. RobustMPC divides the
+// QoE_lin = Σ R/1000 − 4.3·rebuffer_s − Σ|ΔR|/1000 (a ladder of more
+// than ten rungs shortens the horizon). RobustMPC divides the
 // prediction by 1 + the largest relative prediction error of the last
 // five.
 type MPC struct {
@@ -22,6 +23,7 @@ const (
 	mpcHorizon      = 5
 	mpcHistory      = 5
 	mpcRebufPenalty = 4.3
+	mpcMaxPlans     = 100_000
 )
 
 func newMPC(robust bool) *MPC { return &MPC{robust: robust} }
@@ -62,6 +64,11 @@ func (m *MPC) Choose(c *Context) (int, float64) {
 		return m.last, 0
 	}
 	n := len(c.BitratesKbps)
+	// A long ladder shortens the horizon so that a decision weighs at
+	// most mpcMaxPlans plans (10 rungs keep all five steps).
+	for horizon > 1 && math.Pow(float64(n), float64(horizon)) > mpcMaxPlans {
+		horizon--
+	}
 	top := c.BitratesKbps[n-1] / 1000
 	// Sizes once per step and quality.
 	dl := make([][]float64, horizon)

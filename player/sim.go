@@ -13,11 +13,27 @@ type network struct {
 	trace  Trace
 	i      int
 	toNext float64 // ms left in period i
+	// steps counts period changes; past maxSteps the network is
+	// exhausted and every loop stops, so that no video and trace can
+	// make a session run forever.
+	steps     int
+	exhausted bool
 }
+
+// maxSteps bounds the trace periods one session may walk through: a
+// 10-minute session on a trace of 1 s periods walks about a thousand.
+const maxSteps = 1_000_000
+
+// ErrExhausted is returned when a session would take more than maxSteps
+// trace periods: a trace far too slow (or too finely cut) for the video.
+var ErrExhausted = errors.New("simulate: the session outlasted 1,000,000 trace periods; the trace is too slow for this video")
 
 func newNetwork(t Trace) *network { return &network{trace: t, toNext: t[0].DurationMs} }
 
 func (n *network) next() {
+	if n.steps++; n.steps > maxSteps {
+		n.exhausted = true
+	}
 	n.i = (n.i + 1) % len(n.trace)
 	n.toNext = n.trace[n.i].DurationMs
 }
@@ -25,7 +41,7 @@ func (n *network) next() {
 // latency spends units × the current latency and returns the time taken.
 func (n *network) latency(units float64) float64 {
 	total := 0.0
-	for units > 0 {
+	for units > 0 && !n.exhausted {
 		lat := n.trace[n.i].LatencyMs
 		t := units * lat
 		if t <= n.toNext {
@@ -43,7 +59,7 @@ func (n *network) latency(units float64) float64 {
 // minimalDownload moves at most size bits, stopping once at least minSize
 // bits and minTime ms have gone, and returns the bits and time.
 func (n *network) minimalDownload(size, minSize, minTime float64) (bits, time float64) {
-	for size > 0 && (minSize > 0 || minTime > 0) {
+	for size > 0 && (minSize > 0 || minTime > 0) && !n.exhausted {
 		bw := n.trace[n.i].BandwidthKbps
 		var b, t float64
 		if bw > 0 {
@@ -79,7 +95,7 @@ func (n *network) minimalDownload(size, minSize, minTime float64) (bits, time fl
 
 // wait advances the trace by ms.
 func (n *network) wait(ms float64) {
-	for ms > n.toNext {
+	for ms > n.toNext && !n.exhausted {
 		ms -= n.toNext
 		n.next()
 	}
@@ -98,7 +114,7 @@ func (n *network) download(size float64, quality int, abandon func(Progress) int
 	r := Result{Quality: quality, AbandonTo: -1}
 	r.TTFBMs = n.latency(1)
 	r.TimeMs = r.TTFBMs
-	for r.Bits < size {
+	for r.Bits < size && !n.exhausted {
 		minTime := float64(progressMs)
 		if r.Bits == 0 {
 			minTime -= r.TTFBMs
@@ -224,6 +240,9 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 	// The first segment, at the lowest quality; playback starts when it
 	// has arrived.
 	first := net.download(v.SizesBits[0][0], 0, nil)
+	if net.exhausted {
+		return nil, ErrExhausted
+	}
 	m.StartupMs = first.TimeMs
 	m.playMs += first.TimeMs
 	buf.contents = append(buf.contents, 0)
@@ -259,6 +278,9 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 			}
 		}
 		r := net.download(v.SizesBits[next][q], q, check)
+		if net.exhausted {
+			return nil, ErrExhausted
+		}
 		buf.deplete(r.TimeMs)
 		if r.AbandonTo < 0 {
 			buf.contents = append(buf.contents, q)

@@ -2,6 +2,7 @@ package player
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -121,5 +122,15 @@ func TestSimDeterministic(t *testing.T) {
 		if a.AvgBitrateKbps <= 0 || a.PlayS < 199*3 {
 			t.Errorf("%s: implausible session %s", abr, ja)
 		}
+	}
+}
+
+// TestSimBounded: a video far too big for its trace ends with
+// ErrExhausted instead of running (practically) forever.
+func TestSimBounded(t *testing.T) {
+	v := &Video{SegmentMs: 4000, BitratesKbps: []float64{300}, SizesBits: [][]float64{{1e300}, {1e300}}}
+	tr := Trace{{DurationMs: 1000, BandwidthKbps: 1000, LatencyMs: 50}}
+	if _, err := Simulate(SimConfig{Video: v, Trace: tr, ABR: "bola"}); !errors.Is(err, ErrExhausted) {
+		t.Errorf("err = %v, want ErrExhausted", err)
 	}
 }
