@@ -37,20 +37,33 @@ const rttSampleEvery = time.Second
 
 type connKey struct{}
 
-// clientConn is a client connection with the time of its last RTT sample.
+// clientConn is a client connection, its client's /24 (/48), and the
+// time of its last RTT sample.
 type clientConn struct {
 	net.Conn
+	prefix  netip.Prefix // invalid if the peer is not an IP address
 	sampled atomic.Int64 // unix nanoseconds
 }
 
 // ConnContext is for http.Server.ConnContext: it lets the edge read each
 // client connection's RTT from the kernel as it serves requests.
 func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &clientConn{Conn: c})
+	cc := &clientConn{Conn: c}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		a := ta.AddrPort().Addr().Unmap()
+		bits := 24
+		if a.Is6() {
+			bits = 48
+		}
+		cc.prefix, _ = a.Prefix(bits)
+	}
+	return context.WithValue(ctx, connKey{}, cc)
 }
 
-// rttAgg accumulates RTT samples per client prefix between reports.
+// rttAgg accumulates RTT samples per client prefix between reports, only
+// while RunReports runs: nothing else would ever empty it.
 type rttAgg struct {
+	on    atomic.Bool
 	mu    sync.Mutex
 	byNet map[netip.Prefix]rttSum
 }
@@ -76,25 +89,18 @@ func (s *Server) sampleRTT(r *http.Request) {
 	if err != nil || rtt <= 0 {
 		return
 	}
-	ap, err := netip.ParseAddrPort(cc.RemoteAddr().String())
-	if err != nil {
+	s.metrics.clientRTT.Observe(rtt.Seconds())
+	if !s.rtts.on.Load() || !cc.prefix.IsValid() {
 		return
 	}
-	a := ap.Addr().Unmap()
-	bits := 24
-	if a.Is6() {
-		bits = 48
-	}
-	p, _ := a.Prefix(bits)
-	s.metrics.clientRTT.Observe(rtt.Seconds())
 	s.rtts.mu.Lock()
 	if s.rtts.byNet == nil {
 		s.rtts.byNet = map[netip.Prefix]rttSum{}
 	}
-	sum := s.rtts.byNet[p]
+	sum := s.rtts.byNet[cc.prefix]
 	sum.total += rtt
 	sum.n++
-	s.rtts.byNet[p] = sum
+	s.rtts.byNet[cc.prefix] = sum
 	s.rtts.mu.Unlock()
 }
 
@@ -123,6 +129,8 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 	if rc.Client == nil {
 		rc.Client = &http.Client{Timeout: 5 * time.Second}
 	}
+	s.rtts.on.Store(true)
+	defer s.rtts.on.Store(false)
 	t := time.NewTicker(rc.Interval)
 	defer t.Stop()
 	last, lastBytes := s.cfg.Now(), s.egress.Load()
