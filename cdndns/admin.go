@@ -77,9 +77,7 @@ func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
 			cand.RTTMs = &ms
 		}
 		c.mu.Lock()
-		if c.Capacity > 0 {
-			cand.Utilisation = c.load / c.Capacity
-		}
+		cand.Utilisation = c.utilisation()
 		c.mu.Unlock()
 		e.Clusters = append(e.Clusters, cand)
 	}

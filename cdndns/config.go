@@ -103,7 +103,8 @@ type GeoNet struct {
 	Prefix string  `json:"prefix"`
 	Lat    float64 `json:"lat"`
 	Lon    float64 `json:"lon"`
-	Region string  `json:"region,omitempty"`
+	// Location names the place for explain, e.g. "Paris office".
+	Location string `json:"location,omitempty"`
 }
 
 // HealthConfig configures the active checks of clusters' HealthURL.

@@ -54,7 +54,7 @@ func newLocator(nets []GeoNet, db []byte) (*locator, error) {
 	l := &locator{}
 	for _, g := range nets {
 		p, _ := netip.ParsePrefix(g.Prefix)
-		l.nets = append(l.nets, geoNet{prefix: p.Masked(), lat: g.Lat, lon: g.Lon, city: g.Region})
+		l.nets = append(l.nets, geoNet{prefix: p.Masked(), lat: g.Lat, lon: g.Lon, city: g.Location})
 	}
 	sort.SliceStable(l.nets, func(i, j int) bool { return l.nets[i].prefix.Bits() > l.nets[j].prefix.Bits() })
 	if db != nil {

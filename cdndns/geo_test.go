@@ -36,7 +36,7 @@ func TestGeoDBGolden(t *testing.T) {
 // prefixes; configured prefixes come first; an unknown client is given
 // the widest prefix with no located network in it.
 func TestLocate(t *testing.T) {
-	l, err := newLocator([]GeoNet{{Prefix: "127.0.2.128/25", Lat: 1, Lon: 2, Region: "override"}}, mustRead(t, "examples/demo-geo.mmdb"))
+	l, err := newLocator([]GeoNet{{Prefix: "127.0.2.128/25", Lat: 1, Lon: 2, Location: "override"}}, mustRead(t, "examples/demo-geo.mmdb"))
 	if err != nil {
 		t.Fatal(err)
 	}

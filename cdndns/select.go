@@ -21,8 +21,7 @@ type cluster struct {
 	up               bool
 	failures, passes int
 	drained          bool
-	load             float64            // the sum of nodeLoads, in the same unit as Capacity
-	nodeLoads        map[string]float64 // the last load reported by each node
+	nodeLoads        map[string]float64 // the last load reported by each node, in the unit of Capacity
 	shedding         bool               // above the high water mark, until below the low one
 }
 
@@ -45,10 +44,19 @@ func (c *cluster) setLoad(node string, load float64) {
 		c.nodeLoads = map[string]float64{}
 	}
 	c.nodeLoads[node] = load
-	c.load = 0
-	for _, l := range c.nodeLoads {
-		c.load += l
+}
+
+// utilisation is the cluster's load (its nodes' sum) over its capacity;
+// c.mu must be held.
+func (c *cluster) utilisation() float64 {
+	if c.Capacity <= 0 {
+		return 0
 	}
+	load := 0.0
+	for _, l := range c.nodeLoads {
+		load += l
+	}
+	return load / c.Capacity
 }
 
 // carry takes over prev's run-time state: health, drain and load.
@@ -56,7 +64,7 @@ func (c *cluster) carry(prev *cluster) {
 	prev.mu.Lock()
 	defer prev.mu.Unlock()
 	c.up, c.failures, c.passes = prev.up, prev.failures, prev.passes
-	c.drained, c.load, c.shedding, c.nodeLoads = prev.drained, prev.load, prev.shedding, prev.nodeLoads
+	c.drained, c.shedding, c.nodeLoads = prev.drained, prev.shedding, prev.nodeLoads
 }
 
 func (c *cluster) healthy() bool {
@@ -76,7 +84,7 @@ func (c *cluster) shedShare() float64 {
 	if c.Capacity <= 0 {
 		return 0
 	}
-	u := c.load / c.Capacity
+	u := c.utilisation()
 	switch {
 	case u >= shedHigh:
 		c.shedding = true

@@ -206,8 +206,8 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		return m
 	}
 	q := req.Question[0]
-	client, ecs := clientAddr(w, opt)
-	if ecs != nil && !validECS(ecs) {
+	client, ecs, ok := clientAddr(w, opt)
+	if !ok {
 		// RFC 7871 §6: address bits beyond SOURCE PREFIX-LENGTH, or an
 		// unknown family, are a malformed option.
 		m.Authoritative = false
@@ -234,33 +234,23 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 	return m
 }
 
-// validECS reports whether an EDNS Client Subnet option is well formed:
-// a known family, and no address bits set beyond the source prefix.
-func validECS(e *dns.EDNS0_SUBNET) bool {
-	a, ok := netip.AddrFromSlice(e.Address)
-	if !ok || (e.Family != 1 && e.Family != 2) {
-		return false
-	}
-	if e.Family == 1 {
-		a = a.Unmap()
-	}
-	p, err := a.Prefix(int(e.SourceNetmask))
-	return err == nil && p.Addr() == a
-}
-
 // clientAddr returns the address to locate: the ECS subnet when the query
-// has one, else the resolver's own address.
-func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (netip.Addr, *dns.EDNS0_SUBNET) {
+// has one, else the resolver's own address. ok is false for a malformed
+// ECS option: an unknown family, or address bits set beyond the source
+// prefix.
+func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (addr netip.Addr, ecs *dns.EDNS0_SUBNET, ok bool) {
 	if opt != nil {
 		for _, o := range opt.Option {
-			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
-				if a, ok := netip.AddrFromSlice(e.Address); ok {
-					bits := int(e.SourceNetmask)
-					if p, err := a.Unmap().Prefix(bits); err == nil {
-						return p.Addr(), e
-					}
+			if e, isECS := o.(*dns.EDNS0_SUBNET); isECS {
+				a, ok := netip.AddrFromSlice(e.Address)
+				if !ok || (e.Family != 1 && e.Family != 2) {
+					return netip.Addr{}, e, false
 				}
-				return netip.Addr{}, e
+				if e.Family == 1 {
+					a = a.Unmap()
+				}
+				p, err := a.Prefix(int(e.SourceNetmask))
+				return a, e, err == nil && p.Addr() == a
 			}
 		}
 	}
@@ -271,8 +261,8 @@ func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (netip.Addr, *dns.EDNS0_SUBN
 	case *net.TCPAddr:
 		ip = a.IP
 	}
-	addr, _ := netip.AddrFromSlice(ip)
-	return addr.Unmap(), nil
+	addr, _ = netip.AddrFromSlice(ip)
+	return addr.Unmap(), nil, true
 }
 
 // resolve fills m for question q from client and returns the ECS scope.

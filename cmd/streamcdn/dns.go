@@ -43,7 +43,7 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errors.New("dns: --config is required")
 	}
-	cfg, err := loadDNSConfig(*config)
+	cfg, err := cdndns.LoadConfigFile(*config)
 	if err != nil {
 		return err
 	}
@@ -112,10 +112,6 @@ func closeDNS(servers []*dns.Server) {
 	}
 }
 
-func loadDNSConfig(path string) (*cdndns.Config, error) {
-	return cdndns.LoadConfigFile(path)
-}
-
 // reloadOnHangup reloads the configuration on each SIGHUP until ctx ends;
 // a configuration that does not load is logged and the running one stays.
 func reloadOnHangup(ctx context.Context, log *slog.Logger, srv *cdndns.Server, path string, hup <-chan os.Signal) {
@@ -125,7 +121,7 @@ func reloadOnHangup(ctx context.Context, log *slog.Logger, srv *cdndns.Server, p
 			return
 		case <-hup:
 		}
-		cfg, err := loadDNSConfig(path)
+		cfg, err := cdndns.LoadConfigFile(path)
 		if err == nil {
 			err = srv.Reload(*cfg)
 		}
@@ -184,7 +180,7 @@ func runDNSExplain(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("dns explain: give --config and one CDN hostname")
 	}
-	cfg, err := loadDNSConfig(*config)
+	cfg, err := cdndns.LoadConfigFile(*config)
 	if err != nil {
 		return err
 	}
