@@ -1,6 +1,7 @@
 package cdndns
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -64,21 +65,36 @@ func TestRunHealthChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { s.RunHealthChecks(ctx); close(done) }()
-	waitFor := func(up bool) {
+	waitFor := func(name string, up bool) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if s.state().clusters[1].healthy() == up {
+			if s.state().cluster(name).healthy() == up {
 				return
 			}
 		}
-		t.Fatalf("eu-west never became healthy=%v", up)
+		t.Fatalf("%s never became healthy=%v", name, up)
 	}
 	failing.Store(true)
-	waitFor(false)
+	waitFor("eu-west", false)
 	failing.Store(false)
-	waitFor(true)
-	_ = done
+	waitFor("eu-west", true)
+
+	// A reload changes what is checked: ap-south now has the URL, which
+	// fails, and eu-west none.
+	next := *cfg
+	next.Clusters = append([]Cluster{}, cfg.Clusters...)
+	next.Clusters[1].HealthURL, next.Clusters[2].HealthURL = "", hs.URL+"/healthz"
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(true)
+	waitFor("ap-south", false)
+	if !s.state().cluster("eu-west").healthy() {
+		t.Error("eu-west, no longer checked, went down")
+	}
+	cancel()
+	<-done
 }

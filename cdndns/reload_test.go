@@ -12,9 +12,10 @@ import (
 )
 
 // TestReload: queries answered while the configuration is replaced all
-// succeed; the new configuration takes effect; clusters keep their drain
-// state; a bad configuration is refused and the running one stays; the
-// metrics follow the clusters without being registered twice.
+// succeed; the new configuration takes effect; clusters keep their
+// health, drain and load; the geo database is read again; a bad
+// configuration is refused and the running one stays; the metrics follow
+// the clusters without being registered twice.
 func TestReload(t *testing.T) {
 	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
 	if err != nil {
@@ -26,6 +27,9 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.state().cluster("us-east").drained = true
+	s.state().cluster("eu-west").setLoad("eu-west-1", 900) // 90% of 1000: shedding
+	s.record(HealthConfig{}, s.state().cluster("eu-west"), false)
+	s.record(HealthConfig{}, s.state().cluster("eu-west"), false) // down
 
 	// The new configuration: ap-south gone, a new cluster, a new record.
 	next := *cfg
@@ -78,8 +82,28 @@ func TestReload(t *testing.T) {
 	if d, _ := s.Decide("a1105.kingcdn.com.", netip.MustParseAddr("127.0.1.9")); d.Cluster == "us-east" {
 		t.Errorf("drain lost across reloads: %+v", d)
 	}
+	if c := s.state().cluster("eu-west"); c.shedShare() == 0 {
+		t.Errorf("eu-west's reported load lost across reloads")
+	}
 	if n := testutil.CollectAndCount(s.metrics.up); n != 3 {
 		t.Errorf("cluster_up series = %d, want 3 (ap-south dropped, ap-east added)", n)
+	}
+
+	if s.state().cluster("eu-west").healthy() {
+		t.Errorf("eu-west's failed health checks lost across reloads")
+	}
+
+	// The geo database is read again: without it, 127.0.2.9 is unknown.
+	noDB := next
+	noDB.GeoDB = ""
+	if err := s.Reload(noDB); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Decide("a1105.kingcdn.com.", netip.MustParseAddr("127.0.2.9")); d.Reason != "default" {
+		t.Errorf("after reloading without geo_db: %+v, want reason default", d)
+	}
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
 	}
 
 	bad := next
