@@ -2,6 +2,7 @@ package player
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -112,5 +113,68 @@ func TestMPCPlans(t *testing.T) {
 	m = newMPC(true)
 	if q, _ := m.Choose(c); c.BitratesKbps[q] > 300 {
 		t.Errorf("empty buffer: %d (%v kbit/s), want the lowest", q, c.BitratesKbps[q])
+	}
+}
+
+// TestMPCPruningIsExhaustive: the bounded search picks a plan whose
+// QoE equals the best of all plans, found by plain enumeration, on
+// random buffers, histories and ladders.
+func TestMPCPruningIsExhaustive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 300 {
+		n := 2 + rng.IntN(5)
+		rates := make([]float64, n)
+		r := 200.0
+		for i := range rates {
+			r += 100 + rng.Float64()*1500
+			rates[i] = r
+		}
+		c := &Context{Segments: 40, Index: rng.IntN(40), SegmentMs: 4000, BitratesKbps: rates, MaxBufferMs: 60000,
+			BufferMs: rng.Float64() * 30000}
+		for range 1 + rng.IntN(6) {
+			c.History = append(c.History, 100+rng.Float64()*5000)
+		}
+		m := newMPC(trial%2 == 1)
+		m.last = rng.IntN(n)
+		prev := m.last
+		// The prediction Choose will use, from a twin with the same state.
+		twin := *m
+		pred := twin.predict(c)
+		q, _ := m.Choose(c)
+
+		horizon := min(mpcHorizon, c.Segments-c.Index)
+		qoe := func(plan []int) float64 {
+			buffer, total, p := c.BufferMs, 0.0, prev
+			for _, q := range plan {
+				dl := rates[q] * c.SegmentMs / pred
+				total += rates[q]/1000 - mpcRebufPenalty*max(0, dl-buffer)/1000 - math.Abs(rates[q]-rates[p])/1000
+				buffer = max(0, buffer-dl) + c.SegmentMs
+				p = q
+			}
+			return total
+		}
+		best, bestFirst := math.Inf(-1), map[int]bool{}
+		plan := make([]int, horizon)
+		var all func(step int)
+		all = func(step int) {
+			if step == horizon {
+				v := qoe(plan)
+				switch {
+				case v > best+1e-9:
+					best, bestFirst = v, map[int]bool{plan[0]: true}
+				case v > best-1e-9:
+					bestFirst[plan[0]] = true
+				}
+				return
+			}
+			for q := range n {
+				plan[step] = q
+				all(step + 1)
+			}
+		}
+		all(0)
+		if !bestFirst[q] {
+			t.Fatalf("trial %d: chose %d; the best plans start with %v (QoE %.4f)", trial, q, bestFirst, best)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -177,4 +179,41 @@ func LoadVideo(path string) (*Video, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// LoadTraces reads a trace file, or every regular file in a directory, in
+// name order; the names are returned with the traces.
+func LoadTraces(path string) ([]string, []Trace, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := []string{path}
+	if st.IsDir() {
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = files[:0]
+		for _, e := range ents {
+			if e.Type().IsRegular() {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+		sort.Strings(files)
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("%s: no traces", path)
+	}
+	var names []string
+	var traces []Trace
+	for _, f := range files {
+		t, err := LoadTrace(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		names = append(names, filepath.Base(f))
+		traces = append(traces, t)
+	}
+	return names, traces, nil
 }
