@@ -32,42 +32,7 @@ func TestDNSReloadOnHangup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(t.Context(), []string{"dns", "--config", cfg, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, io.Discard, pw)
-		pw.Close()
-	}()
-	t.Cleanup(func() {
-		if err := <-done; err != nil {
-			t.Errorf("dns returned %v on shutdown", err)
-		}
-	})
-	logs := make(chan string, 1024)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			logs <- sc.Text()
-		}
-		close(logs)
-	}()
-	waitLog := func(substr string) string {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case l, ok := <-logs:
-				if !ok {
-					t.Fatalf("server exited before logging %q: %v", substr, <-done)
-				}
-				if strings.Contains(l, substr) {
-					return l
-				}
-			case <-timeout:
-				t.Fatalf("no log line with %q", substr)
-			}
-		}
-	}
+	waitLog := runLogged(t, "dns", "--config", cfg, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0")
 	m := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("dns serving"))
 	addr := m[1]
 	lookup := func(name string) int {
@@ -102,5 +67,52 @@ func TestDNSReloadOnHangup(t *testing.T) {
 	}
 	if n := lookup("new.netcinema.com."); n != 1 {
 		t.Errorf("after a refused reload: %d answers, want the running configuration's 1", n)
+	}
+}
+
+// runLogged runs a long-running subcommand until the test ends and
+// returns a function that waits (10 s at most) for its next log line
+// containing substr and returns it.
+func runLogged(t *testing.T, args ...string) func(substr string) string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	exited := make(chan struct{})
+	var runErr error
+	go func() {
+		runErr = run(t.Context(), args, io.Discard, pw)
+		pw.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		<-exited
+		if runErr != nil {
+			t.Errorf("%s returned %v on shutdown", args[0], runErr)
+		}
+	})
+	logs := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			logs <- sc.Text()
+		}
+		close(logs)
+	}()
+	return func(substr string) string {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case l, ok := <-logs:
+				if !ok {
+					<-exited
+					t.Fatalf("%s exited before logging %q: %v", args[0], substr, runErr)
+				}
+				if strings.Contains(l, substr) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("%s logged no line with %q", args[0], substr)
+			}
+		}
 	}
 }

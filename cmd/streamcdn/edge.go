@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/edge"
+	"golang.org/x/sync/errgroup"
 )
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +59,12 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	dnsToken := svc.token
+	if *dnsTokenFile != "" {
+		if dnsToken, err = adminToken(*dnsTokenFile); err != nil {
+			return err
+		}
+	}
 	log, reg := svc.log, svc.reg
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
@@ -78,16 +85,13 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	g, ctx := errgroup.WithContext(ctx)
 	if *dnsAdmin != "" {
-		token := svc.token
-		if *dnsTokenFile != "" {
-			if token, err = adminToken(*dnsTokenFile); err != nil {
-				return err
-			}
-		}
-		go srv.RunReports(ctx, edge.ReportConfig{URL: strings.TrimSuffix(*dnsAdmin, "/"), Cluster: *cluster, Token: token, Interval: *every})
+		rc := edge.ReportConfig{URL: strings.TrimSuffix(*dnsAdmin, "/"), Cluster: *cluster, Token: dnsToken, Interval: *every}
+		g.Go(func() error { srv.RunReports(ctx, rc); return nil })
 	}
-	return serveAll(ctx, log, pub, adm)
+	g.Go(func() error { return serveAll(ctx, log, pub, adm) })
+	return g.Wait()
 }
 
 // adminToken reads the admin token from file, or from
