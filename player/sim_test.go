@@ -56,6 +56,7 @@ func TestSabreFidelity(t *testing.T) {
 		worst                    float64
 	}
 	byABR := map[string]*agg{}
+	startupSame, switchesSame := 0, 0
 	for _, ref := range refs {
 		tr, err := LoadTrace(filepath.Join(dir, ref.Set, ref.Trace))
 		if err != nil {
@@ -77,6 +78,12 @@ func TestSabreFidelity(t *testing.T) {
 		a.rbRef += ref.RebufferRatio
 		rel := math.Abs(m.AvgBitrateKbps-ref.AvgBitrate) / ref.AvgBitrate
 		a.worst = max(a.worst, rel)
+		if math.Round(m.StartupMs) == ref.StartupMs {
+			startupSame++
+		}
+		if m.Switches == ref.Switches {
+			switchesSame++
+		}
 		if rel < 1e-4 && math.Abs(m.RebufferRatio-ref.RebufferRatio) < 1e-4 {
 			a.exact++
 		} else if testing.Verbose() {
@@ -84,7 +91,19 @@ func TestSabreFidelity(t *testing.T) {
 				ref.Label, ref.Set, ref.Trace, m.AvgBitrateKbps, ref.AvgBitrate, m.RebufferRatio, ref.RebufferRatio, m.Switches, ref.Switches, m.StartupMs, ref.StartupMs)
 		}
 	}
+	t.Logf("startup equal on %d/%d sessions, switch counts on %d/%d", startupSame, len(refs), switchesSame, len(refs))
+	if startupSame != len(refs) {
+		t.Errorf("startup differs from Sabre's on %d sessions", len(refs)-startupSame)
+	}
+	if switchesSame < 141 {
+		t.Errorf("switch counts equal on %d sessions, fewer than the 141 this reached", switchesSame)
+	}
+	// These three reproduce Sabre session for session.
+	identical := map[string]bool{"bola": true, "throughput": true, "dynamic": true}
 	for name, a := range byABR {
+		if identical[name] && a.exact != a.n {
+			t.Errorf("%s: %d of %d sessions identical to Sabre's, want all", name, a.exact, a.n)
+		}
 		meanErr := math.Abs(a.ours-a.ref) / a.ref
 		t.Logf("%-11s %d sessions, %d identical; mean bitrate %.1f vs Sabre %.1f (%.2f%%), worst session %.2f%%; mean rebuffer ratio %.5f vs %.5f",
 			name, a.n, a.exact, a.ours/float64(a.n), a.ref/float64(a.n), 100*meanErr, 100*a.worst, a.rbOurs/float64(a.n), a.rbRef/float64(a.n))
