@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -28,7 +29,13 @@ func BenchmarkHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	// As on a real listener: the connection in the context, so the
+	// per-request RTT sampling check is measured too.
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
 	req := httptest.NewRequest("GET", "/seg.m4s", nil)
+	req = req.WithContext(s.ConnContext(req.Context(), c1))
 	s.ServeHTTP(httptest.NewRecorder(), req) // fill
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
