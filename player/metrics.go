@@ -26,9 +26,9 @@ type Metrics struct {
 	QoELin           float64 `json:"qoe_lin"`
 	Abandoned        int     `json:"abandoned"`
 	PlayS            float64 `json:"play_s"`
-	RebufferMs       float64 `json:"-"`
-	StartupMs        float64 `json:"-"`
 
+	rebufferMs    float64
+	startupMs     float64
 	segMs         float64
 	bitrates      []float64
 	playMs        float64
@@ -58,11 +58,11 @@ func (m *Metrics) finish() {
 		return
 	}
 	m.AvgBitrateKbps = m.playedBitrate / n
-	m.RebufferRatio = m.RebufferMs / m.playMs
-	m.RebufferS = m.RebufferMs / 1000
+	m.RebufferRatio = m.rebufferMs / m.playMs
+	m.RebufferS = m.rebufferMs / 1000
 	m.AvgBitrateChange = m.bitrateChange / n
-	m.SabreScore = (m.playedUtility - bolaGP*m.RebufferMs/m.segMs) / n
-	m.StartupS = m.StartupMs / 1000
+	m.SabreScore = (m.playedUtility - bolaGP*m.rebufferMs/m.segMs) / n
+	m.StartupS = m.startupMs / 1000
 	m.PlayS = m.playMs / 1000
 	if m.qoeN > 0 {
 		m.QoELin = m.qoeSum / float64(m.qoeN)

@@ -151,7 +151,7 @@ func (b *buffer) level() float64 { return b.segMs*float64(len(b.contents)) - b.p
 func (b *buffer) deplete(ms float64) {
 	m := b.m
 	if len(b.contents) == 0 {
-		m.RebufferMs += ms
+		m.rebufferMs += ms
 		b.rebufDuring += ms
 		m.playMs += ms
 		return
@@ -187,7 +187,7 @@ func (b *buffer) deplete(ms float64) {
 		}
 	}
 	if ms > 0 {
-		m.RebufferMs += ms
+		m.rebufferMs += ms
 		b.rebufDuring += ms
 		m.playMs += ms
 		m.RebufferEvents++
@@ -243,7 +243,7 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 	if net.exhausted {
 		return nil, ErrExhausted
 	}
-	m.StartupMs = first.TimeMs
+	m.startupMs = first.TimeMs
 	m.playMs += first.TimeMs
 	buf.contents = append(buf.contents, 0)
 	m.chunk(0, 0)

@@ -78,7 +78,7 @@ func TestSabreFidelity(t *testing.T) {
 		a.rbRef += ref.RebufferRatio
 		rel := math.Abs(m.AvgBitrateKbps-ref.AvgBitrate) / ref.AvgBitrate
 		a.worst = max(a.worst, rel)
-		if math.Round(m.StartupMs) == ref.StartupMs {
+		if math.Round(m.StartupS*1000) == ref.StartupMs {
 			startupSame++
 		}
 		if m.Switches == ref.Switches {
@@ -88,7 +88,7 @@ func TestSabreFidelity(t *testing.T) {
 			a.exact++
 		} else if testing.Verbose() {
 			t.Logf("%s %s/%s: bitrate %.1f vs %.1f, rebuffer %.4f vs %.4f, switches %d vs %d, startup %.0f vs %.0f",
-				ref.Label, ref.Set, ref.Trace, m.AvgBitrateKbps, ref.AvgBitrate, m.RebufferRatio, ref.RebufferRatio, m.Switches, ref.Switches, m.StartupMs, ref.StartupMs)
+				ref.Label, ref.Set, ref.Trace, m.AvgBitrateKbps, ref.AvgBitrate, m.RebufferRatio, ref.RebufferRatio, m.Switches, ref.Switches, m.StartupS*1000, ref.StartupMs)
 		}
 	}
 	t.Logf("startup equal on %d/%d sessions, switch counts on %d/%d", startupSame, len(refs), switchesSame, len(refs))
