@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // TestEdgeReportsToDNS: "streamcdn edge --dns-admin --cluster" measures
-// its clients' RTT on its real listener and reports it, with its load, to
-// the DNS admin API, authenticated with the admin token.
+// its clients' RTT on its real listener (TCP_INFO) and reports it, with
+// its load, to a real cdndns admin API, authenticated with the admin
+// token; the DNS then answers that client prefix by RTT.
 func TestEdgeReportsToDNS(t *testing.T) {
 	cfg, err := cdndns.LoadConfigFile("../../cdndns/examples/kingcdn.yaml")
 	if err != nil {
@@ -26,9 +28,12 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	}
 	dnsAdmin := httptest.NewServer(d.Admin())
 	defer dnsAdmin.Close()
+	// 100 kB without Content-Length: a chunked fill, whose stored header
+	// once raced with the request streaming it.
+	body := strings.Repeat("x", 100_000)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, "segment")
+		io.WriteString(w, body)
 	}))
 	defer up.Close()
 	t.Setenv("STREAMCDN_ADMIN_TOKEN", "dns-secret")
