@@ -2,9 +2,12 @@ package player
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/streamcdn/streamcdn/internal/sample"
 )
 
 // FuzzParseTrace: any bytes give a trace that validates or an error,
@@ -44,6 +47,31 @@ func FuzzParseVideo(f *testing.F) {
 			if _, err := Simulate(SimConfig{Video: v, Trace: tr, ABR: abr, MaxBufferMs: max(25000, v.SegmentMs)}); err != nil && !errors.Is(err, ErrExhausted) {
 				t.Fatalf("%s: %v", abr, err)
 			}
+		}
+	})
+}
+
+// FuzzCheckSegment feeds the fMP4 checks bytes from the network's worst:
+// they return an error or a span, never panic.
+func FuzzCheckSegment(f *testing.F) {
+	title := sample.FS()
+	initB, err := fs.ReadFile(title, "audio/init.mp4")
+	if err != nil {
+		f.Fatal(err)
+	}
+	seg, err := fs.ReadFile(title, "audio/1.m4s")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(initB, seg)
+	f.Add(initB, []byte{0, 0, 0, 8, 'm', 'o', 'o', 'f'})
+	f.Fuzz(func(t *testing.T, initB, seg []byte) {
+		in, err := checkInit(initB)
+		if err != nil {
+			return
+		}
+		if sp, err := checkSegment(seg, in); err == nil && sp.end <= sp.start {
+			t.Fatalf("span %+v", sp)
 		}
 	})
 }

@@ -147,13 +147,18 @@ type buffer struct {
 
 func (b *buffer) level() float64 { return b.segMs*float64(len(b.contents)) - b.played }
 
+// stall counts ms of stalled playback (rebuffering).
+func (b *buffer) stall(ms float64) {
+	b.m.rebufferMs += ms
+	b.rebufDuring += ms
+	b.m.playMs += ms
+}
+
 // deplete plays ms of media, stalling when the buffer is empty.
 func (b *buffer) deplete(ms float64) {
 	m := b.m
 	if len(b.contents) == 0 {
-		m.rebufferMs += ms
-		b.rebufDuring += ms
-		m.playMs += ms
+		b.stall(ms)
 		return
 	}
 	if b.played > 0 {
@@ -186,7 +191,7 @@ func (b *buffer) deplete(ms float64) {
 			ms = 0
 		}
 	}
-	if ms > 0 {
+	if ms > 1e-9 { // not a float's residue
 		m.rebufferMs += ms
 		b.rebufDuring += ms
 		m.playMs += ms

@@ -21,7 +21,8 @@ go test -race -count=1 -timeout 20m ./...
 
 fuzztime=${FUZZTIME:-10s}
 for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx \
-    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS player:FuzzParseTrace player:FuzzParseVideo; do
+    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS player:FuzzParseTrace player:FuzzParseVideo \
+    player:FuzzCheckSegment; do
   pkg=${target%%:*} fn=${target#*:}
   # Minimizing a new input grown from a large seed (a whole trace) can
   # take the whole budget; a second of it keeps the fuzzer fuzzing.

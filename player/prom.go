@@ -1,0 +1,41 @@
+package player
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// FleetMetrics are a fleet's Prometheus metrics; every session given them
+// in its Config counts in them.
+type FleetMetrics struct {
+	active   prometheus.Gauge
+	sessions *prometheus.CounterVec
+	stalls   prometheus.Counter
+	rebuffer prometheus.Counter
+	bitrate  prometheus.Histogram
+	errors   *prometheus.CounterVec
+	delayed  prometheus.Counter
+	bytes    prometheus.Counter
+}
+
+// NewFleetMetrics registers the fleet's metrics on reg.
+func NewFleetMetrics(reg prometheus.Registerer) *FleetMetrics {
+	m := &FleetMetrics{
+		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamcdn_player_sessions_active",
+			Help: "Sessions playing now."}),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamcdn_player_sessions_total",
+			Help: "Sessions ended, by how: complete, duration, error or canceled."}, []string{"ended"}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_stalls_total",
+			Help: "Times playback stalled with an empty buffer."}),
+		rebuffer: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_rebuffer_seconds_total",
+			Help: "Session time spent stalled, counted when sessions end."}),
+		bitrate: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "streamcdn_player_segment_bitrate_bits_per_second",
+			Help:    "Nominal bitrate of each video segment played.",
+			Buckets: prometheus.ExponentialBuckets(100e3, 2, 10)}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamcdn_player_errors_total",
+			Help: "Error events, by kind: mpd, http, network, truncated, fmp4, discontinuity."}, []string{"kind"}),
+		delayed: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_segments_delayed_total",
+			Help: "Segments during which a session timer fired more than 50 ms late (client CPU)."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_bytes_total",
+			Help: "Bytes received by sessions, counted when sessions end."}),
+	}
+	reg.MustRegister(m.active, m.sessions, m.stalls, m.rebuffer, m.bitrate, m.errors, m.delayed, m.bytes)
+	return m
+}
