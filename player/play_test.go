@@ -230,10 +230,10 @@ func TestPlayBrokenInput(t *testing.T) {
 		return b
 	}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(ts *titleServer)
-		kind  string // the first event's kind
-		ended string
+		kind   string // the first event's kind
+		ended  string
 	}{
 		{"mpd-404", func(ts *titleServer) { ts.set("/title/manifest.mpd", status(404)) }, "http", "error"},
 		{"mpd-malformed", func(ts *titleServer) {

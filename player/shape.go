@@ -27,7 +27,9 @@ func newClock(speed float64) *clock {
 	return &clock{start: time.Now(), speed: speed, lateWall: 50 * time.Millisecond}
 }
 
-func (c *clock) now() float64 { return float64(time.Since(c.start)) / float64(time.Millisecond) * c.speed }
+func (c *clock) now() float64 {
+	return float64(time.Since(c.start)) / float64(time.Millisecond) * c.speed
+}
 
 // wall turns session milliseconds into a wall-clock duration.
 func (c *clock) wall(ms float64) time.Duration {

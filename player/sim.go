@@ -2,6 +2,7 @@ package player
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -208,6 +209,9 @@ type SimConfig struct {
 	MaxBufferMs float64
 	// NoAbandon turns abandonment off.
 	NoAbandon bool
+	// OnSegment, when set, is called after every download, in virtual
+	// time (no TTFB or bytes beyond the description's).
+	OnSegment func(SegmentLog)
 }
 
 // Simulate runs one session in virtual time with Sabre's network and
@@ -253,6 +257,10 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 	buf.contents = append(buf.contents, 0)
 	m.chunk(0, 0)
 	dl := first.TimeMs - first.TTFBMs
+	if cfg.OnSegment != nil {
+		cfg.OnSegment(SegmentLog{Representation: "0", BitrateKbps: v.BitratesKbps[0], Bytes: int64(first.Bits / 8),
+			TTFBMs: first.TTFBMs, DownloadMs: dl, ThroughputKbps: first.Bits / dl, BufferAfterMs: v.SegmentMs, Result: "ok"})
+	}
 	est.Push(dl, first.Bits/dl, first.TTFBMs)
 	c.History = append(c.History, first.Bits/dl)
 
@@ -282,11 +290,26 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 				return to
 			}
 		}
+		at, before, stalled := m.playMs, buf.level(), m.rebufferMs
 		r := net.download(v.SizesBits[next][q], q, check)
 		if net.exhausted {
 			return nil, ErrExhausted
 		}
 		buf.deplete(r.TimeMs)
+		if cfg.OnSegment != nil {
+			row := SegmentLog{AtMs: at, Index: next, Representation: fmt.Sprint(q), BitrateKbps: v.BitratesKbps[q],
+				Bytes: int64(r.Bits / 8), TTFBMs: r.TTFBMs, DownloadMs: r.TimeMs - r.TTFBMs, BufferBeforeMs: before,
+				BufferAfterMs: buf.level(), StallMs: m.rebufferMs - stalled, Result: "ok"}
+			if row.DownloadMs > 0 {
+				row.ThroughputKbps = r.Bits / row.DownloadMs
+			}
+			if r.AbandonTo >= 0 {
+				row.Result = "abandoned"
+			} else {
+				row.BufferAfterMs += v.SegmentMs
+			}
+			cfg.OnSegment(row)
+		}
 		if r.AbandonTo < 0 {
 			buf.contents = append(buf.contents, q)
 			m.chunk(q, buf.rebufDuring)

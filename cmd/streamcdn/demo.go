@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
+	"github.com/streamcdn/streamcdn/player"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -40,7 +42,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	port := fs.Int("port", 8080, "The base port: origin on 127.0.0.1:PORT, shield on PORT+1, DNS on PORT+2 (UDP and TCP), region R's edge on 127.0.R.1:PORT. 0 picks free ports.")
 	admin := fs.String("admin", "127.0.0.1:9080", "The address of /metrics for every component.")
 	profile := fs.String("profile", "live", "The DASH profile to serve the sample in: live or ondemand.")
-	viewers := fs.Int("viewers", 2, "Viewers per region, each resolving video.netcinema.com through the DNS from 127.0.R.2 and fetching the whole title from the edge it names.")
+	viewers := fs.Int("viewers", 3, "Players per region, each resolving video.netcinema.com through the DNS from 127.0.R.2 and streaming the title with ABR from the edge it names, on its own network trace.")
+	abr := fs.String("abr", "dynamic", "The players' ABR algorithm: "+strings.Join(player.Names(), ", ")+".")
+	speed := fs.Float64("speed", 4, "Dilate the players' time: the 30 s title plays in 30/K s, at K times the traces' bandwidth.")
 	duration := fs.Duration("duration", 0, "Stop after this long. Zero means run until interrupted.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,12 +103,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := st.runViewers(ctx, routes, *viewers); err != nil && ctx.Err() == nil {
+	if _, err := player.New(*abr, &player.Context{BitratesKbps: []float64{1}, SegmentMs: 1, MaxBufferMs: 1}); err != nil {
 		return err
+	}
+	if *speed <= 0 || *speed > 1000 {
+		return fmt.Errorf("demo: --speed %v: want 0 < K <= 1000", *speed)
+	}
+	sessions, playErr := st.runViewers(ctx, routes, *viewers, *abr, *speed)
+	if playErr != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	st.reportDNS(stdout, routes)
 	fmt.Fprintln(stdout)
+	reportPlayers(stdout, sessions)
+	fmt.Fprintln(stdout)
 	st.report(stdout)
+	if playErr != nil {
+		return playErr
+	}
 	fmt.Fprintln(stdout, "\nStill serving; Ctrl-C stops the demo.")
 	start := time.Now()
 	err = <-served
@@ -221,7 +237,6 @@ type route struct {
 	addr    netip.Addr
 	edge    *demoEdge
 	explain cdndns.Explanation
-	http    *http.Client
 }
 
 // demoName is what viewers ask for: NetCinema's name, handed to KingCDN.
@@ -255,12 +270,6 @@ func (st *stack) resolveRegions(ctx context.Context) ([]*route, error) {
 		if rt.explain, err = st.dns.Explain(rt.cname, rt.client); err != nil {
 			return nil, err
 		}
-		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: rt.client.AsSlice()}, Resolver: res, Timeout: 5 * time.Second}
-		rt.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return dialer.DialContext(ctx, "tcp4", addr)
-			},
-		}}
 		routes = append(routes, rt)
 	}
 	return routes, nil
@@ -336,80 +345,104 @@ func (st *stack) close() {
 	}
 }
 
-// runViewers has each region's viewers, one after the other, fetch the
-// MPD and every segment of the title from http://video.netcinema.com:PORT/,
-// reaching the edge their resolver named.
-func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int) error {
+// demoTraces are the players' networks, one per player in turn:
+// synthetic, so that the demo needs nothing beside the binary.
+var demoTraces = []struct {
+	name  string
+	trace player.Trace
+}{
+	{"fibre 2 Mbit/s", player.Trace{{DurationMs: 60000, BandwidthKbps: 2000, LatencyMs: 10}}},
+	{"cellular, varying", player.Trace{
+		{DurationMs: 4000, BandwidthKbps: 1200, LatencyMs: 60}, {DurationMs: 4000, BandwidthKbps: 400, LatencyMs: 80},
+		{DurationMs: 4000, BandwidthKbps: 1500, LatencyMs: 60}, {DurationMs: 6000, BandwidthKbps: 250, LatencyMs: 100},
+		{DurationMs: 4000, BandwidthKbps: 900, LatencyMs: 60}}},
+	{"DSL 450 kbit/s", player.Trace{{DurationMs: 60000, BandwidthKbps: 450, LatencyMs: 30}}},
+}
+
+// demoSession is one player's outcome.
+type demoSession struct {
+	region, trace string
+	report        *player.Report
+}
+
+// runViewers runs every region's players at once. Each resolves
+// video.netcinema.com through the DNS from its region's client address,
+// then streams http://video.netcinema.com:PORT/ from the edge it was
+// given, with ABR, on its own trace.
+func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int, abr string, speed float64) ([]demoSession, error) {
 	mpdURL := fmt.Sprintf("http://%s/%s/%s", net.JoinHostPort(demoName, strconv.Itoa(st.edgePort)), demoTitle, origin.ManifestName)
-	for _, rt := range routes {
-		for range viewers {
-			if err := rt.edge.view(ctx, rt.http, mpdURL); err != nil {
-				return fmt.Errorf("viewer in %s: %w", rt.region, err)
-			}
+	sessions := make([]demoSession, len(routes)*viewers)
+	var g errgroup.Group
+	for ri, rt := range routes {
+		for v := range viewers {
+			tr := demoTraces[v%len(demoTraces)]
+			i := ri*viewers + v
+			sessions[i] = demoSession{region: rt.region, trace: tr.name}
+			client := player.NewClient(player.ClientConfig{Resolver: st.dnsAddr, LocalAddr: rt.client.AsSlice()})
+			client.Transport = &countingTransport{next: client.Transport, edges: st.edges}
+			g.Go(func() error {
+				r, err := player.Play(ctx, player.Config{URL: mpdURL, ABR: abr, Client: client, Trace: tr.trace, TraceName: tr.name,
+					Speed: speed, MaxBuffer: 12 * time.Second, SessionID: fmt.Sprintf("%s-%d", rt.region, v)})
+				sessions[i].report = r
+				client.CloseIdleConnections()
+				if err != nil {
+					return fmt.Errorf("player %d in %s: %w", v, rt.region, err)
+				}
+				return nil
+			})
 		}
 	}
-	return nil
+	return sessions, g.Wait()
 }
 
-func (e *demoEdge) view(ctx context.Context, client *http.Client, mpdURL string) error {
-	body, err := e.fetch(ctx, client, mpdURL, nil)
-	if err != nil {
-		return err
-	}
-	m, err := manifest.Parse(body, mpdURL)
-	if err != nil {
-		return err
-	}
-	for _, t := range m.Tracks {
-		if t.Index != nil {
-			idx, err := e.fetch(ctx, client, t.Index.URL, t.Index.Range)
-			if err != nil {
-				return err
-			}
-			if err := t.ExpandIndex(idx); err != nil {
-				return err
-			}
-		}
-		if t.Init != nil {
-			if _, err := e.fetch(ctx, client, t.Init.URL, t.Init.Range); err != nil {
-				return err
-			}
-		}
-		for _, s := range t.Segments {
-			if _, err := e.fetch(ctx, client, s.URL, s.Range); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+// countingTransport counts, per edge, the requests, hits and bytes the
+// demo's players get (the edge is known by the address it answers from).
+type countingTransport struct {
+	next  http.RoundTripper
+	edges []*demoEdge
 }
 
-func (e *demoEdge) fetch(ctx context.Context, client *http.Client, url string, br *manifest.ByteRange) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var remote string
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if a, ok := i.Conn.RemoteAddr().(*net.TCPAddr); ok {
+			remote = a.IP.String()
+		}
+	}}
+	res, err := c.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	if br != nil {
-		req.Header.Set("Range", br.Header())
+	for _, e := range c.edges {
+		if e.ip == remote {
+			e.requests.Add(1)
+			e.bytes.Add(max(res.ContentLength, 0))
+			if strings.Contains(res.Header.Get("Cache-Status"), "; hit") {
+				e.hits.Add(1)
+			}
+		}
 	}
-	res, err := client.Do(req)
-	if err != nil {
-		return nil, err
+	return res, nil
+}
+
+// reportPlayers prints each player's QoE.
+func reportPlayers(w io.Writer, sessions []demoSession) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tplayer network\tabr\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\tqoe_lin")
+	for _, s := range sessions {
+		r := s.report
+		if r == nil {
+			fmt.Fprintf(tw, "%s\t%s\t\tnot started\n", s.region, s.trace)
+			continue
+		}
+		ended := r.Ended
+		if len(r.Errors) > 0 {
+			ended += fmt.Sprintf(" (%d errors: %s)", len(r.Errors), r.Errors[len(r.Errors)-1].Error)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%.3f\n", s.region, s.trace, r.ABR, ended,
+			r.StartupS, r.AvgBitrateKbps, r.Switches, r.RebufferEvents, r.RebufferS, r.QoELin)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent {
-		return nil, fmt.Errorf("GET %s: %s", url, res.Status)
-	}
-	e.requests.Add(1)
-	e.bytes.Add(int64(len(b)))
-	if cs := res.Header.Get("Cache-Status"); strings.Contains(cs, "; hit") {
-		e.hits.Add(1)
-	}
-	return b, nil
+	tw.Flush()
 }
 
 // report prints each edge's hit ratio and the origin offload.

@@ -33,6 +33,8 @@ func commands() []command {
 		{"origin", "serve packaged titles over HTTP like a CDN origin", runOrigin},
 		{"edge", "run a caching edge (or shield) in front of an origin", runEdge},
 		{"dns", "serve the provider and CDN zones, choosing edge clusters by health, RTT, geography and load", runDNS},
+		{"play", "stream a DASH title as a headless player with ABR, over real HTTP, optionally shaped by a trace", runPlay},
+		{"bench", "run a fleet of players against a server or in virtual time; tables, CSV, JSON and charts", runBench},
 		{"sim", "run ABR algorithms in virtual time on network traces (Sabre's model)", runSim},
 		{"demo", "package the built-in sample, serve it through origin, shield, edges and DNS, and stream it", runDemo},
 		{"version", "print the build version", runVersion},

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,11 +57,11 @@ func TestDemo(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--port", "0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
+		done <- run(ctx, []string{"demo", "--port", "0", "--admin", "127.0.0.1:0", "--speed", "10"}, pw, io.Discard)
 		pw.Close()
 	}()
 	var edgeURL, metricsURL string
-	var report, routes []string
+	var report, routes, players []string
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
@@ -73,6 +75,8 @@ func TestDemo(t *testing.T) {
 			report = append(report, line)
 		case strings.Contains(line, "a1105.kingcdn.com"):
 			routes = append(routes, line)
+		case strings.Contains(line, "kbit/s") && len(f) > 0 && slices.Contains(demoRegions, f[0]):
+			players = append(players, line)
 		}
 		if strings.HasPrefix(line, "Still serving") {
 			break
@@ -91,13 +95,29 @@ func TestDemo(t *testing.T) {
 			t.Errorf("DNS report line %q, want %s answered %s by geo", line, region, ip)
 		}
 	}
-	if len(report) != 4 || !strings.Contains(report[3], "origin offload 83.3%") {
-		t.Errorf("report = %q, want three edges and an origin offload of 83.3%% (65 objects, 390 requests)", report)
+	// Three players per region, each on its own network, all complete.
+	if len(players) != 9 {
+		t.Errorf("player report = %q, want 9 lines", players)
+	}
+	for _, line := range players {
+		if !strings.Contains(line, " complete ") {
+			t.Errorf("player %q did not complete", line)
+		}
+	}
+	// Every edge served its players; the origin saw a fraction of it.
+	if len(report) != 4 {
+		t.Fatalf("report = %q, want three edges and the origin", report)
 	}
 	for _, line := range report[:3] {
-		if !strings.Contains(line, "130    65      50.0%") {
-			t.Errorf("edge line %q, want 130 requests with 65 hits", line)
+		f := strings.Fields(line)
+		if n, err := strconv.Atoi(f[2]); err != nil || n < 3*16 {
+			t.Errorf("edge line %q: want at least 48 requests (3 players x 15 segments + MPD)", line)
 		}
+	}
+	var originReq, clientReq int
+	var offload float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(report[3]), "origin: %d requests for %d client requests: origin offload %f%%", &originReq, &clientReq, &offload); err != nil || offload < 50 {
+		t.Errorf("origin line %q (%v): want an offload above 50%%", report[3], err)
 	}
 	for _, u := range []string{edgeURL, strings.TrimSuffix(edgeURL, "manifest.mpd") + "360p/1.m4s", metricsURL} {
 		res, err := http.Get(u)

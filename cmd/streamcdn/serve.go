@@ -54,12 +54,23 @@ func listen(name, addr string, h http.Handler) (listener, error) {
 	return listener{name: name, ln: ln, h: h}, nil
 }
 
+// serverProtocols are HTTP/1.1, HTTP/2 over TLS and HTTP/2 with prior
+// knowledge (h2c) over plain TCP, as players and CDN tiers speak them.
+func serverProtocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
 // serveAll serves every listener until ctx ends, then shuts them down
 // gracefully, giving in-flight requests five seconds.
 func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range lns {
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext}
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext,
+			Protocols: serverProtocols()}
 		g.Go(func() error {
 			if err := srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s: %w", l.name, err)
