@@ -81,14 +81,21 @@ var algorithms = map[string]func(c *Context) ABR{
 	"robustmpc":   func(c *Context) ABR { return newMPC(true) },
 }
 
+// Known returns an error naming the known algorithms unless name is one.
+func Known(name string) error {
+	if _, ok := algorithms[strings.ToLower(name)]; !ok {
+		return fmt.Errorf("unknown ABR %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return nil
+}
+
 // New returns the named algorithm for a session described by c (ladder,
 // segment duration and buffer capacity).
 func New(name string, c *Context) (ABR, error) {
-	f, ok := algorithms[strings.ToLower(name)]
-	if !ok {
-		return nil, fmt.Errorf("unknown ABR %q (known: %s)", name, strings.Join(Names(), ", "))
+	if err := Known(name); err != nil {
+		return nil, err
 	}
-	return f(c), nil
+	return algorithms[strings.ToLower(name)](c), nil
 }
 
 // qualityFromThroughput is the highest quality whose segment, after the

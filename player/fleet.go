@@ -61,7 +61,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		return nil, errors.New("fleet: virtual time needs traces")
 	}
 	for _, a := range cfg.ABRs {
-		if _, err := New(a, &Context{BitratesKbps: []float64{1}, SegmentMs: 1, MaxBufferMs: 1}); err != nil {
+		if err := Known(a); err != nil {
 			return nil, err
 		}
 	}

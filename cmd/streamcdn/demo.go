@@ -103,7 +103,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if _, err := player.New(*abr, &player.Context{BitratesKbps: []float64{1}, SegmentMs: 1, MaxBufferMs: 1}); err != nil {
+	if err := player.Known(*abr); err != nil {
 		return err
 	}
 	if *speed <= 0 || *speed > 1000 {

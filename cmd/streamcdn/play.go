@@ -113,7 +113,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("play: %w", err)
 	}
 	cfg.URL = rest[0]
-	if _, err := player.New(cfg.ABR, &player.Context{BitratesKbps: []float64{1}, SegmentMs: 1, MaxBufferMs: 1}); err != nil {
+	if err := player.Known(cfg.ABR); err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
 	if cfg.Logger, err = newLogger(stderr, *verbose); err != nil {
