@@ -72,6 +72,13 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 func (f *Fleet) Done() int   { return int(f.done.Load()) }
 func (f *Fleet) Active() int { return int(f.active.Load()) }
 
+// started counts a session in, raising the peak if it is one.
+func (f *Fleet) started() {
+	n := f.active.Add(1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+	}
+}
+
 // Peak is the most sessions that ran at once.
 func (f *Fleet) Peak() int { return int(f.peak.Load()) }
 
@@ -105,9 +112,7 @@ func (f *Fleet) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if n := f.active.Add(1); n > f.peak.Load() {
-					f.peak.Store(n) // only this worker's increment can race; a missed peak is off by one
-				}
+				f.started()
 				f.Reports[i] = f.session(ctx, i)
 				f.active.Add(-1)
 				f.done.Add(1)

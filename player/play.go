@@ -104,21 +104,6 @@ type SegmentLog struct {
 	Result         string  `json:"result"` // ok, abandoned or error
 }
 
-// CSVHeader and CSV are the per-segment log's columns and rows.
-const CSVHeader = "at_ms,index,representation,bitrate_kbps,bytes,ttfb_ms,download_ms,throughput_kbps,buffer_before_ms,buffer_after_ms,stall_ms,result\n"
-
-func (l SegmentLog) CSV() string {
-	return fmt.Sprintf("%.0f,%d,%s,%.0f,%d,%.1f,%.1f,%.0f,%.0f,%.0f,%.0f,%s\n", l.AtMs, l.Index, csvField(l.Representation),
-		l.BitrateKbps, l.Bytes, l.TTFBMs, l.DownloadMs, l.ThroughputKbps, l.BufferBeforeMs, l.BufferAfterMs, l.StallMs, l.Result)
-}
-
-func csvField(s string) string {
-	if strings.ContainsAny(s, ",\"\n\r") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
-}
-
 // maxObject bounds one fetched object (MPD or segment) in memory.
 const maxObject = 256 << 20
 
@@ -156,11 +141,9 @@ type session struct {
 
 	started, stalled bool
 	last             float64 // session time of the last advance
-	startupMs        float64
 	videoEnd         float64 // seconds: where the next video segment must start
 	audioEnd         float64
 	nextAudio        int
-	lastLate         int
 }
 
 func newSession(cfg Config) *session {
@@ -179,7 +162,7 @@ func newSession(cfg Config) *session {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &session{cfg: cfg, log: cfg.Logger, client: cfg.Client, clk: newClock(cfg.Speed), est: nil,
+	s := &session{cfg: cfg, log: cfg.Logger, client: cfg.Client, clk: newClock(cfg.Speed),
 		inits: map[*manifest.Track]*initInfo{}}
 	if len(cfg.Trace) > 0 {
 		s.link = newLink(cfg.Trace)
@@ -373,10 +356,10 @@ func (s *session) arrived(q int) {
 	}
 	if !s.started {
 		s.started = true
-		s.startupMs = s.clk.now()
-		s.m.startupMs = s.startupMs
-		s.m.playMs += s.startupMs
-		s.last = s.startupMs
+		now := s.clk.now()
+		s.m.startupMs = now
+		s.m.playMs += now
+		s.last = now
 	}
 	s.stalled = false
 }

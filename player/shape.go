@@ -39,21 +39,21 @@ func (c *clock) wall(ms float64) time.Duration {
 // sleepUntil sleeps until session time t, noting a late wake-up.
 func (c *clock) sleepUntil(ctx context.Context, t float64) error {
 	deadline := c.start.Add(c.wall(t))
-	d := time.Until(deadline)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case now := <-timer.C:
-		if now.Sub(deadline) > c.lateWall {
-			c.late++
+	if d := time.Until(deadline); d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
 		}
-		return nil
 	}
+	// Late is late whether the timer fired late or the session came to
+	// sleep after its deadline had passed.
+	if time.Since(deadline) > c.lateWall {
+		c.late++
+	}
+	return ctx.Err()
 }
 
 // link is a trace replayed in session time: the period in force at any

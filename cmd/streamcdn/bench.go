@@ -91,7 +91,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "fleet metrics on http://%s/metrics\n", l.ln.Addr())
 		srvCtx, stop := context.WithCancel(context.Background())
 		defer stop()
-		go serveAll(srvCtx, newDiscardLogger(), l)
+		go serveAll(srvCtx, slog.New(slog.DiscardHandler), l)
 	}
 	var base runtime.MemStats
 	runtime.GC()
@@ -160,8 +160,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func newDiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // progress draws the bar: sessions done, running, and time.
 func progress(w io.Writer, f *player.Fleet, total int, start time.Time) {
 	const width = 30
@@ -205,36 +203,12 @@ func writeFleet(dir string, reports []*player.Report, table map[string]*player.A
 	if err := atomicfile.Write(filepath.Join(dir, "fleet.json"), append(b, '\n')); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFrom(filepath.Join(dir, "sessions.csv"), func(w io.Writer) error {
-		fmt.Fprintln(w, "session,abr,trace,ended,segments,bytes,avg_bitrate_kbps,rebuffer_ratio,rebuffer_s,rebuffer_events,switches,startup_s,sabre_score,qoe_lin,abandoned,delayed_segments,errors")
-		for i, r := range reports {
-			if r == nil {
-				continue
-			}
-			_, err := fmt.Fprintf(w, "%d,%s,%s,%s,%d,%d,%.1f,%.5f,%.3f,%d,%d,%.3f,%.4f,%.4f,%d,%d,%d\n", i, r.ABR, csvQuote(r.Trace), r.Ended, r.Segments, r.Bytes,
-				r.AvgBitrateKbps, r.RebufferRatio, r.RebufferS, r.RebufferEvents, r.Switches, r.StartupS, r.SabreScore, r.QoELin, r.Abandoned, r.DelayedSegments, len(r.Errors))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFrom(filepath.Join(dir, "segments.csv"), func(w io.Writer) error {
-		if _, err := io.WriteString(w, "session,"+player.CSVHeader); err != nil {
+	for name, write := range map[string]func(io.Writer, []*player.Report) error{
+		"sessions.csv": player.WriteSessionsCSV, "segments.csv": player.WriteFleetLogCSV,
+	} {
+		if err := atomicfile.WriteFrom(filepath.Join(dir, name), func(w io.Writer) error { return write(w, reports) }); err != nil {
 			return err
 		}
-		for i, r := range reports {
-			for _, s := range r.Log {
-				if _, err := fmt.Fprintf(w, "%d,%s", i, s.CSV()); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
 	}
 	var cdf, rate, buf bytes.Buffer
 	if err := charts.QoECDF(&cdf, reports); err != nil {
@@ -249,11 +223,4 @@ func writeFleet(dir string, reports []*player.Report, table map[string]*player.A
 		}
 	}
 	return nil
-}
-
-func csvQuote(s string) string {
-	if strings.ContainsAny(s, ",\"\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
 }

@@ -248,7 +248,7 @@ func (st *stack) resolveRegions(ctx context.Context) ([]*route, error) {
 	var routes []*route
 	for i, region := range demoRegions {
 		rt := &route{region: region, client: netip.AddrFrom4([4]byte{127, 0, byte(i + 1), 2})}
-		res := regionResolver(st.dnsAddr, rt.client)
+		res := player.NewResolver(st.dnsAddr, rt.client.AsSlice())
 		cname, err := res.LookupCNAME(ctx, demoName)
 		if err != nil {
 			return nil, fmt.Errorf("region %s: resolve %s: %w", region, demoName, err)
@@ -273,20 +273,6 @@ func (st *stack) resolveRegions(ctx context.Context) ([]*route, error) {
 		routes = append(routes, rt)
 	}
 	return routes, nil
-}
-
-// regionResolver is a stub resolver that asks dnsAddr from local, as a
-// region's LDNS would (the DNS locates clients by this source address).
-func regionResolver(dnsAddr string, local netip.Addr) *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		d := net.Dialer{}
-		if strings.HasPrefix(network, "udp") {
-			d.LocalAddr = &net.UDPAddr{IP: local.AsSlice()}
-		} else {
-			d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
-		}
-		return d.DialContext(ctx, network, dnsAddr)
-	}}
 }
 
 // reportDNS prints, per region, what the viewers resolved and why.

@@ -142,23 +142,11 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *logPath != "" {
-		if err := atomicfile.WriteFrom(*logPath, func(w io.Writer) error { return writeSegmentCSV(w, rep.Log) }); err != nil {
+		if err := atomicfile.WriteFrom(*logPath, func(w io.Writer) error { return player.WriteLogCSV(w, rep.Log) }); err != nil {
 			return err
 		}
 	}
 	return playErr
-}
-
-func writeSegmentCSV(w io.Writer, rows []player.SegmentLog) error {
-	if _, err := io.WriteString(w, player.CSVHeader); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if _, err := io.WriteString(w, r.CSV()); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func printReport(w io.Writer, r *player.Report) {
