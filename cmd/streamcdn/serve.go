@@ -64,8 +64,12 @@ func serverProtocols() *http.Protocols {
 	return p
 }
 
+// shutdownGrace is how long a shutdown waits for requests in flight.
+const shutdownGrace = 5 * time.Second
+
 // serveAll serves every listener until ctx ends, then shuts them down
-// gracefully, giving in-flight requests five seconds.
+// gracefully: requests in flight get shutdownGrace to finish, then
+// whatever connections remain are closed.
 func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range lns {
@@ -79,10 +83,15 @@ func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 		})
 		g.Go(func() error {
 			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
 			log.Info("shutting down", "listener", l.name)
-			return srv.Shutdown(sctx)
+			if err := srv.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			log.Warn("connections still open after the grace period; closing them", "listener", l.name, "grace", shutdownGrace)
+			srv.Close() // its only error is the listener's, closed by Shutdown already
+			return nil
 		})
 	}
 	return g.Wait()
