@@ -8,6 +8,7 @@ import (
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/edge"
 	"github.com/streamcdn/streamcdn/origin"
+	"github.com/streamcdn/streamcdn/player"
 )
 
 // TestMetricNames registers every component's metrics on one real
@@ -35,6 +36,7 @@ func TestMetricNames(t *testing.T) {
 	if _, err := cdndns.New(*cfg, cdndns.Options{Registry: wrap("dns")}); err != nil {
 		t.Fatal(err)
 	}
+	player.NewFleetMetrics(wrap("fleet"))
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package player
 
 import (
+	"encoding/csv"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +55,33 @@ func TestFleetAssignmentAndTable(t *testing.T) {
 	}
 	if _, err := NewFleet(FleetConfig{Players: 1, ABRs: []string{"nope"}, Session: Config{URL: "http://x/"}}); err == nil {
 		t.Error("unknown ABR accepted")
+	}
+}
+
+func TestFleetCSV(t *testing.T) {
+	r := &Report{Ended: "complete", Segments: 2, Log: []SegmentLog{{Index: 0, Representation: `a,"b"`, Result: "ok"}, {Index: 1, Representation: "c", Result: "ok"}}}
+	r.ABR, r.Trace = "bola", "3G, evening"
+	var sessions, segments strings.Builder
+	if err := WriteSessionsCSV(&sessions, []*Report{nil, r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFleetLogCSV(&segments, []*Report{nil, r}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, got string
+		lines     int
+		want      string
+	}{
+		{"sessions", sessions.String(), 2, `1,bola,"3G, evening",complete,2,`},
+		{"segments", segments.String(), 3, `1,0,0,"a,""b""",0,`},
+	} {
+		rows, err := csv.NewReader(strings.NewReader(tc.got)).ReadAll()
+		if err != nil || len(rows) != tc.lines || len(rows[1]) != len(rows[0]) {
+			t.Errorf("%s: %d rows (%v), header and first row of %d and %d fields:\n%s", tc.name, len(rows), err, len(rows[0]), len(rows[1]), tc.got)
+		}
+		if !strings.Contains(tc.got, "\n"+tc.want) {
+			t.Errorf("%s lacks a row starting %s:\n%s", tc.name, tc.want, tc.got)
+		}
 	}
 }

@@ -504,7 +504,7 @@ func (s *session) segment(ctx context.Context, i, q int) (Result, error) {
 	row.Result = "ok"
 	s.logRow(row, stallBefore)
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.bitrate.Observe(float64(t.Bandwidth))
+		s.cfg.Metrics.bitrate.Observe(float64(t.Bandwidth) / 8)
 	}
 	return r, nil
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
@@ -372,5 +375,129 @@ func TestCMCDEncoding(t *testing.T) {
 		if got := relativeURL(tc.cur, tc.next); got != tc.want {
 			t.Errorf("relativeURL(%s, %s) = %s, want %s", tc.cur, tc.next, got, tc.want)
 		}
+	}
+}
+
+// TestPlayStartupAndDuration: playback starts only when --startup of media
+// is in, and --duration stops the session after that much of the title.
+func TestPlayStartupAndDuration(t *testing.T) {
+	ts := newTitleServer(t, manifest.ProfileLive, false)
+	trace := Trace{{DurationMs: 60000, BandwidthKbps: 1000, LatencyMs: 20}}
+	play := func(cfg Config) *Report {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cfg.URL, cfg.ABR, cfg.Trace, cfg.Speed = ts.mpd(), "throughput", trace, 10
+		r, err := Play(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Play: %v", err)
+		}
+		return r
+	}
+	// Playback starts once the k-th video segment (and the audio it
+	// covers, fetched next) is in: after that segment's download, before
+	// the next segment's request.
+	startsAfter := func(name string, r *Report, k int) {
+		t.Helper()
+		in := (r.Log[k].AtMs + r.Log[k].TTFBMs + r.Log[k].DownloadMs) / 1000
+		next := r.Log[k+1].AtMs / 1000
+		if r.StartupS < in || r.StartupS > next {
+			t.Errorf("%s: startup at %.3f s; segment %d was in at %.3f s, segment %d requested at %.3f s", name, r.StartupS, k, in, k+1, next)
+		}
+	}
+	one := play(Config{Duration: 10 * time.Second})
+	if one.Ended != "duration" || one.Segments != 5 {
+		t.Errorf("--duration 10s: ended %s after %d segments, want duration after 5", one.Ended, one.Segments)
+	}
+	startsAfter("default threshold (one segment)", one, 0)
+	three := play(Config{Duration: 10 * time.Second, Startup: 6 * time.Second})
+	startsAfter("--startup 6s", three, 2)
+}
+
+// TestPlayH2TLS plays over HTTP/2 on TLS (ALPN h2).
+func TestPlayH2TLS(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{Source: sample.FS(), Output: filepath.Join(dir, "title")}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := origin.New(origin.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(o)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); o.Close() })
+	client := NewClient(ClientConfig{HTTP2: true})
+	client.Transport.(*http.Transport).TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := Play(ctx, Config{URL: srv.URL + "/title/manifest.mpd", Client: client, Speed: 20, MaxBuffer: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Protocol != "HTTP/2.0" || r.Segments != 15 {
+		t.Errorf("protocol %s, %d segments; want HTTP/2.0 and 15", r.Protocol, r.Segments)
+	}
+}
+
+// TestPlayFleetMetrics: a session counts in the fleet's metrics.
+func TestPlayFleetMetrics(t *testing.T) {
+	ts := newTitleServer(t, manifest.ProfileLive, false)
+	reg := prometheus.NewPedanticRegistry()
+	fm := NewFleetMetrics(reg)
+	ts.set("/title/360p/3.m4s", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusNotFound) })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := Play(ctx, Config{URL: ts.mpd(), ABR: "throughput", Speed: 20, MaxBuffer: 10 * time.Second, Metrics: fm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{fm.active, 0},
+		{fm.sessions.WithLabelValues("complete"), 1},
+		{fm.errors.WithLabelValues("http"), float64(len(r.Errors))},
+		{fm.bytes, float64(r.Bytes)},
+	} {
+		if got := promtest.ToFloat64(tc.c); got != tc.want {
+			t.Errorf("%s = %v, want %v", describe(tc.c), got, tc.want)
+		}
+	}
+	if len(r.Errors) == 0 {
+		t.Error("the 404 made no error event")
+	}
+	if n := promtest.CollectAndCount(fm.bitrate); n != 1 {
+		t.Errorf("bitrate histogram: %d series", n)
+	}
+	var m dto.Metric
+	fm.bitrate.Write(&m)
+	if got := m.GetHistogram().GetSampleCount(); got != 15 {
+		t.Errorf("bitrate histogram counted %d segments, want 15", got)
+	}
+}
+
+func describe(c prometheus.Collector) string {
+	ch := make(chan *prometheus.Desc, 1)
+	c.Describe(ch)
+	return (<-ch).String()
+}
+
+func TestClockLate(t *testing.T) {
+	c := newClock(2)
+	ctx := context.Background()
+	if err := c.sleepUntil(ctx, c.now()+10); err != nil || c.late != 0 {
+		t.Fatalf("a short sleep: err %v, late %d", err, c.late)
+	}
+	// A deadline 200 ms (wall) past: the session is late by more than 50 ms.
+	if err := c.sleepUntil(ctx, c.now()-400); err != nil || c.late != 1 {
+		t.Fatalf("a missed deadline: err %v, late %d, want 1", err, c.late)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := c.sleepUntil(cctx, c.now()+10_000); err == nil {
+		t.Error("a canceled sleep returned no error")
 	}
 }
