@@ -110,15 +110,20 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	// The whole batch is checked before any of it is applied: a bad
+	// report refuses them all.
 	now, st := s.opts.Now(), s.state()
+	clients := make([]netip.Addr, len(reports))
 	for i, rep := range reports {
-		c := st.cluster(rep.Cluster)
 		a, err := netip.ParseAddr(rep.Client)
-		if c == nil || err != nil || rep.RTTMs <= 0 || rep.RTTMs > 60_000 {
-			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000", i), http.StatusBadRequest)
+		if st.cluster(rep.Cluster) == nil || err != nil || rep.RTTMs <= 0 || rep.RTTMs > 60_000 {
+			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000; nothing applied", i), http.StatusBadRequest)
 			return
 		}
-		s.rtt.add(a.Unmap(), c.Name, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
+		clients[i] = a.Unmap()
+	}
+	for i, rep := range reports {
+		s.rtt.add(clients[i], rep.Cluster, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
 	}
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
@@ -137,13 +142,15 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	st := s.state()
 	for i, rep := range reports {
-		c := s.state().cluster(rep.Cluster)
-		if c == nil || rep.Load < 0 {
-			http.Error(w, fmt.Sprintf("report %d: want a known cluster and a load >= 0", i), http.StatusBadRequest)
+		if st.cluster(rep.Cluster) == nil || rep.Load < 0 {
+			http.Error(w, fmt.Sprintf("report %d: want a known cluster and a load >= 0; nothing applied", i), http.StatusBadRequest)
 			return
 		}
-		c.setLoad(rep.Node, rep.Load)
+	}
+	for _, rep := range reports {
+		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load)
 	}
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }

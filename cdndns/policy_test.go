@@ -143,7 +143,28 @@ func TestAdminAPI(t *testing.T) {
 			t.Errorf("POST %s (token %q): %d, want %d", tc.path, tc.token, got, tc.want)
 		}
 	}
+	// A batch with one bad report is refused whole: its good first
+	// report (ap-south at 1 ms for the client) must not steer the answer.
+	for _, path := range []string{"/rtt", "/load"} {
+		body := `[{"cluster": "ap-south", "client": "127.0.2.10", "rtt_ms": 1}, {"cluster": "mars", "client": "127.0.2.10", "rtt_ms": 1}]`
+		if path == "/load" {
+			body = `[{"cluster": "us-east", "load": 1e9}, {"cluster": "us-east", "load": -1}]`
+		}
+		if got := post(t, admin+path, "secret", body); got != 400 {
+			t.Errorf("POST %s with a bad second report: %d, want 400", path, got)
+		}
+	}
 	d, _ := s.Decide("a1105.kingcdn.com", netip.MustParseAddr("127.0.2.10"))
+	if d.Reason == "rtt" {
+		t.Errorf("a refused RTT batch was applied in part: %+v", d)
+	}
+	us := s.state().cluster("us-east")
+	us.mu.Lock()
+	u := us.utilisation()
+	us.mu.Unlock()
+	if u != 0 {
+		t.Errorf("a refused load batch was applied in part: us-east at %v", u)
+	}
 	if d.Cluster == "eu-west" {
 		t.Errorf("a drained cluster still answered: %+v", d)
 	}
