@@ -146,13 +146,28 @@ func (s *shapedBody) shapeChunk(p []byte) []byte {
 	return p
 }
 
+// blockedRead is how long a read must take to count as waiting for the
+// network rather than taking bytes already received.
+const blockedRead = 2 * time.Millisecond
+
 func (s *shapedBody) Read(p []byte) (int, error) {
+	called := time.Now()
 	n, err := s.r.Read(s.shapeChunk(p))
 	if n > 0 {
+		// The emulated link stays busy while the bytes are there to be
+		// read: a read that found them waiting continues the previous
+		// transfer, even if this goroutine woke late, so that the
+		// client's own delays are caught up rather than charged to the
+		// link. A read that waited on the network starts anew (idle time
+		// advances the trace).
+		start := s.cursor
+		if !s.read || time.Since(called) > blockedRead {
+			start = max(s.cursor, s.clk.now())
+		}
 		if !s.read {
 			s.read, s.first = true, s.clk.now()
 		}
-		s.cursor = s.link.transfer(max(s.cursor, s.clk.now()), float64(8*n))
+		s.cursor = s.link.transfer(start, float64(8*n))
 		if serr := s.clk.sleepUntil(s.ctx, s.cursor); serr != nil && err == nil {
 			err = serr
 		}
