@@ -1,6 +1,7 @@
 package cdndns
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -28,10 +29,21 @@ func TestResolverFlow(t *testing.T) {
 	addr := serveOnePort(t, exampleServer(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", script, "-n", addr, "-k", addr, "-p", fmt.Sprint(freePort(t)),
-		"-e", "127.0.1.1", // unbound sends 127.0.0.0/24, which no region claims: the default cluster
-		"-s", "127.0.1.0/24=127.0.1.1", "-s", "127.0.2.0/24=127.0.2.1", "-s", "127.0.3.0/24=127.0.3.1",
-		"-s", "198.51.100.0/24=127.0.2.1", "-w", t.TempDir()).CombinedOutput()
+	// unbound binds a port we found free; another test's connection may
+	// take it first (the port is the kernel's to give out), so a failed
+	// bind is tried again on another port, three times at most.
+	var out []byte
+	var err error
+	for range 3 {
+		out, err = exec.CommandContext(ctx, "bash", script, "-n", addr, "-k", addr, "-p", fmt.Sprint(freePort(t)),
+			"-e", "127.0.1.1", // unbound sends 127.0.0.0/24, which no region claims: the default cluster
+			"-s", "127.0.1.0/24=127.0.1.1", "-s", "127.0.2.0/24=127.0.2.1", "-s", "127.0.3.0/24=127.0.3.1",
+			"-s", "198.51.100.0/24=127.0.2.1", "-w", t.TempDir()).CombinedOutput()
+		if err == nil || !bytes.Contains(out, []byte("Address already in use")) {
+			break
+		}
+		t.Logf("unbound could not bind its port; trying another:\n%s", out)
+	}
 	if err != nil {
 		t.Fatalf("dns-flow: %v\n%s", err, out)
 	}
@@ -65,12 +77,21 @@ func serveOnePort(t *testing.T, s *Server) string {
 	return ""
 }
 
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		pc.Close()
+		if err == nil {
+			ln.Close()
+			return pc.LocalAddr().(*net.UDPAddr).Port
+		}
 	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
