@@ -13,9 +13,15 @@ import (
 //	GET  /readyz                   200 once the disk index is loaded (always, after New)
 //	POST /purge?url=/title/x.m4s   drop one URL, every variant of it
 //	POST /purge?prefix=/title/     drop every URL under a prefix
+//	PUT  /push/object?url=/p       pin one object (Content-Length, Content-Digest: sha-256=:...:)
+//	DELETE /push/object?url=|prefix=  unpin
+//	GET  /push/objects?prefix=/t/  the modes, the pinned budget and what is pinned under a prefix
+//	POST /push/fill                start a fill job (FillRequest): the edge fetches and pins
+//	GET  /push/fill/{id}           a fill job's FillStatus
 //
-// Purge needs "Authorization: Bearer <AdminToken>"; a missing or wrong
-// token is 401, and so is any token when none is configured.
+// Purge and push need "Authorization: Bearer <AdminToken>"; a missing or
+// wrong token is 401, and so is any token when none is configured. Purge
+// drops cached copies, never pinned objects.
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -24,7 +30,13 @@ func (s *Server) Admin() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, map[string]string{"status": "ready"})
 	})
-	mux.Handle("POST /purge", httpx.BearerAuth(s.cfg.AdminToken, "streamcdn-edge", http.HandlerFunc(s.handlePurge)))
+	auth := func(h http.HandlerFunc) http.Handler { return httpx.BearerAuth(s.cfg.AdminToken, "streamcdn-edge", h) }
+	mux.Handle("POST /purge", auth(s.handlePurge))
+	mux.Handle("PUT /push/object", auth(s.handlePushObject))
+	mux.Handle("DELETE /push/object", auth(s.handleUnpin))
+	mux.Handle("GET /push/objects", auth(s.handleHoldings))
+	mux.Handle("POST /push/fill", auth(s.handleFill))
+	mux.Handle("GET /push/fill/{id}", auth(s.handleFillStatus))
 	return mux
 }
 

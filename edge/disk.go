@@ -123,10 +123,7 @@ func (d *disk) put(o *object) error {
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
 	w := bufio.NewWriterSize(tmp, 64<<10)
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(hdr)))
-	w.WriteString(diskMagic)
-	w.Write(n[:])
+	w.Write(diskPrefix(len(hdr)))
 	w.Write(hdr)
 	w.Write(o.body)
 	err = w.Flush()
@@ -152,6 +149,12 @@ func (d *disk) put(o *object) error {
 	d.bytes += size
 	d.evict()
 	return nil
+}
+
+// diskPrefix is what precedes an object file's header: the magic and the
+// header's length.
+func diskPrefix(headerLen int) []byte {
+	return binary.BigEndian.AppendUint32([]byte(diskMagic), uint32(headerLen))
 }
 
 // evict removes least recently used files until under budget. d.mu held.

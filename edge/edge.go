@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,9 +47,23 @@ type Config struct {
 	UpstreamTimeout time.Duration `json:"upstream_timeout"`
 	// NoAdmission turns TinyLFU admission off: plain LRU.
 	NoAdmission bool `json:"no_admission"`
-	// AdminToken is the bearer token of the admin API. Empty: purge is
-	// refused.
+	// AdminToken is the bearer token of the admin API. Empty: purge and
+	// push are refused.
 	AdminToken string `json:"-"`
+	// PinnedDir enables the pinned area there: pushed objects, kept until
+	// unpinned or replaced. Empty: pushes are refused.
+	PinnedDir string `json:"pinned_dir"`
+	// PinnedBytes bounds the pinned area. If zero, defaults to 20 GiB.
+	PinnedBytes int64 `json:"pinned_bytes"`
+	// Mode is how titles are served: ModePull, ModePush or ModeHybrid.
+	// If empty, defaults to ModeHybrid, which without pushes is a pull
+	// cache.
+	Mode string `json:"mode"`
+	// TitleModes overrides Mode per title, the first path segment.
+	TitleModes map[string]string `json:"title_modes"`
+	// MissRedirect, in push mode, is the base URL a miss is redirected to
+	// (302), e.g. a parent edge. Empty: a miss is 404.
+	MissRedirect string `json:"miss_redirect"`
 
 	Logger    *slog.Logger          `json:"-"` // nil: discard
 	Registry  prometheus.Registerer `json:"-"` // nil: metrics are not exported
@@ -77,6 +92,11 @@ type Server struct {
 
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
+
+	pins    *pinned // nil: no pinned area
+	jobs    fillJobs
+	closing context.Context // ends on Close, for fill jobs
+	stop    context.CancelFunc
 }
 
 // New validates cfg, applies defaults, opens the disk tier (rebuilding its
@@ -87,6 +107,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.Upstream)
 	}
 	cfg.defaults()
+	if !validMode(cfg.Mode) {
+		return nil, fmt.Errorf("edge: mode %q: want pull, push or hybrid", cfg.Mode)
+	}
+	for title, m := range cfg.TitleModes {
+		if !validMode(m) || title == "" || strings.Contains(title, "/") {
+			return nil, fmt.Errorf("edge: title mode %q=%q: want a title name and pull, push or hybrid", title, m)
+		}
+	}
+	if cfg.MissRedirect != "" {
+		if r, err := url.Parse(cfg.MissRedirect); err != nil || (r.Scheme != "http" && r.Scheme != "https") || r.Host == "" {
+			return nil, fmt.Errorf("edge: miss redirect %q is not an http(s) URL", cfg.MissRedirect)
+		}
+	}
 	s := &Server{cfg: cfg, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, vary: map[string][]string{}}
 	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -97,6 +130,12 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("edge: %w", err)
 		}
 	}
+	if cfg.PinnedDir != "" {
+		if s.pins, err = openPinned(cfg.PinnedDir, cfg.PinnedBytes); err != nil {
+			return nil, fmt.Errorf("edge: %w", err)
+		}
+	}
+	s.closing, s.stop = context.WithCancel(context.Background())
 	s.mem = newMemory(cfg.MemoryBytes, !cfg.NoAdmission, func(*object) { s.metrics.evictions.WithLabelValues("memory").Inc() })
 	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
 		return nil, err
@@ -113,6 +152,12 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.DiskBytes == 0 {
 		cfg.DiskBytes = 20 << 30
+	}
+	if cfg.PinnedBytes == 0 {
+		cfg.PinnedBytes = 20 << 30
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeHybrid
 	}
 	if cfg.MaxObjectBytes == 0 {
 		cfg.MaxObjectBytes = 64 << 20
@@ -138,8 +183,10 @@ func (cfg *Config) defaults() {
 	}
 }
 
-// Close waits for fills and disk writes in flight.
+// Close stops fill jobs and waits for them, fills and disk writes in
+// flight.
 func (s *Server) Close() error {
+	s.stop()
 	s.wg.Wait()
 	return nil
 }
@@ -155,8 +202,10 @@ func (s *Server) addVia(h http.Header) { h.Add("Via", "1.1 "+s.cfg.Name) }
 // ServeHTTP answers GET and HEAD from the cache and forwards the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w}}
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+	case get && s.servePinned(rec, r):
+	case !get:
 		s.forward(rec, r, "fwd=method", true)
 	case r.Header.Get("Authorization") != "":
 		s.forward(rec, r, "fwd=request; detail=authorization", false)

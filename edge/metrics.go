@@ -19,6 +19,9 @@ type metrics struct {
 	purged           prometheus.Counter
 	clientRTT        prometheus.Histogram
 	reports          *prometheus.CounterVec
+	pushedObjects    prometheus.Counter
+	pushedBytes      prometheus.Counter
+	pushFailures     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
@@ -27,7 +30,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	}
 	m := &metrics{
 		requests: prometheus.NewCounterVec(opts("requests_total",
-			"Requests answered, by cache status (hit, miss, stale, revalidated, bypass, error) and status code class."),
+			"Requests answered, by cache status (hit, pinned, miss, stale, revalidated, bypass, error) and status code class."),
 			[]string{"cache", "code_class"}),
 		bytes: prometheus.NewCounterVec(opts("response_body_bytes_total", "Response body bytes sent, by cache status."),
 			[]string{"cache"}),
@@ -49,12 +52,17 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		}),
 		reports: prometheus.NewCounterVec(opts("dns_reports_total", "RTT and load reports sent to the DNS, by kind and result."),
 			[]string{"kind", "result"}),
+		pushedObjects: prometheus.NewCounter(opts("pushed_objects_total", "Objects pushed into the pinned area, by upload or fill job.")),
+		pushedBytes:   prometheus.NewCounter(opts("pushed_bytes_total", "Body bytes of the objects pushed into the pinned area.")),
+		pushFailures: prometheus.NewCounterVec(opts("push_failures_total",
+			"Pushes that stored nothing, by reason (checksum, interrupted, budget, upstream, io, bad-request, pull-mode, disabled)."),
+			[]string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	cs := []prometheus.Collector{m.requests, m.bytes, m.upstreamRequests, m.upstreamBytes, m.upstreamLatency,
-		m.coalesced, m.evictions, m.corrupt, m.purged, m.clientRTT, m.reports, &tierCollector{s}}
+		m.coalesced, m.evictions, m.corrupt, m.purged, m.clientRTT, m.reports, m.pushedObjects, m.pushedBytes, m.pushFailures, &tierCollector{s}}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -71,23 +79,36 @@ func (m *metrics) observe(r *recorder) {
 func codeClass(code int) string { return strconv.Itoa(code/100) + "xx" }
 
 var (
-	objectsDesc = prometheus.NewDesc("streamcdn_edge_cache_objects", "Objects stored, by tier.", []string{"tier"}, nil)
-	bytesDesc   = prometheus.NewDesc("streamcdn_edge_cache_bytes", "Bytes stored, by tier.", []string{"tier"}, nil)
+	objectsDesc = prometheus.NewDesc("streamcdn_edge_cache_objects", "Objects stored, by tier (memory, disk, pinned).", []string{"tier"}, nil)
+	bytesDesc   = prometheus.NewDesc("streamcdn_edge_cache_bytes", "Bytes stored, by tier (memory, disk, pinned).", []string{"tier"}, nil)
+	budgetDesc  = prometheus.NewDesc("streamcdn_edge_cache_budget_bytes", "Byte budget, by tier (memory, disk, pinned).", []string{"tier"}, nil)
 )
 
 // tierCollector reports the tiers' sizes at scrape time.
 type tierCollector struct{ s *Server }
 
-func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsDesc; ch <- bytesDesc }
+func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- objectsDesc
+	ch <- bytesDesc
+	ch <- budgetDesc
+}
 
 func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
 	n, b := c.s.mem.stats()
 	ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), "memory")
 	ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(b), "memory")
+	ch <- prometheus.MustNewConstMetric(budgetDesc, prometheus.GaugeValue, float64(c.s.cfg.MemoryBytes), "memory")
 	if c.s.disk != nil {
 		n, b := c.s.disk.stats()
 		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), "disk")
 		ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(b), "disk")
+		ch <- prometheus.MustNewConstMetric(budgetDesc, prometheus.GaugeValue, float64(c.s.cfg.DiskBytes), "disk")
+	}
+	if c.s.pins != nil {
+		n, b := c.s.pins.stats()
+		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), "pinned")
+		ch <- prometheus.MustNewConstMetric(bytesDesc, prometheus.GaugeValue, float64(b), "pinned")
+		ch <- prometheus.MustNewConstMetric(budgetDesc, prometheus.GaugeValue, float64(c.s.cfg.PinnedBytes), "pinned")
 	}
 }
 

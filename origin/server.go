@@ -30,6 +30,7 @@ type Config struct {
 
 	Logger   *slog.Logger          `json:"-"` // nil: discard
 	Registry prometheus.Registerer `json:"-"` // nil: metrics are not exported
+	Now      func() time.Time      `json:"-"` // nil: time.Now
 }
 
 // Server serves packaged titles. It is an http.Handler.
@@ -38,6 +39,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	demand  demand
 }
 
 // New opens cfg.Dir and returns a Server for it.
@@ -58,6 +60,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		root.Close()
@@ -65,6 +70,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{root: root, cfg: cfg, log: cfg.Logger.With("component", "origin"), metrics: m}, nil
 }
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
 
 // Close releases the directory.
 func (s *Server) Close() error { return s.root.Close() }
@@ -89,6 +96,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setCORS(rec.Header())
 	if err := s.serve(rec, r); err != nil {
 		s.writeError(rec, r, err)
+	}
+	if name, err := cleanPath(r.URL.Path); err == nil && rec.Status() < 400 && r.Method != http.MethodOptions {
+		if title, ok := titleOf(name); ok {
+			s.demand.record(title, strings.HasSuffix(name, ".mpd"), rec.Bytes, s.now())
+		}
 	}
 	s.metrics.observe(r.Method, rec.Status(), rec.Bytes, time.Since(start))
 }

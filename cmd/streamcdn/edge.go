@@ -20,7 +20,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	upstream := fs.String("upstream", "", "The upstream base URL: the origin or a parent edge (shield). Required.")
 	addr := fs.String("listen", "127.0.0.1:8081", "The address to serve clients on.")
-	admin := fs.String("admin", "127.0.0.1:9081", "The address of /metrics, /healthz, /readyz and /purge.")
+	admin := fs.String("admin", "127.0.0.1:9081", "The address of /metrics, /healthz, /readyz, /purge and /push.")
 	mem := fs.String("mem", "1GiB", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
 	disk := fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	diskSize := fs.String("disk-size", "20GiB", "The disk tier's byte budget.")
@@ -29,6 +29,12 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := fs.String("name", "streamcdn-edge", "This cache's name in Cache-Status and Via.")
 	region := fs.String("region", "", "The region reported on /healthz.")
 	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token. Defaults to $STREAMCDN_ADMIN_TOKEN; with neither, purge is refused.")
+	pinnedDir := fs.String("pinned", "", "The pinned area's directory, for pushed objects. Empty: pushes are refused.")
+	pinnedSize := fs.String("pinned-size", "20GiB", "The pinned area's byte budget.")
+	mode := fs.String("mode", "hybrid", "How titles are served: pull (fetch on miss), push (pushed objects only; a miss is 404 or --miss-redirect) or hybrid (pushed objects pinned, others pulled).")
+	var titleModes stringList
+	fs.Var(&titleModes, "title-mode", "A title's own mode, TITLE=pull|push|hybrid. Repeat for each title.")
+	missRedirect := fs.String("miss-redirect", "", "In push mode, redirect a miss to this base URL (e.g. a parent edge) instead of answering 404.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	dnsAdmin := fs.String("dns-admin", "", "The CDN DNS admin URL to report client RTT (TCP_INFO) and egress load to, e.g. http://127.0.0.1:9053. Empty: no reports.")
 	cluster := fs.String("cluster", "", "This edge's cluster name in the DNS configuration; required with --dns-admin.")
@@ -44,16 +50,24 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return errors.New("edge: --upstream is required")
 	}
-	var memBytes, diskBytes, maxBytes, sliceBytes int64
+	var memBytes, diskBytes, maxBytes, sliceBytes, pinnedBytes int64
 	for _, p := range []struct {
 		s   string
 		dst *int64
-	}{{*mem, &memBytes}, {*diskSize, &diskBytes}, {*maxObject, &maxBytes}, {*slice, &sliceBytes}} {
+	}{{*mem, &memBytes}, {*diskSize, &diskBytes}, {*maxObject, &maxBytes}, {*slice, &sliceBytes}, {*pinnedSize, &pinnedBytes}} {
 		v, err := parseSize(p.s)
 		if err != nil {
 			return err
 		}
 		*p.dst = v
+	}
+	modes := map[string]string{}
+	for _, tm := range titleModes {
+		title, m, ok := strings.Cut(tm, "=")
+		if !ok {
+			return fmt.Errorf("edge: --title-mode %q: want TITLE=pull|push|hybrid", tm)
+		}
+		modes[title] = m
 	}
 	svc, err := newService(stderr, *tokenFile, *level)
 	if err != nil {
@@ -69,6 +83,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
+		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
 	})
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ func commands() []command {
 		{"package", "package a video (or the built-in sample) into a DASH ladder", runPackage},
 		{"origin", "serve packaged titles over HTTP like a CDN origin", runOrigin},
 		{"edge", "run a caching edge (or shield) in front of an origin", runEdge},
+		{"push", "fill edges' pinned areas with a title, or the most requested titles, ahead of demand", runPush},
 		{"dns", "serve the provider and CDN zones, choosing edge clusters by health, RTT, geography and load", runDNS},
 		{"play", "stream a DASH title as a headless player with ABR, over real HTTP, optionally shaped by a trace", runPlay},
 		{"bench", "run a fleet of players against a server or in virtual time; tables, CSV, JSON and charts", runBench},

@@ -15,7 +15,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "The directory of titles, each at DIR/<title>/manifest.mpd. Required.")
 	addr := fs.String("listen", "127.0.0.1:8080", "The address to serve titles on.")
-	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics and /healthz on.")
+	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics, /healthz and /titles (request counts per title) on.")
 	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	if err := fs.Parse(args); err != nil {
@@ -48,7 +48,7 @@ func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr,
 	if err != nil {
 		return err
 	}
-	adm, err := listen("admin", admin, adminMux(reg, nil))
+	adm, err := listen("admin", admin, adminMux(reg, srv.Admin()))
 	if err != nil {
 		pub.ln.Close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -31,6 +32,12 @@ type Verdict struct {
 // Chromium skips the test, or fails it in CI.
 func DashCheck(t *testing.T, mpdURL, player string) Verdict {
 	t.Helper()
+	return DashCheckFor(t, mpdURL, player, 12)
+}
+
+// DashCheckFor is DashCheck playing for the given seconds.
+func DashCheckFor(t *testing.T, mpdURL, player string, seconds int) Verdict {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real players are skipped in -short mode")
 	}
@@ -42,7 +49,7 @@ func DashCheck(t *testing.T, mpdURL, player string) Verdict {
 	RequireTool(t, "chromium")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", "12", "--port", "0")
+	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", strconv.Itoa(seconds), "--port", "0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
