@@ -37,6 +37,21 @@
 // never served. A memory miss that hits on disk is promoted to memory
 // (through admission); memory evictions stay on disk.
 //
-// Admin returns the admin handler: /healthz, /readyz, and purge by URL or
-// prefix, behind a bearer token.
+// # Push
+//
+// With a PinnedDir the edge also has a pinned area, filled ahead of
+// demand the way Netflix's Open Connect appliances are: an object pushed
+// with its SHA-256 (Content-Digest) and its response header, or fetched
+// by the edge itself from a fill list at a capped rate, becomes visible
+// only when whole and verified (temp file, fsync, rename); a checksum
+// mismatch or a cut upload leaves nothing. Pinned objects have their own
+// byte budget, outside the LRU tiers: pull traffic cannot evict them; they
+// stay until unpinned or replaced, and a replacement is atomic for
+// readers. Each title (first path segment) is served in a mode: pull
+// (fetch on a miss, the pinned area unused), push (pinned objects only; a
+// miss is 404 or a redirect to MissRedirect) or hybrid (pinned objects
+// first, the rest pulled).
+//
+// Admin returns the admin handler: /healthz, /readyz, purge by URL or
+// prefix, and the push API, behind a bearer token.
 package edge

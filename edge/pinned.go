@@ -34,17 +34,13 @@ type pinned struct {
 	capacity int64
 
 	mu    sync.RWMutex
-	index map[string]PinnedObject
+	index map[string]pinEntry
 	bytes int64 // file bytes of the indexed objects
 }
 
-// PinnedObject describes one object in the pinned area.
-type PinnedObject struct {
-	URL      string    `json:"url"`
-	Size     int64     `json:"size"`
-	SHA256   string    `json:"sha256"`
-	ETag     string    `json:"etag,omitempty"`
-	PushedAt time.Time `json:"pushed_at"`
+// pinEntry is an indexed object and the size of its file.
+type pinEntry struct {
+	PinnedObject
 	fileSize int64
 }
 
@@ -70,7 +66,7 @@ func openPinned(dir string, capacity int64) (*pinned, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pinned area: %w", err)
 	}
-	p := &pinned{dir: dir, capacity: capacity, index: map[string]PinnedObject{}}
+	p := &pinned{dir: dir, capacity: capacity, index: map[string]pinEntry{}}
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -93,27 +89,27 @@ func openPinned(dir string, capacity int64) (*pinned, error) {
 }
 
 // verifyPinnedFile reads a whole object file and checks its body.
-func verifyPinnedFile(path string) (PinnedObject, error) {
+func verifyPinnedFile(path string) (pinEntry, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return PinnedObject{}, err
+		return pinEntry{}, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 256<<10)
 	h, off, err := decodeHeader(br)
 	if err != nil {
-		return PinnedObject{}, err
+		return pinEntry{}, err
 	}
 	sum := sha256.New()
 	n, err := io.Copy(sum, br)
 	if err != nil {
-		return PinnedObject{}, err
+		return pinEntry{}, err
 	}
 	if n != h.Size || hex.EncodeToString(sum.Sum(nil)) != h.SHA256 {
-		return PinnedObject{}, errors.New("checksum mismatch")
+		return pinEntry{}, errors.New("checksum mismatch")
 	}
-	return PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
-		PushedAt: h.RespTime, fileSize: int64(off) + n}, nil
+	return pinEntry{PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
+		PushedAt: h.RespTime}, int64(off) + n}, nil
 }
 
 func (p *pinned) path(key string) string {
@@ -141,18 +137,18 @@ func (p *pinned) fits(key string, size int64) bool {
 // header is stored as the object's response header. Nothing is visible
 // until the whole body is on disk, checked and fsynced; on any failure
 // nothing is left behind.
-func (p *pinned) put(key string, header http.Header, size int64, wantSHA string, r io.Reader, now time.Time) (PinnedObject, error) {
+func (p *pinned) put(key string, header http.Header, size int64, wantSHA string, r io.Reader, now time.Time) (pinEntry, error) {
 	if !p.fits(key, size) {
-		return PinnedObject{}, pushFailed("budget", http.StatusInsufficientStorage,
+		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage,
 			"%d bytes do not fit in the pinned budget of %d", size, p.capacity)
 	}
 	path := p.path(key)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
 	defer func() {
 		tmp.Close()
@@ -163,23 +159,23 @@ func (p *pinned) put(key string, header http.Header, size int64, wantSHA string,
 	p.mu.RUnlock()
 	po, err := writePinned(tmp, key, header, size, room, wantSHA, r, now)
 	if err != nil {
-		return PinnedObject{}, err
+		return pinEntry{}, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "fsync: %w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "fsync: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.index[key]
 	if p.bytes-old.fileSize+po.fileSize > p.capacity { // another push took the room meanwhile
-		return PinnedObject{}, pushFailed("budget", http.StatusInsufficientStorage,
+		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage,
 			"%d bytes do not fit in the pinned budget of %d", size, p.capacity)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
 	p.index[key] = po
 	p.bytes += po.fileSize - old.fileSize
@@ -190,7 +186,7 @@ func (p *pinned) put(key string, header http.Header, size int64, wantSHA string,
 // bytes, or up to limit when size is -1 (unknown). The header holds the
 // size and checksum, which may be known only at the end: it is written
 // first with placeholders and padding, then rewritten in place.
-func writePinned(f *os.File, key string, header http.Header, size, limit int64, wantSHA string, r io.Reader, now time.Time) (PinnedObject, error) {
+func writePinned(f *os.File, key string, header http.Header, size, limit int64, wantSHA string, r io.Reader, now time.Time) (pinEntry, error) {
 	mkHeader := func(size int64, sha string) ([]byte, error) {
 		return json.Marshal(diskHeader{Key: key, Status: http.StatusOK, Header: header, ReqTime: now, RespTime: now,
 			Size: size, SHA256: sha})
@@ -199,7 +195,7 @@ func writePinned(f *os.File, key string, header http.Header, size, limit int64, 
 	// trailing spaces that pad the final header to the same length.
 	hdr, err := mkHeader(-1<<62, strings.Repeat("0", sha256.Size*2))
 	if err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
 	pre := diskPrefix(len(hdr))
 	sum := sha256.New()
@@ -217,18 +213,18 @@ func writePinned(f *os.File, key string, header http.Header, size, limit int64, 
 	var we writeErr
 	switch {
 	case errors.As(err, &we):
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", we.error)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", we.error)
 	case err != nil || n < size:
-		return PinnedObject{}, pushFailed("interrupted", http.StatusBadRequest,
+		return pinEntry{}, pushFailed("interrupted", http.StatusBadRequest,
 			"body ended after %d of %d bytes: %v", n, size, errOrEOF(err))
 	case n > max && size >= 0:
-		return PinnedObject{}, pushFailed("interrupted", http.StatusBadRequest, "body is longer than %d bytes", size)
+		return pinEntry{}, pushFailed("interrupted", http.StatusBadRequest, "body is longer than %d bytes", size)
 	case n > max:
-		return PinnedObject{}, pushFailed("budget", http.StatusInsufficientStorage, "body exceeds the %d bytes left in the pinned budget", limit)
+		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage, "body exceeds the %d bytes left in the pinned budget", limit)
 	}
 	got := hex.EncodeToString(sum.Sum(nil))
 	if wantSHA != "" && got != wantSHA {
-		return PinnedObject{}, pushFailed("checksum", http.StatusBadRequest, "body's SHA-256 is %s, expected %s", got, wantSHA)
+		return pinEntry{}, pushFailed("checksum", http.StatusBadRequest, "body's SHA-256 is %s, expected %s", got, wantSHA)
 	}
 	final, err := mkHeader(n, got)
 	if err == nil && len(final) > len(hdr) {
@@ -239,10 +235,10 @@ func writePinned(f *os.File, key string, header http.Header, size, limit int64, 
 		_, err = f.WriteAt(final, int64(len(pre)))
 	}
 	if err != nil {
-		return PinnedObject{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	return PinnedObject{URL: key, Size: n, SHA256: got, ETag: header.Get("Etag"), PushedAt: now,
-		fileSize: int64(len(pre)+len(hdr)) + n}, nil
+	return pinEntry{PinnedObject{URL: key, Size: n, SHA256: got, ETag: header.Get("Etag"), PushedAt: now},
+		int64(len(pre)+len(hdr)) + n}, nil
 }
 
 func errOrEOF(err error) error {
@@ -316,9 +312,9 @@ func (p *pinned) remove(match func(key string) bool) int {
 func (p *pinned) list(prefix string) []PinnedObject {
 	p.mu.RLock()
 	out := make([]PinnedObject, 0, len(p.index))
-	for k, po := range p.index {
+	for k, e := range p.index {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, po)
+			out = append(out, e.PinnedObject)
 		}
 	}
 	p.mu.RUnlock()

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
 
 // Modes say how the edge answers GET and HEAD for a title (the first
@@ -118,33 +118,6 @@ func pushTarget(raw string) (string, error) {
 	return raw, nil
 }
 
-// ParseContentDigest returns the SHA-256 (hex) of a Content-Digest field
-// (RFC 9530), e.g. `sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`.
-func ParseContentDigest(v string) (string, error) {
-	for _, member := range strings.Split(v, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(member), "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "sha-256") {
-			continue
-		}
-		val = strings.TrimSpace(val)
-		if len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return "", fmt.Errorf("Content-Digest: sha-256 value %q is not a byte sequence (:base64:)", val)
-		}
-		sum, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
-		if err != nil || len(sum) != 32 {
-			return "", fmt.Errorf("Content-Digest: sha-256 value %q is not 32 bytes of base64", val)
-		}
-		return hex.EncodeToString(sum), nil
-	}
-	return "", errors.New("Content-Digest: no sha-256 member")
-}
-
-// ContentDigest is the Content-Digest field value for a SHA-256 given in hex.
-func ContentDigest(sha256Hex string) string {
-	b, _ := hex.DecodeString(sha256Hex)
-	return "sha-256=:" + base64.StdEncoding.EncodeToString(b) + ":"
-}
-
 // pushFail reports a failed push: metric, log, HTTP answer.
 func (s *Server) pushFail(w http.ResponseWriter, key string, err error) {
 	reason, status := "bad-request", http.StatusBadRequest
@@ -181,7 +154,7 @@ func (s *Server) handlePushObject(w http.ResponseWriter, r *http.Request) {
 	}
 	var sha string
 	if err == nil {
-		sha, err = ParseContentDigest(r.Header.Get("Content-Digest"))
+		sha, err = pushapi.ParseContentDigest(r.Header.Get("Content-Digest"))
 	}
 	if err == nil && r.ContentLength < 0 {
 		err = pushFailed("bad-request", http.StatusLengthRequired, "Content-Length is required")
@@ -204,7 +177,7 @@ func (s *Server) handlePushObject(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"url": po.URL, "size": po.Size, "sha256": po.SHA256, "replaced": replaced})
 }
 
-func (s *Server) pushed(po PinnedObject) {
+func (s *Server) pushed(po pinEntry) {
 	s.metrics.pushedObjects.Inc()
 	s.metrics.pushedBytes.Add(float64(po.Size))
 	// The pinned version now answers; a pulled copy would only take room.
@@ -233,16 +206,15 @@ func (s *Server) handleUnpin(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, map[string]int{"unpinned": n})
 }
 
-// Holdings is what GET /push/objects answers: the edge's modes, its
-// pinned budget and what it holds under the asked prefix.
-type Holdings struct {
-	Name        string            `json:"name"`
-	Mode        string            `json:"mode"`
-	TitleModes  map[string]string `json:"title_modes,omitempty"`
-	BudgetBytes int64             `json:"budget_bytes"`
-	PinnedBytes int64             `json:"pinned_bytes"`
-	Objects     []PinnedObject    `json:"objects"`
-}
+// The push API's wire types, from pushapi.
+type (
+	Holdings     = pushapi.Holdings
+	PinnedObject = pushapi.PinnedObject
+	FillRequest  = pushapi.FillRequest
+	FillObject   = pushapi.FillObject
+	FillStatus   = pushapi.FillStatus
+	FillFailure  = pushapi.FillFailure
+)
 
 func (s *Server) handleHoldings(w http.ResponseWriter, r *http.Request) {
 	h := Holdings{Name: s.cfg.Name, Mode: s.cfg.Mode, TitleModes: s.cfg.TitleModes, Objects: []PinnedObject{}}
@@ -256,43 +228,6 @@ func (s *Server) handleHoldings(w http.ResponseWriter, r *http.Request) {
 		h.Objects = s.pins.list(prefix)
 	}
 	httpx.WriteJSON(w, h)
-}
-
-// FillRequest is the body of POST /push/fill: objects the edge fetches
-// from its upstream itself and pins.
-type FillRequest struct {
-	// Objects are paths relative to the upstream, each with an optional
-	// expected SHA-256 (hex).
-	Objects []FillObject `json:"objects"`
-	// RateBPS caps the job's upstream bits per second; 0: no cap.
-	RateBPS float64 `json:"rate_bps,omitempty"`
-	// Concurrency is how many objects are fetched at once; 0: 4.
-	Concurrency int `json:"concurrency,omitempty"`
-}
-
-// FillObject is one object of a fill list.
-type FillObject struct {
-	URL    string `json:"url"`
-	SHA256 string `json:"sha256,omitempty"`
-}
-
-// FillStatus is the state of a fill job, from GET /push/fill/{id}.
-type FillStatus struct {
-	ID       string        `json:"id"`
-	State    string        `json:"state"` // running, done
-	Total    int           `json:"total"`
-	Done     int           `json:"done"`
-	Bytes    int64         `json:"bytes"`
-	Failures []FillFailure `json:"failures"`
-	Started  time.Time     `json:"started"`
-	Seconds  float64       `json:"seconds"`
-}
-
-// FillFailure is one object a fill job could not pin.
-type FillFailure struct {
-	URL    string `json:"url"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
 }
 
 // maxFillBody bounds a fill list: 200,000 objects of long paths.

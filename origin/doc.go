@@ -33,5 +33,17 @@
 // and several non-overlapping ranges as multipart/byteranges (RFC 9110
 // §14), 416 when unsatisfiable, If-Range; CORS with Timing-Allow-Origin for
 // browser players; and OPTIONS preflights. Server does not listen: the
-// caller owns sockets.
+// caller owns sockets. It counts the requests of each title per minute;
+// Admin serves those counts (GET /titles?since=24h) for popularity-driven
+// pushes.
+//
+// # Pushing
+//
+// Push fills edges' pinned areas with a title ahead of demand: it parses
+// the MPD, fetches each object once and uploads it to every edge that
+// lacks it (or has another version), the MPD last so that a title shows
+// on an edge only once whole; rate-capped per edge, confined to a daily
+// Window, resumable. PushPopular does the same for the titles most
+// requested over a window, biggest demand first, within each edge's
+// pinned budget.
 package origin

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
 
 // PopularConfig configures PushPopular.
@@ -71,7 +71,7 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 	chosen := map[string][]string{} // title -> edges
 	for _, e := range cfg.Push.Edges {
 		base := strings.TrimSuffix(e, "/")
-		var h edge.Holdings
+		var h pushapi.Holdings
 		if err := adminJSON(ctx, cfg.Push.Client, http.MethodGet, base+"/push/objects?prefix=/", cfg.Push.Token, nil, &h); err != nil {
 			return nil, fmt.Errorf("push: edge %s: %w", base, err)
 		}

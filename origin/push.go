@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/streamcdn/streamcdn/edge"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/internal/pushapi"
 	"github.com/streamcdn/streamcdn/manifest"
 )
 
@@ -112,7 +112,7 @@ type pusher struct {
 
 type edgeState struct {
 	base  string
-	held  map[string]edge.PinnedObject
+	held  map[string]pushapi.PinnedObject
 	lim   *pace.Limiter
 	mu    sync.Mutex
 	prog  EdgeProgress
@@ -234,12 +234,12 @@ func (p *pusher) listObjects(ctx context.Context) error {
 }
 
 // holdings asks an edge what it holds under prefix.
-func (p *pusher) holdings(ctx context.Context, base, prefix string) (map[string]edge.PinnedObject, error) {
-	var h edge.Holdings
+func (p *pusher) holdings(ctx context.Context, base, prefix string) (map[string]pushapi.PinnedObject, error) {
+	var h pushapi.Holdings
 	if err := adminJSON(ctx, p.cfg.Client, http.MethodGet, base+"/push/objects?prefix="+url.QueryEscape(prefix), p.cfg.Token, nil, &h); err != nil {
 		return nil, fmt.Errorf("push: edge %s: %w", base, err)
 	}
-	held := map[string]edge.PinnedObject{}
+	held := map[string]pushapi.PinnedObject{}
 	for _, o := range h.Objects {
 		held[o.URL] = o
 	}
@@ -383,7 +383,7 @@ func (p *pusher) put(ctx context.Context, es *edgeState, o pushObject, body []by
 			req.Header.Set(k, v)
 		}
 	}
-	req.Header.Set("Content-Digest", edge.ContentDigest(sha))
+	req.Header.Set("Content-Digest", pushapi.ContentDigest(sha))
 	req.Header.Set("Authorization", "Bearer "+p.cfg.Token)
 	res, err := p.cfg.Client.Do(req)
 	if err != nil {
@@ -447,7 +447,7 @@ func (p *pusher) fill(ctx context.Context) error {
 
 func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 	media, mpd := p.objects[:len(p.objects)-1], p.objects[len(p.objects)-1]
-	var list []edge.FillObject
+	var list []pushapi.FillObject
 	for _, o := range media {
 		if _, ok := es.held[o.key]; ok { // segments are immutable: held is current
 			es.mu.Lock()
@@ -455,7 +455,7 @@ func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 			es.mu.Unlock()
 			continue
 		}
-		list = append(list, edge.FillObject{URL: o.key})
+		list = append(list, pushapi.FillObject{URL: o.key})
 	}
 	if len(list) > 0 {
 		st, err := p.runFillJob(ctx, es, list, len(list))
@@ -466,16 +466,16 @@ func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 			return nil // no MPD: the title stays invisible on this edge
 		}
 	}
-	_, err := p.runFillJob(ctx, es, []edge.FillObject{{URL: mpd.key}}, 1)
+	_, err := p.runFillJob(ctx, es, []pushapi.FillObject{{URL: mpd.key}}, 1)
 	return err
 }
 
 // runFillJob starts one fill job on an edge and polls it to the end.
-func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []edge.FillObject, n int) (edge.FillStatus, error) {
+func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.FillObject, n int) (pushapi.FillStatus, error) {
 	var started struct{ ID string }
-	req := edge.FillRequest{Objects: list, RateBPS: p.cfg.RateBPS, Concurrency: p.cfg.Concurrency}
+	req := pushapi.FillRequest{Objects: list, RateBPS: p.cfg.RateBPS, Concurrency: p.cfg.Concurrency}
 	if err := adminJSON(ctx, p.cfg.Client, http.MethodPost, es.base+"/push/fill", p.cfg.Token, req, &started); err != nil {
-		return edge.FillStatus{}, fmt.Errorf("push: edge %s: %w", es.base, err)
+		return pushapi.FillStatus{}, fmt.Errorf("push: edge %s: %w", es.base, err)
 	}
 	es.mu.Lock()
 	base := es.prog
@@ -483,7 +483,7 @@ func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []edge.Fill
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var st edge.FillStatus
+		var st pushapi.FillStatus
 		if err := adminJSON(ctx, p.cfg.Client, http.MethodGet, es.base+"/push/fill/"+started.ID, p.cfg.Token, nil, &st); err != nil {
 			return st, fmt.Errorf("push: edge %s: %w", es.base, err)
 		}

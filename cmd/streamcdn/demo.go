@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/cdndns/examples"
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
@@ -30,7 +32,20 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-const demoTitle = "sample"
+// demoTitle and demoTrailer are the demo's titles, both the built-in
+// sample: two of three viewers watch demoTitle, the third demoTrailer.
+const (
+	demoTitle   = "sample"
+	demoTrailer = "trailer"
+)
+
+// titleFor is the title viewer v of a region watches.
+func titleFor(v int) string {
+	if v%3 == 2 {
+		return demoTrailer
+	}
+	return demoTitle
+}
 
 // demoRegions are the emulated regions: each edge listens on its own
 // loopback address, 127.0.R.1.
@@ -46,6 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	abr := fs.String("abr", "dynamic", "The players' ABR algorithm: "+strings.Join(player.Names(), ", ")+".")
 	speed := fs.Float64("speed", 4, "Dilate the players' time: the 30 s title plays in 30/K s, at K times the traces' bandwidth.")
 	duration := fs.Duration("duration", 0, "Stop after this long. Zero means run until interrupted.")
+	mode := fs.String("mode", "all", "How the edges are filled: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the other pulled), or all: each in turn on fresh caches, compared.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +83,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}); err != nil {
 		return fmt.Errorf("write sample: %w", err)
 	}
+	if _, err := origin.Repackage(ctx, origin.RepackageConfig{
+		Source: sample.FS(), Output: filepath.Join(dir, demoTrailer), Profile: prof,
+	}); err != nil {
+		return fmt.Errorf("write sample: %w", err)
+	}
+	modes := []string{*mode}
+	switch *mode {
+	case "all":
+		modes = []string{edge.ModePull, edge.ModePush, edge.ModeHybrid}
+	case edge.ModePull, edge.ModePush, edge.ModeHybrid:
+	default:
+		return fmt.Errorf("demo: --mode %q: want pull, push, hybrid or all", *mode)
+	}
+	if err := player.Known(*abr); err != nil {
+		return err
+	}
+	if *speed <= 0 || *speed > 1000 {
+		return fmt.Errorf("demo: --speed %v: want 0 < K <= 1000", *speed)
+	}
 	st, err := startStack(log, dir, *port, *admin)
 	if err != nil {
 		return err
@@ -85,12 +120,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		served <- g.Wait()
 	}()
 
-	fmt.Fprintf(stdout, "streamcdn demo: the built-in sample (%s profile), origin -> shield -> edges in %d regions.\n\n", prof, len(demoRegions))
+	fmt.Fprintf(stdout, "streamcdn demo: the built-in sample as two titles, %s and %s (%s profile), origin -> shield -> edges in %d regions.\n\n",
+		demoTitle, demoTrailer, prof, len(demoRegions))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  origin\thttp://%s/%s/%s\n", st.originAddr, demoTitle, origin.ManifestName)
 	fmt.Fprintf(tw, "  shield\thttp://%s/%s/%s\n", st.shieldAddr, demoTitle, origin.ManifestName)
 	for _, e := range st.edges {
-		fmt.Fprintf(tw, "  edge %s\t%s\n", e.region, e.mpdURL)
+		fmt.Fprintf(tw, "  edge %s\t%s (admin %s)\n", e.region, e.mpdURL, e.adminURL)
 	}
 	fmt.Fprintf(tw, "  dns\t%s (netcinema.com and kingcdn.com)\n", st.dnsAddr)
 	fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", st.adminAddr)
@@ -99,27 +135,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\nAsk it:          dig @%s -p %s +subnet=127.0.2.0/24 video.netcinema.com\n", dnsHost, dnsPort)
 	fmt.Fprintf(stdout, "Watch it with:   ffplay %s\n\n", st.edges[0].mpdURL)
 
-	routes, err := st.resolveRegions(ctx)
-	if err != nil {
-		return err
+	var results []modeResult
+	for _, m := range modes {
+		res, err := st.runMode(ctx, stdout, m, *viewers, *abr, *speed)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		results = append(results, res)
 	}
-	if err := player.Known(*abr); err != nil {
-		return err
-	}
-	if *speed <= 0 || *speed > 1000 {
-		return fmt.Errorf("demo: --speed %v: want 0 < K <= 1000", *speed)
-	}
-	sessions, playErr := st.runViewers(ctx, routes, *viewers, *abr, *speed)
-	if playErr != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	st.reportDNS(stdout, routes)
-	fmt.Fprintln(stdout)
-	reportPlayers(stdout, sessions)
-	fmt.Fprintln(stdout)
-	st.report(stdout)
-	if playErr != nil {
-		return playErr
+	if len(results) > 1 {
+		fmt.Fprintf(stdout, "\n== modes compared: the same %d players, fresh caches each time\n", len(demoRegions)**viewers)
+		compareModes(stdout, results)
 	}
 	fmt.Fprintln(stdout, "\nStill serving; Ctrl-C stops the demo.")
 	start := time.Now()
@@ -128,14 +157,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return err
 }
 
-// stack is the demo's running CDN.
+// stack is the demo's running CDN. The origin, the DNS and the
+// listeners live for the whole run; the shield and the edges are made
+// anew for each mode (fresh caches, the mode's configuration) and swapped
+// in behind the same listeners.
 type stack struct {
 	originAddr, shieldAddr, adminAddr string
 	dnsAddr                           string
 	edgePort                          int
-	originRequests                    atomic.Int64
+	originRequests, originBytes       atomic.Int64
+	log                               *slog.Logger
+	dir, token                        string
+	reg                               *prometheus.Registry
 	origin                            *origin.Server
-	shield                            *edge.Server
+	shield                            atomic.Pointer[edge.Server]
 	dns                               *cdndns.Server
 	dnsServers                        []*dns.Server
 	edges                             []*demoEdge
@@ -144,36 +179,44 @@ type stack struct {
 
 type demoEdge struct {
 	region, mpdURL string
-	ip             string
-	srv            *edge.Server
+	ip, adminURL   string
+	srv            atomic.Pointer[edge.Server]
 	requests, hits atomic.Int64
 	bytes          atomic.Int64
 }
 
+// current serves with the server p points to at the time of each request.
+func current(p *atomic.Pointer[edge.Server], admin bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if admin {
+			p.Load().Admin().ServeHTTP(w, r)
+			return
+		}
+		p.Load().ServeHTTP(w, r)
+	})
+}
+
 func startStack(log *slog.Logger, dir string, port int, adminAddr string) (st *stack, err error) {
-	st = &stack{}
+	st = &stack{log: log, dir: dir, reg: newRegistry(), token: rand.Text()}
 	defer func() {
 		if err != nil {
 			st.close()
 		}
 	}()
-	reg := newRegistry()
 	if st.origin, err = origin.New(origin.Config{Dir: dir, Logger: log,
-		Registry: prometheus.WrapRegistererWith(prometheus.Labels{"node": "origin"}, reg)}); err != nil {
+		Registry: prometheus.WrapRegistererWith(prometheus.Labels{"node": "origin"}, st.reg)}); err != nil {
 		return nil, err
 	}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st.originRequests.Add(1)
-		st.origin.ServeHTTP(w, r)
+		rec := &httpx.Recorder{ResponseWriter: w}
+		st.origin.ServeHTTP(rec, r)
+		st.originBytes.Add(rec.Bytes)
 	})
 	if st.originAddr, err = st.listen("origin", "127.0.0.1", port, counted); err != nil {
 		return nil, err
 	}
-	if st.shield, err = edge.New(edge.Config{Upstream: "http://" + st.originAddr, Name: "shield", Logger: log,
-		Registry: prometheus.WrapRegistererWith(prometheus.Labels{"node": "shield"}, reg)}); err != nil {
-		return nil, err
-	}
-	if st.shieldAddr, err = st.listen("shield", "127.0.0.1", nextPort(port, 1), st.shield); err != nil {
+	if st.shieldAddr, err = st.listen("shield", "127.0.0.1", nextPort(port, 1), current(&st.shield, false)); err != nil {
 		return nil, err
 	}
 	// Every edge listens on the same port, on its region's address: the
@@ -181,27 +224,63 @@ func startStack(log *slog.Logger, dir string, port int, adminAddr string) (st *s
 	st.edgePort = port
 	for i, region := range demoRegions {
 		e := &demoEdge{region: region, ip: fmt.Sprintf("127.0.%d.1", i+1)}
-		if e.srv, err = edge.New(edge.Config{Upstream: "http://" + st.shieldAddr, Name: "edge-" + region, Region: region,
-			Logger: log, Registry: prometheus.WrapRegistererWith(prometheus.Labels{"node": "edge-" + region}, reg)}); err != nil {
-			return nil, err
-		}
-		addr, err := st.listen("edge-"+region, e.ip, st.edgePort, e.srv)
+		addr, err := st.listen("edge-"+region, e.ip, st.edgePort, current(&e.srv, false))
 		if err != nil {
 			return nil, err
 		}
-		st.listeners[len(st.listeners)-1].connContext = e.srv.ConnContext
+		st.listeners[len(st.listeners)-1].connContext = func(ctx context.Context, c net.Conn) context.Context {
+			return e.srv.Load().ConnContext(ctx, c)
+		}
 		if st.edgePort == 0 {
 			_, p, _ := net.SplitHostPort(addr)
 			st.edgePort, _ = strconv.Atoi(p)
 		}
 		e.mpdURL = fmt.Sprintf("http://%s/%s/%s", addr, demoTitle, origin.ManifestName)
+		adm, err := st.listen("edge-admin-"+region, e.ip, 0, current(&e.srv, true))
+		if err != nil {
+			return nil, err
+		}
+		e.adminURL = "http://" + adm
 		st.edges = append(st.edges, e)
 	}
-	if err := st.startDNS(log, dir, nextPort(port, 2), prometheus.WrapRegistererWith(prometheus.Labels{"node": "dns"}, reg)); err != nil {
+	if err := st.startDNS(log, dir, nextPort(port, 2), prometheus.WrapRegistererWith(prometheus.Labels{"node": "dns"}, st.reg)); err != nil {
 		return nil, err
 	}
-	st.adminAddr, err = st.listen("admin", "", 0, adminMux(reg, nil), adminAddr)
+	st.adminAddr, err = st.listen("admin", "", 0, adminMux(st.reg, st.origin.Admin()), adminAddr)
 	return st, err
+}
+
+// setMode puts a fresh shield and fresh edges in the given mode behind
+// the listeners, and closes the previous ones.
+func (st *stack) setMode(mode string) error {
+	wrap := func(node string) prometheus.Registerer {
+		return prometheus.WrapRegistererWith(prometheus.Labels{"node": node, "mode": mode}, st.reg)
+	}
+	shield, err := edge.New(edge.Config{Upstream: "http://" + st.originAddr, Name: "shield", Mode: edge.ModePull,
+		Logger: st.log, Registry: wrap("shield")})
+	if err != nil {
+		return err
+	}
+	if old := st.shield.Swap(shield); old != nil {
+		old.Close()
+	}
+	for _, e := range st.edges {
+		srv, err := edge.New(edge.Config{Upstream: "http://" + st.shieldAddr, Name: "edge-" + e.region, Region: e.region,
+			Mode: mode, PinnedDir: filepath.Join(st.dir, ".pinned", mode, e.region), AdminToken: st.token,
+			Logger: st.log, Registry: wrap("edge-" + e.region)})
+		if err != nil {
+			return err
+		}
+		if old := e.srv.Swap(srv); old != nil {
+			old.Close()
+		}
+		e.requests.Store(0)
+		e.hits.Store(0)
+		e.bytes.Store(0)
+	}
+	st.originRequests.Store(0)
+	st.originBytes.Store(0)
+	return nil
 }
 
 // startDNS serves the example zones (NetCinema's CNAME to KingCDN, and
@@ -226,6 +305,102 @@ func (st *stack) startDNS(log *slog.Logger, dir string, port int, reg prometheus
 	}
 	st.dnsAddr = st.dnsServers[0].PacketConn.LocalAddr().String()
 	return nil
+}
+
+// modeResult is what one mode cost the origin and gave the players.
+type modeResult struct {
+	mode                        string
+	fillRequests, fillBytes     int64 // at the origin, for pushes before play
+	originRequests, originBytes int64 // at the origin, during play
+	clientRequests              int64
+	startup                     float64 // mean, seconds
+	stalls                      int
+	rebuffer                    float64 // total, seconds
+}
+
+// modeDoc says what each mode does in the demo.
+var modeDoc = map[string]string{
+	edge.ModePull:   "edges fetch on a miss, through the shield",
+	edge.ModePush:   "both titles pushed to every edge before the players start; a miss would be 404",
+	edge.ModeHybrid: demoTitle + " (two of three viewers) pushed, " + demoTrailer + " pulled on a miss",
+}
+
+// runMode runs the viewers once with fresh edges in mode and reports.
+func (st *stack) runMode(ctx context.Context, w io.Writer, mode string, viewers int, abr string, speed float64) (modeResult, error) {
+	res := modeResult{mode: mode}
+	if err := st.setMode(mode); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(w, "\n== mode %s: %s\n", mode, modeDoc[mode])
+	var titles []string
+	switch mode {
+	case edge.ModePush:
+		titles = []string{demoTitle, demoTrailer}
+	case edge.ModeHybrid:
+		titles = []string{demoTitle}
+	}
+	for _, title := range titles {
+		rep, err := st.push(ctx, title)
+		if err != nil {
+			return res, err
+		}
+		var bytes int64
+		for _, e := range rep.Edges {
+			bytes += e.Bytes
+		}
+		fmt.Fprintf(w, "pushed %s: %d objects to %d edges, %d bytes, in %.2f s\n", title, rep.Objects, len(rep.Edges), bytes, rep.Seconds)
+	}
+	res.fillRequests, res.fillBytes = st.originRequests.Swap(0), st.originBytes.Swap(0)
+	routes, err := st.resolveRegions(ctx)
+	if err != nil {
+		return res, err
+	}
+	sessions, playErr := st.runViewers(ctx, routes, viewers, abr, speed)
+	if playErr != nil && ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	st.reportDNS(w, routes)
+	fmt.Fprintln(w)
+	reportPlayers(w, sessions)
+	fmt.Fprintln(w)
+	st.report(w)
+	res.originRequests, res.originBytes = st.originRequests.Load(), st.originBytes.Load()
+	for _, e := range st.edges {
+		res.clientRequests += e.requests.Load()
+	}
+	for _, s := range sessions {
+		if s.report != nil {
+			res.startup += s.report.StartupS / float64(len(sessions))
+			res.stalls += s.report.RebufferEvents
+			res.rebuffer += s.report.RebufferS
+		}
+	}
+	return res, playErr
+}
+
+// push fills every edge's pinned area with title, from the origin.
+func (st *stack) push(ctx context.Context, title string) (*origin.PushReport, error) {
+	var edges []string
+	for _, e := range st.edges {
+		edges = append(edges, e.adminURL)
+	}
+	rep, err := origin.Push(ctx, origin.PushConfig{MPD: fmt.Sprintf("http://%s/%s/%s", st.originAddr, title, origin.ManifestName),
+		Edges: edges, Token: st.token, Concurrency: 8, Logger: st.log})
+	if err == nil && rep.Failed() {
+		err = fmt.Errorf("push %s: some objects did not reach every edge", title)
+	}
+	return rep, err
+}
+
+// compareModes prints the modes side by side.
+func compareModes(w io.Writer, results []modeResult) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "mode\tpush: origin requests\tpush: origin bytes\tplay: origin requests\tplay: origin bytes\tclient requests\torigin offload\tmean startup\tstalls\trebuffer\t\n")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.2f s\t%d\t%.2f s\t\n", r.mode, r.fillRequests, r.fillBytes,
+			r.originRequests, r.originBytes, r.clientRequests, 100-pct(r.originRequests, r.clientRequests), r.startup, r.stalls, r.rebuffer)
+	}
+	tw.Flush()
 }
 
 // route is how a region's viewers reach the CDN: the name they resolve,
@@ -321,10 +496,12 @@ func (st *stack) close() {
 	}
 	closeDNS(st.dnsServers)
 	for _, e := range st.edges {
-		e.srv.Close()
+		if srv := e.srv.Load(); srv != nil {
+			srv.Close()
+		}
 	}
-	if st.shield != nil {
-		st.shield.Close()
+	if srv := st.shield.Load(); srv != nil {
+		srv.Close()
 	}
 	if st.origin != nil {
 		st.origin.Close()
@@ -347,8 +524,8 @@ var demoTraces = []struct {
 
 // demoSession is one player's outcome.
 type demoSession struct {
-	region, trace string
-	report        *player.Report
+	region, title, trace string
+	report               *player.Report
 }
 
 // runViewers runs every region's players at once. Each resolves
@@ -356,14 +533,16 @@ type demoSession struct {
 // then streams http://video.netcinema.com:PORT/ from the edge it was
 // given, with ABR, on its own trace.
 func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int, abr string, speed float64) ([]demoSession, error) {
-	mpdURL := fmt.Sprintf("http://%s/%s/%s", net.JoinHostPort(demoName, strconv.Itoa(st.edgePort)), demoTitle, origin.ManifestName)
+	host := net.JoinHostPort(demoName, strconv.Itoa(st.edgePort))
 	sessions := make([]demoSession, len(routes)*viewers)
 	var g errgroup.Group
 	for ri, rt := range routes {
 		for v := range viewers {
 			tr := demoTraces[v%len(demoTraces)]
 			i := ri*viewers + v
-			sessions[i] = demoSession{region: rt.region, trace: tr.name}
+			title := titleFor(v)
+			mpdURL := fmt.Sprintf("http://%s/%s/%s", host, title, origin.ManifestName)
+			sessions[i] = demoSession{region: rt.region, title: title, trace: tr.name}
 			client := player.NewClient(player.ClientConfig{Resolver: st.dnsAddr, LocalAddr: rt.client.AsSlice()})
 			client.Transport = &countingTransport{next: client.Transport, edges: st.edges}
 			g.Go(func() error {
@@ -414,18 +593,18 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // reportPlayers prints each player's QoE.
 func reportPlayers(w io.Writer, sessions []demoSession) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "region\tplayer network\tabr\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\tqoe_lin")
+	fmt.Fprintln(tw, "region\ttitle\tplayer network\tabr\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\tqoe_lin")
 	for _, s := range sessions {
 		r := s.report
 		if r == nil {
-			fmt.Fprintf(tw, "%s\t%s\t\tnot started\n", s.region, s.trace)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\tnot started\n", s.region, s.title, s.trace)
 			continue
 		}
 		ended := r.Ended
 		if len(r.Errors) > 0 {
 			ended += fmt.Sprintf(" (%d errors: %s)", len(r.Errors), r.Errors[len(r.Errors)-1].Error)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%.3f\n", s.region, s.trace, r.ABR, ended,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%.3f\n", s.region, s.title, s.trace, r.ABR, ended,
 			r.StartupS, r.AvgBitrateKbps, r.Switches, r.RebufferEvents, r.RebufferS, r.QoELin)
 	}
 	tw.Flush()
@@ -443,7 +622,7 @@ func (st *stack) report(w io.Writer) {
 	}
 	tw.Flush()
 	o := st.originRequests.Load()
-	fmt.Fprintf(w, "\norigin: %d requests for %d client requests: origin offload %.1f%%\n", o, total, 100-pct(o, total))
+	fmt.Fprintf(w, "\norigin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)\n", o, total, 100-pct(o, total), st.originBytes.Load())
 }
 
 func pct(a, b int64) float64 {
