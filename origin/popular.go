@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
 
@@ -94,6 +95,10 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 			chosen[t.Title] = append(chosen[t.Title], e)
 		}
 		rep.Plans = append(rep.Plans, plan)
+	}
+	cfg.Push.limiters = map[string]*pace.Limiter{}
+	for _, e := range cfg.Push.Edges {
+		cfg.Push.limiters[e] = pace.New(cfg.Push.RateBPS)
 	}
 	var errs []error
 	for _, t := range rep.Titles {

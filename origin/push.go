@@ -46,6 +46,10 @@ type PushConfig struct {
 	// once per edge at the end.
 	Progress func(EdgeProgress)
 
+	// limiters, when set, are the edges' rate limiters shared by pushes
+	// of several titles, so that the cap holds across them.
+	limiters map[string]*pace.Limiter
+
 	Client *http.Client     // nil: a client with a 5-minute timeout per request
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
@@ -155,7 +159,10 @@ func Push(ctx context.Context, cfg PushConfig) (*PushReport, error) {
 	}
 	prefix := path.Dir(p.objects[len(p.objects)-1].key) + "/"
 	for _, e := range cfg.Edges {
-		es := &edgeState{base: strings.TrimSuffix(e, "/"), lim: pace.New(cfg.RateBPS), start: time.Now()}
+		es := &edgeState{base: strings.TrimSuffix(e, "/"), lim: cfg.limiters[e], start: time.Now()}
+		if es.lim == nil {
+			es.lim = pace.New(cfg.RateBPS)
+		}
 		es.prog = EdgeProgress{Edge: es.base, Objects: len(p.objects)}
 		held, err := p.holdings(ctx, es.base, prefix)
 		if err != nil {

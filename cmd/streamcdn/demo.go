@@ -196,11 +196,11 @@ func current(p *atomic.Pointer[edge.Server], admin bool) http.Handler {
 	})
 }
 
-func startStack(log *slog.Logger, dir string, port int, adminAddr string) (st *stack, err error) {
-	st = &stack{log: log, dir: dir, reg: newRegistry(), token: rand.Text()}
+func startStack(log *slog.Logger, dir string, port int, adminAddr string) (_ *stack, err error) {
+	st := &stack{log: log, dir: dir, reg: newRegistry(), token: rand.Text()}
 	defer func() {
 		if err != nil {
-			st.close()
+			st.close() // st, not the nil returned
 		}
 	}()
 	if st.origin, err = origin.New(origin.Config{Dir: dir, Logger: log,

@@ -78,17 +78,26 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // listenDNS binds addr over UDP and the same port over TCP.
+//
+// With port 0 the TCP port is the one the system gave the UDP socket,
+// which a TCP connection may hold already: then another is tried, a few
+// times.
 func listenDNS(addr string, h dns.Handler) ([]*dns.Server, error) {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("dns udp: %w", err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 1; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("dns udp: %w", err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}, nil
+		}
 		pc.Close()
-		return nil, fmt.Errorf("dns tcp: %w", err)
+		if port != "0" || attempt == 5 {
+			return nil, fmt.Errorf("dns tcp: %w", err)
+		}
 	}
-	return []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}, nil
 }
 
 // serveDNS answers on servers until ctx ends.

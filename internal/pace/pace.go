@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// Limiter is a token bucket of bytes. A nil *Limiter does not limit.
+// Limiter is a token bucket of bytes: over any span T it lets through at
+// most rate×T plus one burst. A nil *Limiter does not limit.
 type Limiter struct {
 	bytesPerSec float64
 	burst       time.Duration
@@ -43,10 +44,14 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 		l.next = now.Add(-l.burst) // idle time earns at most one burst
 	}
 	l.next = l.next.Add(time.Duration(float64(n) / l.bytesPerSec * float64(time.Second)))
-	wait := l.next.Sub(now) - l.burst
+	wait := l.next.Sub(now)
 	l.mu.Unlock()
 	if wait <= 0 {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		l.giveBack(n)
+		return err
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -54,8 +59,16 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
+		l.giveBack(n)
 		return ctx.Err()
 	}
+}
+
+// giveBack returns the grant of a Wait that gave up.
+func (l *Limiter) giveBack(n int) {
+	l.mu.Lock()
+	l.next = l.next.Add(-time.Duration(float64(n) / l.bytesPerSec * float64(time.Second)))
+	l.mu.Unlock()
 }
 
 // Reader returns r with each read paced by l (r itself when l is nil).

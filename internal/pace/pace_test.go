@@ -26,26 +26,36 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-// TestLimiterAccounting checks, on a fake clock, that grants advance the
-// limiter by size/rate and that idle time earns one burst at most.
+// TestLimiterAccounting checks, on a fake clock, that the limiter lets
+// through one burst and no more: a Wait that would have to sleep fails at
+// once on a cancelled context (and gives its grant back), one that need
+// not returns nil.
 func TestLimiterAccounting(t *testing.T) {
 	now := time.Unix(1000, 0)
-	l := New(8e6) // 1 MB/s
+	l := New(8e6) // 1 MB/s: a 50 ms burst is 50 kB
 	l.now = func() time.Time { return now }
-	ctx := context.Background()
-	if err := l.Wait(ctx, 50_000); err != nil { // 50 ms of the rate: the burst, no wait
-		t.Fatal(err)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	steps := []struct {
+		advance time.Duration
+		n       int
+		waits   bool
+	}{
+		{0, 50_000, false},                    // the first burst is free
+		{0, 1, true},                          // nothing left
+		{10 * time.Millisecond, 9_000, false}, // 10 ms earn 10 kB
+		{0, 2_000, true},
+		{time.Hour, 50_000, false}, // idle time earns one burst, no more
+		{0, 1, true},
 	}
-	if got := l.next.Sub(now); got != 0 {
-		t.Errorf("after one burst, next is %v from now, want 0", got)
-	}
-	now = now.Add(time.Hour) // idle
-	l.Wait(ctx, 1)
-	if got := l.next.Sub(now); got < -50*time.Millisecond || got > -49*time.Millisecond {
-		t.Errorf("after an idle hour, next is %v from now, want about -50ms", got)
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		if err := l.Wait(cancelled, st.n); (err != nil) != st.waits {
+			t.Fatalf("step %d: Wait(%d) = %v, want waiting %v", i, st.n, err, st.waits)
+		}
 	}
 	var nilL *Limiter
-	if err := nilL.Wait(ctx, 1<<30); err != nil {
+	if err := nilL.Wait(cancelled, 1<<30); err != nil {
 		t.Error(err)
 	}
 	if New(0) != nil {
