@@ -1,10 +1,7 @@
 package edge
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/tcpinfo"
 )
 
@@ -160,27 +158,7 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 }
 
 func (s *Server) report(ctx context.Context, rc ReportConfig, kind string, body any) {
-	err := func() error {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, rc.URL+"/"+kind, bytes.NewReader(data))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+rc.Token)
-		res, err := rc.Client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s", res.Status)
-		}
-		return nil
-	}()
+	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+"/"+kind, rc.Token, body, nil)
 	result := "ok"
 	if err != nil {
 		result = "error"

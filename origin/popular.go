@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
@@ -65,7 +66,7 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 	}
 	var d Demand
 	u := strings.TrimSuffix(cfg.OriginAdmin, "/") + "/titles?since=" + url.QueryEscape(cfg.Since.String())
-	if err := adminJSON(ctx, cfg.Push.Client, http.MethodGet, u, "", nil, &d); err != nil {
+	if err := httpx.DoJSON(ctx, cfg.Push.Client, http.MethodGet, u, "", nil, &d); err != nil {
 		return nil, fmt.Errorf("push: origin demand: %w", err)
 	}
 	rep := &PopularReport{Titles: d.Titles[:min(cfg.Top, len(d.Titles))]}
@@ -73,7 +74,7 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 	for _, e := range cfg.Push.Edges {
 		base := strings.TrimSuffix(e, "/")
 		var h pushapi.Holdings
-		if err := adminJSON(ctx, cfg.Push.Client, http.MethodGet, base+"/push/objects?prefix=/", cfg.Push.Token, nil, &h); err != nil {
+		if err := httpx.DoJSON(ctx, cfg.Push.Client, http.MethodGet, base+"/push/objects?prefix=/", cfg.Push.Token, nil, &h); err != nil {
 			return nil, fmt.Errorf("push: edge %s: %w", base, err)
 		}
 		held := map[string]int64{}

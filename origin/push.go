@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 	"github.com/streamcdn/streamcdn/manifest"
@@ -243,7 +243,7 @@ func (p *pusher) listObjects(ctx context.Context) error {
 // holdings asks an edge what it holds under prefix.
 func (p *pusher) holdings(ctx context.Context, base, prefix string) (map[string]pushapi.PinnedObject, error) {
 	var h pushapi.Holdings
-	if err := adminJSON(ctx, p.cfg.Client, http.MethodGet, base+"/push/objects?prefix="+url.QueryEscape(prefix), p.cfg.Token, nil, &h); err != nil {
+	if err := httpx.DoJSON(ctx, p.cfg.Client, http.MethodGet, base+"/push/objects?prefix="+url.QueryEscape(prefix), p.cfg.Token, nil, &h); err != nil {
 		return nil, fmt.Errorf("push: edge %s: %w", base, err)
 	}
 	held := map[string]pushapi.PinnedObject{}
@@ -398,7 +398,7 @@ func (p *pusher) put(ctx context.Context, es *edgeState, o pushObject, body []by
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 300 {
-		return statusErr(res)
+		return httpx.StatusError(res)
 	}
 	return nil
 }
@@ -424,7 +424,7 @@ func (p *pusher) get(ctx context.Context, u, etag string) ([]byte, http.Header, 
 	case res.StatusCode == http.StatusNotModified && etag != "":
 		return nil, nil, errNotModified
 	case res.StatusCode != http.StatusOK:
-		return nil, nil, statusErr(res)
+		return nil, nil, httpx.StatusError(res)
 	}
 	body, err := io.ReadAll(res.Body)
 	if err == nil && res.ContentLength >= 0 && int64(len(body)) != res.ContentLength {
@@ -481,7 +481,7 @@ func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.FillObject, n int) (pushapi.FillStatus, error) {
 	var started struct{ ID string }
 	req := pushapi.FillRequest{Objects: list, RateBPS: p.cfg.RateBPS, Concurrency: p.cfg.Concurrency}
-	if err := adminJSON(ctx, p.cfg.Client, http.MethodPost, es.base+"/push/fill", p.cfg.Token, req, &started); err != nil {
+	if err := httpx.DoJSON(ctx, p.cfg.Client, http.MethodPost, es.base+"/push/fill", p.cfg.Token, req, &started); err != nil {
 		return pushapi.FillStatus{}, fmt.Errorf("push: edge %s: %w", es.base, err)
 	}
 	es.mu.Lock()
@@ -491,7 +491,7 @@ func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.F
 	defer tick.Stop()
 	for {
 		var st pushapi.FillStatus
-		if err := adminJSON(ctx, p.cfg.Client, http.MethodGet, es.base+"/push/fill/"+started.ID, p.cfg.Token, nil, &st); err != nil {
+		if err := httpx.DoJSON(ctx, p.cfg.Client, http.MethodGet, es.base+"/push/fill/"+started.ID, p.cfg.Token, nil, &st); err != nil {
 			return st, fmt.Errorf("push: edge %s: %w", es.base, err)
 		}
 		es.mu.Lock()
@@ -514,44 +514,4 @@ func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.F
 		case <-tick.C:
 		}
 	}
-}
-
-// adminJSON sends a JSON request (in, when not nil) to an admin API and
-// decodes the JSON answer into out.
-func adminJSON(ctx context.Context, c *http.Client, method, u, token string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		return statusErr(res)
-	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 256<<20)).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	return nil
-}
-
-func statusErr(res *http.Response) error {
-	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-	return fmt.Errorf("%s %s: %s: %s", res.Request.Method, res.Request.URL.Redacted(), res.Status, strings.TrimSpace(string(msg)))
 }
