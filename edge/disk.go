@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/streamcdn/streamcdn/internal/atomicfile"
 )
 
 // diskMagic starts every object file; the version is in it.
@@ -102,8 +103,8 @@ func (d *disk) path(key string) string {
 	return filepath.Join(d.dir, name[:2], name)
 }
 
-// put writes o to a temporary file, fsyncs it and renames it into place,
-// so that a crash leaves either the old file or the new one.
+// put writes o through atomicfile, so that a crash leaves either the old
+// file or the new one.
 func (d *disk) put(o *object) error {
 	sum := sha256.Sum256(o.body)
 	hdr, err := json.Marshal(diskHeader{
@@ -117,27 +118,20 @@ func (d *disk) put(o *object) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	w := bufio.NewWriterSize(tmp, 64<<10)
+	defer f.Abort()
+	w := bufio.NewWriterSize(f, 64<<10)
 	w.Write(diskPrefix(len(hdr)))
 	w.Write(hdr)
 	w.Write(o.body)
-	err = w.Flush()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Commit(); err != nil {
+		return err
 	}
 	size := int64(len(diskMagic) + 4 + len(hdr) + len(o.body))
 	d.mu.Lock()

@@ -27,21 +27,30 @@ import (
 //
 // A push is written to a temporary file, checked (length and SHA-256),
 // fsynced and renamed over the object's file, so a reader sees the old
-// version or the new one whole: a reader holds its open file, and reads
-// the header from that file, not from the index.
+// version or the new one whole: a reader holds its open file, and uses
+// the header the index keeps only if the file it opened is the one the
+// index describes.
 type pinned struct {
 	dir      string
 	capacity int64
 
-	mu    sync.RWMutex
-	index map[string]pinEntry
-	bytes int64 // file bytes of the indexed objects
+	// commitMu orders commits and unpins: the budget check, the rename
+	// and the index update of one push happen together. mu guards the
+	// index only, briefly, so that no fsync ever holds up a reader.
+	commitMu sync.Mutex
+	mu       sync.RWMutex
+	index    map[string]pinEntry
+	bytes    int64 // file bytes of the indexed objects
 }
 
-// pinEntry is an indexed object and the size of its file.
+// pinEntry is an indexed object and what serving it needs: its file's
+// identity, header and body offset.
 type pinEntry struct {
 	PinnedObject
 	fileSize int64
+	file     os.FileInfo
+	hdr      diskHeader
+	off      int64
 }
 
 // pushError is a failed push: the reason is the metric label, status the
@@ -108,8 +117,12 @@ func verifyPinnedFile(path string) (pinEntry, error) {
 	if n != h.Size || hex.EncodeToString(sum.Sum(nil)) != h.SHA256 {
 		return pinEntry{}, errors.New("checksum mismatch")
 	}
-	return pinEntry{PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
-		PushedAt: h.RespTime}, int64(off) + n}, nil
+	fi, err := f.Stat()
+	if err != nil {
+		return pinEntry{}, err
+	}
+	return pinEntry{PinnedObject: PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
+		PushedAt: h.RespTime}, fileSize: int64(off) + n, file: fi, hdr: h, off: int64(off)}, nil
 }
 
 func (p *pinned) path(key string) string {
@@ -125,11 +138,11 @@ func (p *pinned) has(key string) bool {
 	return ok
 }
 
-// fits reports whether an object of size may replace key's within budget.
-func (p *pinned) fits(key string, size int64) bool {
+// room is how many file bytes key's object may take within the budget.
+func (p *pinned) room(key string) int64 {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.bytes-p.index[key].fileSize+size <= p.capacity
+	return p.capacity - p.bytes + p.index[key].fileSize
 }
 
 // put stores the body of key read from r: exactly size bytes (-1: until
@@ -138,48 +151,45 @@ func (p *pinned) fits(key string, size int64) bool {
 // until the whole body is on disk, checked and fsynced; on any failure
 // nothing is left behind.
 func (p *pinned) put(key string, header http.Header, size int64, wantSHA string, r io.Reader, now time.Time) (pinEntry, error) {
-	if !p.fits(key, size) {
-		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage,
-			"%d bytes do not fit in the pinned budget of %d", size, p.capacity)
+	noRoom := func() error {
+		return pushFailed("budget", http.StatusInsufficientStorage, "%d bytes do not fit in the pinned budget of %d", size, p.capacity)
+	}
+	room := p.room(key)
+	if size > room {
+		return pinEntry{}, noRoom()
 	}
 	path := p.path(key)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name()) // after the rename there is nothing to remove
-	}()
-	p.mu.RLock()
-	room := p.capacity - p.bytes + p.index[key].fileSize
-	p.mu.RUnlock()
-	po, err := writePinned(tmp, key, header, size, room, wantSHA, r, now)
+	defer f.Abort()
+	e, err := writePinned(f.File, key, header, size, room, wantSHA, r, now)
 	if err != nil {
 		return pinEntry{}, err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := f.Sync(); err != nil { // before the lock: Commit's own fsync is then quick
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "fsync: %w", err)
 	}
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	if e.fileSize > p.room(key) { // another push took the room meanwhile
+		return pinEntry{}, noRoom()
+	}
+	if err := f.Commit(); err != nil {
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+	}
+	if e.file, err = os.Stat(path); err != nil {
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.index[key]
-	if p.bytes-old.fileSize+po.fileSize > p.capacity { // another push took the room meanwhile
-		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage,
-			"%d bytes do not fit in the pinned budget of %d", size, p.capacity)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
-	}
-	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
-		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
-	}
-	p.index[key] = po
-	p.bytes += po.fileSize - old.fileSize
-	return po, nil
+	p.bytes += e.fileSize - p.index[key].fileSize
+	p.index[key] = e
+	p.mu.Unlock()
+	return e, nil
 }
 
 // writePinned writes the object file to f while hashing the body: size
@@ -237,8 +247,9 @@ func writePinned(f *os.File, key string, header http.Header, size, limit int64, 
 	if err != nil {
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	return pinEntry{PinnedObject{URL: key, Size: n, SHA256: got, ETag: header.Get("Etag"), PushedAt: now},
-		int64(len(pre)+len(hdr)) + n}, nil
+	dh := diskHeader{Key: key, Status: http.StatusOK, Header: header, ReqTime: now, RespTime: now, Size: n, SHA256: got}
+	return pinEntry{PinnedObject: PinnedObject{URL: key, Size: n, SHA256: got, ETag: header.Get("Etag"), PushedAt: now},
+		fileSize: int64(len(pre)+len(hdr)) + n, hdr: dh, off: int64(len(pre) + len(hdr))}, nil
 }
 
 func errOrEOF(err error) error {
@@ -264,24 +275,34 @@ func (w fileWriter) Write(p []byte) (int, error) {
 
 // open returns the stored object for key with its body, read from one
 // open file: the version it gets stays whole even if replaced meanwhile.
+// The header comes from the index when the file opened is the one the
+// index describes, else (replaced between the two) from the file itself.
 // The caller closes it.
 func (p *pinned) open(key string) (*pinnedFile, error) {
-	if !p.has(key) {
+	p.mu.RLock()
+	e, ok := p.index[key]
+	p.mu.RUnlock()
+	if !ok {
 		return nil, fs.ErrNotExist
 	}
 	f, err := os.Open(p.path(key))
 	if err != nil {
 		return nil, err
 	}
-	h, off, err := decodeHeader(f)
-	if err == nil && h.Key != key {
-		err = errors.New("key mismatch")
+	h, off := e.hdr, e.off
+	if fi, err := f.Stat(); err != nil || !os.SameFile(fi, e.file) {
+		var n int
+		h, n, err = decodeHeader(f)
+		if err == nil && h.Key != key {
+			err = errors.New("key mismatch")
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+		}
+		off = int64(n)
 	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	return &pinnedFile{f: f, hdr: h, body: io.NewSectionReader(f, int64(off), h.Size)}, nil
+	return &pinnedFile{f: f, hdr: h, body: io.NewSectionReader(f, off, h.Size)}, nil
 }
 
 type pinnedFile struct {
@@ -294,6 +315,8 @@ func (pf *pinnedFile) Close() error { return pf.f.Close() }
 
 // remove unpins every object whose key matches and returns how many.
 func (p *pinned) remove(match func(key string) bool) int {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0

@@ -20,34 +20,68 @@ func Write(path string, data []byte) error {
 
 // WriteFrom replaces path with what fill writes. If fill fails, nothing is
 // left behind and path is untouched.
-func WriteFrom(path string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+func WriteFrom(path string, fill func(io.Writer) error) error {
+	f, err := Create(path)
 	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := fill(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	return f.Commit()
+}
+
+// File is a temporary file beside its target that replaces the target
+// only on Commit. Its name contains ".tmp-", so that a directory scan can
+// tell a leftover of a crash.
+type File struct {
+	*os.File
+	path string
+	done bool
+}
+
+// Create opens a new temporary file beside path.
+func Create(path string) (*File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return &File{File: tmp, path: path}, nil
+}
+
+// Commit fsyncs the file, renames it over the target and fsyncs the
+// directory. After an error the temporary file is gone.
+func (f *File) Commit() (err error) {
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			f.Abort()
 		}
 	}()
-	if err = fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", f.path, err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = os.Rename(f.Name(), f.path); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	f.done = true
+	return SyncDir(filepath.Dir(f.path))
+}
+
+// Abort closes and removes the temporary file, unless committed.
+func (f *File) Abort() {
+	if f.done {
+		return
 	}
-	return SyncDir(dir)
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
 }
 
 // SyncDir fsyncs a directory, making renames in it durable.
