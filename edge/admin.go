@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -41,17 +42,24 @@ func (s *Server) Admin() http.Handler {
 }
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	exact, prefix := q.Get("url"), q.Get("prefix")
-	var n int
-	switch {
-	case exact != "" && prefix == "":
-		n = s.purge(func(k string) bool { return k == exact || strings.HasPrefix(k, exact+"\x00") })
-	case prefix != "" && exact == "" && strings.HasPrefix(prefix, "/"):
-		n = s.purge(func(k string) bool { return strings.HasPrefix(k, prefix) })
-	default:
-		http.Error(w, "give exactly one of url=/path or prefix=/path/", http.StatusBadRequest)
+	match, err := targets(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	httpx.WriteJSON(w, map[string]int{"purged": n})
+	httpx.WriteJSON(w, map[string]int{"purged": s.purge(match)})
+}
+
+// targets reads which stored keys a purge or an unpin names: url=/path
+// (every variant of it) or prefix=/path/.
+func targets(r *http.Request) (func(key string) bool, error) {
+	q := r.URL.Query()
+	exact, prefix := q.Get("url"), q.Get("prefix")
+	switch {
+	case exact != "" && prefix == "":
+		return func(k string) bool { return k == exact || strings.HasPrefix(k, exact+"\x00") }, nil
+	case prefix != "" && exact == "" && strings.HasPrefix(prefix, "/"):
+		return func(k string) bool { return strings.HasPrefix(k, prefix) }, nil
+	}
+	return nil, errors.New("give exactly one of url=/path or prefix=/path/")
 }

@@ -87,16 +87,11 @@ func (s *Server) servePinned(w *recorder, r *http.Request) bool {
 	return true
 }
 
-// pushedHeaders are the request fields of a push stored as the object's
-// response header: representation metadata and caching directives, as
-// object stores keep them.
-var pushedHeaders = []string{"Content-Type", "Content-Encoding", "Content-Language", "Content-Disposition",
-	"Cache-Control", "CDN-Cache-Control", "Expires", "Etag", "Last-Modified",
-	"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Timing-Allow-Origin"}
-
+// keepHeaders is what of an upload's (or a fill's upstream answer's)
+// header is stored with the object.
 func keepHeaders(from http.Header) http.Header {
 	h := http.Header{}
-	for _, k := range pushedHeaders {
+	for _, k := range pushapi.StoredHeaders {
 		if vs := from.Values(k); len(vs) > 0 {
 			h[k] = append([]string(nil), vs...)
 		}
@@ -191,19 +186,12 @@ func (s *Server) handleUnpin(w http.ResponseWriter, r *http.Request) {
 		s.pushFail(w, "", pushFailed("disabled", http.StatusServiceUnavailable, "this edge has no pinned area"))
 		return
 	}
-	q := r.URL.Query()
-	exact, prefix := q.Get("url"), q.Get("prefix")
-	var n int
-	switch {
-	case exact != "" && prefix == "":
-		n = s.pins.remove(func(k string) bool { return k == exact })
-	case prefix != "" && exact == "" && strings.HasPrefix(prefix, "/"):
-		n = s.pins.remove(func(k string) bool { return strings.HasPrefix(k, prefix) })
-	default:
-		http.Error(w, "give exactly one of url=/path or prefix=/path/", http.StatusBadRequest)
+	match, err := targets(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	httpx.WriteJSON(w, map[string]int{"unpinned": n})
+	httpx.WriteJSON(w, map[string]int{"unpinned": s.pins.remove(match)})
 }
 
 // The push API's wire types, from pushapi.
@@ -385,18 +373,15 @@ func (s *Server) runFill(ctx context.Context, job *fillJob, fr *FillRequest) {
 func (s *Server) fillOne(ctx context.Context, o FillObject, lim *pace.Limiter) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(s.upstream.String(), "/")+o.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL, nil)
 	if err != nil {
 		return 0, err
 	}
-	s.addVia(req.Header)
-	res, err := s.client.Do(req)
+	res, err := s.upstreamGET(ctx, req, nil, "")
 	if err != nil {
-		s.metrics.upstreamRequests.WithLabelValues("error").Inc()
-		return 0, fmt.Errorf("upstream: %w", err)
+		return 0, err
 	}
 	defer res.Body.Close()
-	s.metrics.upstreamRequests.WithLabelValues(codeClass(res.StatusCode)).Inc()
 	if res.StatusCode != http.StatusOK {
 		return 0, pushFailed("upstream", http.StatusBadGateway, "answered %s", res.Status)
 	}

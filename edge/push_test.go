@@ -154,6 +154,34 @@ func TestPushServedFromPinned(t *testing.T) {
 	if r := get(t, http.MethodGet, e.pub.URL+"/t/v1/1.m4s"); r.body != "v2" {
 		t.Errorf("after replace: %q", r.body)
 	}
+	// Unpinning over the API: a bad query is 400, a prefix unpins.
+	for _, tc := range []struct {
+		query, want string
+		status      int
+	}{
+		{"", "give exactly one", 400},
+		{"?url=/t/v1/1.m4s&prefix=/t/", "give exactly one", 400},
+		{"?prefix=/t/", `{"unpinned":1}`, 200},
+		{"?prefix=/t/", `{"unpinned":0}`, 200},
+	} {
+		req, _ := http.NewRequest(http.MethodDelete, e.admin.URL+"/push/object"+tc.query, nil)
+		req.Header.Set("Authorization", "Bearer secret")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+			t.Errorf("DELETE /push/object%s: %d %s", tc.query, res.StatusCode, b)
+		}
+	}
+	if r := get(t, http.MethodGet, e.pub.URL+"/t/v1/1.m4s"); r.status != 404 {
+		t.Errorf("after unpin: %d", r.status)
+	}
+	if f := e.files(t); len(f) != 0 {
+		t.Errorf("files left after unpin: %v", f)
+	}
 }
 
 func TestPushRejected(t *testing.T) {

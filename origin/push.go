@@ -384,8 +384,7 @@ func (p *pusher) put(ctx context.Context, es *edgeState, o pushObject, body []by
 		return err
 	}
 	req.ContentLength = int64(len(body))
-	for _, k := range []string{"Content-Type", "Cache-Control", "Etag", "Last-Modified", "Expires",
-		"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Timing-Allow-Origin"} {
+	for _, k := range pushapi.StoredHeaders {
 		if v := hdr.Get(k); v != "" {
 			req.Header.Set(k, v)
 		}

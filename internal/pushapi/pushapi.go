@@ -13,6 +13,14 @@ import (
 	"time"
 )
 
+// StoredHeaders are the fields of an upload that an edge stores as the
+// object's response header: representation metadata and caching
+// directives, as object stores keep them. The push client sends the
+// origin's values of these.
+var StoredHeaders = []string{"Content-Type", "Content-Encoding", "Content-Language", "Content-Disposition",
+	"Cache-Control", "CDN-Cache-Control", "Expires", "Etag", "Last-Modified",
+	"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Timing-Allow-Origin"}
+
 // PinnedObject describes one object in an edge's pinned area.
 type PinnedObject struct {
 	URL      string    `json:"url"`
