@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/httpx"
-	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
 
@@ -97,10 +96,7 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 		}
 		rep.Plans = append(rep.Plans, plan)
 	}
-	cfg.Push.limiters = map[string]*pace.Limiter{}
-	for _, e := range cfg.Push.Edges {
-		cfg.Push.limiters[e] = pace.New(cfg.Push.RateBPS)
-	}
+	lims := edgeLimiters(cfg.Push)
 	var errs []error
 	for _, t := range rep.Titles {
 		edges := chosen[t.Title]
@@ -110,7 +106,7 @@ func PushPopular(ctx context.Context, cfg PopularConfig) (*PopularReport, error)
 		pc := cfg.Push
 		pc.Edges = edges
 		pc.MPD = strings.TrimSuffix(cfg.Origin, "/") + "/" + url.PathEscape(t.Title) + "/" + ManifestName
-		pr, err := Push(ctx, pc)
+		pr, err := push(ctx, pc, lims)
 		if pr != nil {
 			rep.Pushes = append(rep.Pushes, pr)
 		}

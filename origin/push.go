@@ -46,17 +46,14 @@ type PushConfig struct {
 	// once per edge at the end.
 	Progress func(EdgeProgress)
 
-	// limiters, when set, are the edges' rate limiters shared by pushes
-	// of several titles, so that the cap holds across them.
-	limiters map[string]*pace.Limiter
-
 	Client *http.Client     // nil: a client with a 5-minute timeout per request
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 }
 
-// EdgeProgress is one edge's progress in a push.
+// EdgeProgress is one edge's progress in the push of one title.
 type EdgeProgress struct {
+	MPD  string `json:"mpd"`
 	Edge string `json:"edge"`
 	// Objects is the title's object count: segments, init segments or
 	// single files, and the MPD.
@@ -121,9 +118,6 @@ type edgeState struct {
 	mu    sync.Mutex
 	prog  EdgeProgress
 	start time.Time
-	// broken: an object failed, so the MPD is not pushed to this edge and
-	// the title stays invisible there rather than half there.
-	broken bool
 }
 
 // Push sends every object of the title to every edge that lacks it or
@@ -132,6 +126,20 @@ type edgeState struct {
 // that an edge in push mode shows the title only once it is complete. A
 // rerun sends only what is missing: each edge reports what it holds.
 func Push(ctx context.Context, cfg PushConfig) (*PushReport, error) {
+	return push(ctx, cfg, edgeLimiters(cfg))
+}
+
+// edgeLimiters makes each edge's rate limiter, for all the titles of a
+// run: a cap holds across titles only if they share it.
+func edgeLimiters(cfg PushConfig) map[string]*pace.Limiter {
+	lims := map[string]*pace.Limiter{}
+	for _, e := range cfg.Edges {
+		lims[e] = pace.New(cfg.RateBPS)
+	}
+	return lims
+}
+
+func push(ctx context.Context, cfg PushConfig, lims map[string]*pace.Limiter) (*PushReport, error) {
 	if len(cfg.Edges) == 0 {
 		return nil, errors.New("push: no edges")
 	}
@@ -159,11 +167,8 @@ func Push(ctx context.Context, cfg PushConfig) (*PushReport, error) {
 	}
 	prefix := path.Dir(p.objects[len(p.objects)-1].key) + "/"
 	for _, e := range cfg.Edges {
-		es := &edgeState{base: strings.TrimSuffix(e, "/"), lim: cfg.limiters[e], start: time.Now()}
-		if es.lim == nil {
-			es.lim = pace.New(cfg.RateBPS)
-		}
-		es.prog = EdgeProgress{Edge: es.base, Objects: len(p.objects)}
+		es := &edgeState{base: strings.TrimSuffix(e, "/"), lim: lims[e], start: time.Now()}
+		es.prog = EdgeProgress{MPD: cfg.MPD, Edge: es.base, Objects: len(p.objects)}
 		held, err := p.holdings(ctx, es.base, prefix)
 		if err != nil {
 			return nil, err
@@ -285,11 +290,16 @@ func (p *pusher) upload(ctx context.Context) (windowClosed bool, err error) {
 	}
 	var whole []*edgeState
 	for _, es := range p.edges {
-		if es.broken {
-			es.mu.Lock()
+		// After a failure the MPD is withheld: the title stays invisible
+		// on the edge rather than half there.
+		es.mu.Lock()
+		broken := es.prog.Failed > 0
+		if broken {
 			es.prog.Failed++
 			es.prog.Failures = append(es.prog.Failures, PushFailure{URL: mpd.url, Error: "not pushed: the title is incomplete on this edge"})
-			es.mu.Unlock()
+		}
+		es.mu.Unlock()
+		if broken {
 			p.report(es)
 			continue
 		}
@@ -353,7 +363,6 @@ func (p *pusher) done(es *edgeState, o pushObject, n int64, sent bool, err error
 	case err != nil:
 		es.prog.Failed++
 		es.prog.Failures = append(es.prog.Failures, PushFailure{URL: o.url, Error: err.Error()})
-		es.broken = true
 		p.log.Warn("push failed", "edge", es.base, "url", o.url, "err", err)
 	case sent:
 		es.prog.Pushed++
@@ -464,7 +473,7 @@ func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 		list = append(list, pushapi.FillObject{URL: o.key})
 	}
 	if len(list) > 0 {
-		st, err := p.runFillJob(ctx, es, list, len(list))
+		st, err := p.runFillJob(ctx, es, list)
 		if err != nil {
 			return err
 		}
@@ -472,12 +481,12 @@ func (p *pusher) fillEdge(ctx context.Context, es *edgeState) error {
 			return nil // no MPD: the title stays invisible on this edge
 		}
 	}
-	_, err := p.runFillJob(ctx, es, []pushapi.FillObject{{URL: mpd.key}}, 1)
+	_, err := p.runFillJob(ctx, es, []pushapi.FillObject{{URL: mpd.key}})
 	return err
 }
 
 // runFillJob starts one fill job on an edge and polls it to the end.
-func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.FillObject, n int) (pushapi.FillStatus, error) {
+func (p *pusher) runFillJob(ctx context.Context, es *edgeState, list []pushapi.FillObject) (pushapi.FillStatus, error) {
 	var started struct{ ID string }
 	req := pushapi.FillRequest{Objects: list, RateBPS: p.cfg.RateBPS, Concurrency: p.cfg.Concurrency}
 	if err := httpx.DoJSON(ctx, p.cfg.Client, http.MethodPost, es.base+"/push/fill", p.cfg.Token, req, &started); err != nil {

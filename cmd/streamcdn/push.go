@@ -238,12 +238,13 @@ func newPushMetrics(reg prometheus.Registerer) *pushMetrics {
 	return m
 }
 
-// update adds what changed since the edge's last progress.
+// update adds what changed since the edge's last progress on the same
+// title.
 func (m *pushMetrics) update(p origin.EdgeProgress) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev := m.seen[p.Edge]
-	if p.Objects != prev.Objects || p.Done() < prev.Done() { // a new title
+	if prev.MPD != p.MPD { // a new title: its counts start from zero
 		prev = origin.EdgeProgress{}
 	}
 	m.objects.WithLabelValues(p.Edge, "pushed").Add(float64(max(p.Pushed-prev.Pushed, 0)))

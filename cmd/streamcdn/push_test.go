@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 	"github.com/streamcdn/streamcdn/manifest"
@@ -35,6 +37,7 @@ type pushOrigin struct {
 	srv      *origin.Server
 	pub, adm *httptest.Server
 	requests atomic.Int64
+	bytes    atomic.Int64 // response body bytes
 }
 
 func newPushOrigin(t *testing.T, prof manifest.Profile, titles ...string) *pushOrigin {
@@ -52,7 +55,9 @@ func newPushOrigin(t *testing.T, prof manifest.Profile, titles ...string) *pushO
 	}
 	o.pub = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.requests.Add(1)
-		o.srv.ServeHTTP(w, r)
+		rec := &httpx.Recorder{ResponseWriter: w}
+		o.srv.ServeHTTP(rec, r)
+		o.bytes.Add(rec.Bytes)
 	}))
 	o.adm = httptest.NewServer(o.srv.Admin())
 	t.Cleanup(func() { o.pub.Close(); o.adm.Close(); o.srv.Close() })
@@ -177,8 +182,9 @@ func TestPushThenStopOrigin(t *testing.T) {
 		}
 	}
 	t.Logf("first push:\n%s", out)
-	// A rerun sends nothing: every edge holds every object.
-	before := o.requests.Load()
+	// A rerun sends nothing: every edge holds every object, and the
+	// origin sends only the MPD's body (the rest is 304s).
+	before, beforeBytes := o.requests.Load(), o.bytes.Load()
 	out, err = pushCmd(t, t.Context(), args...)
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)
@@ -188,6 +194,13 @@ func TestPushThenStopOrigin(t *testing.T) {
 	}
 	if n := o.requests.Load() - before; n > int64(objects)+1 {
 		t.Errorf("rerun made %d origin requests", n)
+	}
+	mpdInfo, err := os.Stat(filepath.Join(o.dir, "sample", origin.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := o.bytes.Load() - beforeBytes; n != mpdInfo.Size() {
+		t.Errorf("rerun fetched %d body bytes from the origin, want the MPD's %d", n, mpdInfo.Size())
 	}
 
 	o.pub.Close() // the origin is gone
@@ -332,5 +345,41 @@ func TestPushFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("push %v: %v, want an error naming %s\n%s", tc.args, err, tc.want, out)
 		}
+	}
+}
+
+// TestPushProgress feeds progress of two titles on one edge to the
+// metrics and the bars: counters add each title's own counts, and the
+// bars show each edge's last state.
+func TestPushProgress(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newPushMetrics(reg)
+	var out bytes.Buffer
+	b := newBars(&out, true)
+	steps := []origin.EdgeProgress{
+		{MPD: "http://o/a/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Bytes: 100, Seconds: 1},
+		{MPD: "http://o/a/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 2, Skipped: 1, Bytes: 250, Seconds: 2},
+		{MPD: "http://o/b/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Bytes: 40, Seconds: 1},
+		{MPD: "http://o/b/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Failed: 2, Bytes: 40, Seconds: 2},
+	}
+	for _, p := range steps {
+		m.update(p)
+		b.update(p)
+	}
+	b.finish()
+	want := map[string]float64{"pushed": 3, "skipped": 1, "failed": 2}
+	for result, n := range want {
+		if got := promtest.ToFloat64(m.objects.WithLabelValues("http://e1", result)); got != n {
+			t.Errorf("objects_total{result=%q} = %v, want %v", result, got, n)
+		}
+	}
+	if got := promtest.ToFloat64(m.bytes.WithLabelValues("http://e1")); got != 290 {
+		t.Errorf("bytes_total = %v, want 290", got)
+	}
+	if got := promtest.ToFloat64(m.throughput.WithLabelValues("http://e1")); got != 160 {
+		t.Errorf("throughput = %v bit/s, want 160", got)
+	}
+	if last := out.String()[strings.LastIndex(out.String(), "\r"):]; !strings.Contains(last, "http://e1 [##############################] 3/3 objects, 2 failed") {
+		t.Errorf("last bar: %q", last)
 	}
 }
