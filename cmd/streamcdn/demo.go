@@ -170,7 +170,7 @@ type stack struct {
 	dir, token                        string
 	reg                               *prometheus.Registry
 	origin                            *origin.Server
-	shield                            atomic.Pointer[edge.Server]
+	shield                            swapped
 	dns                               *cdndns.Server
 	dnsServers                        []*dns.Server
 	edges                             []*demoEdge
@@ -180,20 +180,61 @@ type stack struct {
 type demoEdge struct {
 	region, mpdURL string
 	ip, adminURL   string
-	srv            atomic.Pointer[edge.Server]
+	srv            swapped
 	requests, hits atomic.Int64
 	bytes          atomic.Int64
 }
 
-// current serves with the server p points to at the time of each request.
-func current(p *atomic.Pointer[edge.Server], admin bool) http.Handler {
+// swapped is the edge server a mode runs, which setMode replaces behind
+// listeners that stay, with its admin handler made once.
+type swapped struct{ p atomic.Pointer[running] }
+
+type running struct {
+	srv   *edge.Server
+	admin http.Handler
+}
+
+// swap puts srv in and returns the server it replaces, or nil.
+func (s *swapped) swap(srv *edge.Server) *edge.Server {
+	if old := s.p.Swap(&running{srv, srv.Admin()}); old != nil {
+		return old.srv
+	}
+	return nil
+}
+
+// current is the running server, or nil before the first mode.
+func (s *swapped) current() *running { return s.p.Load() }
+
+func (s *swapped) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rn := s.current(); rn != nil {
+		rn.srv.ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+// adminHandler serves the running server's admin API.
+func (s *swapped) adminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if admin {
-			p.Load().Admin().ServeHTTP(w, r)
+		if rn := s.current(); rn != nil {
+			rn.admin.ServeHTTP(w, r)
 			return
 		}
-		p.Load().ServeHTTP(w, r)
+		http.Error(w, "starting", http.StatusServiceUnavailable)
 	})
+}
+
+func (s *swapped) connContext(ctx context.Context, c net.Conn) context.Context {
+	if rn := s.current(); rn != nil {
+		return rn.srv.ConnContext(ctx, c)
+	}
+	return ctx
+}
+
+func (s *swapped) close() {
+	if rn := s.current(); rn != nil {
+		rn.srv.Close()
+	}
 }
 
 func startStack(log *slog.Logger, dir string, port int, adminAddr string) (_ *stack, err error) {
@@ -216,7 +257,7 @@ func startStack(log *slog.Logger, dir string, port int, adminAddr string) (_ *st
 	if st.originAddr, err = st.listen("origin", "127.0.0.1", port, counted); err != nil {
 		return nil, err
 	}
-	if st.shieldAddr, err = st.listen("shield", "127.0.0.1", nextPort(port, 1), current(&st.shield, false)); err != nil {
+	if st.shieldAddr, err = st.listen("shield", "127.0.0.1", nextPort(port, 1), &st.shield); err != nil {
 		return nil, err
 	}
 	// Every edge listens on the same port, on its region's address: the
@@ -224,19 +265,17 @@ func startStack(log *slog.Logger, dir string, port int, adminAddr string) (_ *st
 	st.edgePort = port
 	for i, region := range demoRegions {
 		e := &demoEdge{region: region, ip: fmt.Sprintf("127.0.%d.1", i+1)}
-		addr, err := st.listen("edge-"+region, e.ip, st.edgePort, current(&e.srv, false))
+		addr, err := st.listen("edge-"+region, e.ip, st.edgePort, &e.srv)
 		if err != nil {
 			return nil, err
 		}
-		st.listeners[len(st.listeners)-1].connContext = func(ctx context.Context, c net.Conn) context.Context {
-			return e.srv.Load().ConnContext(ctx, c)
-		}
+		st.listeners[len(st.listeners)-1].connContext = e.srv.connContext
 		if st.edgePort == 0 {
 			_, p, _ := net.SplitHostPort(addr)
 			st.edgePort, _ = strconv.Atoi(p)
 		}
 		e.mpdURL = fmt.Sprintf("http://%s/%s/%s", addr, demoTitle, origin.ManifestName)
-		adm, err := st.listen("edge-admin-"+region, e.ip, 0, current(&e.srv, true))
+		adm, err := st.listen("edge-admin-"+region, e.ip, 0, e.srv.adminHandler())
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +300,7 @@ func (st *stack) setMode(mode string) error {
 	if err != nil {
 		return err
 	}
-	if old := st.shield.Swap(shield); old != nil {
+	if old := st.shield.swap(shield); old != nil {
 		old.Close()
 	}
 	for _, e := range st.edges {
@@ -271,7 +310,7 @@ func (st *stack) setMode(mode string) error {
 		if err != nil {
 			return err
 		}
-		if old := e.srv.Swap(srv); old != nil {
+		if old := e.srv.swap(srv); old != nil {
 			old.Close()
 		}
 		e.requests.Store(0)
@@ -496,13 +535,9 @@ func (st *stack) close() {
 	}
 	closeDNS(st.dnsServers)
 	for _, e := range st.edges {
-		if srv := e.srv.Load(); srv != nil {
-			srv.Close()
-		}
+		e.srv.close()
 	}
-	if srv := st.shield.Load(); srv != nil {
-		srv.Close()
-	}
+	st.shield.close()
 	if st.origin != nil {
 		st.origin.Close()
 	}
