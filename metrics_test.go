@@ -24,7 +24,7 @@ func TestMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	e, err := edge.New(edge.Config{Upstream: "http://127.0.0.1:1", Registry: wrap("edge"), DiskDir: t.TempDir()})
+	e, err := edge.New(edge.Config{Upstream: "http://127.0.0.1:1", Registry: wrap("edge"), DiskDir: t.TempDir(), PinnedDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

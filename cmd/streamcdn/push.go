@@ -231,7 +231,7 @@ func newPushMetrics(reg prometheus.Registerer) *pushMetrics {
 			Help: "Objects dealt with, by edge and result (pushed, skipped, failed)."}, []string{"edge", "result"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "push", Name: "bytes_total",
 			Help: "Body bytes pushed, by edge."}, []string{"edge"}),
-		throughput: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "push", Name: "throughput_bits_per_second",
+		throughput: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "push", Name: "throughput_bytes_per_second",
 			Help: "Average push throughput to each edge since its push started."}, []string{"edge"}),
 	}
 	reg.MustRegister(m.objects, m.bytes, m.throughput)
@@ -252,7 +252,7 @@ func (m *pushMetrics) update(p origin.EdgeProgress) {
 	m.objects.WithLabelValues(p.Edge, "failed").Add(float64(max(p.Failed-prev.Failed, 0)))
 	m.bytes.WithLabelValues(p.Edge).Add(float64(max(p.Bytes-prev.Bytes, 0)))
 	if p.Seconds > 0 {
-		m.throughput.WithLabelValues(p.Edge).Set(float64(p.Bytes) * 8 / p.Seconds)
+		m.throughput.WithLabelValues(p.Edge).Set(float64(p.Bytes) / p.Seconds)
 	}
 	m.seen[p.Edge] = p
 }

@@ -376,8 +376,11 @@ func TestPushProgress(t *testing.T) {
 	if got := promtest.ToFloat64(m.bytes.WithLabelValues("http://e1")); got != 290 {
 		t.Errorf("bytes_total = %v, want 290", got)
 	}
-	if got := promtest.ToFloat64(m.throughput.WithLabelValues("http://e1")); got != 160 {
-		t.Errorf("throughput = %v bit/s, want 160", got)
+	if got := promtest.ToFloat64(m.throughput.WithLabelValues("http://e1")); got != 20 {
+		t.Errorf("throughput = %v B/s, want 20", got)
+	}
+	if problems, err := promtest.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", err, problems)
 	}
 	if last := out.String()[strings.LastIndex(out.String(), "\r"):]; !strings.Contains(last, "http://e1 [##############################] 3/3 objects, 2 failed") {
 		t.Errorf("last bar: %q", last)
