@@ -52,6 +52,14 @@ type Config struct {
 	// time one quality lower, before the session ends with an error; 0
 	// means 2, negative none.
 	Retries int
+	// RetryWait is the pause before the first retry of a segment, in
+	// wall-clock time (Speed does not shorten it: it waits on the
+	// network, not on the media), doubled for each further retry up to
+	// 8 times it;
+	// playback goes on from the buffer meanwhile. Zero retries at once.
+	// A pause gives a CDN time to move a client off a failed server: a
+	// new connection resolves the host again.
+	RetryWait time.Duration
 	// OnSegment, when set, is called after every segment attempt, in
 	// order (the CSV log writes from it).
 	OnSegment func(SegmentLog)
@@ -423,6 +431,16 @@ func (s *session) stream(ctx context.Context) error {
 				return errEnd{fmt.Errorf("segment %d: %w", next, err)}
 			}
 			quality = max(q-1, 0)
+			if s.cfg.RetryWait > 0 {
+				pause := s.cfg.RetryWait << min(attempts-1, 3)
+				speed := s.cfg.Speed
+				if speed <= 0 {
+					speed = 1
+				}
+				if err := s.wait(ctx, float64(pause.Milliseconds())*speed); err != nil {
+					return err
+				}
+			}
 			continue
 		case r.AbandonTo >= 0:
 			s.m.Abandoned++

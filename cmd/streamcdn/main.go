@@ -37,6 +37,8 @@ func commands() []command {
 		{"play", "stream a DASH title as a headless player with ABR, over real HTTP, optionally shaped by a trace", runPlay},
 		{"bench", "run a fleet of players against a server or in virtual time; tables, CSV, JSON and charts", runBench},
 		{"sim", "run ABR algorithms in virtual time on network traces (Sabre's model)", runSim},
+		{"deploy", "run a topology's CDN across emulated regions (up, status, down, play), or render it for Kubernetes", runDeploy},
+		{"wan", "emulate wide-area links: TCP proxies with delay and rate by client network (deploy up runs them)", runWAN},
 		{"demo", "package the built-in sample, serve it through origin, shield, edges and DNS, and stream it", runDemo},
 		{"version", "print the build version", runVersion},
 	}

@@ -173,19 +173,6 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1GiB": 1 << 30, "512MiB": 512 << 20, "20GB": 20e9, "1048576": 1 << 20, "1.5KiB": 1536, "64 MiB": 64 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v, want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0", "-1GiB", "lots", "1XB", "99999999TB"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q): no error", bad)
-		}
-	}
-}
-
 func TestAdminToken(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "token")

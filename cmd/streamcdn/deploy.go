@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/deploy/kube"
+	"golang.org/x/sync/errgroup"
+)
+
+const deployUsage = `usage: streamcdn deploy <up|status|down|play|render|validate> [flags]
+
+  up        start every component of a topology as its own process, each
+            region on 127.0.R.0/24 with emulated WAN links; runs until
+            interrupted or "deploy down"
+  status    the state of a local deployment and its processes' health
+  down      stop a local deployment; no process is left behind
+  play      run the topology's player populations against a deployment
+  render    write Kubernetes manifests, one namespace per region
+  validate  check a topology file and print its layout`
+
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, deployUsage)
+		return flag.ErrHelp
+	}
+	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"up": deployUp, "status": deployStatus, "down": deployDown, "play": deployPlay,
+		"render": deployRender, "validate": deployValidate,
+	}[args[0]]
+	if sub == nil {
+		fmt.Fprintln(stderr, deployUsage)
+		return fmt.Errorf("deploy: unknown subcommand %q", args[0])
+	}
+	return sub(ctx, args[1:], stdout, stderr)
+}
+
+// topologyFlags are the flags that name a deployment.
+type topologyFlags struct {
+	file, dir *string
+}
+
+func addTopologyFlags(fs *flag.FlagSet) topologyFlags {
+	return topologyFlags{
+		file: fs.String("f", "", "The topology file (YAML or JSON)."),
+		dir:  fs.String("dir", "", "The deployment's directory: state, generated configuration, titles, caches, logs. Default: $TMPDIR/streamcdn-NAME."),
+	}
+}
+
+// load reads the topology (when -f is given) and the directory.
+func (tf topologyFlags) load(needFile bool) (*deploy.Topology, string, error) {
+	var t *deploy.Topology
+	if *tf.file != "" {
+		var err error
+		if t, err = deploy.LoadFile(*tf.file); err != nil {
+			return nil, "", err
+		}
+	} else if needFile || *tf.dir == "" {
+		return nil, "", errors.New("deploy: -f TOPOLOGY is required")
+	}
+	dir := *tf.dir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "streamcdn-"+t.Name)
+	}
+	return t, dir, nil
+}
+
+func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tf := addTopologyFlags(fs)
+	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus on PATH) scraping every component.")
+	status := fs.String("status", "127.0.0.1:0", "The address of the status page and the controller's /metrics.")
+	edgePort := fs.Int("edge-port", 0, "The port of every cluster's address. 0 picks one free on all.")
+	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, dir, err := tf.load(true)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	var promPath string
+	if *prom {
+		if promPath, err = exec.LookPath("prometheus"); err != nil {
+			return fmt.Errorf("deploy up --prometheus: %w (install Debian's prometheus)", err)
+		}
+	}
+	ln, err := net.Listen("tcp", *status)
+	if err != nil {
+		return fmt.Errorf("status listener: %w", err)
+	}
+	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: dir, EdgePort: *edgePort, Prometheus: *prom,
+		Controller: ln.Addr().String()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	reg := newRegistry()
+	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Prometheus: promPath, Status: "http://" + ln.Addr().String(),
+		Logger: log, Registry: reg})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	w := deploy.NewWatcher(d)
+	mux := adminMux(reg, w.Handler())
+	printDeployment(stdout, d.State(), plan)
+	fmt.Fprintf(stdout, "\nready in %.2f s. \"streamcdn deploy down --dir %s\" or Ctrl-C stops it.\n", d.ReadyAfter().Seconds(), dir)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { w.Run(gctx, time.Second); return nil })
+	g.Go(func() error { return serveAll(gctx, log, listener{name: "status", ln: ln, h: mux}) })
+	err = g.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if serr := d.Stop(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	fmt.Fprintln(stdout, "deployment stopped")
+	return err
+}
+
+// printDeployment prints where everything is.
+func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
+	fmt.Fprintf(w, "deployment %s in %s\n\n", st.Name, plan.Dir)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "component\tregion\tpid\tlisten\tadmin (/metrics, /healthz)")
+	pids := map[string]int{}
+	for _, p := range st.Processes {
+		pids[p.Component] = p.PID
+	}
+	for _, c := range plan.Components {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\thttp://%s\n", c.Name, or(c.Region, "-"), pids[c.Name], or(c.Listen, "-"), c.Admin)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nclusters answer on port %d of 127.0.R.1; players of region R come from 127.0.R.100-199\n", plan.EdgePort)
+	for _, u := range st.VideoURLs {
+		fmt.Fprintf(w, "video: %s\n", u)
+	}
+	host, port, _ := net.SplitHostPort(plan.DNS)
+	fmt.Fprintf(w, "dns:   dig @%s -p %s -b 127.0.2.100 %s\n", host, port, strings.TrimSuffix(plan.Topology.DNS.Video, "."))
+	if st.Status != "" {
+		fmt.Fprintf(w, "status page: %s/   metrics: %s/metrics\n", st.Status, st.Status)
+	}
+	if plan.Prometheus != "" {
+		fmt.Fprintf(w, "prometheus: %s\n", plan.Prometheus)
+	}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tf := addTopologyFlags(fs)
+	asJSON := fs.Bool("json", false, "Print the state file as JSON.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	_, dir, err := tf.load(false)
+	if err != nil {
+		return err
+	}
+	st, err := deploy.ReadState(dir)
+	if err != nil {
+		return fmt.Errorf("%w (not up?)", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "deployment %s: controller pid %d, up since %s, ready after %.2f s\n\n", st.Name, st.Controller,
+		st.Started.Format(time.RFC3339), st.ReadyAfter)
+	hc := &http.Client{Timeout: time.Second}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "component\tpid\tprocess\thealth\tlog")
+	down := 0
+	for _, p := range st.Processes {
+		c, _ := st.Plan.Component(p.Component)
+		health := "down"
+		if req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Ready, nil); err == nil {
+			if resp, err := hc.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					health = "ok"
+				} else {
+					health = resp.Status
+				}
+			}
+		}
+		if health != "ok" {
+			down++
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Component, p.PID, p.State, health, p.Log)
+	}
+	tw.Flush()
+	if down > 0 {
+		return fmt.Errorf("deploy: %d of %d components not healthy", down, len(st.Processes))
+	}
+	return nil
+}
+
+func deployDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy down", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tf := addTopologyFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	_, dir, err := tf.load(false)
+	if err != nil {
+		return err
+	}
+	st, err := deploy.ReadState(dir)
+	if err != nil {
+		return fmt.Errorf("%w (not up?)", err)
+	}
+	killed, err := deploy.Down(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if len(killed) > 0 {
+		fmt.Fprintf(stdout, "killed %d processes the controller left: %v\n", len(killed), killed)
+	}
+	if left := deploy.Processes(st.ID); len(left) > 0 {
+		return fmt.Errorf("deploy down: processes %v remain", left)
+	}
+	fmt.Fprintf(stdout, "deployment %s is down\n", st.Name)
+	return nil
+}
+
+func deployPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy play", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tf := addTopologyFlags(fs)
+	speed := fs.Float64("speed", 1, "Dilate the players' time: media plays K times faster.")
+	duration := fs.Duration("duration", 0, "Play only each title's first D (0: all of it).")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, dir, err := tf.load(true)
+	if err != nil {
+		return err
+	}
+	if len(t.Players) == 0 {
+		return errors.New("deploy play: the topology has no players")
+	}
+	st, err := deploy.ReadState(dir)
+	if err != nil {
+		return fmt.Errorf("%w (not up?)", err)
+	}
+	st.Plan.Topology = t
+	sessions, err := deploy.Play(ctx, deploy.PlayConfig{State: st, Topology: t, Speed: *speed, Duration: *duration})
+	printSessions(stdout, sessions)
+	return err
+}
+
+// printSessions prints each player's clusters and QoE.
+func printSessions(w io.Writer, sessions []*deploy.Session) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tplayer\tfrom\ttitle\tabr\tclusters\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\terrors")
+	for _, s := range sessions {
+		r := s.Report
+		if r == nil {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\tnot started: %s\n", s.Region, s.Player, s.Client, s.Title, s.ABR, strings.Join(s.Clusters, "→"), s.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%d\n", s.Region, s.Player, s.Client, s.Title, s.ABR,
+			strings.Join(s.Clusters, "→"), r.Ended, r.StartupS, r.AvgBitrateKbps, r.Switches, r.RebufferEvents, r.RebufferS, len(r.Errors))
+	}
+	tw.Flush()
+}
+
+func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "The topology file (YAML or JSON). Required.")
+	target := fs.String("target", "kubernetes", "What to render for: kubernetes.")
+	out := fs.String("out", "", "The directory to write (replaced). Required.")
+	image := fs.String("image", kube.DefaultImage, "The container image of streamcdn.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" || *out == "" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if *target != "kubernetes" {
+		return fmt.Errorf("deploy render: --target %q: only kubernetes", *target)
+	}
+	t, err := deploy.LoadFile(*file)
+	if err != nil {
+		return err
+	}
+	files, err := kube.Render(t, kube.Config{Image: *image})
+	if err != nil {
+		return err
+	}
+	if err := kube.Write(*out, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d files to %s: base/ and overlays/<region>/ (kubectl apply -k %s/overlays/<region>)\n\n",
+		len(files), *out, *out)
+	fmt.Fprint(stdout, kube.Delegation(t))
+	return nil
+}
+
+func deployValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("deploy validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tf := addTopologyFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, dir, err := tf.load(true)
+	if err != nil {
+		return err
+	}
+	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: dir, EdgePort: 8080,
+		Ports: func(string, bool) (int, error) { return 0, nil }})
+	if err != nil {
+		return err
+	}
+	nodes, players := 0, 0
+	for _, c := range plan.Components {
+		if c.Kind == deploy.KindEdge {
+			nodes++
+		}
+	}
+	for _, p := range t.Players {
+		players += p.Count
+	}
+	fmt.Fprintf(stdout, "%s: valid. %d regions, %d edge nodes, %d processes, %d players, %d titles\n", t.Name,
+		len(t.Regions), nodes, len(plan.Components), players, len(t.Origin.Titles))
+	for i, r := range t.Regions {
+		cl := "clients only"
+		if r.Edge != nil {
+			cl = fmt.Sprintf("cluster 127.0.%d.1, %d nodes, mode %s", i+1, r.Edge.Nodes, or(r.Edge.Mode, "hybrid"))
+		}
+		fmt.Fprintf(stdout, "  %-10s 127.0.%d.0/24  %s\n", r.Name, i+1, cl)
+	}
+	return nil
+}

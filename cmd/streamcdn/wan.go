@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/streamcdn/streamcdn/deploy/wan"
+	"golang.org/x/sync/errgroup"
+)
+
+// runWAN runs the TCP proxies that emulate a region's wide-area links
+// (deploy up starts one per region).
+func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "The JSON configuration: proxies, each with its listen address, backends and paths (client prefix, rtt_ms, rate_bps). Required.")
+	admin := fs.String("admin", "127.0.0.1:9090", "The address of /metrics, /healthz and /health/PROXY (200 while the proxy has a healthy backend).")
+	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *config == "" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	data, err := os.ReadFile(*config)
+	if err != nil {
+		return err
+	}
+	var cfg wan.Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return fmt.Errorf("%s: %w", *config, err)
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	m, err := wan.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	var proxies []*wan.Proxy
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for _, pc := range cfg.Proxies {
+		p, err := wan.New(pc, m, log)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", pc.Listen)
+		if err != nil {
+			return fmt.Errorf("wan %s: %w", pc.Name, err)
+		}
+		proxies, lns = append(proxies, p), append(lns, ln)
+	}
+	mux := adminMux(reg, nil)
+	mux.Handle("GET /health/", wan.HealthHandler(proxies))
+	adm, err := listen("admin", *admin, mux)
+	if err != nil {
+		return err
+	}
+	log.Info("wan proxies serving", "proxies", len(proxies), "admin", adm.ln.Addr().String())
+	g, ctx := errgroup.WithContext(ctx)
+	for i, p := range proxies {
+		g.Go(func() error { return p.Serve(ctx, lns[i]) })
+	}
+	g.Go(func() error { return serveAll(ctx, log, adm) })
+	return g.Wait()
+}

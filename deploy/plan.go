@@ -1,0 +1,418 @@
+package deploy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/deploy/wan"
+	"github.com/streamcdn/streamcdn/internal/pace"
+)
+
+// Addresses on one machine: region R (numbered from 1) is 127.0.R.0/24.
+//
+//	127.0.R.1       the cluster's address, which the DNS answers: the WAN proxy
+//	127.0.R.2       the region's WAN proxies' admin (/health/cluster, /metrics)
+//	127.0.R.3       the uplink: edges to their parent, over the WAN
+//	127.0.R.4       the origin, in its region
+//	127.0.R.5       the shield, in its region; 127.0.R.6 its uplink to the origin
+//	127.0.R.10+n    edge node n
+//	127.0.R.100-199 players, as the region's clients
+//	127.0.0.53      the DNS; 127.0.0.90 Prometheus
+const (
+	hostVIP      = 1
+	hostWANAdmin = 2
+	hostUplink   = 3
+	hostOrigin   = 4
+	hostShield   = 5
+	hostShieldUp = 6
+	hostEdge     = 10
+	hostPlayer   = 100
+	dnsIP        = "127.0.0.53"
+	promIP       = "127.0.0.90"
+)
+
+// Component kinds.
+const (
+	KindOrigin     = "origin"
+	KindShield     = "shield"
+	KindEdge       = "edge"
+	KindWAN        = "wan"
+	KindDNS        = "dns"
+	KindPrometheus = "prometheus"
+)
+
+// Component is one process of a local deployment.
+type Component struct {
+	// Name is unique: origin, shield, edge-us-east-1, wan-us-east, dns.
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Region string `json:"region,omitempty"`
+	// Program is "streamcdn" (the deploying binary) or another program,
+	// e.g. prometheus.
+	Program string   `json:"program"`
+	Args    []string `json:"args"`
+	// Listen is the service address, Admin the address of /metrics and
+	// /healthz.
+	Listen string `json:"listen,omitempty"`
+	Admin  string `json:"admin"`
+	// Ready is the URL that answers 200 once the component serves.
+	Ready string `json:"ready"`
+	// Metrics is the path Prometheus scrapes on Admin.
+	Metrics string `json:"metrics"`
+}
+
+// Plan is a topology laid out on one machine: every component's
+// addresses and command line, and the files they read.
+type Plan struct {
+	Topology *Topology `json:"-"`
+	// Dir holds the generated files, the titles, caches and logs.
+	Dir        string      `json:"dir"`
+	Components []Component `json:"components"`
+	// Files are the generated configurations, by path under Dir.
+	Files map[string][]byte `json:"-"`
+	// EdgePort is the port of every cluster's address.
+	EdgePort int `json:"edge_port"`
+	// DNS is the authoritative server's address (UDP and TCP).
+	DNS string `json:"dns"`
+	// DNSAdmin is its admin URL.
+	DNSAdmin string `json:"dns_admin"`
+	// Prometheus is its URL, when one runs.
+	Prometheus string `json:"prometheus,omitempty"`
+}
+
+// PortFunc returns a free port on ip, for TCP (and UDP too when udp).
+type PortFunc func(ip string, udp bool) (int, error)
+
+// PlanConfig says how to lay out a topology.
+type PlanConfig struct {
+	Dir string
+	// Ports picks ports; nil: FreePort.
+	Ports PortFunc
+	// EdgePort, when set, is the clusters' port; otherwise one free on
+	// every cluster address is picked.
+	EdgePort int
+	// Prometheus adds a Prometheus server scraping every component.
+	Prometheus bool
+	// Controller, when set, is the controller's address (host:port),
+	// which Prometheus scrapes too.
+	Controller string
+}
+
+// RegionIP is host h of region number r.
+func RegionIP(r, h int) string { return fmt.Sprintf("127.0.%d.%d", r, h) }
+
+// PlayerIP is the source address of player k of region number r.
+func PlayerIP(r, k int) string { return RegionIP(r, hostPlayer+k%100) }
+
+// NewPlan lays t out under cfg.Dir.
+func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
+	ports := cfg.Ports
+	if ports == nil {
+		ports = FreePort
+	}
+	p := &Plan{Topology: t, Dir: cfg.Dir, Files: map[string][]byte{}}
+	addr := func(ip string) (string, error) {
+		port, err := ports(ip, false)
+		if err != nil {
+			return "", err
+		}
+		return net.JoinHostPort(ip, strconv.Itoa(port)), nil
+	}
+	var ips []string // every address that listens on EdgePort
+	for i, r := range t.Regions {
+		if r.Edge != nil {
+			ips = append(ips, RegionIP(i+1, hostVIP))
+			for n := range r.Edge.Nodes {
+				ips = append(ips, RegionIP(i+1, hostEdge+n))
+			}
+		}
+	}
+	p.EdgePort = cfg.EdgePort
+	if p.EdgePort == 0 {
+		port, err := commonPort(ips, ports)
+		if err != nil {
+			return nil, err
+		}
+		p.EdgePort = port
+	}
+	tokenFile := filepath.Join(cfg.Dir, "admin-token")
+	_, o := t.Region(t.Origin.Region)
+	var err error
+	originListen, err := addr(RegionIP(o, hostOrigin))
+	if err != nil {
+		return nil, err
+	}
+	originAdmin, err := addr(RegionIP(o, hostOrigin))
+	if err != nil {
+		return nil, err
+	}
+	p.Components = append(p.Components, Component{
+		Name: "origin", Kind: KindOrigin, Region: t.Origin.Region, Program: "streamcdn",
+		Args: []string{"origin", "--dir", filepath.Join(cfg.Dir, "titles"), "--listen", originListen,
+			"--admin", originAdmin, "--log-level", "warn"},
+		Listen: originListen, Admin: originAdmin,
+	})
+	parent, parentRegion := originListen, t.Origin.Region
+	var wans = map[string]*wan.Config{}
+	wanOf := func(region string) *wan.Config {
+		if wans[region] == nil {
+			wans[region] = &wan.Config{}
+		}
+		return wans[region]
+	}
+	if t.Shield != nil {
+		_, s := t.Region(t.Shield.Region)
+		listen, err := addr(RegionIP(s, hostShield))
+		if err != nil {
+			return nil, err
+		}
+		admin, err := addr(RegionIP(s, hostShield))
+		if err != nil {
+			return nil, err
+		}
+		up, err := addr(RegionIP(s, hostShieldUp))
+		if err != nil {
+			return nil, err
+		}
+		rtt, bps := t.Path(t.Shield.Region, t.Origin.Region)
+		wc := wanOf(t.Shield.Region)
+		wc.Proxies = append(wc.Proxies, wan.ProxyConfig{Name: "shield-uplink", Listen: up,
+			Backends: []wan.Backend{{Addr: originListen, Health: "http://" + originAdmin + "/healthz"}},
+			Default:  wan.Path{Label: t.Origin.Region, RTTMs: ms(rtt), RateBPS: bps}})
+		p.Components = append(p.Components, Component{
+			Name: "shield", Kind: KindShield, Region: t.Shield.Region, Program: "streamcdn",
+			Args: []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
+				"--name", "shield", "--region", t.Shield.Region, "--mem", t.Shield.Memory, "--mode", "pull",
+				"--token-file", tokenFile, "--log-level", "warn"},
+			Listen: listen, Admin: admin,
+		})
+		parent, parentRegion = listen, t.Shield.Region
+	}
+	var clusters []cdndns.Cluster
+	for i, r := range t.Regions {
+		if r.Edge == nil {
+			continue
+		}
+		R := i + 1
+		wc := wanOf(r.Name)
+		vip := net.JoinHostPort(RegionIP(R, hostVIP), strconv.Itoa(p.EdgePort))
+		up, err := addr(RegionIP(R, hostUplink))
+		if err != nil {
+			return nil, err
+		}
+		rtt, bps := t.Path(r.Name, parentRegion)
+		var parentHealth string
+		for _, c := range p.Components {
+			if c.Listen == parent {
+				parentHealth = "http://" + c.Admin + "/healthz"
+			}
+		}
+		wc.Proxies = append(wc.Proxies, wan.ProxyConfig{Name: "uplink", Listen: up,
+			Backends: []wan.Backend{{Addr: parent, Health: parentHealth}},
+			Default:  wan.Path{Label: parentRegion, RTTMs: ms(rtt), RateBPS: bps}})
+		cluster := wan.ProxyConfig{Name: "cluster", Listen: vip}
+		for n := range r.Edge.Nodes {
+			ip := RegionIP(R, hostEdge+n)
+			listen := net.JoinHostPort(ip, strconv.Itoa(p.EdgePort))
+			admin, err := addr(ip)
+			if err != nil {
+				return nil, err
+			}
+			name := fmt.Sprintf("edge-%s-%d", r.Name, n+1)
+			args := []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
+				"--name", name, "--region", r.Name, "--mem", r.Edge.Memory,
+				"--pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "--pinned-size", or(r.Edge.Pinned, "1GiB"),
+				"--mode", or(r.Edge.Mode, "hybrid"), "--token-file", tokenFile, "--log-level", "warn"}
+			if r.Edge.Disk != "" {
+				args = append(args, "--disk", filepath.Join(cfg.Dir, "cache", name, "disk"), "--disk-size", r.Edge.Disk)
+			}
+			p.Components = append(p.Components, Component{Name: name, Kind: KindEdge, Region: r.Name,
+				Program: "streamcdn", Args: args, Listen: listen, Admin: admin})
+			cluster.Backends = append(cluster.Backends, wan.Backend{Addr: listen, Health: "http://" + admin + "/healthz"})
+		}
+		for j, c := range t.Regions {
+			rtt, bps := t.Path(c.Name, r.Name)
+			rtt += c.Clients.RTT.D()
+			if abps, _ := pace.ParseRate(c.Clients.Bandwidth); abps > 0 && (bps == 0 || abps < bps) {
+				bps = abps
+			}
+			cluster.Paths = append(cluster.Paths, wan.Path{From: netip.PrefixFrom(netip.MustParseAddr(RegionIP(j+1, 0)), 24).String(),
+				Label: c.Name, RTTMs: ms(rtt), RateBPS: bps})
+		}
+		wc.Proxies = append(wc.Proxies, cluster)
+		capacity, _ := pace.ParseRate(r.Edge.Capacity)
+		clusters = append(clusters, cdndns.Cluster{Name: r.Name, Region: r.Name, Lat: r.Lat, Lon: r.Lon,
+			IPv4: []string{RegionIP(R, hostVIP)}, Capacity: capacity / 1e6})
+	}
+	// The WAN processes, one per region that has proxies.
+	for i, r := range t.Regions {
+		wc := wans[r.Name]
+		if wc == nil {
+			continue
+		}
+		admin, err := addr(RegionIP(i+1, hostWANAdmin))
+		if err != nil {
+			return nil, err
+		}
+		file := filepath.Join(cfg.Dir, "wan-"+r.Name+".json")
+		b, err := json.MarshalIndent(wc, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		p.Files[file] = append(b, '\n')
+		p.Components = append(p.Components, Component{Name: "wan-" + r.Name, Kind: KindWAN, Region: r.Name,
+			Program: "streamcdn", Args: []string{"wan", "--config", file, "--admin", admin, "--log-level", "warn"}, Admin: admin})
+		for k := range clusters {
+			if clusters[k].Name == r.Name {
+				clusters[k].HealthURL = "http://" + admin + "/health/cluster"
+			}
+		}
+	}
+	dport, err := ports(dnsIP, true)
+	if err != nil {
+		return nil, err
+	}
+	p.DNS = net.JoinHostPort(dnsIP, strconv.Itoa(dport))
+	dadmin, err := addr(dnsIP)
+	if err != nil {
+		return nil, err
+	}
+	p.DNSAdmin = "http://" + dadmin
+	dcfg := t.DNSConfig(clusters, []string{dnsIP})
+	b, err := json.MarshalIndent(dcfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	dfile := filepath.Join(cfg.Dir, "dns.json")
+	p.Files[dfile] = append(b, '\n')
+	p.Components = append(p.Components, Component{Name: "dns", Kind: KindDNS, Program: "streamcdn",
+		Args:   []string{"dns", "--config", dfile, "--listen", p.DNS, "--admin", dadmin, "--token-file", tokenFile, "--log-level", "warn"},
+		Listen: p.DNS, Admin: dadmin})
+	for i := range p.Components {
+		c := &p.Components[i]
+		c.Ready, c.Metrics = "http://"+c.Admin+"/healthz", "/metrics"
+	}
+	if cfg.Prometheus {
+		padmin, err := addr(promIP)
+		if err != nil {
+			return nil, err
+		}
+		p.Prometheus = "http://" + padmin
+		pfile := filepath.Join(cfg.Dir, "prometheus.yml")
+		var extra []string
+		if cfg.Controller != "" {
+			extra = append(extra, cfg.Controller)
+		}
+		p.Files[pfile] = PrometheusConfig(p.Components, t.Name, extra...)
+		p.Components = append(p.Components, Component{Name: "prometheus", Kind: KindPrometheus, Program: "prometheus",
+			Args: []string{"--config.file=" + pfile, "--storage.tsdb.path=" + filepath.Join(cfg.Dir, "prometheus"),
+				"--web.listen-address=" + padmin, "--storage.tsdb.retention.time=1d", "--log.level=warn"},
+			Admin: padmin, Ready: "http://" + padmin + "/-/ready", Metrics: "/metrics"})
+	}
+	return p, nil
+}
+
+// DNSConfig is the DNS's configuration for clusters: the provider's
+// zone with the CNAME handoff, the CDN's zone answering the CDN host by
+// selection among clusters, and each region's networks (127.0.R.0/24)
+// located at its coordinates. nsIPs are the name servers' addresses,
+// ns1, ns2... of each zone.
+func (t *Topology) DNSConfig(clusters []cdndns.Cluster, nsIPs []string) cdndns.Config {
+	d := t.DNS
+	fq := func(s string) string { return strings.TrimSuffix(s, ".") + "." }
+	zone := func(origin string) cdndns.Zone {
+		z := cdndns.Zone{Origin: fq(origin),
+			SOA: cdndns.SOA{MName: "ns1." + fq(origin), RName: "hostmaster." + fq(origin), Serial: 1, Minimum: 30}}
+		for i, ip := range nsIPs {
+			z.NS = append(z.NS, cdndns.NS{Name: fmt.Sprintf("ns%d.%s", i+1, fq(origin)), IPv4: ip})
+		}
+		return z
+	}
+	provider, cdn := zone(d.Provider), zone(d.CDN)
+	provider.Records = []cdndns.Record{{Name: fq(d.Video), Type: "CNAME", TTL: 300, Value: fq(d.Host)}}
+	ttl := or(d.TTL.D(), 20*time.Second)
+	cfg := cdndns.Config{
+		Zones:    []cdndns.Zone{provider, cdn},
+		Clusters: clusters,
+		Hosts:    []cdndns.Host{{Name: fq(d.Host), TTL: uint32(ttl.Seconds())}},
+		Health: cdndns.HealthConfig{Interval: cdndns.Duration(or(d.Health.Interval.D(), time.Second)),
+			Timeout: cdndns.Duration(or(d.Health.Timeout.D(), 500*time.Millisecond)), Down: or(d.Health.Down, 2), Up: or(d.Health.Up, 2)},
+	}
+	for i, r := range t.Regions {
+		cfg.Geo = append(cfg.Geo, cdndns.GeoNet{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
+	}
+	return cfg
+}
+
+// HealthBound is how long after a cluster fails the DNS stops answering
+// with it, at most: down-threshold checks, one interval apart, each up
+// to the timeout, plus the interval until the first.
+func (t *Topology) HealthBound() (bound, interval time.Duration) {
+	h := t.DNS.Health
+	interval = or(h.Interval.D(), time.Second)
+	timeout := or(h.Timeout.D(), 500*time.Millisecond)
+	down := or(h.Down, 2)
+	return time.Duration(down)*(interval+timeout) + interval, interval
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// FreePort returns a port free on ip now (TCP, and UDP when udp): the
+// kernel's pick for a socket bound to ip:0, closed again.
+func FreePort(ip string, udp bool) (int, error) {
+	for range 20 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return 0, fmt.Errorf("free port on %s: %w", ip, err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !udp {
+			return port, nil
+		}
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if err == nil {
+			pc.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("free port on %s: none free for both TCP and UDP", ip)
+}
+
+// commonPort is a port free on every address in ips.
+func commonPort(ips []string, ports PortFunc) (int, error) {
+	for range 20 {
+		port, err := ports(ips[0], false)
+		if err != nil {
+			return 0, err
+		}
+		ok := true
+		for _, ip := range ips[1:] {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no port free on all of %s", strings.Join(ips, ", "))
+}

@@ -1,0 +1,147 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"time"
+
+	"github.com/streamcdn/streamcdn/player"
+	"golang.org/x/sync/errgroup"
+)
+
+// PlayConfig runs a topology's player populations against a running
+// deployment.
+type PlayConfig struct {
+	// State is the deployment's (ReadState, or Deployment.State).
+	State *State
+	// Topology is the deployment's topology; its Players are run.
+	Topology *Topology
+	// Speed dilates the players' time (player.Config.Speed); if zero, 1.
+	Speed float64
+	// Duration, when set, plays only each title's first D.
+	Duration time.Duration
+	// OnRoute, when set, is called when a player's cluster changes.
+	OnRoute func(Route)
+	Logger  *slog.Logger
+}
+
+// Session is one player's run.
+type Session struct {
+	Population int    `json:"population"`
+	Region     string `json:"region"`
+	Player     int    `json:"player"`
+	Client     string `json:"client"`
+	Title      string `json:"title"`
+	ABR        string `json:"abr"`
+	// Clusters are the clusters that served the player, in order.
+	Clusters []string       `json:"clusters"`
+	Report   *player.Report `json:"report"`
+	Err      string         `json:"error,omitempty"`
+}
+
+// Route is a player's move to a cluster: its first, or a move after a
+// failure.
+type Route struct {
+	At      time.Time `json:"at"`
+	Region  string    `json:"region"`
+	Player  int       `json:"player"`
+	Cluster string    `json:"cluster"`
+}
+
+// Play runs every player of cfg.Topology.Players at once, each from its
+// region's client addresses, resolving the provider's video host through
+// the deployment's DNS on every new connection, with retries that wait
+// for the DNS to move it when a cluster fails. It returns every session;
+// the error is the first session's that ended in error.
+func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
+	t, st := cfg.Topology, cfg.State
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	vips := map[string]string{} // cluster address to region
+	for i, r := range t.Regions {
+		if r.Edge != nil {
+			vips[RegionIP(i+1, hostVIP)] = r.Name
+		}
+	}
+	var sessions []*Session
+	var g errgroup.Group
+	for pi, pop := range t.Players {
+		_, R := t.Region(pop.Region)
+		title := or(pop.Title, t.Origin.Titles[0].Name)
+		var trace player.Trace
+		traceName := "access network"
+		if pop.Trace != "" {
+			var err error
+			if trace, err = player.LoadTrace(pop.Trace); err != nil {
+				return nil, fmt.Errorf("deploy: players[%d].trace: %w", pi, err)
+			}
+			traceName = pop.Trace
+		}
+		for k := range pop.Count {
+			s := &Session{Population: pi, Region: pop.Region, Player: k, Client: PlayerIP(R, k), Title: title,
+				ABR: or(pop.ABR, "dynamic")}
+			sessions = append(sessions, s)
+			client := player.NewClient(player.ClientConfig{Resolver: st.Plan.DNS, LocalAddr: net.ParseIP(s.Client)})
+			var mu sync.Mutex
+			client.Transport = &routeTransport{next: client.Transport, seen: func(ip string) {
+				cl := vips[ip]
+				if cl == "" {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if n := len(s.Clusters); n > 0 && s.Clusters[n-1] == cl {
+					return
+				}
+				s.Clusters = append(s.Clusters, cl)
+				if cfg.OnRoute != nil {
+					cfg.OnRoute(Route{At: time.Now(), Region: s.Region, Player: k, Cluster: cl})
+				}
+			}}
+			delay := time.Duration(k) * pop.Start.D()
+			g.Go(func() error {
+				defer client.CloseIdleConnections()
+				select {
+				case <-time.After(delay):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				r, err := player.Play(ctx, player.Config{URL: st.Plan.VideoURL(title), ABR: s.ABR, Client: client,
+					Trace: trace, TraceName: traceName, Speed: cfg.Speed, Duration: cfg.Duration, MaxBuffer: 12 * time.Second,
+					Retries: 6, RetryWait: 500 * time.Millisecond, SessionID: fmt.Sprintf("%s-%d", s.Region, k), Logger: cfg.Logger})
+				mu.Lock()
+				s.Report = r
+				if err != nil {
+					s.Err = err.Error()
+				}
+				mu.Unlock()
+				if err != nil {
+					return fmt.Errorf("player %d of %s: %w", k, s.Region, err)
+				}
+				return nil
+			})
+		}
+	}
+	return sessions, g.Wait()
+}
+
+// routeTransport reports the address each response came from.
+type routeTransport struct {
+	next http.RoundTripper
+	seen func(ip string)
+}
+
+func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if a, ok := i.Conn.RemoteAddr().(*net.TCPAddr); ok {
+			rt.seen(a.IP.String())
+		}
+	}}
+	return rt.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+}

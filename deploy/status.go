@@ -1,0 +1,247 @@
+package deploy
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/streamcdn/streamcdn/internal/pace"
+)
+
+// Snapshot is the deployment as the status page shows it: each region's
+// cluster with its health, load and hit ratio, the DNS's answers, and
+// every process.
+type Snapshot struct {
+	Name    string         `json:"name"`
+	At      time.Time      `json:"at"`
+	Regions []RegionStatus `json:"regions"`
+	// Answers are the DNS's answers so far, by cluster and the policy
+	// that decided them.
+	Answers    []Answers `json:"answers"`
+	Components []Process `json:"components"`
+}
+
+// RegionStatus is a region on the map.
+type RegionStatus struct {
+	Name string  `json:"name"`
+	Lat  float64 `json:"lat"`
+	Lon  float64 `json:"lon"`
+	// Cluster is false for a region with clients only.
+	Cluster bool `json:"cluster"`
+	// Health is up or down (the cluster's WAN proxy has a healthy node
+	// or not), or "" without a cluster.
+	Health     string `json:"health,omitempty"`
+	NodesUp    int    `json:"nodes_up"`
+	Nodes      int    `json:"nodes"`
+	Requests   int64  `json:"requests"`
+	Hits       int64  `json:"hits"`
+	HitRatio   float64 `json:"hit_ratio"`
+	EgressMbps float64 `json:"egress_mbps"`
+	// Load is egress over capacity, when the capacity is set.
+	Load float64 `json:"load,omitempty"`
+	// DNSUp is the DNS's own view of the cluster's health.
+	DNSUp bool `json:"dns_up"`
+}
+
+// Answers counts the DNS's answers with one cluster for one reason.
+type Answers struct {
+	Cluster string `json:"cluster"`
+	Reason  string `json:"reason"`
+	Count   int64  `json:"count"`
+}
+
+// Watcher polls a deployment's components for its status page.
+type Watcher struct {
+	d      *Deployment
+	hc     *http.Client
+	mu     sync.Mutex
+	snap   Snapshot
+	bytes  map[string]float64 // egress bytes by region, last poll
+	polled time.Time
+}
+
+// NewWatcher watches d; Run polls it.
+func NewWatcher(d *Deployment) *Watcher {
+	return &Watcher{d: d, hc: &http.Client{Timeout: time.Second}, bytes: map[string]float64{}}
+}
+
+// Run polls every interval until ctx ends.
+func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		w.Poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Poll takes one snapshot.
+func (w *Watcher) Poll(ctx context.Context) Snapshot {
+	p := w.d.plan
+	now := time.Now()
+	st := w.d.State()
+	snap := Snapshot{Name: p.Topology.Name, At: now, Components: st.Processes}
+	running := map[string]bool{}
+	for _, pr := range st.Processes {
+		running[pr.Component] = pr.State == "running"
+	}
+	dnsUp := map[string]bool{}
+	if c, ok := p.Component("dns"); ok {
+		fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
+		for _, m := range metricsOf(fams, "streamcdn_dns_answers_total") {
+			snap.Answers = append(snap.Answers, Answers{Cluster: label(m, "cluster"), Reason: label(m, "reason"), Count: int64(m.GetCounter().GetValue())})
+		}
+		for _, m := range metricsOf(fams, "streamcdn_dns_cluster_up") {
+			dnsUp[label(m, "cluster")] = m.GetGauge().GetValue() == 1
+		}
+	}
+	w.mu.Lock()
+	elapsed := now.Sub(w.polled).Seconds()
+	w.mu.Unlock()
+	newBytes := map[string]float64{}
+	for _, r := range p.Topology.Regions {
+		rs := RegionStatus{Name: r.Name, Lat: r.Lat, Lon: r.Lon, Cluster: r.Edge != nil, DNSUp: dnsUp[r.Name]}
+		if r.Edge == nil {
+			snap.Regions = append(snap.Regions, rs)
+			continue
+		}
+		rs.Health = "down"
+		if c, ok := p.Component("wan-" + r.Name); ok && w.get(ctx, "http://"+c.Admin+"/health/cluster") == http.StatusOK {
+			rs.Health = "up"
+		}
+		var egress float64
+		for _, c := range p.Components {
+			if c.Kind != KindEdge || c.Region != r.Name {
+				continue
+			}
+			rs.Nodes++
+			if !running[c.Name] {
+				continue
+			}
+			rs.NodesUp++
+			fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
+			for _, m := range metricsOf(fams, "streamcdn_edge_requests_total") {
+				n := int64(m.GetCounter().GetValue())
+				rs.Requests += n
+				if cs := label(m, "cache"); cs == "hit" || cs == "pinned" || cs == "revalidated" {
+					rs.Hits += n
+				}
+			}
+			for _, m := range metricsOf(fams, "streamcdn_edge_response_body_bytes_total") {
+				egress += m.GetCounter().GetValue()
+			}
+		}
+		newBytes[r.Name] = egress
+		if rs.Requests > 0 {
+			rs.HitRatio = float64(rs.Hits) / float64(rs.Requests)
+		}
+		w.mu.Lock()
+		if prev, ok := w.bytes[r.Name]; ok && elapsed > 0 && egress >= prev {
+			rs.EgressMbps = (egress - prev) * 8 / elapsed / 1e6
+		}
+		w.mu.Unlock()
+		if capacity, _ := pace.ParseRate(r.Edge.Capacity); capacity > 0 {
+			rs.Load = rs.EgressMbps * 1e6 / capacity
+		}
+		snap.Regions = append(snap.Regions, rs)
+	}
+	w.mu.Lock()
+	w.bytes, w.polled, w.snap = newBytes, now, snap
+	w.mu.Unlock()
+	return snap
+}
+
+// Snapshot is the last snapshot taken.
+func (w *Watcher) Snapshot() Snapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.snap
+}
+
+func (w *Watcher) get(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// scrape reads a /metrics page; a component that does not answer has
+// no metrics.
+func (w *Watcher) scrape(ctx context.Context, url string) map[string]*dto.MetricFamily {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil
+	}
+	return fams
+}
+
+func metricsOf(fams map[string]*dto.MetricFamily, name string) []*dto.Metric {
+	if f := fams[name]; f != nil {
+		return f.GetMetric()
+	}
+	return nil
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+//go:embed status.html
+var statusHTML string
+
+// Handler serves the status page at / and its data at /status.json.
+func (w *Watcher) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(rw, strings.Replace(statusHTML, "{{NAME}}", htmlEscape(w.d.plan.Topology.Name), 1))
+	})
+	mux.HandleFunc("GET /status.json", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		rw.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(rw).Encode(w.Snapshot())
+	})
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		io.WriteString(rw, "ok\n")
+	})
+	return mux
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
