@@ -226,6 +226,9 @@ func LoadFile(path string) (*Topology, error) {
 // Load decodes a YAML or JSON topology strictly (an unknown field is an
 // error naming it) and validates it.
 func Load(data []byte) (*Topology, error) {
+	if err := oneDocument(data); err != nil {
+		return nil, err
+	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
@@ -236,13 +239,28 @@ func Load(data []byte) (*Topology, error) {
 	if err := dec.Decode(&t); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
-	if dec.More() {
-		return nil, errors.New("topology: more than one document")
-	}
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// oneDocument refuses a YAML stream of several documents, whose later
+// ones the decoder would drop without a word.
+func oneDocument(data []byte) error {
+	content := false
+	for line := range strings.Lines(string(data)) {
+		l := strings.TrimRight(line, " \t\r\n")
+		switch {
+		case l == "---" || strings.HasPrefix(l, "--- "):
+			if content {
+				return errors.New("topology: yaml: more than one document; want one topology per file")
+			}
+		case l != "" && !strings.HasPrefix(strings.TrimSpace(l), "#"):
+			content = true
+		}
+	}
+	return nil
 }
 
 // MaxRegions is the most regions a topology has: region R's addresses

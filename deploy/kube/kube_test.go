@@ -1,0 +1,189 @@
+package kube
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/deploy/examples"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// decodeStrict decodes one YAML document into the Kubernetes type its
+// kind names, refusing unknown fields: a typo or a wrong field fails.
+func decodeStrict(t *testing.T, path string, doc []byte) any {
+	t.Helper()
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(doc, &head); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var obj any
+	switch head.APIVersion + "/" + head.Kind {
+	case "v1/Namespace":
+		obj = &corev1.Namespace{}
+	case "v1/Service":
+		obj = &corev1.Service{}
+	case "v1/ConfigMap":
+		obj = &corev1.ConfigMap{}
+	case "v1/PersistentVolumeClaim":
+		obj = &corev1.PersistentVolumeClaim{}
+	case "apps/v1/Deployment":
+		obj = &appsv1.Deployment{}
+	case "apps/v1/StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "kustomize.config.k8s.io/v1beta1/Kustomization":
+		obj = &kustomization{}
+	default:
+		t.Fatalf("%s: unexpected kind %s %s", path, head.APIVersion, head.Kind)
+	}
+	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+		t.Fatalf("%s: strict decode as %s: %v", path, head.Kind, err)
+	}
+	return obj
+}
+
+func TestRender(t *testing.T) {
+	for name, data := range map[string][]byte{"three-region": examples.ThreeRegion, "world": examples.World} {
+		t.Run(name, func(t *testing.T) {
+			top, err := deploy.Load(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := Render(top, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var statefulSets, services int
+			for path, b := range files {
+				for _, doc := range bytes.Split(b, []byte("---\n")) {
+					switch o := decodeStrict(t, path, doc).(type) {
+					case *appsv1.StatefulSet:
+						statefulSets++
+						c := o.Spec.Template.Spec.Containers[0]
+						if c.ReadinessProbe == nil || c.LivenessProbe == nil || c.Resources.Limits.Memory().IsZero() {
+							t.Errorf("%s: %s lacks probes or limits", path, o.Name)
+						}
+						if o.Spec.Template.Annotations["prometheus.io/scrape"] != "true" {
+							t.Errorf("%s: %s is not scraped", path, o.Name)
+						}
+					case *corev1.Service:
+						services++
+					case *corev1.ConfigMap:
+						// The DNS configuration is one the DNS accepts.
+						cfg, err := cdndns.LoadConfig([]byte(o.Data["dns.json"]))
+						if err != nil {
+							t.Errorf("%s: dns.json: %v", path, err)
+						} else if len(cfg.Clusters) == 0 {
+							t.Errorf("%s: no clusters", path)
+						}
+					case *kustomization:
+						for _, r := range o.Resources {
+							if _, ok := files[filepath.ToSlash(filepath.Join(filepath.Dir(path), r))]; !ok && !strings.HasPrefix(r, "..") {
+								t.Errorf("%s names %s, which was not rendered", path, r)
+							}
+						}
+						for _, p := range o.Patches {
+							if p.Path != "" {
+								if _, ok := files[filepath.ToSlash(filepath.Join(filepath.Dir(path), p.Path))]; !ok {
+									t.Errorf("%s names patch %s, which was not rendered", path, p.Path)
+								}
+							}
+						}
+					}
+				}
+			}
+			if statefulSets == 0 || services == 0 {
+				t.Errorf("%d StatefulSets, %d Services", statefulSets, services)
+			}
+			for _, r := range top.Regions {
+				if _, ok := files["overlays/"+r.Name+"/kustomization.yaml"]; !ok {
+					t.Errorf("no overlay for %s", r.Name)
+				}
+			}
+			golden(t, filepath.Join("testdata", name), files)
+		})
+	}
+}
+
+// golden compares files with the tree under dir (rewritten with
+// -update).
+func golden(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	if *update {
+		if err := Write(dir, files); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var have []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			have = append(have, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	var want []string
+	for p := range files {
+		want = append(want, p)
+	}
+	slices.Sort(want)
+	if d := cmp.Diff(have, want); d != "" {
+		t.Errorf("rendered files differ from %s (-golden +rendered; go test -update rewrites):\n%s", dir, d)
+	}
+	for p, b := range files {
+		g, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			continue
+		}
+		if d := cmp.Diff(string(g), string(b)); d != "" {
+			t.Errorf("%s differs from its golden file (-golden +rendered):\n%s", p, d)
+		}
+	}
+}
+
+func TestDelegation(t *testing.T) {
+	top, err := deploy.Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Regions[1].Edge.DNSIPv4 = "203.0.113.53"
+	top.Regions[1].Edge.PublicIPv4 = "203.0.113.80"
+	d := Delegation(top)
+	for _, want := range []string{"kingcdn.com.\tNS\tns2.kingcdn.com.", "ns2.kingcdn.com.\tA\t203.0.113.53", "netcinema.com.\tNS\tns1.netcinema.com.",
+		"Regions us-east, ap-south have no public_ipv4"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("delegation lacks %q:\n%s", want, d)
+		}
+	}
+}
+
+func TestWriteReplaces(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := Write(dir, map[string][]byte{"a/old.yaml": []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, map[string][]byte{"b/new.yaml": []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a", "old.yaml")); err == nil {
+		t.Error("a file of the previous render is left")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b", "new.yaml")); err != nil || string(b) != "y" {
+		t.Errorf("new.yaml = %q, %v", b, err)
+	}
+}

@@ -1,0 +1,136 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/deploy/examples"
+	"github.com/streamcdn/streamcdn/deploy/wan"
+	"github.com/streamcdn/streamcdn/internal/testutil"
+)
+
+// fixedPorts hands out ports 20000, 20001... so that plans are
+// reproducible.
+func fixedPorts() PortFunc {
+	next := 20000
+	return func(string, bool) (int, error) { next++; return next, nil }
+}
+
+func examplePlan(t *testing.T, data []byte, prom bool) *Plan {
+	t.Helper()
+	top, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(top, PlanConfig{Dir: t.TempDir(), EdgePort: 8080, Ports: fixedPorts(), Prometheus: prom, Controller: "127.0.0.1:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPlanLayout(t *testing.T) {
+	p := examplePlan(t, examples.World, false)
+	kinds := map[string]int{}
+	for _, c := range p.Components {
+		kinds[c.Kind]++
+		if c.Ready == "" || c.Admin == "" {
+			t.Errorf("%s: no admin or ready URL", c.Name)
+		}
+	}
+	// 4 regions with 2 nodes each; WAN in those 4 (sa-east has clients
+	// only); one origin, shield and DNS.
+	want := map[string]int{KindEdge: 8, KindWAN: 4, KindOrigin: 1, KindShield: 1, KindDNS: 1}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("%d %s components, want %d", kinds[k], k, n)
+		}
+	}
+	c, ok := p.Component("edge-ap-south-2")
+	if !ok || c.Listen != "127.0.4.11:8080" {
+		t.Errorf("edge-ap-south-2 = %+v", c)
+	}
+	if !strings.Contains(strings.Join(c.Args, " "), "--disk "+filepath.Join(p.Dir, "cache", "edge-ap-south-2", "disk")) {
+		t.Errorf("edge args %q lack its own disk tier", c.Args)
+	}
+}
+
+// TestPlanDNS: the generated DNS configuration is one the DNS server
+// accepts, hands the video host to the CDN, and locates each region.
+func TestPlanDNS(t *testing.T) {
+	p := examplePlan(t, examples.ThreeRegion, false)
+	b := p.Files[filepath.Join(p.Dir, "dns.json")]
+	cfg, err := cdndns.LoadConfig(b)
+	if err != nil {
+		t.Fatalf("generated DNS configuration refused: %v\n%s", err, b)
+	}
+	if len(cfg.Clusters) != 3 || cfg.Clusters[1].IPv4[0] != "127.0.2.1" || !strings.HasSuffix(cfg.Clusters[1].HealthURL, "/health/cluster") {
+		t.Errorf("clusters = %+v", cfg.Clusters)
+	}
+	if got := cfg.Zones[0].Records[0]; got.Type != "CNAME" || got.Name != "video.netcinema.com." || got.Value != "a1105.kingcdn.com." {
+		t.Errorf("handoff record = %+v", got)
+	}
+	if len(cfg.Geo) != 3 || cfg.Geo[2].Prefix != "127.0.3.0/24" || cfg.Geo[2].Location != "ap-south" {
+		t.Errorf("geo = %+v", cfg.Geo)
+	}
+}
+
+// TestPlanWAN: a cluster's proxy adds each client region's access RTT
+// plus the path between the regions, at the narrower rate.
+func TestPlanWAN(t *testing.T) {
+	p := examplePlan(t, examples.ThreeRegion, false)
+	var cfg wan.Config
+	if err := json.Unmarshal(p.Files[filepath.Join(p.Dir, "wan-eu-west.json")], &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var cluster, uplink *wan.ProxyConfig
+	for i := range cfg.Proxies {
+		switch cfg.Proxies[i].Name {
+		case "cluster":
+			cluster = &cfg.Proxies[i]
+		case "uplink":
+			uplink = &cfg.Proxies[i]
+		}
+	}
+	if cluster == nil || uplink == nil {
+		t.Fatalf("proxies = %+v", cfg.Proxies)
+	}
+	want := map[string]wan.Path{
+		"us-east":  {From: "127.0.1.0/24", Label: "us-east", RTTMs: 80, RateBPS: 100e6},  // 10 ms access + 70 ms link, access 100 Mbit/s
+		"eu-west":  {From: "127.0.2.0/24", Label: "eu-west", RTTMs: 10, RateBPS: 100e6},  // its own region: access only
+		"ap-south": {From: "127.0.3.0/24", Label: "ap-south", RTTMs: 140, RateBPS: 50e6}, // 20 + 120 ms, access 50 Mbit/s
+	}
+	for _, ph := range cluster.Paths {
+		if ph != want[ph.Label] {
+			t.Errorf("path %s = %+v, want %+v", ph.Label, ph, want[ph.Label])
+		}
+	}
+	// eu-west's edges reach the shield in us-east over the 70 ms link.
+	if uplink.Default.RTTMs != 70 || uplink.Default.RateBPS != 1e9 || uplink.Backends[0].Addr != "127.0.1.5:20003" {
+		t.Errorf("uplink = %+v", uplink)
+	}
+}
+
+// TestPrometheusConfig: promtool accepts the generated configuration.
+func TestPrometheusConfig(t *testing.T) {
+	p := examplePlan(t, examples.World, true)
+	b := p.Files[filepath.Join(p.Dir, "prometheus.yml")]
+	for _, want := range []string{"job_name: edge", "job_name: dns", "job_name: wan", "job_name: deploy", "127.0.0.1:9999", "region: ap-south"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("prometheus.yml lacks %q:\n%s", want, b)
+		}
+	}
+	promtool := testutil.RequireTool(t, "promtool")
+	path := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "config", path).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+}
