@@ -37,14 +37,14 @@ const StateFile = "state.json"
 
 // State is what a running deployment writes to Dir/state.json.
 type State struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Controller int       `json:"controller_pid"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Controller int    `json:"controller_pid"`
 	// ControllerStart is the controller's start time in clock ticks
 	// since boot (/proc/PID/stat), which tells it from a process that
 	// reused its number.
-	ControllerStart uint64 `json:"controller_start"`
-	Started    time.Time `json:"started"`
+	ControllerStart uint64    `json:"controller_start"`
+	Started         time.Time `json:"started"`
 	// Status is the controller's status page and /metrics.
 	Status     string      `json:"status,omitempty"`
 	Plan       *Plan       `json:"plan"`
@@ -102,8 +102,9 @@ type Deployment struct {
 	up     *prometheus.GaugeVec
 	starts *prometheus.CounterVec
 
-	mu    sync.Mutex
-	procs map[string]*proc
+	mu       sync.Mutex
+	procs    map[string]*proc
+	stopping bool // Stop has begun: the state file goes, not rewritten
 
 	stateMu sync.Mutex // serializes writes of the state file
 }
@@ -179,7 +180,9 @@ func Up(ctx context.Context, cfg UpConfig) (_ *Deployment, err error) {
 			}
 		}
 	}
+	d.mu.Lock()
 	d.ready = time.Since(d.started)
+	d.mu.Unlock()
 	if err := d.writeState(); err != nil {
 		return nil, err
 	}
@@ -288,8 +291,8 @@ func (d *Deployment) start(c Component) (*proc, error) {
 		if !stopped {
 			d.log.Warn("component exited", "component", c.Name, "err", pr.err, "log", logPath)
 		}
-		close(pr.done)
 		d.writeState()
+		close(pr.done)
 	}()
 	return pr, nil
 }
@@ -334,7 +337,11 @@ func (d *Deployment) Plan() *Plan { return d.plan }
 func (d *Deployment) ID() string { return d.id }
 
 // ReadyAfter is how long Up took.
-func (d *Deployment) ReadyAfter() time.Duration { return d.ready }
+func (d *Deployment) ReadyAfter() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ready
+}
 
 // Kill ends the named components' processes at once (SIGKILL), as a
 // crash would; they stay down until Start.
@@ -388,6 +395,7 @@ func (p *Plan) Component(name string) (Component, bool) {
 // then it removes the state file.
 func (d *Deployment) Stop(ctx context.Context) error {
 	d.mu.Lock()
+	d.stopping = true
 	var procs []*proc
 	for i := len(d.plan.Components) - 1; i >= 0; i-- {
 		if pr := d.procs[d.plan.Components[i].Name]; pr != nil {
@@ -430,7 +438,7 @@ func (d *Deployment) State() *State {
 	t := d.plan.Topology
 	start, _ := procStart(os.Getpid())
 	st := &State{ID: d.id, Name: t.Name, Controller: os.Getpid(), ControllerStart: start, Started: d.started, Status: d.cfg.Status, Plan: d.plan,
-		ReadyAfter: d.ready.Seconds()}
+		ReadyAfter: d.ReadyAfter().Seconds()}
 	for _, ti := range t.Origin.Titles {
 		st.VideoURLs = append(st.VideoURLs, d.plan.VideoURL(ti.Name))
 	}
@@ -459,8 +467,11 @@ func (d *Deployment) State() *State {
 }
 
 func (d *Deployment) writeState() error {
-	if d.ready == 0 {
-		return nil // not up yet
+	d.mu.Lock()
+	stopping, ready := d.stopping, d.ready
+	d.mu.Unlock()
+	if ready == 0 || stopping {
+		return nil // not up yet, or going down
 	}
 	b, err := json.MarshalIndent(d.State(), "", "  ")
 	if err != nil {
@@ -522,8 +533,8 @@ func Down(ctx context.Context, dir string) ([]int, error) {
 // Processes lists the processes whose environment carries deployment
 // id: the components of a deployment, wherever their controller is.
 func Processes(id string) []int {
-	ents, _ := os.ReadDir("/proc")
 	mark := []byte(EnvID + "=" + id + "\x00")
+	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -231,6 +232,7 @@ func TestPrometheusScrapes(t *testing.T) {
 		}
 		if ok {
 			t.Logf("all %d targets up after %.1f s", want, time.Since(start).Seconds())
+			dashboardQueries(t, d, plan.Prometheus)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -266,4 +268,70 @@ func queryUp(t *testing.T, base string) map[string]float64 {
 		out[s.Metric["component"]] = v
 	}
 	return out
+}
+
+// dashboardQueries: every query of the Grafana dashboard is one
+// Prometheus accepts, and names only metrics the components export
+// (after some traffic: labelled series appear with their first sample).
+func dashboardQueries(t *testing.T, d *Deployment, base string) {
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(Dashboard, &dash); err != nil {
+		t.Fatal(err)
+	}
+	top := *d.Plan().Topology
+	top.Players = []Players{{Region: "us-east", Count: 1}, {Region: "eu-west", Count: 1}}
+	if _, err := Play(t.Context(), PlayConfig{State: d.State(), Topology: &top, Speed: 8, Duration: 4 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	metric := regexp.MustCompile(`streamcdn_[a-z_]+`)
+	var missing []string
+	for range 30 { // scrapes every 2 s: 15 s
+		names := map[string]bool{}
+		resp, err := http.Get(base + "/api/v1/label/__name__/values")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vals struct{ Data []string }
+		json.NewDecoder(resp.Body).Decode(&vals)
+		resp.Body.Close()
+		for _, n := range vals.Data {
+			names[n] = true
+		}
+		missing = nil
+		for _, p := range dash.Panels {
+			for _, tg := range p.Targets {
+				for _, m := range metric.FindAllString(tg.Expr, -1) {
+					if !names[m] {
+						missing = append(missing, p.Title+": "+m)
+					}
+				}
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, m := range missing {
+		t.Errorf("dashboard panel %s: no component exports it", m)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(tg.Expr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct{ Status, Error string }
+			json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if r.Status != "success" {
+				t.Errorf("panel %q: %s: %s", p.Title, tg.Expr, r.Error)
+			}
+		}
+	}
 }

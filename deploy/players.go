@@ -25,7 +25,8 @@ type PlayConfig struct {
 	Speed float64
 	// Duration, when set, plays only each title's first D.
 	Duration time.Duration
-	// OnRoute, when set, is called when a player's cluster changes.
+	// OnRoute, when set, is called when a player's cluster changes; the
+	// calls are serialized.
 	OnRoute func(Route)
 	Logger  *slog.Logger
 }
@@ -71,6 +72,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 	}
 	var sessions []*Session
 	var g errgroup.Group
+	var routeMu sync.Mutex // serializes OnRoute
 	for pi, pop := range t.Players {
 		_, R := t.Region(pop.Region)
 		title := or(pop.Title, t.Origin.Titles[0].Name)
@@ -101,7 +103,9 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 				}
 				s.Clusters = append(s.Clusters, cl)
 				if cfg.OnRoute != nil {
+					routeMu.Lock()
 					cfg.OnRoute(Route{At: time.Now(), Region: s.Region, Player: k, Cluster: cl})
+					routeMu.Unlock()
 				}
 			}}
 			delay := time.Duration(k) * pop.Start.D()

@@ -27,6 +27,9 @@ type Snapshot struct {
 	// that decided them.
 	Answers    []Answers `json:"answers"`
 	Components []Process `json:"components"`
+	// OriginRequests is the origin's request count: what the CDN did
+	// not absorb.
+	OriginRequests int64 `json:"origin_requests"`
 }
 
 // RegionStatus is a region on the map.
@@ -38,11 +41,11 @@ type RegionStatus struct {
 	Cluster bool `json:"cluster"`
 	// Health is up or down (the cluster's WAN proxy has a healthy node
 	// or not), or "" without a cluster.
-	Health     string `json:"health,omitempty"`
-	NodesUp    int    `json:"nodes_up"`
-	Nodes      int    `json:"nodes"`
-	Requests   int64  `json:"requests"`
-	Hits       int64  `json:"hits"`
+	Health     string  `json:"health,omitempty"`
+	NodesUp    int     `json:"nodes_up"`
+	Nodes      int     `json:"nodes"`
+	Requests   int64   `json:"requests"`
+	Hits       int64   `json:"hits"`
 	HitRatio   float64 `json:"hit_ratio"`
 	EgressMbps float64 `json:"egress_mbps"`
 	// Load is egress over capacity, when the capacity is set.
@@ -105,6 +108,11 @@ func (w *Watcher) Poll(ctx context.Context) Snapshot {
 		}
 		for _, m := range metricsOf(fams, "streamcdn_dns_cluster_up") {
 			dnsUp[label(m, "cluster")] = m.GetGauge().GetValue() == 1
+		}
+	}
+	if c, ok := p.Component("origin"); ok {
+		for _, m := range metricsOf(w.scrape(ctx, "http://"+c.Admin+"/metrics"), "streamcdn_origin_requests_total") {
+			snap.OriginRequests += int64(m.GetCounter().GetValue())
 		}
 	}
 	w.mu.Lock()

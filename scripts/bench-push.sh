@@ -68,4 +68,4 @@ for rate in $rates; do
 done
 
 echo "== demo --mode all (9 players, speed 4)"
-"$bin" demo --port 0 --admin 127.0.0.1:0 --duration 120s | sed -n '/== modes compared/,/^$/p'
+"$bin" demo --mode all --port 0 --admin 127.0.0.1:0 --duration 120s | sed -n '/== modes compared/,/^$/p'

@@ -61,9 +61,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	abr := fs.String("abr", "dynamic", "The players' ABR algorithm: "+strings.Join(player.Names(), ", ")+".")
 	speed := fs.Float64("speed", 4, "Dilate the players' time: the 30 s title plays in 30/K s, at K times the traces' bandwidth.")
 	duration := fs.Duration("duration", 0, "Stop after this long. Zero means run until interrupted.")
-	mode := fs.String("mode", "all", "How the edges are filled: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the other pulled), or all: each in turn on fresh caches, compared.")
+	mode := fs.String("mode", "all", "Instead of the topology demo, compare how edges are filled, on one in-process stack: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the other pulled), or all: each in turn on fresh caches. --port, --profile, --viewers and --abr apply to this comparison.")
+	topology := fs.String("topology", "", "The topology file to run; default: the built-in three-region topology (deploy/examples/three-region.yaml).")
+	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus) scraping every component.")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	compare := false
+	fs.Visit(func(f *flag.Flag) { compare = compare || f.Name == "mode" })
+	if !compare {
+		return runTopologyDemo(ctx, topologyDemo{file: *topology, admin: *admin, speed: *speed, duration: *duration, prometheus: *prom}, stdout, stderr)
 	}
 	prof, err := manifest.ParseProfile(*profile)
 	if err != nil {

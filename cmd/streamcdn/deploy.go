@@ -139,7 +139,7 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // printDeployment prints where everything is.
 func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
-	fmt.Fprintf(w, "deployment %s in %s\n\n", st.Name, plan.Dir)
+	fmt.Fprintf(w, "deployment %s in %s (id %s)\n\n", st.Name, plan.Dir, st.ID)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "component\tregion\tpid\tlisten\tadmin (/metrics, /healthz)")
 	pids := map[string]int{}

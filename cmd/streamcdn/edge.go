@@ -125,4 +125,3 @@ func adminToken(file string) (string, error) {
 	}
 	return token, nil
 }
-

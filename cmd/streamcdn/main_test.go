@@ -48,17 +48,17 @@ func TestPackageSample(t *testing.T) {
 	}
 }
 
-// TestDemo runs the demo on free ports: its viewers stream the sample
-// through every region's edge, it prints the report, and it answers over
-// HTTP until its context is cancelled.
-// TestDemo runs the demo in every mode and reads its report.
-func TestDemo(t *testing.T) {
+// TestDemoModes runs the fill-mode comparison on free ports: in every
+// mode its viewers stream the sample through every region's edge, it
+// prints the report, and it answers over HTTP until its context is
+// cancelled.
+func TestDemoModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--port", "0", "--admin", "127.0.0.1:0", "--speed", "10"}, pw, io.Discard)
+		done <- run(ctx, []string{"demo", "--mode", "all", "--port", "0", "--admin", "127.0.0.1:0", "--speed", "10"}, pw, io.Discard)
 		pw.Close()
 	}()
 	type block struct{ report, routes, players []string }

@@ -69,7 +69,7 @@ type Proxy struct {
 	paths []*path
 	def   *path
 	next  atomic.Uint32
-	m     *metrics
+	m     *Metrics
 	hc    *http.Client
 }
 
@@ -84,7 +84,8 @@ type path struct {
 	dialErrors prometheus.Counter
 }
 
-type metrics struct {
+// Metrics are the proxies' counters, shared by every proxy of a process.
+type Metrics struct {
 	bytes  *prometheus.CounterVec
 	conns  *prometheus.CounterVec
 	errors *prometheus.CounterVec
@@ -92,8 +93,8 @@ type metrics struct {
 }
 
 // NewMetrics registers the proxies' metrics on reg (nil: none).
-func NewMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "wan", Name: "bytes_total",
 			Help: "Bytes carried, by proxy, path (the clients' network) and direction (up: to the service)."}, []string{"proxy", "path", "direction"}),
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "wan", Name: "connections_total",
@@ -114,7 +115,7 @@ func NewMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // New checks cfg and makes its proxy; m is from NewMetrics.
-func New(cfg ProxyConfig, m *metrics, log *slog.Logger) (*Proxy, error) {
+func New(cfg ProxyConfig, m *Metrics, log *slog.Logger) (*Proxy, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("wan: proxy without a name")
 	}

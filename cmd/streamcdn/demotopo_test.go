@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamcdn/streamcdn/deploy"
+)
+
+// TestTopologyDemo runs the demo as a user does, a process of the real
+// binary on the built-in topology with --duration: every component its
+// own process, players through the DNS, eu-west's cluster failing and
+// its players moving, a push fill; the report, and exit status 0 only
+// because every player finished. No process is left.
+func TestTopologyDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the deployment")
+	}
+	bin := filepath.Join(t.TempDir(), "streamcdn")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4")
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"every component its own process",
+		"== where each region's clients were sent, and why",
+		"us-east   127.0.1.0/24  us-east   geo: client in us-east, 0 km away",
+		"== QoE per player population",
+		"eu-west #1   2        sample   bola        eu-west,", // its players moved
+		"== clusters: hit ratio and origin offload",
+		"origin offload",
+		"EVENT eu-west's edge cluster fails",
+		"player 0 of eu-west streams from us-east",
+		"pushed trailer: 65 objects",
+		"every player finished without an error",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The demo's processes carry its deployment's ID; none is left.
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		if strings.Contains(line, "panic") {
+			t.Errorf("stderr: %s", line)
+		}
+	}
+	m := regexp.MustCompile(`\(id ([A-Z0-9]+)\)`).FindStringSubmatch(report)
+	if m == nil {
+		t.Fatal("the report does not give the deployment's id")
+	}
+	if left := deploy.Processes(m[1]); len(left) > 0 {
+		t.Errorf("processes left after the demo: %v", left)
+	}
+}

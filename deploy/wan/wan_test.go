@@ -1,0 +1,176 @@
+package wan
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// start runs a proxy for cfg on 127.0.0.1:0 and returns its address.
+func start(t *testing.T, cfg ProxyConfig) (string, *Proxy, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String(), p, reg
+}
+
+func backend(t *testing.T, body string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, local, url string) (string, time.Duration) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s from %s: %v", url, local, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), time.Since(start)
+}
+
+// TestPaths: each client network gets its own path's delay (at least
+// the handshake and the request's round trip: two RTTs) and is counted
+// under its label.
+func TestPaths(t *testing.T) {
+	be := backend(t, "hello")
+	addr, _, reg := start(t, ProxyConfig{Name: "cluster", Backends: []Backend{{Addr: strings.TrimPrefix(be.URL, "http://")}},
+		Paths:   []Path{{From: "127.0.2.0/24", Label: "far", RTTMs: 150}, {From: "127.0.1.0/24", Label: "near", RTTMs: 0}},
+		Default: Path{RTTMs: 0}})
+	body, far := get(t, "127.0.2.100", "http://"+addr+"/")
+	if body != "hello" {
+		t.Errorf("body %q", body)
+	}
+	if far < 300*time.Millisecond {
+		t.Errorf("a request over a 150 ms path took %v, less than two round trips", far)
+	}
+	get(t, "127.0.1.100", "http://"+addr+"/")
+	for label, want := range map[string]float64{"far": 1, "near": 1, "default": 0} {
+		if got := testutil.ToFloat64(mustConns(reg, label)); got != want {
+			t.Errorf("connections on %s = %v, want %v", label, got, want)
+		}
+	}
+}
+
+func mustConns(reg *prometheus.Registry, label string) prometheus.Collector {
+	fams, _ := reg.Gather()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+	for _, f := range fams {
+		if f.GetName() != "streamcdn_wan_connections_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "path" && l.GetValue() == label {
+					g.Set(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return g
+}
+
+// TestRate: a path's rate paces what flows to the client.
+func TestRate(t *testing.T) {
+	big := strings.Repeat("x", 500_000)
+	be := backend(t, big)
+	addr, _, _ := start(t, ProxyConfig{Name: "slow", Backends: []Backend{{Addr: strings.TrimPrefix(be.URL, "http://")}},
+		Default: Path{RateBPS: 8e6}}) // 1 MB/s
+	body, took := get(t, "127.0.0.1", "http://"+addr+"/")
+	if len(body) != len(big) {
+		t.Fatalf("got %d bytes", len(body))
+	}
+	// 500 kB at 1 MB/s cannot take less than 0.5 s minus one 50 ms burst.
+	if took < 400*time.Millisecond {
+		t.Errorf("500 kB at 8 Mbit/s took %v", took)
+	}
+}
+
+// TestFailoverAndHealth: a dead backend is skipped; the cluster is
+// healthy while one backend is, and not when none is.
+func TestFailoverAndHealth(t *testing.T) {
+	be := backend(t, "alive")
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer healthy.Close()
+	addr, p, _ := start(t, ProxyConfig{Name: "cluster", Backends: []Backend{
+		{Addr: deadAddr, Health: "http://" + deadAddr + "/healthz"},
+		{Addr: strings.TrimPrefix(be.URL, "http://"), Health: healthy.URL + "/healthz"}}})
+	for range 4 { // whichever backend comes first
+		if body, _ := get(t, "127.0.0.1", "http://"+addr+"/"); body != "alive" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	h := httptest.NewServer(HealthHandler([]*Proxy{p}))
+	defer h.Close()
+	status := func() int {
+		resp, err := http.Get(h.URL + "/health/cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(); s != http.StatusOK {
+		t.Errorf("health with one node up = %d", s)
+	}
+	healthy.Close()
+	if s := status(); s != http.StatusServiceUnavailable {
+		t.Errorf("health with no node up = %d", s)
+	}
+	if resp, err := http.Get(h.URL + "/health/nope"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown proxy: %v %v", resp, err)
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	m, _ := NewMetrics(nil)
+	for _, cfg := range []ProxyConfig{
+		{Backends: []Backend{{Addr: "x:1"}}},
+		{Name: "n"},
+		{Name: "n", Backends: []Backend{{Addr: "x:1"}}, Paths: []Path{{From: "nonsense"}}},
+		{Name: "n", Backends: []Backend{{Addr: "x:1"}}, Paths: []Path{{Label: "no prefix"}}},
+		{Name: "n", Backends: []Backend{{Addr: "x:1"}}, Default: Path{RTTMs: -1}},
+	} {
+		if _, err := New(cfg, m, nil); err == nil {
+			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+}
