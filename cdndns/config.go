@@ -1,8 +1,6 @@
 package cdndns
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,10 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
-	"sigs.k8s.io/yaml"
+	"github.com/streamcdn/streamcdn/internal/conf"
 )
 
 // Config is the DNS server's configuration, read from YAML or JSON with
@@ -119,27 +116,8 @@ type HealthConfig struct {
 	Up int `json:"up"`
 }
 
-// Duration is a time.Duration written as "2s" in JSON.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads "1.5s"-style durations.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`want a duration string such as "2s"`)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("bad duration %q", s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// Duration is a time.Duration written as "2s" in YAML and JSON.
+type Duration = conf.Duration
 
 // LoadConfigFile reads a YAML or JSON configuration (LoadConfig) and
 // resolves its relative geo_db path against the file's directory.
@@ -158,17 +136,11 @@ func LoadConfigFile(path string) (*Config, error) {
 	return c, nil
 }
 
-// LoadConfig decodes a YAML or JSON configuration strictly (an unknown
+// LoadConfig decodes one YAML or JSON configuration strictly (an unknown
 // field is an error) and validates it.
 func LoadConfig(data []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := conf.Decode(data, &c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := c.Validate(); err != nil {

@@ -32,6 +32,7 @@ func TestConfigMistakes(t *testing.T) {
 		{"health url", "capacity: 1000}\n  - {name: eu-west", "capacity: 1000, health_url: ftp://x}\n  - {name: eu-west", "clusters[0]: health_url"},
 		{"not YAML", "hosts:", "hosts: [", "config:"},
 		{"wrong type", "ttl: 30}", "ttl: soon}", "config:"},
+		{"two documents", "\nhealth: {", "\n---\nhealth: {", "more than one document"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,6 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -12,10 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/conf"
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/units"
 	"github.com/streamcdn/streamcdn/player"
-	"sigs.k8s.io/yaml"
 )
 
 // Topology is a CDN deployment: regions with their edge clusters, the
@@ -186,29 +183,7 @@ type Event struct {
 }
 
 // Duration is a time.Duration written as "80ms".
-type Duration time.Duration
-
-// D is the duration as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalJSON writes the duration as "1.5s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads "80ms"-style durations.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`want a duration string such as "80ms"`)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("bad duration %q", s)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = conf.Duration
 
 // LoadFile reads a topology file (Load).
 func LoadFile(path string) (*Topology, error) {
@@ -226,41 +201,14 @@ func LoadFile(path string) (*Topology, error) {
 // Load decodes a YAML or JSON topology strictly (an unknown field is an
 // error naming it) and validates it.
 func Load(data []byte) (*Topology, error) {
-	if err := oneDocument(data); err != nil {
-		return nil, err
-	}
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("topology: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	var t Topology
-	if err := dec.Decode(&t); err != nil {
+	if err := conf.Decode(data, &t); err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
 	return &t, nil
-}
-
-// oneDocument refuses a YAML stream of several documents, whose later
-// ones the decoder would drop without a word.
-func oneDocument(data []byte) error {
-	content := false
-	for line := range strings.Lines(string(data)) {
-		l := strings.TrimRight(line, " \t\r\n")
-		switch {
-		case l == "---" || strings.HasPrefix(l, "--- "):
-			if content {
-				return errors.New("topology: yaml: more than one document; want one topology per file")
-			}
-		case l != "" && !strings.HasPrefix(strings.TrimSpace(l), "#"):
-			content = true
-		}
-	}
-	return nil
 }
 
 // MaxRegions is the most regions a topology has: region R's addresses

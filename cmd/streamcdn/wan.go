@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +9,7 @@ import (
 	"os"
 
 	"github.com/streamcdn/streamcdn/deploy/wan"
+	"github.com/streamcdn/streamcdn/internal/conf"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -34,9 +33,7 @@ func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	var cfg wan.Config
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
+	if err := conf.Decode(data, &cfg); err != nil {
 		return fmt.Errorf("%s: %w", *config, err)
 	}
 	log, err := newLogger(stderr, *level)
