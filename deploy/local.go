@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -224,7 +225,7 @@ func (d *Deployment) packageTitle(ctx context.Context, ti Title) error {
 	if _, err := os.Stat(filepath.Join(out, origin.ManifestName)); err == nil {
 		return nil
 	}
-	prof, err := manifest.ParseProfile(or(ti.Profile, "live"))
+	prof, err := manifest.ParseProfile(cmp.Or(ti.Profile, "live"))
 	if err != nil {
 		return err
 	}

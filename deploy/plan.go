@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -143,13 +144,24 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		p.EdgePort = port
 	}
 	tokenFile := filepath.Join(cfg.Dir, "admin-token")
-	_, o := t.Region(t.Origin.Region)
-	var err error
-	originListen, err := addr(RegionIP(o, hostOrigin))
-	if err != nil {
-		return nil, err
+	// pair is a service address and an admin address on ip.
+	pair := func(ip string) (listen, admin string, err error) {
+		if listen, err = addr(ip); err != nil {
+			return "", "", err
+		}
+		admin, err = addr(ip)
+		return listen, admin, err
 	}
-	originAdmin, err := addr(RegionIP(o, hostOrigin))
+	// uplink is the WAN proxy at listen by which a tier in region from
+	// reaches its parent in region to, at toListen.
+	uplink := func(name, listen, toListen, toAdmin, from, to string) wan.ProxyConfig {
+		rtt, bps := t.Path(from, to)
+		return wan.ProxyConfig{Name: name, Listen: listen,
+			Backends: []wan.Backend{{Addr: toListen, Health: "http://" + toAdmin + "/healthz"}},
+			Default:  wan.Path{Label: to, RTTMs: ms(rtt), RateBPS: bps}}
+	}
+	_, o := t.Region(t.Origin.Region)
+	originListen, originAdmin, err := pair(RegionIP(o, hostOrigin))
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +171,7 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 			"--admin", originAdmin, "--log-level", "warn"},
 		Listen: originListen, Admin: originAdmin,
 	})
-	parent, parentRegion := originListen, t.Origin.Region
+	parent, parentAdmin, parentRegion := originListen, originAdmin, t.Origin.Region
 	var wans = map[string]*wan.Config{}
 	wanOf := func(region string) *wan.Config {
 		if wans[region] == nil {
@@ -169,11 +181,7 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 	}
 	if t.Shield != nil {
 		_, s := t.Region(t.Shield.Region)
-		listen, err := addr(RegionIP(s, hostShield))
-		if err != nil {
-			return nil, err
-		}
-		admin, err := addr(RegionIP(s, hostShield))
+		listen, admin, err := pair(RegionIP(s, hostShield))
 		if err != nil {
 			return nil, err
 		}
@@ -181,11 +189,8 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		rtt, bps := t.Path(t.Shield.Region, t.Origin.Region)
 		wc := wanOf(t.Shield.Region)
-		wc.Proxies = append(wc.Proxies, wan.ProxyConfig{Name: "shield-uplink", Listen: up,
-			Backends: []wan.Backend{{Addr: originListen, Health: "http://" + originAdmin + "/healthz"}},
-			Default:  wan.Path{Label: t.Origin.Region, RTTMs: ms(rtt), RateBPS: bps}})
+		wc.Proxies = append(wc.Proxies, uplink("shield-uplink", up, originListen, originAdmin, t.Shield.Region, t.Origin.Region))
 		p.Components = append(p.Components, Component{
 			Name: "shield", Kind: KindShield, Region: t.Shield.Region, Program: "streamcdn",
 			Args: []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
@@ -193,7 +198,7 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 				"--token-file", tokenFile, "--log-level", "warn"},
 			Listen: listen, Admin: admin,
 		})
-		parent, parentRegion = listen, t.Shield.Region
+		parent, parentAdmin, parentRegion = listen, admin, t.Shield.Region
 	}
 	var clusters []cdndns.Cluster
 	for i, r := range t.Regions {
@@ -207,16 +212,7 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		rtt, bps := t.Path(r.Name, parentRegion)
-		var parentHealth string
-		for _, c := range p.Components {
-			if c.Listen == parent {
-				parentHealth = "http://" + c.Admin + "/healthz"
-			}
-		}
-		wc.Proxies = append(wc.Proxies, wan.ProxyConfig{Name: "uplink", Listen: up,
-			Backends: []wan.Backend{{Addr: parent, Health: parentHealth}},
-			Default:  wan.Path{Label: parentRegion, RTTMs: ms(rtt), RateBPS: bps}})
+		wc.Proxies = append(wc.Proxies, uplink("uplink", up, parent, parentAdmin, r.Name, parentRegion))
 		cluster := wan.ProxyConfig{Name: "cluster", Listen: vip}
 		for n := range r.Edge.Nodes {
 			ip := RegionIP(R, hostEdge+n)
@@ -228,8 +224,8 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 			name := fmt.Sprintf("edge-%s-%d", r.Name, n+1)
 			args := []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
 				"--name", name, "--region", r.Name, "--mem", r.Edge.Memory,
-				"--pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "--pinned-size", or(r.Edge.Pinned, "1GiB"),
-				"--mode", or(r.Edge.Mode, "hybrid"), "--token-file", tokenFile, "--log-level", "warn"}
+				"--pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "--pinned-size", r.Edge.PinnedBudget(),
+				"--mode", r.Edge.EdgeMode(), "--token-file", tokenFile, "--log-level", "warn"}
 			if r.Edge.Disk != "" {
 				args = append(args, "--disk", filepath.Join(cfg.Dir, "cache", name, "disk"), "--disk-size", r.Edge.Disk)
 			}
@@ -310,7 +306,9 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		if cfg.Controller != "" {
 			extra = append(extra, cfg.Controller)
 		}
-		p.Files[pfile] = PrometheusConfig(p.Components, t.Name, extra...)
+		if p.Files[pfile], err = PrometheusConfig(p.Components, t.Name, extra...); err != nil {
+			return nil, err
+		}
 		p.Components = append(p.Components, Component{Name: "prometheus", Kind: KindPrometheus, Program: "prometheus",
 			Args: []string{"--config.file=" + pfile, "--storage.tsdb.path=" + filepath.Join(cfg.Dir, "prometheus"),
 				"--web.listen-address=" + padmin, "--storage.tsdb.retention.time=1d", "--log.level=warn"},
@@ -337,13 +335,12 @@ func (t *Topology) DNSConfig(clusters []cdndns.Cluster, nsIPs []string) cdndns.C
 	}
 	provider, cdn := zone(d.Provider), zone(d.CDN)
 	provider.Records = []cdndns.Record{{Name: fq(d.Video), Type: "CNAME", TTL: 300, Value: fq(d.Host)}}
-	ttl := or(d.TTL.D(), 20*time.Second)
+	ttl := cmp.Or(d.TTL.D(), 20*time.Second)
 	cfg := cdndns.Config{
 		Zones:    []cdndns.Zone{provider, cdn},
 		Clusters: clusters,
 		Hosts:    []cdndns.Host{{Name: fq(d.Host), TTL: uint32(ttl.Seconds())}},
-		Health: cdndns.HealthConfig{Interval: cdndns.Duration(or(d.Health.Interval.D(), time.Second)),
-			Timeout: cdndns.Duration(or(d.Health.Timeout.D(), 500*time.Millisecond)), Down: or(d.Health.Down, 2), Up: or(d.Health.Up, 2)},
+		Health:   t.health(),
 	}
 	for i, r := range t.Regions {
 		cfg.Geo = append(cfg.Geo, cdndns.GeoNet{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
@@ -351,23 +348,20 @@ func (t *Topology) DNSConfig(clusters []cdndns.Cluster, nsIPs []string) cdndns.C
 	return cfg
 }
 
+// health is the DNS's health checks: the topology's, with the defaults
+// (1 s apart, 500 ms timeout, 2 down, 2 up).
+func (t *Topology) health() cdndns.HealthConfig {
+	h := t.DNS.Health
+	return cdndns.HealthConfig{Interval: cmp.Or(h.Interval, Duration(time.Second)),
+		Timeout: cmp.Or(h.Timeout, Duration(500*time.Millisecond)), Down: cmp.Or(h.Down, 2), Up: cmp.Or(h.Up, 2)}
+}
+
 // HealthBound is how long after a cluster fails the DNS stops answering
 // with it, at most: down-threshold checks, one interval apart, each up
 // to the timeout, plus the interval until the first.
 func (t *Topology) HealthBound() (bound, interval time.Duration) {
-	h := t.DNS.Health
-	interval = or(h.Interval.D(), time.Second)
-	timeout := or(h.Timeout.D(), 500*time.Millisecond)
-	down := or(h.Down, 2)
-	return time.Duration(down)*(interval+timeout) + interval, interval
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
+	h := t.health()
+	return time.Duration(h.Down)*(h.Interval.D()+h.Timeout.D()) + h.Interval.D(), h.Interval.D()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 	var routeMu sync.Mutex // serializes OnRoute
 	for pi, pop := range t.Players {
 		_, R := t.Region(pop.Region)
-		title := or(pop.Title, t.Origin.Titles[0].Name)
+		title := cmp.Or(pop.Title, t.Origin.Titles[0].Name)
 		var trace player.Trace
 		traceName := "access network"
 		if pop.Trace != "" {
@@ -87,7 +88,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 		}
 		for k := range pop.Count {
 			s := &Session{Population: pi, Region: pop.Region, Player: k, Client: PlayerIP(R, k), Title: title,
-				ABR: or(pop.ABR, "dynamic")}
+				ABR: cmp.Or(pop.ABR, "dynamic")}
 			sessions = append(sessions, s)
 			client := player.NewClient(player.ClientConfig{Resolver: st.Plan.DNS, LocalAddr: net.ParseIP(s.Client)})
 			var mu sync.Mutex

@@ -33,7 +33,7 @@ type promStatic struct {
 // shield, edge, wan, dns), each target labelled with its component and
 // region. extra are more scrape targets (host:port), e.g. the
 // controller's own, under job "deploy".
-func PrometheusConfig(components []Component, deployment string, extra ...string) []byte {
+func PrometheusConfig(components []Component, deployment string, extra ...string) ([]byte, error) {
 	cfg := promConfig{Global: promGlobal{ScrapeInterval: "2s", EvaluationInterval: "2s",
 		ExternalLabels: map[string]string{"deployment": deployment}}}
 	jobs := map[string]int{}
@@ -58,9 +58,5 @@ func PrometheusConfig(components []Component, deployment string, extra ...string
 		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, promScrape{JobName: "deploy", MetricsPath: "/metrics", ScrapeTimeout: "2s",
 			StaticConfigs: []promStatic{{Targets: extra, Labels: map[string]string{"component": "controller"}}}})
 	}
-	b, err := yaml.Marshal(cfg)
-	if err != nil {
-		panic(err) // plain structs of strings always marshal
-	}
-	return b
+	return yaml.Marshal(cfg)
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -78,6 +79,12 @@ type Cluster struct {
 	// LoadBalancer (Kubernetes rendering: a name server of both zones).
 	DNSIPv4 string `json:"dns_ipv4,omitempty"`
 }
+
+// EdgeMode is the cluster's mode: Mode, or hybrid when unset.
+func (c *Cluster) EdgeMode() string { return cmp.Or(c.Mode, "hybrid") }
+
+// PinnedBudget is each node's pinned area: Pinned, or 1GiB when unset.
+func (c *Cluster) PinnedBudget() string { return cmp.Or(c.Pinned, "1GiB") }
 
 // Access is how a region's clients reach the network: the last mile.
 type Access struct {
@@ -450,6 +457,15 @@ func rate(path, s string) error {
 		return bad(path, "%v", err)
 	}
 	return nil
+}
+
+// PlayerCount is the number of players of all populations.
+func (t *Topology) PlayerCount() int {
+	n := 0
+	for _, p := range t.Players {
+		n += p.Count
+	}
+	return n
 }
 
 // Region returns the region named name and its number R (its addresses

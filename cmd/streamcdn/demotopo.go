@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 		defer evWG.Done()
 		runEvents(evCtx, d, top, tl, log)
 	}()
-	fmt.Fprintf(stdout, "\n== %d players in %d populations stream %s through the DNS, at speed %g\n", countPlayers(top), len(top.Players),
+	fmt.Fprintf(stdout, "\n== %d players in %d populations stream %s through the DNS, at speed %g\n", top.PlayerCount(), len(top.Players),
 		plan.VideoURL("TITLE"), cfg.speed)
 	sessions, playErr := deploy.Play(ctx, deploy.PlayConfig{State: d.State(), Topology: top, Speed: cfg.speed, Logger: log,
 		OnRoute: func(r deploy.Route) {
@@ -134,19 +135,8 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 	} else {
 		fmt.Fprintln(stdout, "Still serving; Ctrl-C stops the demo.")
 	}
-	<-ctx.Done()
-	if cfg.duration > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil
-	}
+	<-ctx.Done() // the duration, or Ctrl-C: both end a run that went well
 	return nil
-}
-
-func countPlayers(t *deploy.Topology) int {
-	n := 0
-	for _, p := range t.Players {
-		n += p.Count
-	}
-	return n
 }
 
 // timeline is what happened, when.
@@ -201,7 +191,7 @@ func runEvents(ctx context.Context, d *deploy.Deployment, t *deploy.Topology, tl
 				tl.add(time.Now(), fmt.Sprintf("%s's edge cluster is ready again", ev.Region))
 			}
 		case "push":
-			where := or(ev.Region, "every region")
+			where := cmp.Or(ev.Region, "every region")
 			tl.add(time.Now(), fmt.Sprintf("EVENT push fill of %s to %s", ev.Title, where))
 			rep, err := pushTitle(ctx, plan, ev.Title, admins, log)
 			if err != nil {
@@ -250,7 +240,7 @@ func report(w io.Writer, d *deploy.Deployment, t *deploy.Topology, sessions []*d
 		why := e.Decision.Reason
 		for _, c := range e.Clusters {
 			if c.Name == e.Decision.Cluster && c.DistanceKm != nil {
-				why += fmt.Sprintf(": client in %s, %.0f km away", or(e.Location, "?"), *c.DistanceKm)
+				why += fmt.Sprintf(": client in %s, %.0f km away", cmp.Or(e.Location, "?"), *c.DistanceKm)
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s/24\t%s\t%s\n", r.Name, deploy.RegionIP(i+1, 0), e.Decision.Cluster, why)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,7 +148,7 @@ func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
 		pids[p.Component] = p.PID
 	}
 	for _, c := range plan.Components {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\thttp://%s\n", c.Name, or(c.Region, "-"), pids[c.Name], or(c.Listen, "-"), c.Admin)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\thttp://%s\n", c.Name, cmp.Or(c.Region, "-"), pids[c.Name], cmp.Or(c.Listen, "-"), c.Admin)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nclusters answer on port %d of 127.0.R.1; players of region R come from 127.0.R.100-199\n", plan.EdgePort)
@@ -162,13 +163,6 @@ func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
 	if plan.Prometheus != "" {
 		fmt.Fprintf(w, "prometheus: %s\n", plan.Prometheus)
 	}
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -344,21 +338,18 @@ func deployValidate(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	nodes, players := 0, 0
+	nodes := 0
 	for _, c := range plan.Components {
 		if c.Kind == deploy.KindEdge {
 			nodes++
 		}
 	}
-	for _, p := range t.Players {
-		players += p.Count
-	}
 	fmt.Fprintf(stdout, "%s: valid. %d regions, %d edge nodes, %d processes, %d players, %d titles\n", t.Name,
-		len(t.Regions), nodes, len(plan.Components), players, len(t.Origin.Titles))
+		len(t.Regions), nodes, len(plan.Components), t.PlayerCount(), len(t.Origin.Titles))
 	for i, r := range t.Regions {
 		cl := "clients only"
 		if r.Edge != nil {
-			cl = fmt.Sprintf("cluster 127.0.%d.1, %d nodes, mode %s", i+1, r.Edge.Nodes, or(r.Edge.Mode, "hybrid"))
+			cl = fmt.Sprintf("cluster 127.0.%d.1, %d nodes, mode %s", i+1, r.Edge.Nodes, r.Edge.EdgeMode())
 		}
 		fmt.Fprintf(stdout, "  %-10s 127.0.%d.0/24  %s\n", r.Name, i+1, cl)
 	}

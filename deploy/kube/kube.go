@@ -130,7 +130,7 @@ func (r *renderer) render() error {
 		Data:       map[string]string{"dns.json": string(dj) + "\n"},
 	})
 	r.put("base/dns.yaml", r.dnsDeployment(), r.dnsService())
-	r.put("base/edge.yaml", r.edgeStatefulSet("edge", "REGION", "256MiB", "", 1, "http://origin:8080", "hybrid"),
+	r.put("base/edge.yaml", r.edgeStatefulSet("edge", "REGION", deploy.Cluster{Nodes: 1, Memory: "256MiB"}, "http://origin:8080"),
 		r.service("edge", corev1.ServiceTypeLoadBalancer, "edge", 80, edgePort, ""), r.service("edge-admin", corev1.ServiceTypeClusterIP, "edge", edgeAdmin, edgeAdmin, ""))
 	r.putKustomization("base/kustomization.yaml", kustomization{Resources: []string{"dns-config.yaml", "dns.yaml", "edge.yaml"},
 		Labels: []kustomizeLabels{{Pairs: map[string]string{"app.kubernetes.io/part-of": t.Name}}}})
@@ -153,12 +153,12 @@ func (r *renderer) render() error {
 		if t.Shield != nil && reg.Name == t.Shield.Region {
 			k.Resources = append(k.Resources, "shield.yaml")
 			up := fmt.Sprintf("http://origin.%s.svc.cluster.local:%d", Namespace(t.Origin.Region), originPort)
-			r.put(ov+"shield.yaml", r.edgeStatefulSet("shield", reg.Name, t.Shield.Memory, "", 1, up, "pull"),
+			r.put(ov+"shield.yaml", r.edgeStatefulSet("shield", reg.Name, deploy.Cluster{Nodes: 1, Memory: t.Shield.Memory, Mode: "pull"}, up),
 				r.service("shield", corev1.ServiceTypeClusterIP, "shield", edgePort, edgePort, ""))
 		}
 		if reg.Edge != nil {
 			e := reg.Edge
-			patch := r.edgeStatefulSet("edge", reg.Name, e.Memory, e.Disk, int32(e.Nodes), upstream, or(e.Mode, "hybrid"))
+			patch := r.edgeStatefulSet("edge", reg.Name, *e, upstream)
 			r.put(ov+"edge-patch.yaml", patch)
 			svc := r.service("edge", corev1.ServiceTypeLoadBalancer, "edge", 80, edgePort, publicIP(e.PublicIPv4, "192.0.2", i))
 			svc.Spec.Ports = nil // the base's ports stay; the patch sets the address
@@ -246,17 +246,25 @@ func scrape(admin int) map[string]string {
 	return map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(admin), "prometheus.io/path": "/metrics"}
 }
 
-func (r *renderer) edgeStatefulSet(name, region, mem, disk string, replicas int32, upstream, mode string) *appsv1.StatefulSet {
+// edgeStatefulSet runs cluster cl's nodes (an edge cluster, or the
+// shield as a cluster of one) in front of upstream, with a volume for
+// the pinned area and the disk tier, a tenth over their budgets, in
+// whole GiB.
+func (r *renderer) edgeStatefulSet(name, region string, cl deploy.Cluster, upstream string) *appsv1.StatefulSet {
 	args := []string{"edge", "--upstream", upstream, "--listen", fmt.Sprintf(":%d", edgePort), "--admin", fmt.Sprintf(":%d", edgeAdmin),
-		"--name", name + "-" + region, "--region", region, "--mem", mem, "--mode", mode,
-		"--pinned", "/var/cache/streamcdn/pinned", "--pinned-size", "1GiB"}
-	storage := int64(2 << 30) // the pinned area and headroom
-	if disk != "" {
-		args = append(args, "--disk", "/var/cache/streamcdn/disk", "--disk-size", disk)
-		d, _ := units.ParseSize(disk)
+		"--name", name + "-" + region, "--region", region, "--mem", cl.Memory, "--mode", cl.EdgeMode(),
+		"--pinned", "/var/cache/streamcdn/pinned", "--pinned-size", cl.PinnedBudget()}
+	pinned, _ := units.ParseSize(cl.PinnedBudget())
+	storage := pinned + pinned/10
+	if cl.Disk != "" {
+		args = append(args, "--disk", "/var/cache/streamcdn/disk", "--disk-size", cl.Disk)
+		d, _ := units.ParseSize(cl.Disk)
 		storage += d + d/10
 	}
-	c := r.container(name, args, edgePort, edgeAdmin, mem)
+	const gib = 1 << 30
+	storage = (storage + gib - 1) / gib * gib // whole GiB
+	replicas := int32(cl.Nodes)
+	c := r.container(name, args, edgePort, edgeAdmin, cl.Memory)
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/var/cache/streamcdn"}}
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
@@ -429,10 +437,3 @@ func Write(dir string, files map[string][]byte) error {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
