@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
 // RunHealthChecks checks every cluster's HealthURL each interval until
@@ -38,16 +40,8 @@ func (s *Server) RunHealthChecks(ctx context.Context) {
 }
 
 func check(ctx context.Context, client *http.Client, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	res.Body.Close()
-	return res.StatusCode >= 200 && res.StatusCode < 300
+	code, err := httpx.Probe(ctx, client, url)
+	return err == nil && code >= 200 && code < 300
 }
 
 // record applies one check result to c's state.

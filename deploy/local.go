@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
@@ -304,13 +304,8 @@ func (d *Deployment) waitReady(ctx context.Context, pr *proc) error {
 	defer cancel()
 	hc := &http.Client{Timeout: time.Second}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, pr.c.Ready, nil)
-		if resp, err := hc.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if code, err := httpx.Probe(ctx, hc, pr.c.Ready); err == nil && code == http.StatusOK {
+			return nil
 		}
 		select {
 		case <-pr.done:

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
 )
 
@@ -126,7 +127,7 @@ func (w *Watcher) Poll(ctx context.Context) Snapshot {
 			continue
 		}
 		rs.Health = "down"
-		if c, ok := p.Component("wan-" + r.Name); ok && w.get(ctx, "http://"+c.Admin+"/health/cluster") == http.StatusOK {
+		if c, ok := p.Component("wan-" + r.Name); ok && w.up(ctx, "http://"+c.Admin+"/health/cluster") {
 			rs.Health = "up"
 		}
 		var egress float64
@@ -178,18 +179,10 @@ func (w *Watcher) Snapshot() Snapshot {
 	return w.snap
 }
 
-func (w *Watcher) get(ctx context.Context, url string) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := w.hc.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+// up reports whether url answers 200.
+func (w *Watcher) up(ctx context.Context, url string) bool {
+	code, err := httpx.Probe(ctx, w.hc, url)
+	return err == nil && code == http.StatusOK
 }
 
 // scrape reads a /metrics page; a component that does not answer has

@@ -19,6 +19,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/kube"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -195,14 +196,10 @@ func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, p := range st.Processes {
 		c, _ := st.Plan.Component(p.Component)
 		health := "down"
-		if req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Ready, nil); err == nil {
-			if resp, err := hc.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					health = "ok"
-				} else {
-					health = resp.Status
-				}
+		if code, err := httpx.Probe(ctx, hc, c.Ready); err == nil {
+			health = "ok"
+			if code != http.StatusOK {
+				health = http.StatusText(code)
 			}
 		}
 		if health != "ok" {

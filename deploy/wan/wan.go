@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
 )
 
@@ -327,17 +328,7 @@ func (p *Proxy) Healthy(ctx context.Context) bool {
 		if be.Health == "" {
 			continue
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, be.Health, nil)
-		if err != nil {
-			continue
-		}
-		resp, err := p.hc.Do(req)
-		if err != nil {
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		if code, err := httpx.Probe(ctx, p.hc, be.Health); err == nil && code == http.StatusOK {
 			return true
 		}
 	}

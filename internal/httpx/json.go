@@ -62,3 +62,20 @@ func StatusError(res *http.Response) error {
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 	return fmt.Errorf("%s %s: %s: %s", res.Request.Method, res.Request.URL.Redacted(), res.Status, strings.TrimSpace(string(msg)))
 }
+
+// Probe GETs url, as a health check does, and returns the status code;
+// the body is drained (up to 64 KiB, so that the connection can be
+// reused) and closed.
+func Probe(ctx context.Context, c *http.Client, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	return res.StatusCode, nil
+}

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,5 +47,25 @@ func TestDoJSON(t *testing.T) {
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) || out.Got != tc.want {
 			t.Errorf("%s: got %d, %v; want %d, %q", tc.name, out.Got, err, tc.want, tc.err)
 		}
+	}
+}
+
+func TestProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			http.Error(w, "no healthy backend", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}))
+	defer srv.Close()
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/down": http.StatusServiceUnavailable} {
+		if code, err := Probe(t.Context(), srv.Client(), srv.URL+path); err != nil || code != want {
+			t.Errorf("Probe(%s) = %d, %v; want %d", path, code, err, want)
+		}
+	}
+	srv.Close()
+	if _, err := Probe(t.Context(), srv.Client(), srv.URL+"/healthz"); err == nil {
+		t.Error("Probe of a closed server: no error")
 	}
 }
