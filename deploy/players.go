@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"sync"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/player"
 	"golang.org/x/sync/errgroup"
 )
@@ -40,7 +40,7 @@ type Session struct {
 	Client     string `json:"client"`
 	Title      string `json:"title"`
 	ABR        string `json:"abr"`
-	// Clusters are the clusters that served the player, in order.
+	// Clusters are the clusters that answered the player, in order.
 	Clusters []string       `json:"clusters"`
 	Report   *player.Report `json:"report"`
 	Err      string         `json:"error,omitempty"`
@@ -92,7 +92,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 			sessions = append(sessions, s)
 			client := player.NewClient(player.ClientConfig{Resolver: st.Plan.DNS, LocalAddr: net.ParseIP(s.Client)})
 			var mu sync.Mutex
-			client.Transport = &routeTransport{next: client.Transport, seen: func(ip string) {
+			client.Transport = &httpx.ObserveRemote{Next: client.Transport, Seen: func(ip string, _ *http.Response) {
 				cl := vips[ip]
 				if cl == "" {
 					return
@@ -134,19 +134,4 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 		}
 	}
 	return sessions, g.Wait()
-}
-
-// routeTransport reports the address each response came from.
-type routeTransport struct {
-	next http.RoundTripper
-	seen func(ip string)
-}
-
-func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
-		if a, ok := i.Conn.RemoteAddr().(*net.TCPAddr); ok {
-			rt.seen(a.IP.String())
-		}
-	}}
-	return rt.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -586,7 +585,9 @@ func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int, a
 			mpdURL := fmt.Sprintf("http://%s/%s/%s", host, title, origin.ManifestName)
 			sessions[i] = demoSession{region: rt.region, title: title, trace: tr.name}
 			client := player.NewClient(player.ClientConfig{Resolver: st.dnsAddr, LocalAddr: rt.client.AsSlice()})
-			client.Transport = &countingTransport{next: client.Transport, edges: st.edges}
+			client.Transport = &httpx.ObserveRemote{Next: client.Transport, Seen: func(ip string, res *http.Response) {
+				countEdge(st.edges, ip, res)
+			}}
 			g.Go(func() error {
 				r, err := player.Play(ctx, player.Config{URL: mpdURL, ABR: abr, Client: client, Trace: tr.trace, TraceName: tr.name,
 					Speed: speed, MaxBuffer: 12 * time.Second, SessionID: fmt.Sprintf("%s-%d", rt.region, v)})
@@ -602,26 +603,11 @@ func (st *stack) runViewers(ctx context.Context, routes []*route, viewers int, a
 	return sessions, g.Wait()
 }
 
-// countingTransport counts, per edge, the requests, hits and bytes the
-// demo's players get (the edge is known by the address it answers from).
-type countingTransport struct {
-	next  http.RoundTripper
-	edges []*demoEdge
-}
-
-func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var remote string
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
-		if a, ok := i.Conn.RemoteAddr().(*net.TCPAddr); ok {
-			remote = a.IP.String()
-		}
-	}}
-	res, err := c.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
-	if err != nil {
-		return res, err
-	}
-	for _, e := range c.edges {
-		if e.ip == remote {
+// countEdge counts a response from ip against the edge at ip: the
+// demo's players' requests, hits and bytes per edge.
+func countEdge(edges []*demoEdge, ip string, res *http.Response) {
+	for _, e := range edges {
+		if e.ip == ip {
 			e.requests.Add(1)
 			e.bytes.Add(max(res.ContentLength, 0))
 			if strings.Contains(res.Header.Get("Cache-Status"), "; hit") {
@@ -629,7 +615,6 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			}
 		}
 	}
-	return res, nil
 }
 
 // reportPlayers prints each player's QoE.
