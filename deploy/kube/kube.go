@@ -293,22 +293,26 @@ func (r *renderer) dnsDeployment() *appsv1.Deployment {
 		"--admin", fmt.Sprintf(":%d", dnsAdmin)}, dnsPort, dnsAdmin, "64MiB")
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/streamcdn/dns", ReadOnly: true},
 		{Name: "geo", MountPath: "/etc/streamcdn/geo", ReadOnly: true}}
+	return deployment("dns", 2, c, dnsAdmin,
+		corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "dns-config"}}}},
+		// The user's GeoLite2-City database, as a ConfigMap named geo-db
+		// (binaryData GeoLite2-City.mmdb).
+		corev1.Volume{Name: "geo", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "geo-db"}}}})
+}
+
+// deployment runs replicas of container c, scraped on its admin port.
+func deployment(name string, replicas int32, c corev1.Container, admin int, volumes ...corev1.Volume) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "dns", Labels: labels("dns")},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels(name)},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(2)),
-			Selector: &metav1.LabelSelector{MatchLabels: labels("dns")},
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels(name)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels("dns"), Annotations: scrape(dnsAdmin)},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: []corev1.Volume{
-					{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-						LocalObjectReference: corev1.LocalObjectReference{Name: "dns-config"}}}},
-					// The user's GeoLite2-City database, as a ConfigMap or
-					// Secret named geo-db (binaryData GeoLite2-City.mmdb).
-					{Name: "geo", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-						LocalObjectReference: corev1.LocalObjectReference{Name: "geo-db"}}}},
-				}},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(name), Annotations: scrape(admin)},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes},
 			},
 		},
 	}
@@ -344,19 +348,8 @@ func (r *renderer) originDeployment() *appsv1.Deployment {
 	c := r.container("origin", []string{"origin", "--dir", "/srv/titles", "--listen", fmt.Sprintf(":%d", originPort),
 		"--admin", fmt.Sprintf(":%d", originAdm)}, originPort, originAdm, "256MiB")
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "titles", MountPath: "/srv/titles", ReadOnly: true}}
-	return &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "origin", Labels: labels("origin")},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: labels("origin")},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels("origin"), Annotations: scrape(originAdm)},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: []corev1.Volume{{Name: "titles",
-					VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "titles"}}}}},
-			},
-		},
-	}
+	return deployment("origin", 1, c, originAdm, corev1.Volume{Name: "titles",
+		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "titles"}}})
 }
 
 func (r *renderer) originVolume() *corev1.PersistentVolumeClaim {
