@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -73,6 +74,8 @@ func TestLocalFailover(t *testing.T) {
 	top.Players = []Players{{Region: "us-east", Count: 1}, {Region: "eu-west", Count: 2}, {Region: "ap-south", Count: 1}}
 
 	// Every region's clients get their own cluster while all are up.
+	w := NewWatcher(d)
+	w.Poll(t.Context())
 	sessions, err := Play(t.Context(), PlayConfig{State: st, Topology: top, Speed: 8, Duration: 8 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +84,21 @@ func TestLocalFailover(t *testing.T) {
 		if len(s.Clusters) != 1 || s.Clusters[0] != s.Region {
 			t.Errorf("player %d of %s served by %v, want its own region's cluster", s.Player, s.Region, s.Clusters)
 		}
+	}
+	// The status page's figures come from the clusters' own counters:
+	// requests, hit ratio, and the egress since the last poll against
+	// the capacity (1 Gbit/s each).
+	snap := w.Poll(t.Context())
+	for _, r := range snap.Regions {
+		if r.Health != "up" || !r.DNSUp || r.NodesUp != 1 || r.Requests == 0 || r.EgressMbps <= 0 {
+			t.Errorf("status of %s after play: %+v", r.Name, r)
+		}
+		if r.HitRatio != float64(r.Hits)/float64(r.Requests) || math.Abs(r.Load-r.EgressMbps/1000) > 1e-12 {
+			t.Errorf("status of %s: hit ratio %v of %d/%d, load %v of %v Mbit/s", r.Name, r.HitRatio, r.Hits, r.Requests, r.Load, r.EgressMbps)
+		}
+	}
+	if snap.OriginRequests == 0 || len(snap.Answers) == 0 {
+		t.Errorf("status: origin requests %d, DNS answers %v", snap.OriginRequests, snap.Answers)
 	}
 
 	// eu-west's edge dies while its players stream.
@@ -123,9 +141,8 @@ func TestLocalFailover(t *testing.T) {
 	}
 	t.Logf("eu-west's players moved %.2f s after the kill (health bound %s)", moved.Sub(at).Seconds(), bound)
 	// The status page shows the cluster down, in a real browser.
-	w := NewWatcher(d)
 	w.Poll(t.Context())
-	snap := w.Snapshot()
+	snap = w.Snapshot()
 	for _, r := range snap.Regions {
 		want := "up"
 		if r.Name == "eu-west" {

@@ -19,13 +19,7 @@ import (
 // its players moving, a push fill; the report, and exit status 0 only
 // because every player finished. No process is left.
 func TestTopologyDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs the deployment")
-	}
-	bin := filepath.Join(t.TempDir(), "streamcdn")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
@@ -65,4 +59,17 @@ func TestTopologyDemo(t *testing.T) {
 	if left := deploy.Processes(m[1]); len(left) > 0 {
 		t.Errorf("processes left after the demo: %v", left)
 	}
+}
+
+// buildBinary builds this command for tests that run it as a user does.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin := filepath.Join(t.TempDir(), "streamcdn")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

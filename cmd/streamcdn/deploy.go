@@ -190,6 +190,12 @@ func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "deployment %s: controller pid %d, up since %s, ready after %.2f s\n\n", st.Name, st.Controller,
 		st.Started.Format(time.RFC3339), st.ReadyAfter)
 	hc := &http.Client{Timeout: time.Second}
+	// The state file may lag a process's death; the processes that carry
+	// the deployment's ID are the truth.
+	live := map[int]bool{}
+	for _, pid := range deploy.Processes(st.ID) {
+		live[pid] = true
+	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "component\tpid\tprocess\thealth\tlog")
 	down := 0
@@ -205,7 +211,11 @@ func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if health != "ok" {
 			down++
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Component, p.PID, p.State, health, p.Log)
+		state := p.State
+		if state == "running" && !live[p.PID] {
+			state = "exited"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Component, p.PID, state, health, p.Log)
 	}
 	tw.Flush()
 	if down > 0 {
