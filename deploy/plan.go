@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -366,15 +368,19 @@ func (t *Topology) HealthBound() (bound, interval time.Duration) {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// FreePort returns a port free on ip now (TCP, and UDP when udp): the
-// kernel's pick for a socket bound to ip:0, closed again.
+// FreePort returns a port free on ip now (TCP, and UDP when udp), tried
+// by binding it. It is picked below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range): a port from that range, free when
+// checked, can be taken by any outgoing connection before the component
+// binds it, and at scale one is.
 func FreePort(ip string, udp bool) (int, error) {
-	for range 20 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	low := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 		if err != nil {
-			return 0, fmt.Errorf("free port on %s: %w", ip, err)
+			continue
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		if !udp {
 			return port, nil
@@ -385,7 +391,25 @@ func FreePort(ip string, udp bool) (int, error) {
 			return port, nil
 		}
 	}
-	return 0, fmt.Errorf("free port on %s: none free for both TCP and UDP", ip)
+	return 0, fmt.Errorf("free port on %s: none of 200 tried below %d is free", ip, low)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or
+// 32768 where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // commonPort is a port free on every address in ips.

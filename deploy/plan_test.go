@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,5 +134,25 @@ func TestPrometheusConfig(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "config", path).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// TestFreePort: the ports picked are free, on both protocols when asked,
+// and outside the ephemeral range outgoing connections take theirs from.
+func TestFreePort(t *testing.T) {
+	low := ephemeralLow()
+	for range 20 {
+		port, err := FreePort("127.0.0.1", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < 10000 || port >= low {
+			t.Fatalf("port %d: want 10000 <= port < %d", port, low)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatalf("port %d not free for TCP: %v", port, err)
+		}
+		ln.Close()
 	}
 }
