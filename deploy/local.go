@@ -48,6 +48,7 @@ type State struct {
 	Started         time.Time `json:"started"`
 	// Status is the controller's status page and /metrics.
 	Status     string      `json:"status,omitempty"`
+	Topology   *Topology   `json:"topology"`
 	Plan       *Plan       `json:"plan"`
 	Processes  []Process   `json:"processes"`
 	VideoURLs  []string    `json:"video_urls"`
@@ -433,7 +434,7 @@ func (d *Deployment) Stop(ctx context.Context) error {
 func (d *Deployment) State() *State {
 	t := d.plan.Topology
 	start, _ := procStart(os.Getpid())
-	st := &State{ID: d.id, Name: t.Name, Controller: os.Getpid(), ControllerStart: start, Started: d.started, Status: d.cfg.Status, Plan: d.plan,
+	st := &State{ID: d.id, Name: t.Name, Controller: os.Getpid(), ControllerStart: start, Started: d.started, Status: d.cfg.Status, Topology: t, Plan: d.plan,
 		ReadyAfter: d.ReadyAfter().Seconds()}
 	for _, ti := range t.Origin.Titles {
 		st.VideoURLs = append(st.VideoURLs, d.plan.VideoURL(ti.Name))
@@ -484,7 +485,7 @@ func (p *Plan) VideoURL(title string) string {
 	return fmt.Sprintf("http://%s:%d/%s/%s", strings.TrimSuffix(p.Topology.DNS.Video, "."), p.EdgePort, title, origin.ManifestName)
 }
 
-// ReadState reads dir's state file.
+// ReadState reads dir's state file, its plan joined to its topology.
 func ReadState(dir string) (*State, error) {
 	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
@@ -494,6 +495,10 @@ func ReadState(dir string) (*State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("deploy: %s: %w", filepath.Join(dir, StateFile), err)
 	}
+	if st.Topology == nil || st.Plan == nil {
+		return nil, fmt.Errorf("deploy: %s: no topology or plan", filepath.Join(dir, StateFile))
+	}
+	st.Plan.Topology = st.Topology
 	return &st, nil
 }
 

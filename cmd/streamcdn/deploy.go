@@ -55,8 +55,12 @@ type topologyFlags struct {
 	file, dir *string
 }
 
-func addTopologyFlags(fs *flag.FlagSet) topologyFlags {
-	return topologyFlags{
+// deployFlags is the flag set of subcommand name, with the flags that
+// name a deployment.
+func deployFlags(name string, stderr io.Writer) (*flag.FlagSet, topologyFlags) {
+	fs := flag.NewFlagSet("deploy "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, topologyFlags{
 		file: fs.String("f", "", "The topology file (YAML or JSON)."),
 		dir:  fs.String("dir", "", "The deployment's directory: state, generated configuration, titles, caches, logs. Default: $TMPDIR/streamcdn-NAME."),
 	}
@@ -80,10 +84,21 @@ func (tf topologyFlags) load(needFile bool) (*deploy.Topology, string, error) {
 	return t, dir, nil
 }
 
+// state reads the state of the deployment the flags name.
+func (tf topologyFlags) state() (*deploy.State, error) {
+	_, dir, err := tf.load(false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := deploy.ReadState(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w (not up?)", err)
+	}
+	return st, nil
+}
+
 func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tf := addTopologyFlags(fs)
+	fs, tf := deployFlags("up", stderr)
 	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus on PATH) scraping every component.")
 	status := fs.String("status", "127.0.0.1:0", "The address of the status page and the controller's /metrics.")
 	edgePort := fs.Int("edge-port", 0, "The port of every cluster's address. 0 picks one free on all.")
@@ -167,20 +182,14 @@ func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
 }
 
 func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tf := addTopologyFlags(fs)
+	fs, tf := deployFlags("status", stderr)
 	asJSON := fs.Bool("json", false, "Print the state file as JSON.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, dir, err := tf.load(false)
+	st, err := tf.state()
 	if err != nil {
 		return err
-	}
-	st, err := deploy.ReadState(dir)
-	if err != nil {
-		return fmt.Errorf("%w (not up?)", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -225,21 +234,15 @@ func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func deployDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy down", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tf := addTopologyFlags(fs)
+	fs, tf := deployFlags("down", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, dir, err := tf.load(false)
+	st, err := tf.state()
 	if err != nil {
 		return err
 	}
-	st, err := deploy.ReadState(dir)
-	if err != nil {
-		return fmt.Errorf("%w (not up?)", err)
-	}
-	killed, err := deploy.Down(ctx, dir)
+	killed, err := deploy.Down(ctx, st.Plan.Dir)
 	if err != nil {
 		return err
 	}
@@ -254,26 +257,26 @@ func deployDown(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func deployPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy play", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tf := addTopologyFlags(fs)
+	fs, tf := deployFlags("play", stderr)
 	speed := fs.Float64("speed", 1, "Dilate the players' time: media plays K times faster.")
 	duration := fs.Duration("duration", 0, "Play only each title's first D (0: all of it).")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	t, dir, err := tf.load(true)
+	st, err := tf.state()
 	if err != nil {
 		return err
+	}
+	// The deployment's own players, or those of the file given.
+	t := st.Topology
+	if *tf.file != "" {
+		if t, err = deploy.LoadFile(*tf.file); err != nil {
+			return err
+		}
 	}
 	if len(t.Players) == 0 {
 		return errors.New("deploy play: the topology has no players")
 	}
-	st, err := deploy.ReadState(dir)
-	if err != nil {
-		return fmt.Errorf("%w (not up?)", err)
-	}
-	st.Plan.Topology = t
 	sessions, err := deploy.Play(ctx, deploy.PlayConfig{State: st, Topology: t, Speed: *speed, Duration: *duration})
 	printSessions(stdout, sessions)
 	return err
@@ -330,9 +333,7 @@ func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func deployValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	tf := addTopologyFlags(fs)
+	fs, tf := deployFlags("validate", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func TestDeployCommands(t *testing.T) {
 	if err != nil || strings.Count(out, " running  ok ") != 9 {
 		t.Errorf("status of a healthy deployment: %v\n%s", err, out)
 	}
-	out, err = run("play", "-f", topo, "--dir", dir, "--speed", "8", "--duration", "4s")
+	out, err = run("play", "--dir", dir, "--speed", "8", "--duration", "4s") // the players of the state's topology
 	if err != nil {
 		t.Errorf("play: %v\n%s", err, out)
 	}
