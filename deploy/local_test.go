@@ -141,8 +141,14 @@ func TestLocalFailover(t *testing.T) {
 	}
 	t.Logf("eu-west's players moved %.2f s after the kill (health bound %s)", moved.Sub(at).Seconds(), bound)
 	// The status page shows the cluster down, in a real browser.
-	w.Poll(t.Context())
-	snap = w.Snapshot()
+	snap = w.Poll(t.Context())
+	// The page's requests reuse a fresh snapshot and poll on a stale one.
+	if again := w.Current(t.Context(), time.Hour); !again.At.Equal(snap.At) {
+		t.Errorf("a fresh snapshot was taken again: %v, then %v", snap.At, again.At)
+	}
+	if later := w.Current(t.Context(), 0); !later.At.After(snap.At) {
+		t.Errorf("a stale snapshot was not retaken: %v, then %v", snap.At, later.At)
+	}
 	for _, r := range snap.Regions {
 		want := "up"
 		if r.Name == "eu-west" {

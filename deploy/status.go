@@ -66,33 +66,41 @@ type Answers struct {
 type Watcher struct {
 	d      *Deployment
 	hc     *http.Client
-	mu     sync.Mutex
+	pollMu sync.Mutex // one poll at a time
+	mu     sync.Mutex // guards the fields below
 	snap   Snapshot
 	bytes  map[string]float64 // egress bytes by region, last poll
 	polled time.Time
 }
 
-// NewWatcher watches d; Run polls it.
+// NewWatcher watches d.
 func NewWatcher(d *Deployment) *Watcher {
 	return &Watcher{d: d, hc: &http.Client{Timeout: time.Second}, bytes: map[string]float64{}}
 }
 
-// Run polls every interval until ctx ends.
-func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		w.Poll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// Current is a snapshot at most maxAge old: the last one, or one taken
+// now. The components are scraped only while someone looks.
+func (w *Watcher) Current(ctx context.Context, maxAge time.Duration) Snapshot {
+	w.pollMu.Lock()
+	defer w.pollMu.Unlock()
+	w.mu.Lock()
+	snap, fresh := w.snap, time.Since(w.polled) < maxAge
+	w.mu.Unlock()
+	if fresh {
+		return snap
 	}
+	return w.poll(ctx)
 }
 
-// Poll takes one snapshot.
+// Poll takes a snapshot now. Egress rates are over the time since the
+// previous one.
 func (w *Watcher) Poll(ctx context.Context) Snapshot {
+	w.pollMu.Lock()
+	defer w.pollMu.Unlock()
+	return w.poll(ctx)
+}
+
+func (w *Watcher) poll(ctx context.Context) Snapshot {
 	p := w.d.plan
 	now := time.Now()
 	st := w.d.State()
@@ -172,13 +180,6 @@ func (w *Watcher) Poll(ctx context.Context) Snapshot {
 	return snap
 }
 
-// Snapshot is the last snapshot taken.
-func (w *Watcher) Snapshot() Snapshot {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.snap
-}
-
 // up reports whether url answers 200.
 func (w *Watcher) up(ctx context.Context, url string) bool {
 	code, err := httpx.Probe(ctx, w.hc, url)
@@ -235,7 +236,7 @@ func (w *Watcher) Handler() http.Handler {
 	mux.HandleFunc("GET /status.json", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("Cache-Control", "no-store")
-		json.NewEncoder(rw).Encode(w.Snapshot())
+		json.NewEncoder(rw).Encode(w.Current(r.Context(), time.Second))
 	})
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		io.WriteString(rw, "ok\n")

@@ -24,7 +24,6 @@ import (
 	"github.com/streamcdn/streamcdn/deploy/examples"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/origin"
-	"golang.org/x/sync/errgroup"
 )
 
 // topologyDemo is the demo's run of a topology.
@@ -96,13 +95,14 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 	}
 	defer d.Stop(context.Background())
 	w := deploy.NewWatcher(d)
-	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
-	serveCtx, stopServing := context.WithCancel(gctx)
-	g.Go(func() error { w.Run(serveCtx, time.Second); return nil })
-	g.Go(func() error {
-		return serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, w.Handler())})
-	})
-	defer func() { stopServing(); g.Wait() }()
+	// The status page lives until the demo returns (its context may end
+	// first, with --duration).
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() {
+		served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, w.Handler())})
+	}()
+	defer func() { stopServing(); <-served }()
 
 	fmt.Fprintf(stdout, "streamcdn demo: topology %q, every component its own process, up in %.2f s.\n\n", top.Name, d.ReadyAfter().Seconds())
 	printDeployment(stdout, d.State(), plan)
@@ -124,8 +124,7 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 		}})
 	stopEvents()
 	evWG.Wait()
-	w.Poll(context.Background())
-	report(stdout, d, top, sessions, tl, w.Snapshot())
+	report(stdout, d, top, sessions, tl, w.Poll(context.Background()))
 	if playErr != nil {
 		return fmt.Errorf("demo: %w", playErr)
 	}

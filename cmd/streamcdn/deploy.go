@@ -20,7 +20,6 @@ import (
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/kube"
 	"github.com/streamcdn/streamcdn/internal/httpx"
-	"golang.org/x/sync/errgroup"
 )
 
 const deployUsage = `usage: streamcdn deploy <up|status|down|play|render|validate> [flags]
@@ -141,10 +140,7 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux := adminMux(reg, w.Handler())
 	printDeployment(stdout, d.State(), plan)
 	fmt.Fprintf(stdout, "\nready in %.2f s. \"streamcdn deploy down --dir %s\" or Ctrl-C stops it.\n", d.ReadyAfter().Seconds(), dir)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { w.Run(gctx, time.Second); return nil })
-	g.Go(func() error { return serveAll(gctx, log, listener{name: "status", ln: ln, h: mux}) })
-	err = g.Wait()
+	err = serveAll(ctx, log, listener{name: "status", ln: ln, h: mux})
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if serr := d.Stop(sctx); serr != nil && err == nil {
