@@ -39,6 +39,8 @@ func TestTopologyDemo(t *testing.T) {
 		"origin offload",
 		"EVENT eu-west's edge cluster fails",
 		"player 0 of eu-west streams from us-east",
+		"EVENT eu-west's edge cluster restarts",
+		"eu-west's edge cluster is ready again",
 		"pushed trailer: 65 objects",
 		"every player finished without an error",
 	} {

@@ -58,6 +58,9 @@ func TestDeployCommands(t *testing.T) {
 	if st == nil {
 		t.Fatalf("no state after 60 s:\n%s", upOut.String())
 	}
+	if out, err := run("up", "-f", topo, "--dir", dir); err == nil || !strings.Contains(out, "is already up") {
+		t.Errorf("a second up in the same directory: %v\n%s", err, out)
+	}
 	out, err = run("status", "--dir", dir)
 	if err != nil || strings.Count(out, " running  ok ") != 9 {
 		t.Errorf("status of a healthy deployment: %v\n%s", err, out)
