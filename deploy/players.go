@@ -20,7 +20,8 @@ import (
 type PlayConfig struct {
 	// State is the deployment's (ReadState, or Deployment.State).
 	State *State
-	// Topology is the deployment's topology; its Players are run.
+	// Topology's Players are run; if nil, the deployment's own. Its
+	// regions must be the deployment's.
 	Topology *Topology
 	// Speed dilates the players' time (player.Config.Speed); if zero, 1.
 	Speed float64
@@ -61,7 +62,7 @@ type Route struct {
 // for the DNS to move it when a cluster fails. It returns every session;
 // the error is the first session's that ended in error.
 func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
-	t, st := cfg.Topology, cfg.State
+	t, st := cmp.Or(cfg.Topology, cfg.State.Topology), cfg.State
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
