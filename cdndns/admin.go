@@ -125,6 +125,7 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 	for i, rep := range reports {
 		s.rtt.add(clients[i], rep.Cluster, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
 	}
+	s.changed()
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
@@ -152,6 +153,7 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 	for _, rep := range reports {
 		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load)
 	}
+	s.changed()
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
 }
 
@@ -165,6 +167,7 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.drained = on == "true"
 	c.mu.Unlock()
+	s.changed()
 	httpx.WriteJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
 }
 

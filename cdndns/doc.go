@@ -3,8 +3,12 @@
 // (Kurose & Ross §2.6.3) and answers the CDN hostnames with the address of
 // the edge cluster chosen for the client.
 //
-// Server is a dns.Handler (github.com/miekg/dns); the caller owns the UDP
-// and TCP sockets. It answers as an authoritative server must (RFC 1034,
+// Server is a dns.Handler (github.com/miekg/dns), which serves TCP and
+// any message; its ServeUDP answers a UDP socket in batches (recvmmsg and
+// sendmmsg), the common query (a CDN hostname's A or AAAA, with or
+// without EDNS Client Subnet) straight from its wire form with no
+// allocation, and the rest through the handler. The caller owns the
+// sockets. It answers as an authoritative server must (RFC 1034,
 // RFC 2181, RFC 6891): AA set and RA clear; names outside its zones are
 // REFUSED (it is never an open resolver); NXDOMAIN and NODATA carry the
 // zone's SOA in the authority section; a CNAME whose target is in one of

@@ -50,8 +50,8 @@ func TestResolverFlow(t *testing.T) {
 	t.Logf("%s", out)
 }
 
-// serveOnePort serves s over UDP and TCP on one 127.0.0.1 port, as a
-// resolver expects of a name server.
+// serveOnePort serves s over UDP (ServeUDP) and TCP (miekg/dns's
+// server) on one 127.0.0.1 port, as a resolver expects of a name server.
 func serveOnePort(t *testing.T, s *Server) string {
 	t.Helper()
 	for range 20 {
@@ -64,13 +64,22 @@ func serveOnePort(t *testing.T, s *Server) string {
 			pc.Close()
 			continue // the TCP port is taken; try another
 		}
-		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
-			started := make(chan struct{})
-			srv.NotifyStartedFunc = func() { close(started) }
-			go srv.ActivateAndServe()
-			<-started
-			t.Cleanup(func() { srv.Shutdown() })
-		}
+		ctx, cancel := context.WithCancel(context.Background())
+		udpDone := make(chan error, 1)
+		go func() { udpDone <- s.ServeUDP(ctx, pc.(*net.UDPConn)) }()
+		srv := &dns.Server{Listener: ln, Handler: s}
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go srv.ActivateAndServe()
+		<-started
+		t.Cleanup(func() {
+			cancel()
+			if err := <-udpDone; err != nil {
+				t.Errorf("ServeUDP: %v", err)
+			}
+			pc.Close()
+			srv.Shutdown()
+		})
 		return pc.LocalAddr().String()
 	}
 	t.Fatal("no free port for UDP and TCP")

@@ -59,12 +59,14 @@ func (s *Server) record(h HealthConfig, c *cluster, ok bool) {
 		c.failures = 0
 		if c.passes++; !c.up && c.passes >= up {
 			c.up = true
+			s.changed()
 			s.log.Info("cluster up", "cluster", c.Name)
 		}
 	} else {
 		c.passes = 0
 		if c.failures++; c.up && c.failures >= down {
 			c.up = false
+			s.changed()
 			s.log.Warn("cluster down", "cluster", c.Name)
 		}
 	}

@@ -12,6 +12,9 @@ type metrics struct {
 	answers *prometheus.CounterVec
 	up      *prometheus.GaugeVec
 	latency prometheus.Histogram
+	// aNoError and aaaaNoError are the queries series of the answers the
+	// UDP fast path gives.
+	aNoError, aaaaNoError prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
@@ -25,6 +28,8 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "query_duration_seconds",
 			Help: "Time to build an answer.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
 	}
+	m.aNoError = m.queries.WithLabelValues("A", "NOERROR")
+	m.aaaaNoError = m.queries.WithLabelValues("AAAA", "NOERROR")
 	for _, c := range s.state().clusters {
 		m.up.WithLabelValues(c.Name).Set(1)
 	}
@@ -56,6 +61,15 @@ func (m *metrics) observe(qtype string, rcode int, d time.Duration) {
 	}
 	m.queries.WithLabelValues(qtype, rc).Inc()
 	m.latency.Observe(d.Seconds())
+}
+
+// noError is the queries counter of a NOERROR answer to an A or AAAA
+// query.
+func (m *metrics) noError(qtype uint16) prometheus.Counter {
+	if qtype == dns.TypeAAAA {
+		return m.aaaaNoError
+	}
+	return m.aNoError
 }
 
 // clustersChanged drops the series of clusters a reload removed and

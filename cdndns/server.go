@@ -31,8 +31,12 @@ type Options struct {
 // Server answers queries for the configured zones. It is a dns.Handler.
 // Its configuration can be replaced while it answers (Reload).
 type Server struct {
-	st      atomic.Pointer[state]
-	rtt     *rttTable
+	st  atomic.Pointer[state]
+	rtt *rttTable
+	// epoch counts the changes a cluster decision depends on (health,
+	// drain, load, RTT, configuration): cached decisions of an older
+	// epoch are not used.
+	epoch   atomic.Uint64
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
@@ -53,6 +57,7 @@ type state struct {
 type host struct {
 	ttl      uint32
 	clusters []*cluster
+	zoned    bool // in one of our zones (else queries for it are refused)
 }
 
 // New compiles cfg, which must be valid (LoadConfig checks it).
@@ -88,12 +93,16 @@ func (s *Server) Reload(cfg Config) error {
 		return err
 	}
 	s.st.Store(st)
+	s.changed()
 	s.metrics.clustersChanged(old, st)
 	s.log.Info("config reloaded", "zones", len(st.zones), "clusters", len(st.clusters), "hosts", len(st.hosts))
 	return nil
 }
 
 func (s *Server) state() *state { return s.st.Load() }
+
+// changed records a change that cluster decisions depend on.
+func (s *Server) changed() { s.epoch.Add(1) }
 
 // compile builds the state of cfg, carrying run-time cluster state over
 // from old (nil at start).
@@ -147,6 +156,9 @@ func compile(cfg Config, old *state) (*state, error) {
 		st.zones = append(st.zones, compileZone(z, hostNames))
 	}
 	sort.Slice(st.zones, func(i, j int) bool { return len(st.zones[i].origin) > len(st.zones[j].origin) })
+	for name, h := range st.hosts {
+		h.zoned = st.zoneFor(name) != nil
+	}
 	return st, nil
 }
 

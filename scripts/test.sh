@@ -21,7 +21,7 @@ go test -race -count=1 -timeout 20m ./...
 
 fuzztime=${FUZZTIME:-10s}
 for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx \
-    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS player:FuzzParseTrace player:FuzzParseVideo \
+    edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS cdndns:FuzzServeUDP player:FuzzParseTrace player:FuzzParseVideo \
     player:FuzzCheckSegment internal/pushapi:FuzzParseContentDigest edge:FuzzParseFillRequest edge:FuzzPushUpload deploy:FuzzLoad; do
   pkg=${target%%:*} fn=${target#*:}
   # Minimizing a new input grown from a large seed (a whole trace) can

@@ -18,7 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/cdndns/examples"
@@ -122,7 +121,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go func() {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return serveAll(ctx, log, st.listeners...) })
-		g.Go(func() error { return serveDNS(ctx, st.dnsServers) })
+		g.Go(func() error { return st.dnsSockets.serve(ctx, st.dns) })
 		served <- g.Wait()
 	}()
 
@@ -178,7 +177,7 @@ type stack struct {
 	origin                            *origin.Server
 	shield                            swapped
 	dns                               *cdndns.Server
-	dnsServers                        []*dns.Server
+	dnsSockets                        *dnsSockets
 	edges                             []*demoEdge
 	listeners                         []listener
 }
@@ -345,10 +344,10 @@ func (st *stack) startDNS(log *slog.Logger, dir string, port int, reg prometheus
 	if st.dns, err = cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg}); err != nil {
 		return err
 	}
-	if st.dnsServers, err = listenDNS(fmt.Sprintf("127.0.0.1:%d", port), st.dns); err != nil {
+	if st.dnsSockets, err = listenDNS(fmt.Sprintf("127.0.0.1:%d", port), 1); err != nil {
 		return err
 	}
-	st.dnsAddr = st.dnsServers[0].PacketConn.LocalAddr().String()
+	st.dnsAddr = st.dnsSockets.addr()
 	return nil
 }
 
@@ -539,7 +538,9 @@ func (st *stack) close() {
 	for _, l := range st.listeners {
 		l.ln.Close()
 	}
-	closeDNS(st.dnsServers)
+	if st.dnsSockets != nil {
+		st.dnsSockets.close()
+	}
 	for _, e := range st.edges {
 		e.srv.close()
 	}

@@ -116,3 +116,24 @@ func runLogged(t *testing.T, args ...string) func(substr string) string {
 		}
 	}
 }
+
+// TestDNSUDPWorkers: with several UDP sockets sharing the port, queries
+// from many client ports (which the kernel spreads over the sockets) are
+// all answered, and TCP answers on the same port.
+func TestDNSUDPWorkers(t *testing.T) {
+	waitLog := runLogged(t, "dns", "--config", "../../cdndns/examples/kingcdn.yaml", "--listen", "127.0.0.1:0",
+		"--admin", "127.0.0.1:0", "--udp-workers", "3")
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("dns serving"))[1]
+	for i := range 30 {
+		c := &dns.Client{Net: "udp"}
+		if i == 29 {
+			c.Net = "tcp"
+		}
+		q := new(dns.Msg)
+		q.SetQuestion("a1105.kingcdn.com.", dns.TypeA)
+		r, _, err := c.Exchange(q, addr)
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("query %d over %s: %v %v", i, c.Net, err, r)
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package cdndns
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+var udpPeer = netip.MustParseAddrPort("127.0.9.9:5353")
+
+// answerBoth answers pkt through the UDP worker and through the general
+// path alone; fast tells whether the worker took its fast path.
+func answerBoth(t testing.TB, s *Server, w *udpWorker, pkt []byte, peer netip.AddrPort) (worker, general []byte, fast bool) {
+	t.Helper()
+	_, fast = w.fast(pkt, peer, nil, s.opts.Now())
+	worker, _ = w.respond(pkt, false, peer, nil, s.opts.Now())
+	general = s.general(pkt, false, net.UDPAddrFromAddrPort(peer), nil)
+	return worker, general, fast
+}
+
+// sameAnswer fails t unless a and b are the same DNS message.
+func sameAnswer(t testing.TB, what string, a, b []byte) {
+	t.Helper()
+	if (a == nil) != (b == nil) {
+		t.Fatalf("%s: one path answered and the other did not: %x / %x", what, a, b)
+	}
+	if a == nil {
+		return
+	}
+	ma, mb := new(dns.Msg), new(dns.Msg)
+	if err := ma.Unpack(a); err != nil {
+		t.Fatalf("%s: the answer does not unpack: %v", what, err)
+	}
+	if err := mb.Unpack(b); err != nil {
+		t.Fatalf("%s: the general answer does not unpack: %v", what, err)
+	}
+	if ma.String() != mb.String() {
+		t.Fatalf("%s: the answers differ:\n%s\n---\n%s", what, ma, mb)
+	}
+}
+
+func pack(t testing.TB, m *dns.Msg) []byte {
+	t.Helper()
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestFastPathMatchesGeneral: every query the fast path answers gets the
+// answer the general path gives, byte for byte after unpacking; the rest
+// are left to the general path.
+func TestFastPathMatchesGeneral(t *testing.T) {
+	s := exampleServer(t)
+	w := newUDPWorker(s)
+	flags := func(m *dns.Msg) *dns.Msg {
+		m.RecursionDesired, m.CheckingDisabled, m.AuthenticatedData = false, true, true
+		return m
+	}
+	badECS := func(source, scope uint8, addr string) *dns.Msg {
+		m := query("a1105.kingcdn.com.", dns.TypeA)
+		o := m.SetEdns0(1232, false).IsEdns0()
+		o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: source, SourceScope: scope,
+			Address: netip.MustParseAddr(addr).AsSlice()})
+		return m
+	}
+	cookie := withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24")
+	cookie.IsEdns0().Option = append(cookie.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+	tests := []struct {
+		name string
+		m    *dns.Msg
+		fast bool
+	}{
+		{"A from the resolver's address", query("a1105.kingcdn.com.", dns.TypeA), true},
+		{"AAAA", query("a1105.kingcdn.com.", dns.TypeAAAA), true},
+		{"mixed case", query("A1105.KingCDN.com.", dns.TypeA), true},
+		{"flags", flags(query("a1105.kingcdn.com.", dns.TypeA)), true},
+		{"EDNS, no ECS", func() *dns.Msg { m := query("a1105.kingcdn.com.", dns.TypeA); m.SetEdns0(4096, true); return m }(), true},
+		{"ECS eu-west", withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"), true},
+		{"ECS /25", withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.128/25"), true},
+		{"ECS /0", withECS(query("a1105.kingcdn.com.", dns.TypeA), "0.0.0.0/0"), true},
+		{"ECS IPv6", withECS(query("a1105.kingcdn.com.", dns.TypeAAAA), "2001:db8:1:2::/64"), true},
+		{"ECS unknown", withECS(query("a1105.kingcdn.com.", dns.TypeA), "192.0.2.0/24"), true},
+		{"ECS bits beyond the prefix", badECS(0, 24, "127.0.2.0"), false},
+		{"ECS scope set in a query", badECS(24, 24, "127.0.2.0"), false},
+		{"another EDNS option", cookie, false},
+		{"CNAME handoff", query("video.netcinema.com.", dns.TypeA), false},
+		{"ANY", query("a1105.kingcdn.com.", dns.TypeANY), false},
+		{"TXT of the host", query("a1105.kingcdn.com.", dns.TypeTXT), false},
+		{"not ours", query("www.example.org.", dns.TypeA), false},
+		{"zone apex", query("kingcdn.com.", dns.TypeSOA), false},
+		{"no such name", query("nope.kingcdn.com.", dns.TypeA), false},
+		{"EDNS version 1", func() *dns.Msg {
+			m := query("a1105.kingcdn.com.", dns.TypeA)
+			m.SetEdns0(1232, false).IsEdns0().SetVersion(1)
+			return m
+		}(), false},
+		{"NOTIFY", func() *dns.Msg { m := query("a1105.kingcdn.com.", dns.TypeA); m.Opcode = dns.OpcodeNotify; return m }(), false},
+		{"opcode 7", func() *dns.Msg { m := query("a1105.kingcdn.com.", dns.TypeA); m.Opcode = 7; return m }(), false},
+		{"a response", func() *dns.Msg { m := query("a1105.kingcdn.com.", dns.TypeA); m.Response = true; return m }(), false},
+		{"two questions", func() *dns.Msg {
+			m := query("a1105.kingcdn.com.", dns.TypeA)
+			m.Question = append(m.Question, m.Question[0])
+			return m
+		}(), false},
+		{"class CH", func() *dns.Msg {
+			m := query("a1105.kingcdn.com.", dns.TypeA)
+			m.Question[0].Qclass = dns.ClassCHAOS
+			return m
+		}(), false},
+		{"escaped name", query(`a1105\.x.kingcdn.com.`, dns.TypeA), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, want, fast := answerBoth(t, s, w, pack(t, tc.m), udpPeer)
+			if fast != tc.fast {
+				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
+			}
+			sameAnswer(t, tc.name, got, want)
+		})
+	}
+	// Cut and malformed datagrams.
+	full := pack(t, withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"))
+	for _, n := range []int{0, 5, 12, 20, len(full) - 3, len(full) - 1} {
+		got, want, _ := answerBoth(t, s, w, full[:n], udpPeer)
+		sameAnswer(t, "cut", got, want)
+	}
+	if got, _ := w.respond(full, true, udpPeer, nil, s.opts.Now()); got == nil || dnsRcode(t, got) != dns.RcodeFormatError {
+		t.Errorf("a datagram longer than the buffer: %x, want FORMERR", got)
+	}
+}
+
+func dnsRcode(t *testing.T, b []byte) int {
+	t.Helper()
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	return m.Rcode
+}
+
+// TestFastPathTruncates: an answer larger than the query's UDP size goes
+// to the general path, which sets TC.
+func TestFastPathTruncates(t *testing.T) {
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		cfg.Clusters[1].IPv4 = append(cfg.Clusters[1].IPv4, netip.AddrFrom4([4]byte{127, 0, 2, byte(10 + i)}).String())
+	}
+	s, err := New(*cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newUDPWorker(s)
+	got, want, fast := answerBoth(t, s, w, pack(t, query("a1105.kingcdn.com.", dns.TypeA)), netip.MustParseAddrPort("127.0.2.9:53"))
+	if fast {
+		t.Error("the fast path answered beyond 512 octets")
+	}
+	sameAnswer(t, "truncated", got, want)
+	m := new(dns.Msg)
+	if m.Unpack(got) != nil || !m.Truncated {
+		t.Errorf("want TC: %v", m)
+	}
+}
+
+// TestFastPathFollowsChanges: a cached decision gives way at once to a
+// drain, an RTT report and a load report, and a stale RTT falls back to
+// geography within the decision's lifetime.
+func TestFastPathFollowsChanges(t *testing.T) {
+	s, clock, admin := policyServer(t)
+	w := newUDPWorker(s)
+	pkt := pack(t, withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"))
+	answer := func() string {
+		t.Helper()
+		b, ok := w.fast(pkt, udpPeer, nil, clock.Now())
+		if !ok {
+			t.Fatal("the fast path did not answer")
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil || len(m.Answer) != 1 {
+			t.Fatalf("%v %v", err, m)
+		}
+		return m.Answer[0].(*dns.A).A.String()
+	}
+	steps := []struct {
+		do   func()
+		want string
+	}{
+		{func() {}, "127.0.2.1"},
+		{func() { post(t, admin+"/drain?cluster=eu-west&on=true", "secret", "") }, "127.0.1.1"},
+		{func() { post(t, admin+"/drain?cluster=eu-west&on=false", "secret", "") }, "127.0.2.1"},
+		{func() {
+			post(t, admin+"/rtt", "secret", `[{"cluster": "ap-south", "client": "127.0.2.1", "rtt_ms": 2}]`)
+		}, "127.0.3.1"},
+		{func() { clock.Advance(10 * time.Minute) }, "127.0.2.1"}, // the RTT is stale
+		{func() { post(t, admin+"/load", "secret", `[{"cluster": "eu-west", "load": 1000}]`) }, "127.0.1.1"},
+		{func() { post(t, admin+"/load", "secret", `[{"cluster": "eu-west", "load": 0}]`) }, "127.0.2.1"},
+	}
+	for i, st := range steps {
+		st.do()
+		if got := answer(); got != st.want {
+			t.Errorf("step %d: answered %s, want %s", i, got, st.want)
+		}
+	}
+}
+
+// TestServeUDP serves over a real loopback socket: a burst of queries,
+// larger than a batch, each answered with its ID and region; a datagram
+// too short for a header is not answered; cancelling stops the server.
+func TestServeUDP(t *testing.T) {
+	s := exampleServer(t)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.ServeUDP(ctx, pc) }()
+
+	client, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Write([]byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3*batch + 5
+	for i := range n {
+		m := withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0."+string(rune('1'+i%3))+".0/24")
+		m.Id = uint16(1000 + i)
+		if _, err := client.Write(pack(t, m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint16]bool{}
+	buf := make([]byte, 1500)
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(seen) < n {
+		k, err := client.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d answers: %v", len(seen), err)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(buf[:k]); err != nil {
+			t.Fatal(err)
+		}
+		i := int(m.Id) - 1000
+		if i < 0 || i >= n || seen[m.Id] {
+			t.Fatalf("answer with ID %d: unasked or twice", m.Id)
+		}
+		seen[m.Id] = true
+		want := "127.0." + string(rune('1'+i%3)) + ".1"
+		if got := answerText(m); len(got) != 1 || !strings.HasSuffix(got[0], want) {
+			t.Errorf("query %d: %v, want %s", i, got, want)
+		}
+	}
+	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if k, err := client.Read(buf); !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+		t.Errorf("an extra datagram (%d bytes, %v): the 3-byte one was answered?", k, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeUDP: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeUDP did not return after cancel")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// FuzzServeUDP feeds arbitrary datagrams to the UDP worker: it never
+// panics, and whenever the fast path answers, the general path gives the
+// same answer.
+func FuzzServeUDP(f *testing.F) {
+	for _, m := range []*dns.Msg{query("a1105.kingcdn.com.", dns.TypeA), withECS(query("a1105.kingcdn.com.", dns.TypeAAAA), "127.0.1.0/24"),
+		withECS(query("A1105.kingcdn.com.", dns.TypeA), "2001:db8::/32"), query("video.netcinema.com.", dns.TypeA)} {
+		b, _ := m.Pack()
+		f.Add(b)
+	}
+	s := exampleServer(f)
+	w := newUDPWorker(s)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, want, fast := answerBoth(t, s, w, data, udpPeer)
+		if fast {
+			sameAnswer(t, "fuzz", got, want)
+		}
+	})
+}
+
+// BenchmarkFastPath answers a geo + ECS query for the CDN hostname on
+// the UDP fast path, sockets aside.
+func BenchmarkFastPath(b *testing.B) {
+	s := exampleServer(b)
+	w := newUDPWorker(s)
+	pkt := pack(b, withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"))
+	buf := make([]byte, 0, 512)
+	read := time.Now() // one clock reading a batch, as ServeUDP does
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp, _ := w.respond(pkt, false, udpPeer, buf, read); resp == nil {
+			b.Fatal("no answer")
+		}
+	}
+}
