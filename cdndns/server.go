@@ -206,10 +206,13 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 	m.Authoritative, m.RecursionAvailable, m.AuthenticatedData = true, false, false
 	m.Compress = true
 	opt := req.IsEdns0()
+	// The DO bit is copied into the answer (RFC 3225 §3); the other EDNS
+	// flags are not.
+	do := opt != nil && opt.Do()
 	if opt != nil && opt.Version() != 0 {
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeBadVers)
-		m.SetEdns0(maxUDP, false)
+		m.SetEdns0(maxUDP, do)
 		return m
 	}
 	if len(req.Question) != 1 {
@@ -224,12 +227,12 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		// unknown family, are a malformed option.
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeFormatError)
-		m.SetEdns0(maxUDP, false)
+		m.SetEdns0(maxUDP, do)
 		return m
 	}
 	scope := s.resolve(s.state(), m, q, client)
 	if opt != nil {
-		out := m.SetEdns0(maxUDP, false).IsEdns0()
+		out := m.SetEdns0(maxUDP, do).IsEdns0()
 		if ecs != nil {
 			e := *ecs
 			e.SourceScope = scope

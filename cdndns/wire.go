@@ -20,6 +20,7 @@ type wireQuery struct {
 	question []byte // the question section as sent: the answer repeats it
 	qtype    uint16
 	edns     bool
+	do       bool // DNSSEC OK, copied into the answer (RFC 3225 §3)
 	udpSize  uint16
 	ecs      []byte // the ECS option's data as sent (family, source, scope, address), or nil
 }
@@ -102,6 +103,7 @@ func parseQuery(p []byte, name *[256]byte) (q wireQuery, n int, ok bool) {
 	}
 	q.edns = true
 	q.udpSize = binary.BigEndian.Uint16(p[off+3:])
+	q.do = p[off+7]&0x80 != 0
 	rdlen := int(binary.BigEndian.Uint16(p[off+9:]))
 	off += 11
 	if off+rdlen != len(p) {
@@ -184,7 +186,11 @@ func appendAnswer(b []byte, q wireQuery, ttl uint32, rrtype uint16, addrs []net.
 	b = append(b, 0) // root
 	b = binary.BigEndian.AppendUint16(b, 41)
 	b = binary.BigEndian.AppendUint16(b, maxUDP)
-	b = binary.BigEndian.AppendUint32(b, 0) // rcode 0, version 0, DO clear
+	var do uint32
+	if q.do {
+		do = 1 << 15
+	}
+	b = binary.BigEndian.AppendUint32(b, do) // rcode 0, version 0, DO as asked
 	if q.ecs == nil {
 		return binary.BigEndian.AppendUint16(b, 0)
 	}
