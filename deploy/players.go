@@ -41,6 +41,8 @@ type Session struct {
 	Client     string `json:"client"`
 	Title      string `json:"title"`
 	ABR        string `json:"abr"`
+	// Started is when the player began, after its population's stagger.
+	Started time.Time `json:"started"`
 	// Clusters are the clusters that answered the player, in order.
 	Clusters []string       `json:"clusters"`
 	Report   *player.Report `json:"report"`
@@ -118,6 +120,9 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 				case <-ctx.Done():
 					return ctx.Err()
 				}
+				mu.Lock()
+				s.Started = time.Now()
+				mu.Unlock()
 				r, err := player.Play(ctx, player.Config{URL: st.Plan.VideoURL(title), ABR: s.ABR, Client: client,
 					Trace: trace, TraceName: traceName, Speed: cfg.Speed, Duration: cfg.Duration, MaxBuffer: 12 * time.Second,
 					Retries: 6, RetryWait: 500 * time.Millisecond, SessionID: fmt.Sprintf("%s-%d", s.Region, k), Logger: cfg.Logger})

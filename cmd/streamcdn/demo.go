@@ -62,13 +62,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mode := fs.String("mode", "all", "Instead of the topology demo, compare how edges are filled, on one in-process stack: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the other pulled), or all: each in turn on fresh caches. --port, --profile, --viewers and --abr apply to this comparison.")
 	topology := fs.String("topology", "", "The topology file to run; default: the built-in three-region topology (deploy/examples/three-region.yaml).")
 	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus) scraping every component.")
+	reportDir := fs.String("report", "", "Where the topology demo writes its report (report.html: the charts and the text); default: a new directory under the system's temporary directory. The status page serves it at /report too.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	compare := false
 	fs.Visit(func(f *flag.Flag) { compare = compare || f.Name == "mode" })
 	if !compare {
-		return runTopologyDemo(ctx, topologyDemo{file: *topology, admin: *admin, speed: *speed, duration: *duration, prometheus: *prom}, stdout, stderr)
+		return runTopologyDemo(ctx, topologyDemo{file: *topology, admin: *admin, speed: *speed, duration: *duration, prometheus: *prom, report: *reportDir}, stdout, stderr)
 	}
 	prof, err := manifest.ParseProfile(*profile)
 	if err != nil {

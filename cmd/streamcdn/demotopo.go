@@ -16,12 +16,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/examples"
+	demoreport "github.com/streamcdn/streamcdn/deploy/report"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/origin"
 )
@@ -32,6 +34,7 @@ type topologyDemo struct {
 	speed       float64
 	duration    time.Duration
 	prometheus  bool
+	report      string // the report's directory; "": a new temporary one
 }
 
 // runTopologyDemo brings the topology up as processes (deploy up), runs
@@ -95,12 +98,29 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 	}
 	defer d.Stop(context.Background())
 	w := deploy.NewWatcher(d)
+	reportPath := filepath.Join(cfg.report, "report.html")
+	if cfg.report == "" {
+		rd, err := os.MkdirTemp("", "streamcdn-demo-report-")
+		if err != nil {
+			return err
+		}
+		reportPath = filepath.Join(rd, "report.html")
+	}
+	var reportReady atomic.Bool
+	status := adminMux(reg, w.Handler())
+	status.HandleFunc("GET /report", func(rw http.ResponseWriter, r *http.Request) {
+		if !reportReady.Load() {
+			http.Error(rw, "the report is written when the players finish", http.StatusNotFound)
+			return
+		}
+		http.ServeFile(rw, r, reportPath)
+	})
 	// The status page lives until the demo returns (its context may end
 	// first, with --duration).
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() {
-		served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, w.Handler())})
+		served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: status})
 	}()
 	defer func() { stopServing(); <-served }()
 
@@ -120,11 +140,24 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 		plan.VideoURL("TITLE"), cfg.speed)
 	sessions, playErr := deploy.Play(ctx, deploy.PlayConfig{State: d.State(), Topology: top, Speed: cfg.speed, Logger: log,
 		OnRoute: func(r deploy.Route) {
+			tl.route(r)
 			tl.add(r.At, fmt.Sprintf("player %d of %s streams from %s", r.Player, r.Region, r.Cluster))
 		}})
 	stopEvents()
 	evWG.Wait()
-	report(stdout, d, top, sessions, tl, w.Poll(context.Background()))
+	snap := w.Poll(context.Background())
+	var text strings.Builder
+	report(io.MultiWriter(stdout, &text), d, top, sessions, tl, snap)
+	tl.mu.Lock()
+	run := demoreport.Run{Topology: top, Start: tl.start, Speed: cfg.speed, Sessions: sessions, Routes: tl.routes,
+		Events: tl.marks, Snapshot: snap, Text: text.String()}
+	err = demoreport.WriteHTML(reportPath, run)
+	tl.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	reportReady.Store(true)
+	fmt.Fprintf(stdout, "\nreport with charts: %s (and http://%s/report)\n", reportPath, ln.Addr())
 	if playErr != nil {
 		return fmt.Errorf("demo: %w", playErr)
 	}
@@ -138,11 +171,27 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 	return nil
 }
 
-// timeline is what happened, when.
+// timeline is what happened, when: in words, and as the report's
+// charts take it (the players' routes, the scripted events).
 type timeline struct {
 	start  time.Time
 	mu     sync.Mutex
 	events []tlEvent
+	routes []deploy.Route
+	marks  []demoreport.Event
+}
+
+func (tl *timeline) route(r deploy.Route) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.routes = append(tl.routes, r)
+}
+
+// mark records a scripted event now.
+func (tl *timeline) mark(label string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.marks = append(tl.marks, demoreport.Event{At: time.Since(tl.start), Label: label})
 }
 
 type tlEvent struct {
@@ -178,11 +227,13 @@ func runEvents(ctx context.Context, d *deploy.Deployment, t *deploy.Topology, tl
 		names, admins := edgesOf(ev.Region)
 		switch ev.Action {
 		case "fail":
+			tl.mark(ev.Region + " fails")
 			tl.add(time.Now(), fmt.Sprintf("EVENT %s's edge cluster fails (%s killed)", ev.Region, strings.Join(names, ", ")))
 			if err := d.Kill(names...); err != nil {
 				tl.add(time.Now(), "event failed: "+err.Error())
 			}
 		case "restore":
+			tl.mark(ev.Region + " restarts")
 			tl.add(time.Now(), fmt.Sprintf("EVENT %s's edge cluster restarts", ev.Region))
 			if err := d.Start(ctx, names...); err != nil {
 				tl.add(time.Now(), "event failed: "+err.Error())
@@ -191,6 +242,7 @@ func runEvents(ctx context.Context, d *deploy.Deployment, t *deploy.Topology, tl
 			}
 		case "push":
 			where := cmp.Or(ev.Region, "every region")
+			tl.mark("push " + ev.Title)
 			tl.add(time.Now(), fmt.Sprintf("EVENT push fill of %s to %s", ev.Title, where))
 			rep, err := pushTitle(ctx, plan, ev.Title, admins, log)
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,8 @@ func TestTopologyDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4")
+	reportDir := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
@@ -43,9 +45,24 @@ func TestTopologyDemo(t *testing.T) {
 		"eu-west's edge cluster is ready again",
 		"pushed trailer: 65 objects",
 		"every player finished without an error",
+		"report with charts: " + filepath.Join(reportDir, "report.html"),
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The report page: the four charts, the run's events on them, the
+	// text report.
+	page, err := os.ReadFile(filepath.Join(reportDir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), "<svg"); n != 4 {
+		t.Errorf("report.html has %d charts, want 4", n)
+	}
+	for _, want := range []string{"eu-west fails", "eu-west restarts", "push trailer", "eu-west&#39;s players", "origin offload"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
 		}
 	}
 	// The demo's processes carry its deployment's ID; none is left.

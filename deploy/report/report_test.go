@@ -1,0 +1,86 @@
+package report
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/deploy/examples"
+	"github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/player"
+)
+
+// TestWriteHTML: four charts, each region in the legends, the events
+// marked, the origin offload given, the text report kept (escaped), and
+// no XML declaration inside the HTML.
+func TestWriteHTML(t *testing.T) {
+	path := writeSample(t)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	if n := strings.Count(html, "<svg"); n != 4 {
+		t.Errorf("%d charts, want 4", n)
+	}
+	for _, want := range []string{"eu-west fails", "eu-west restarts", "eu-west&#39;s players", "us-east", "ap-south",
+		"== QoE &lt;per&gt; population", "Hit ratio per edge cluster", "eu-west (100 req)", "origin offload 80.0%"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<?xml") {
+		t.Error("an XML declaration inside the HTML")
+	}
+}
+
+// TestReportInChromium: the page parses in a browser with its four
+// charts as SVG elements.
+func TestReportInChromium(t *testing.T) {
+	chromium := testutil.RequireTool(t, "chromium")
+	path := writeSample(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://"+path).Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if n := strings.Count(string(out), "<svg"); n != 4 {
+		t.Errorf("the browser's DOM has %d svg elements, want 4", n)
+	}
+}
+
+// writeSample writes the report of a made-up run of the three-region
+// example, an edge cluster failing and coming back.
+func writeSample(t *testing.T) string {
+	t.Helper()
+	top, err := deploy.Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	run := Run{Topology: top, Start: start, Speed: 2, Text: "== QoE <per> population",
+		Events: []Event{{3 * time.Second, "eu-west fails"}, {7 * time.Second, "eu-west restarts"}}}
+	for i, reg := range top.Regions {
+		s := &deploy.Session{Region: reg.Name, Started: start.Add(time.Duration(i) * 100 * time.Millisecond), Report: &player.Report{}}
+		for k := range 10 {
+			s.Report.Log = append(s.Report.Log, player.SegmentLog{AtMs: float64(4000 * k), BitrateKbps: float64(400 + 100*k), DownloadMs: 300,
+				BufferBeforeMs: float64(1000 * k), BufferAfterMs: float64(1000*k + 4000), Result: "ok"})
+		}
+		run.Sessions = append(run.Sessions, s)
+		run.Routes = append(run.Routes, deploy.Route{At: s.Started, Region: reg.Name, Cluster: reg.Name})
+		run.Snapshot.Regions = append(run.Snapshot.Regions, deploy.RegionStatus{Name: reg.Name, Cluster: true, Requests: 100, Hits: 90, HitRatio: 0.9})
+	}
+	run.Routes = append(run.Routes, deploy.Route{At: start.Add(4 * time.Second), Region: "eu-west", Cluster: "us-east"})
+	run.Snapshot.OriginRequests = 60 // of 300 client requests
+	path := filepath.Join(t.TempDir(), "out", "report.html")
+	if err := WriteHTML(path, run); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
