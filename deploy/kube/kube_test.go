@@ -2,12 +2,16 @@ package kube
 
 import (
 	"bytes"
+	"context"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamcdn/streamcdn/cdndns"
@@ -185,5 +189,64 @@ func TestWriteReplaces(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "b", "new.yaml")); err != nil || string(b) != "y" {
 		t.Errorf("new.yaml = %q, %v", b, err)
+	}
+}
+
+// TestKustomizeBuild builds every region's overlay with kustomize
+// (kubectl kustomize, offline) when kubectl is installed, and decodes
+// what it makes strictly: each object in the region's namespace.
+func TestKustomizeBuild(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed (Debian: kubernetes-client); the strict decoding of TestRender still runs")
+	}
+	top, err := deploy.Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Render(top, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if err := Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range top.Regions {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		out, err := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(dir, "overlays", r.Name)).Output()
+		cancel()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("kustomize %s: %v\n%s", r.Name, err, stderr)
+		}
+		docs := bytes.Split(out, []byte("\n---\n"))
+		kinds := map[string]int{}
+		for i, doc := range docs {
+			obj := decodeStrict(t, fmt.Sprintf("%s #%d", r.Name, i), doc)
+			var meta struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name, Namespace string
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(doc, &meta); err != nil {
+				t.Fatal(err)
+			}
+			kinds[meta.Kind]++
+			ns := meta.Metadata.Namespace
+			if meta.Kind == "Namespace" {
+				ns = meta.Metadata.Name
+			}
+			if want := "streamcdn-" + r.Name; ns != want {
+				t.Errorf("%s: %T %s in namespace %q, want %q", r.Name, obj, meta.Metadata.Name, ns, want)
+			}
+		}
+		if kinds["StatefulSet"] == 0 || kinds["Namespace"] != 1 || kinds["Service"] == 0 {
+			t.Errorf("%s: kustomize made %v", r.Name, kinds)
+		}
 	}
 }
