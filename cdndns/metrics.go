@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "cluster_up",
 			Help: "1 when the cluster passes its health checks."}, []string{"cluster"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "query_duration_seconds",
-			Help: "Time to build an answer.", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
+			Help: "Time from reading a query to its answer being ready (over UDP, the answer's batch).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
 	}
 	m.aNoError = m.queries.WithLabelValues("A", "NOERROR")
 	m.aaaaNoError = m.queries.WithLabelValues("AAAA", "NOERROR")

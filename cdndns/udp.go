@@ -73,11 +73,14 @@ type packet struct {
 }
 
 // udpWorker is one socket's buffers and decision cache, used by one
-// goroutine.
+// goroutine. The cache holds the decisions of one epoch of the server's
+// (see Server.changed): a change empties it, which also lets go of the
+// configuration a reload replaced.
 type udpWorker struct {
 	s         *Server
 	in, out   []packet
 	name      [256]byte
+	epoch     uint64
 	decisions map[decisionKey]decision
 }
 
@@ -92,7 +95,6 @@ type decision struct {
 	ttl     uint32
 	scope   uint8
 	answers prometheus.Counter
-	epoch   uint64
 	until   time.Time
 }
 
@@ -188,17 +190,17 @@ func (w *udpWorker) fast(pkt []byte, peer netip.AddrPort, buf []byte, now time.T
 
 // decide returns the cluster decision for client of h, cached.
 func (w *udpWorker) decide(st *state, h *host, client netip.Addr, now time.Time) decision {
+	if epoch := w.s.epoch.Load(); epoch != w.epoch || len(w.decisions) >= maxDecisions {
+		clear(w.decisions)
+		w.epoch = epoch
+	}
 	key := decisionKey{h, client}
-	epoch := w.s.epoch.Load()
-	if d, ok := w.decisions[key]; ok && d.epoch == epoch && now.Before(d.until) {
+	if d, ok := w.decisions[key]; ok && now.Before(d.until) {
 		return d
 	}
 	c, why := w.s.choose(st, h, client)
-	d := decision{c: c, ttl: why.TTL, scope: why.Scope, epoch: epoch, until: now.Add(decisionTTL),
+	d := decision{c: c, ttl: why.TTL, scope: why.Scope, until: now.Add(decisionTTL),
 		answers: w.s.metrics.answers.WithLabelValues(c.Name, why.Reason)}
-	if len(w.decisions) >= maxDecisions {
-		clear(w.decisions)
-	}
 	w.decisions[key] = d
 	return d
 }

@@ -173,8 +173,9 @@ func TestFastPathTruncates(t *testing.T) {
 }
 
 // TestFastPathFollowsChanges: a cached decision gives way at once to a
-// drain, an RTT report and a load report, and a stale RTT falls back to
-// geography within the decision's lifetime.
+// drain, an RTT report, a load report, a health check's verdict and a
+// reload, and a stale RTT falls back to geography within the decision's
+// lifetime.
 func TestFastPathFollowsChanges(t *testing.T) {
 	s, clock, admin := policyServer(t)
 	w := newUDPWorker(s)
@@ -191,6 +192,12 @@ func TestFastPathFollowsChanges(t *testing.T) {
 		}
 		return m.Answer[0].(*dns.A).A.String()
 	}
+	health := func(ok bool) {
+		st := s.state()
+		for range 2 {
+			s.record(st.health, st.cluster("eu-west"), ok)
+		}
+	}
 	steps := []struct {
 		do   func()
 		want string
@@ -204,6 +211,19 @@ func TestFastPathFollowsChanges(t *testing.T) {
 		{func() { clock.Advance(10 * time.Minute) }, "127.0.2.1"}, // the RTT is stale
 		{func() { post(t, admin+"/load", "secret", `[{"cluster": "eu-west", "load": 1000}]`) }, "127.0.1.1"},
 		{func() { post(t, admin+"/load", "secret", `[{"cluster": "eu-west", "load": 0}]`) }, "127.0.2.1"},
+		{func() { health(false) }, "127.0.1.1"}, // down after two failed checks
+		{func() { health(true) }, "127.0.2.1"},  // up after two passed ones
+		{func() {
+			cfg, err := LoadConfigFile("examples/kingcdn.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Geo = append(cfg.Geo, GeoNet{Prefix: "100.64.0.0/10", Lat: 48.86, Lon: 2.35})
+			cfg.Clusters[1].IPv4 = []string{"127.0.2.77"}
+			if err := s.Reload(*cfg); err != nil {
+				t.Fatal(err)
+			}
+		}, "127.0.2.77"},
 	}
 	for i, st := range steps {
 		st.do()
