@@ -235,7 +235,8 @@ func TestFastPathFollowsChanges(t *testing.T) {
 
 // TestServeUDP serves over a real loopback socket: a burst of queries,
 // larger than a batch, each answered with its ID and region; a datagram
-// too short for a header is not answered; cancelling stops the server.
+// too short for a header is not answered; one longer than the read
+// buffer gets FORMERR; cancelling stops the server.
 func TestServeUDP(t *testing.T) {
 	s := exampleServer(t)
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -288,6 +289,22 @@ func TestServeUDP(t *testing.T) {
 	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if k, err := client.Read(buf); !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
 		t.Errorf("an extra datagram (%d bytes, %v): the 3-byte one was answered?", k, err)
+	}
+	// A datagram longer than the read buffer arrives cut, and is not
+	// answered as if whole: a query followed by more octets than the
+	// buffer holds (which unpacking alone would ignore) gets FORMERR.
+	long := query("a1105.kingcdn.com.", dns.TypeA)
+	long.Id = 7
+	if _, err := client.Write(append(pack(t, long), make([]byte, readSize)...)); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	k, err := client.Read(buf)
+	if err != nil {
+		t.Fatalf("no answer to a datagram longer than %d octets: %v", readSize, err)
+	}
+	if m := new(dns.Msg); m.Unpack(buf[:k]) != nil || m.Id != 7 || m.Rcode != dns.RcodeFormatError || len(m.Answer) != 0 {
+		t.Errorf("a datagram cut at %d octets: %v, want FORMERR", readSize, m)
 	}
 	cancel()
 	select {
