@@ -1,7 +1,6 @@
 package cdndns
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
 type fakeClock struct {
@@ -168,13 +168,9 @@ func TestAdminAPI(t *testing.T) {
 	if d.Cluster == "eu-west" {
 		t.Errorf("a drained cluster still answered: %+v", d)
 	}
-	res, err := http.Get(admin + "/explain?name=a1105.kingcdn.com&client=127.0.2.10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var e Explanation
-	if err := json.NewDecoder(res.Body).Decode(&e); err != nil || len(e.Clusters) != 3 || e.Decision.Cluster != d.Cluster {
+	err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, admin+"/explain?name=a1105.kingcdn.com&client=127.0.2.10", "", nil, &e)
+	if err != nil || len(e.Clusters) != 3 || e.Decision.Cluster != d.Cluster {
 		t.Errorf("explain: %v %+v", err, e)
 	}
 	for _, c := range e.Clusters {

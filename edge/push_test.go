@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 )
 
@@ -79,15 +80,8 @@ func (e *pushEdge) push(t *testing.T, url string, body []byte, token string, h .
 
 func (e *pushEdge) holdings(t *testing.T) Holdings {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.admin.URL+"/push/objects", nil)
-	req.Header.Set("Authorization", "Bearer secret")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var h Holdings
-	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
+	if err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, e.admin.URL+"/push/objects", "secret", nil, &h); err != nil {
 		t.Fatal(err)
 	}
 	return h

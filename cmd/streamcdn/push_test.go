@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -107,15 +106,8 @@ func (e *pushTarget) upstreamRequests(t *testing.T) float64 {
 
 func (e *pushTarget) holdings(t *testing.T) edge.Holdings {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.admin.URL+"/push/objects", nil)
-	req.Header.Set("Authorization", "Bearer push-secret")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	var h edge.Holdings
-	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
+	if err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, e.admin.URL+"/push/objects", "push-secret", nil, &h); err != nil {
 		t.Fatal(err)
 	}
 	return h
