@@ -141,7 +141,6 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 	sessions, playErr := deploy.Play(ctx, deploy.PlayConfig{State: d.State(), Topology: top, Speed: cfg.speed, Logger: log,
 		OnRoute: func(r deploy.Route) {
 			tl.route(r)
-			tl.add(r.At, fmt.Sprintf("player %d of %s streams from %s", r.Player, r.Region, r.Cluster))
 		}})
 	stopEvents()
 	evWG.Wait()
@@ -181,17 +180,22 @@ type timeline struct {
 	marks  []demoreport.Event
 }
 
+// route records a player's move, for the text and the charts.
 func (tl *timeline) route(r deploy.Route) {
+	tl.add(r.At, fmt.Sprintf("player %d of %s streams from %s", r.Player, r.Region, r.Cluster))
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	tl.routes = append(tl.routes, r)
 }
 
-// mark records a scripted event now.
-func (tl *timeline) mark(label string) {
+// event records a scripted event now: in words, and marked on the
+// charts with label.
+func (tl *timeline) event(label, what string) {
+	now := time.Now()
+	tl.add(now, "EVENT "+what)
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	tl.marks = append(tl.marks, demoreport.Event{At: time.Since(tl.start), Label: label})
+	tl.marks = append(tl.marks, demoreport.Event{At: now.Sub(tl.start), Label: label})
 }
 
 type tlEvent struct {
@@ -227,14 +231,12 @@ func runEvents(ctx context.Context, d *deploy.Deployment, t *deploy.Topology, tl
 		names, admins := edgesOf(ev.Region)
 		switch ev.Action {
 		case "fail":
-			tl.mark(ev.Region + " fails")
-			tl.add(time.Now(), fmt.Sprintf("EVENT %s's edge cluster fails (%s killed)", ev.Region, strings.Join(names, ", ")))
+			tl.event(ev.Region+" fails", fmt.Sprintf("%s's edge cluster fails (%s killed)", ev.Region, strings.Join(names, ", ")))
 			if err := d.Kill(names...); err != nil {
 				tl.add(time.Now(), "event failed: "+err.Error())
 			}
 		case "restore":
-			tl.mark(ev.Region + " restarts")
-			tl.add(time.Now(), fmt.Sprintf("EVENT %s's edge cluster restarts", ev.Region))
+			tl.event(ev.Region+" restarts", fmt.Sprintf("%s's edge cluster restarts", ev.Region))
 			if err := d.Start(ctx, names...); err != nil {
 				tl.add(time.Now(), "event failed: "+err.Error())
 			} else {
@@ -242,8 +244,7 @@ func runEvents(ctx context.Context, d *deploy.Deployment, t *deploy.Topology, tl
 			}
 		case "push":
 			where := cmp.Or(ev.Region, "every region")
-			tl.mark("push " + ev.Title)
-			tl.add(time.Now(), fmt.Sprintf("EVENT push fill of %s to %s", ev.Title, where))
+			tl.event("push "+ev.Title, fmt.Sprintf("push fill of %s to %s", ev.Title, where))
 			rep, err := pushTitle(ctx, plan, ev.Title, admins, log)
 			if err != nil {
 				tl.add(time.Now(), "push failed: "+err.Error())

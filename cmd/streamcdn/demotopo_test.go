@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,12 +26,42 @@ func TestTopologyDemo(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	var out, errOut bytes.Buffer
+	var errOut bytes.Buffer
 	reportDir := t.TempDir()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
+	cmd.Stderr = &errOut
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// While the demo still serves (until --duration), its status
+	// listener serves the report it printed the address of.
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	served := ""
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if m := regexp.MustCompile(`\(and (http://\S+/report)\)`).FindStringSubmatch(sc.Text()); m != nil && served == "" {
+			served = m[1]
+			res, err := http.Get(served)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || res.StatusCode != http.StatusOK || strings.Count(string(page), "<svg") != 4 {
+				t.Errorf("GET %s: %d %v, %d charts", served, res.StatusCode, err, strings.Count(string(page), "<svg"))
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	if served == "" {
+		t.Error("the demo printed no /report address")
 	}
 	report := out.String()
 	for _, want := range []string{
