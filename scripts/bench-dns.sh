@@ -6,7 +6,11 @@
 # per server CPU-second (the server's utime+stime from /proc).
 # Needs dnsperf and gdnsd (apt-get install dnsperf gdnsd; stop the gdnsd
 # service the package starts).
-# Usage: scripts/bench-dns.sh [SECONDS] [ROUNDS]   (default 10 s, 3 rounds)
+# With PERF=1, perf record samples each server during its rounds and the
+# script prints samples per thousand queries and the share of them in the
+# sendmmsg and recvmmsg system calls (needs perf: apt-get install
+# linux-perf).
+# Usage: [PERF=1] scripts/bench-dns.sh [SECONDS] [ROUNDS]   (default 10 s, 3 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -34,6 +38,11 @@ printf 'a1105.kingcdn.com A\n' > "$work/queries"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() { # name pid port
   local t0 t1 out qps completed cpu
+  local rec=""
+  if [[ ${PERF:-} == 1 ]]; then
+    perf record -q -F 2000 -g -p "$2" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
+    rec=$!
+  fi
   t0=$(ticks "$2")
   out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000118007f0002)
   t1=$(ticks "$2")
@@ -43,6 +52,14 @@ run() { # name pid port
   grep -q "NOERROR" <<<"$out" || { echo "$1: answers were not NOERROR" >&2; echo "$out" >&2; exit 1; }
   printf '%-14s %9.0f queries/s  %9.0f queries per server CPU-second  (%.2f CPU-s, %s queries, latency %s s)\n' \
     "$1" "$qps" "$(echo "$completed / $cpu" | bc -l)" "$cpu" "$completed" "$(awk '/Average Latency/ {print $4}' <<<"$out")"
+  if [[ -n $rec ]]; then
+    wait "$rec"
+    local samples calls
+    samples=$(perf report -i "$work/perf.data" --stdio --no-children --sort pid -n -g none 2>/dev/null | awk '!/^#/ && NF {s += $2} END {print s}')
+    calls=$(perf report -i "$work/perf.data" --stdio --children --sort symbol -g none 2>/dev/null |
+      awk '/__x64_sys_sendmmsg/ {s = $1} /__x64_sys_recvmmsg/ {r = $1} END {print "sendmmsg " s ", recvmmsg " r}')
+    printf '%-14s perf: %.1f samples per thousand queries (%s samples); %s\n' "" "$(echo "$samples * 1000 / $completed" | bc -l)" "$samples" "$calls"
+  fi
 }
 for r in $(seq "$rounds"); do
   echo "round $r"
