@@ -123,7 +123,7 @@ func regionIndex(t *deploy.Topology) map[string]int {
 // sessionLines draws one line per session of y(segment) against wall
 // seconds since the start, colored by region, one legend entry a region;
 // step lines hold each value until the next.
-func sessionLines(p *plot.Plot, r Run, step bool, y func(deploy.Session, int) []plotter.XY) error {
+func sessionLines(p *plot.Plot, r Run, step bool, y func(*deploy.Session, int) []plotter.XY) error {
 	colors := regionIndex(r.Topology)
 	inLegend := map[string]bool{}
 	for _, s := range r.Sessions {
@@ -132,7 +132,7 @@ func sessionLines(p *plot.Plot, r Run, step bool, y func(deploy.Session, int) []
 		}
 		var pts plotter.XYs
 		for i := range s.Report.Log {
-			pts = append(pts, y(*s, i)...)
+			pts = append(pts, y(s, i)...)
 		}
 		if len(pts) == 0 {
 			continue
@@ -156,13 +156,13 @@ func sessionLines(p *plot.Plot, r Run, step bool, y func(deploy.Session, int) []
 }
 
 // wallS is a session's log time as wall seconds since the run's start.
-func (r Run) wallS(s deploy.Session, ms float64) float64 {
+func (r Run) wallS(s *deploy.Session, ms float64) float64 {
 	return s.Started.Sub(r.Start).Seconds() + ms/1000/r.Speed
 }
 
 func bitrateChart(w io.Writer, r Run) error {
 	p := timePlot("Bitrate of each segment", "kbit/s")
-	err := sessionLines(p, r, true, func(s deploy.Session, i int) []plotter.XY {
+	err := sessionLines(p, r, true, func(s *deploy.Session, i int) []plotter.XY {
 		l := s.Report.Log[i]
 		if l.Result != "ok" {
 			return nil
@@ -177,7 +177,7 @@ func bitrateChart(w io.Writer, r Run) error {
 
 func bufferChart(w io.Writer, r Run) error {
 	p := timePlot("Playout buffer", "seconds of media")
-	err := sessionLines(p, r, false, func(s deploy.Session, i int) []plotter.XY {
+	err := sessionLines(p, r, false, func(s *deploy.Session, i int) []plotter.XY {
 		l := s.Report.Log[i]
 		end := l.AtMs + l.TTFBMs + l.DownloadMs
 		return []plotter.XY{{X: r.wallS(s, l.AtMs), Y: l.BufferBeforeMs / 1000}, {X: r.wallS(s, end), Y: l.BufferAfterMs / 1000}}
@@ -266,7 +266,7 @@ func (r Run) end() float64 {
 	for _, s := range r.Sessions {
 		if s.Report != nil && len(s.Report.Log) > 0 {
 			l := s.Report.Log[len(s.Report.Log)-1]
-			end = max(end, r.wallS(*s, l.AtMs+l.TTFBMs+l.DownloadMs))
+			end = max(end, r.wallS(s, l.AtMs+l.TTFBMs+l.DownloadMs))
 		}
 	}
 	for _, e := range r.Events {
