@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,6 +127,16 @@ func TestDNSUDPWorkers(t *testing.T) {
 	waitLog := runLogged(t, "dns", "--config", "../../cdndns/examples/kingcdn.yaml", "--listen", "127.0.0.1:0",
 		"--admin", "127.0.0.1:0", "--udp-workers", "3")
 	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("dns serving"))[1]
+	// Three UDP sockets hold the port (/proc/net/udp).
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	udp, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(udp), fmt.Sprintf("0100007F:%04X ", p)); n != 3 {
+		t.Errorf("%d UDP sockets on %s, want 3", n, addr)
+	}
 	for i := range 30 {
 		c := &dns.Client{Net: "udp"}
 		if i == 29 {
