@@ -18,12 +18,25 @@ import (
 // wait: they are made as raw system calls, which spares the scheduler the
 // hand-off it does around a call that may block, and when there is
 // nothing to read the goroutine waits in the network poller.
+//
+// It reads into the packets it was made with, whose message headers are
+// set up once; a read resets only what the kernel wrote into the headers
+// the last read used. The calls' closures are made once too, so a batch
+// allocates nothing.
 type batchConn struct {
-	rc        syscall.RawConn
-	rh, wh    []mmsghdr
-	riov, wio []unix.Iovec
-	rname     []unix.RawSockaddrInet6
-	wname     []unix.RawSockaddrInet6
+	rc       syscall.RawConn
+	in       []packet
+	rh, wh   []mmsghdr
+	riov     []unix.Iovec
+	wio      []unix.Iovec
+	rname    []unix.RawSockaddrInet6
+	wname    []unix.RawSockaddrInet6
+	used     int // headers the last read filled
+	recv     func(fd uintptr) bool
+	send     func(fd uintptr) bool
+	from, to int           // the headers a write's call sends
+	n        int           // the call's result
+	errno    syscall.Errno // the call's error
 }
 
 // mmsghdr is struct mmsghdr; Go pads it to Msghdr's alignment as C does.
@@ -32,51 +45,78 @@ type mmsghdr struct {
 	n   uint32
 }
 
-func newBatchConn(conn *net.UDPConn, n int) (*batchConn, error) {
+func newBatchConn(conn *net.UDPConn, in []packet) (*batchConn, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("dns udp: %w", err)
 	}
-	return &batchConn{
-		rc: rc,
+	n := len(in)
+	c := &batchConn{
+		rc: rc, in: in,
 		rh: make([]mmsghdr, n), wh: make([]mmsghdr, n),
 		riov: make([]unix.Iovec, n), wio: make([]unix.Iovec, n),
 		rname: make([]unix.RawSockaddrInet6, n), wname: make([]unix.RawSockaddrInet6, n),
-	}, nil
+		used: n,
+	}
+	for i := range in {
+		c.riov[i].Base = &in[i].buf[0]
+		c.riov[i].SetLen(len(in[i].buf))
+		c.rh[i].hdr.Name = (*byte)(unsafe.Pointer(&c.rname[i]))
+		c.rh[i].hdr.Iov = &c.riov[i]
+		c.rh[i].hdr.SetIovlen(1)
+		c.wh[i].hdr.Name = (*byte)(unsafe.Pointer(&c.wname[i]))
+		c.wh[i].hdr.Iov = &c.wio[i]
+		c.wh[i].hdr.SetIovlen(1)
+	}
+	c.recv = c.recvmmsg
+	c.send = c.sendmmsg
+	return c, nil
 }
 
-// read fills ps with the datagrams waiting, at least one, and returns
-// how many. A packet's n is its length; trunc marks one longer than its
-// buffer.
-func (c *batchConn) read(ps []packet) (int, error) {
-	for i := range ps {
-		c.riov[i].Base = &ps[i].buf[0]
-		c.riov[i].SetLen(len(ps[i].buf))
-		h := &c.rh[i].hdr
-		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&c.rname[i])), Namelen: unix.SizeofSockaddrInet6, Iov: &c.riov[i]}
-		h.SetIovlen(1)
+// recvmmsg is the read's system call, run by the RawConn: false (wait in
+// the poller) when nothing is waiting.
+func (c *batchConn) recvmmsg(fd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rh[0])), uintptr(len(c.rh)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		return false
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.rh[0])), uintptr(len(ps)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN {
-			return false // wait in the poller
-		}
-		n, errno = int(r), e
-		return true
-	})
-	switch {
-	case err != nil:
+	c.n, c.errno = int(r), e
+	return true
+}
+
+// sendmmsg is the write's system call, headers c.from to c.to: false (wait
+// in the poller) when the send buffer is full.
+func (c *batchConn) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.wh[c.from])), uintptr(c.to-c.from), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	c.n, c.errno = int(r), e
+	return true
+}
+
+// read fills the conn's packets with the datagrams waiting, at least one,
+// and returns how many. A packet's n is its length; trunc marks one
+// longer than its buffer.
+func (c *batchConn) read() (int, error) {
+	for i := range c.used {
+		c.rh[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		c.rh[i].hdr.Flags = 0
+	}
+	c.used = len(c.rh)
+	if err := c.rc.Read(c.recv); err != nil {
 		return 0, err
-	case errno != 0:
-		return 0, errno
 	}
-	for i := range ps[:n] {
-		h := &c.rh[i]
-		ps[i].n = int(h.n)
-		ps[i].trunc = h.hdr.Flags&unix.MSG_TRUNC != 0
-		ps[i].peer, ps[i].scope = sockaddrPort(&c.rname[i], h.hdr.Namelen)
+	if c.errno != 0 {
+		return 0, c.errno
+	}
+	n := c.n
+	c.used = n
+	for i := range n {
+		p, h := &c.in[i], &c.rh[i]
+		p.n = int(h.n)
+		p.trunc = h.hdr.Flags&unix.MSG_TRUNC != 0
+		p.peer, p.scope = sockaddrPort(&c.rname[i], h.hdr.Namelen)
 	}
 	return n, nil
 }
@@ -88,31 +128,21 @@ func (c *batchConn) write(ps []packet) (failed int, err error) {
 	for i := range ps {
 		c.wio[i].Base = unsafe.SliceData(ps[i].buf)
 		c.wio[i].SetLen(len(ps[i].buf))
-		h := &c.wh[i].hdr
-		*h = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&c.wname[i])), Namelen: putSockaddr(&c.wname[i], ps[i].peer, ps[i].scope), Iov: &c.wio[i]}
-		h.SetIovlen(1)
+		c.wh[i].hdr.Namelen = putSockaddr(&c.wname[i], ps[i].peer, ps[i].scope)
 	}
 	for sent := 0; sent < len(ps); {
-		var n int
-		var errno syscall.Errno
-		werr := c.rc.Write(func(fd uintptr) bool {
-			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&c.wh[sent])), uintptr(len(ps)-sent), unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN {
-				return false // the send buffer is full: wait
-			}
-			n, errno = int(r), e
-			return true
-		})
-		switch {
-		case werr != nil:
+		c.from, c.to = sent, len(ps)
+		if werr := c.rc.Write(c.send); werr != nil {
 			return failed + len(ps) - sent, werr
-		case errno == unix.EINTR:
-		case errno != 0:
-			// The first datagram failed: skip it, send the rest.
-			failed, err = failed+1, errno
-			sent++
+		}
+		switch c.errno {
+		case unix.EINTR:
+		case 0:
+			sent += c.n
 		default:
-			sent += n
+			// The first datagram failed: skip it, send the rest.
+			failed, err = failed+1, c.errno
+			sent++
 		}
 	}
 	return failed, err

@@ -8,20 +8,23 @@ import "net"
 // recvmmsg and sendmmsg.
 type batchConn struct {
 	conn *net.UDPConn
+	in   []packet
 }
 
-func newBatchConn(conn *net.UDPConn, n int) (*batchConn, error) {
-	return &batchConn{conn: conn}, nil
+func newBatchConn(conn *net.UDPConn, in []packet) (*batchConn, error) {
+	return &batchConn{conn: conn, in: in}, nil
 }
 
-// read reads one datagram into ps[0] (its peer's address carries its
-// zone); trunc marks one that filled the buffer, which may have been cut.
-func (c *batchConn) read(ps []packet) (int, error) {
-	n, peer, err := c.conn.ReadFromUDPAddrPort(ps[0].buf)
+// read reads one datagram into the conn's first packet (its peer's
+// address carries its zone); trunc marks one that filled the buffer,
+// which may have been cut.
+func (c *batchConn) read() (int, error) {
+	p := &c.in[0]
+	n, peer, err := c.conn.ReadFromUDPAddrPort(p.buf)
 	if err != nil {
 		return 0, err
 	}
-	ps[0].n, ps[0].trunc, ps[0].peer = n, n == len(ps[0].buf), peer
+	p.n, p.trunc, p.peer = n, n == len(p.buf), peer
 	return 1, nil
 }
 

@@ -38,15 +38,15 @@ const maxDecisions = 1 << 16
 // the same either way. Run one ServeUDP per socket; several sockets may
 // share a port with SO_REUSEPORT.
 func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
-	bc, err := newBatchConn(conn, batch)
+	w := newUDPWorker(s)
+	bc, err := newBatchConn(conn, w.in)
 	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	w := newUDPWorker(s)
 	for {
-		n, err := bc.read(w.in)
+		n, err := bc.read()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
