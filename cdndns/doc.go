@@ -7,16 +7,17 @@
 // any message; its ServeUDP answers a UDP socket in batches (recvmmsg and
 // sendmmsg), the common query (a CDN hostname's A or AAAA, with or
 // without EDNS Client Subnet) straight from its wire form with no
-// allocation, and the rest through the handler. The caller owns the
-// sockets. It answers as an authoritative server must (RFC 1034,
+// allocation, and the rest through the handler. The caller makes the
+// sockets; ServeUDP takes its socket over and closes it. It answers as an authoritative server must (RFC 1034,
 // RFC 2181, RFC 6891): AA set and RA clear; names outside its zones are
 // REFUSED (it is never an open resolver); NXDOMAIN and NODATA carry the
 // zone's SOA in the authority section; a CNAME whose target is in one of
 // its zones comes with the target's records; EDNS(0) is echoed (the DO
 // bit copied, RFC 3225), its UDP payload size honoured (TC set when the
 // answer does not fit, in full over TCP), versions above 0 get BADVERS,
-// unknown opcodes NOTIMP without the query's flags; ANY gets a minimal answer (RFC 8482); names match without
-// regard to case and keep the question's case.
+// unknown opcodes NOTIMP without the query's flags; ANY gets a minimal
+// answer (RFC 8482); names match without regard to case and keep the
+// question's case.
 //
 // Cluster selection is a chain: clusters that fail their active HTTP
 // health checks (up and down thresholds) or that an operator drained are

@@ -2,7 +2,12 @@
 
 package cdndns
 
-import "net"
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+)
 
 // batchConn reads and writes one datagram at a time: batching is Linux's
 // recvmmsg and sendmmsg.
@@ -15,12 +20,21 @@ func newBatchConn(conn *net.UDPConn, in []packet) (*batchConn, error) {
 	return &batchConn{conn: conn, in: in}, nil
 }
 
+// stop makes a read under way, and every later one, return at once.
+func (c *batchConn) stop() { c.conn.SetReadDeadline(time.Now()) }
+
+// close closes the socket.
+func (c *batchConn) close() error { return c.conn.Close() }
+
 // read reads one datagram into the conn's first packet (its peer's
 // address carries its zone); trunc marks one that filled the buffer,
 // which may have been cut.
 func (c *batchConn) read() (int, error) {
 	p := &c.in[0]
 	n, peer, err := c.conn.ReadFromUDPAddrPort(p.buf)
+	if errors.Is(err, syscall.EINTR) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -3,11 +3,10 @@ package cdndns
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
+	"runtime"
 	"time"
 
 	"github.com/miekg/dns"
@@ -24,37 +23,58 @@ const readSize = 4096
 // depends on is known to have changed (RTT entries age out with time).
 const decisionTTL = time.Second
 
+// yieldEvery is how often a UDP worker yields to the scheduler at most
+// (see ServeUDP).
+const yieldEvery = 5 * time.Millisecond
+
 // maxDecisions bounds a worker's decision cache; when full it starts over.
 const maxDecisions = 1 << 16
 
-// ServeUDP answers the queries that arrive on conn until ctx ends (then it
-// returns nil) or reading fails. It reads and writes datagrams in batches
-// (recvmmsg and sendmmsg on Linux). The common query, a CDN hostname's A
-// or AAAA with or without EDNS and Client Subnet, is answered from its
-// wire form with the cluster decision cached per client address for at
-// most a second and dropped whenever health, drain, load, RTT or the
-// configuration change; every other message takes the general path
-// (ServeDNS), with miekg/dns's server's admission rules. The answers are
-// the same either way. Run one ServeUDP per socket; several sockets may
-// share a port with SO_REUSEPORT.
+// ServeUDP answers the queries that arrive on conn's socket until ctx
+// ends (then it returns nil) or reading fails. It takes the socket over
+// and closes it when it returns; on Linux it closes conn at once and
+// serves the socket through a descriptor of its own, read and written in
+// batches (recvmmsg and sendmmsg) by a thread that waits in recvmmsg. The common query, a CDN
+// hostname's A or AAAA with or without EDNS and Client Subnet, is
+// answered from its wire form with the cluster decision cached per client
+// address for at most a second and dropped whenever health, drain, load,
+// RTT or the configuration change; every other message takes the general
+// path (ServeDNS), with miekg/dns's server's admission rules. The answers
+// are the same either way. Run one ServeUDP per socket; several sockets
+// may share a port with SO_REUSEPORT.
 func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	w := newUDPWorker(s)
 	bc, err := newBatchConn(conn, w.in)
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
+	stopped := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { bc.stop(); close(stopped) })
+	defer func() {
+		if !stop() {
+			<-stopped
+		}
+		bc.close()
+	}()
+	yielded := time.Now()
 	for {
+		// A goroutine that never waits in the scheduler looks stuck to
+		// the runtime: after 10 ms it takes the P from under a read
+		// under way, which moves the worker to another thread and keeps
+		// sysmon polling every 20 µs. A yield now and then prevents it.
+		if now := time.Now(); now.Sub(yielded) > yieldEvery {
+			runtime.Gosched()
+			yielded = now
+		}
 		n, err := bc.read()
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, syscall.EINTR) {
-				continue // a signal came first
-			}
 			return fmt.Errorf("dns udp: %w", err)
+		}
+		if n == 0 {
+			continue // interrupted
 		}
 		out := w.serve(w.in[:n])
 		if failed, err := bc.write(out); err != nil {

@@ -315,6 +315,12 @@ func TestServeUDP(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeUDP did not return after cancel")
 	}
+	// It has closed the socket: the port is free again.
+	again, err := net.ListenUDP("udp", pc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatalf("the port after ServeUDP returned: %v", err)
+	}
+	again.Close()
 }
 
 func isTimeout(err error) bool {

@@ -50,8 +50,11 @@ run() { # name pid port
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
   cpu=$(echo "($t1 - $t0) / $(getconf CLK_TCK)" | bc -l)
   grep -q "NOERROR" <<<"$out" || { echo "$1: answers were not NOERROR" >&2; echo "$out" >&2; exit 1; }
+  local per
+  per=$(echo "$completed / $cpu" | bc -l)
+  printf '%s %s %s\n' "$1" "$qps" "$per" >>"$work/figures"
   printf '%-14s %9.0f queries/s  %9.0f queries per server CPU-second  (%.2f CPU-s, %s queries, latency %s s)\n' \
-    "$1" "$qps" "$(echo "$completed / $cpu" | bc -l)" "$cpu" "$completed" "$(awk '/Average Latency/ {print $4}' <<<"$out")"
+    "$1" "$qps" "$per" "$cpu" "$completed" "$(awk '/Average Latency/ {print $4}' <<<"$out")"
   if [[ -n $rec ]]; then
     wait "$rec"
     local samples calls
@@ -66,3 +69,14 @@ for r in $(seq "$rounds"); do
   run "streamcdn dns" "$ours" 18953
   run "gdnsd" "$theirs" 18955
 done
+# The medians over the rounds: one round's figures swing by a tenth or
+# more on a small machine, as dnsperf and the server share its cores.
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+for name in "streamcdn dns" gdnsd; do
+  printf '%-14s median of %d rounds: %9.0f queries/s  %9.0f queries per server CPU-second\n' "$name" "$rounds" \
+    "$(grep "^$name [0-9]" "$work/figures" | awk '{print $(NF-1)}' | median)" \
+    "$(grep "^$name [0-9]" "$work/figures" | awk '{print $NF}' | median)"
+done
+ratio=$(paste <(grep '^streamcdn dns ' "$work/figures" | awk '{print $NF}') <(grep '^gdnsd ' "$work/figures" | awk '{print $NF}') |
+  awk '{print $1 / $2}' | median)
+printf 'per CPU-second, streamcdn / gdnsd: median of the rounds %.2f\n' "$ratio"
