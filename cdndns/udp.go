@@ -56,16 +56,8 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 		}
 		bc.close()
 	}()
-	yielded := time.Now()
+	var yielded time.Time
 	for {
-		// A goroutine that never waits in the scheduler looks stuck to
-		// the runtime: after 10 ms it takes the P from under a read
-		// under way, which moves the worker to another thread and keeps
-		// sysmon polling every 20 µs. A yield now and then prevents it.
-		if now := time.Now(); now.Sub(yielded) > yieldEvery {
-			runtime.Gosched()
-			yielded = now
-		}
 		n, err := bc.read()
 		if ctx.Err() != nil {
 			return nil
@@ -76,7 +68,16 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 		if n == 0 {
 			continue // interrupted
 		}
-		out := w.serve(w.in[:n])
+		// A goroutine that never waits in the scheduler looks stuck to
+		// the runtime: after 10 ms it takes the P from under a read
+		// under way, which moves the worker to another thread and keeps
+		// sysmon polling every 20 µs. A yield now and then prevents it.
+		now := s.opts.Now()
+		if now.Sub(yielded) > yieldEvery {
+			runtime.Gosched()
+			yielded = now
+		}
+		out := w.serve(w.in[:n], now)
 		if failed, err := bc.write(out); err != nil {
 			s.log.Debug("write", "failed", failed, "err", err)
 		}
@@ -128,10 +129,9 @@ func newUDPWorker(s *Server) *udpWorker {
 	return w
 }
 
-// serve answers the datagrams in, returning the answers to send: a slice
-// of w.out, valid until the next call.
-func (w *udpWorker) serve(in []packet) []packet {
-	read := w.s.opts.Now()
+// serve answers the datagrams in, read at time read, returning the
+// answers to send: a slice of w.out, valid until the next call.
+func (w *udpWorker) serve(in []packet, read time.Time) []packet {
 	k, fast := 0, 0
 	for i := range in {
 		p := &in[i]

@@ -44,7 +44,7 @@ run() { # name pid port
     rec=$!
   fi
   t0=$(ticks "$2")
-  out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q 500000 -E 8:000118007f0002)
+  out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q "${QPS:-500000}" -E 8:000118007f0002)
   t1=$(ticks "$2")
   qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
