@@ -20,7 +20,7 @@ import (
 // A server thread that waits in recvmmsg itself, as C name servers do,
 // costs less than the poller: waiting there, a goroutine is woken by an
 // epoll event, and the scheduler runs and polls twice before it reads
-// again, about a tenth more CPU per query at 150k queries/s. So the socket
+// again, a few per cent more CPU per query at 150k queries/s. So the socket
 // is a blocking one of our own, its reads ordinary system calls (the
 // runtime lends the goroutine's P to others while one waits); writes,
 // which rarely wait, are raw non-blocking calls first.

@@ -34,18 +34,20 @@ const maxDecisions = 1 << 16
 // ends (then it returns nil) or reading fails. It takes the socket over
 // and closes it when it returns; on Linux it closes conn at once and
 // serves the socket through a descriptor of its own, read and written in
-// batches (recvmmsg and sendmmsg) by a thread that waits in recvmmsg. The common query, a CDN
-// hostname's A or AAAA with or without EDNS and Client Subnet, is
-// answered from its wire form with the cluster decision cached per client
-// address for at most a second and dropped whenever health, drain, load,
-// RTT or the configuration change; every other message takes the general
-// path (ServeDNS), with miekg/dns's server's admission rules. The answers
-// are the same either way. Run one ServeUDP per socket; several sockets
-// may share a port with SO_REUSEPORT.
+// batches (recvmmsg and sendmmsg) by a thread that waits in recvmmsg.
+//
+// The common query, a CDN hostname's A or AAAA with or without EDNS and
+// Client Subnet, is answered from its wire form with the cluster
+// decision cached per client address for at most a second and dropped
+// whenever health, drain, load, RTT or the configuration change; every
+// other message takes the general path (ServeDNS), with miekg/dns's
+// server's admission rules. The answers are the same either way. Run one
+// ServeUDP per socket; several sockets may share a port with SO_REUSEPORT.
 func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	w := newUDPWorker(s)
 	bc, err := newBatchConn(conn, w.in)
 	if err != nil {
+		conn.Close()
 		return err
 	}
 	stopped := make(chan struct{})
