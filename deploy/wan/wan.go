@@ -187,11 +187,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
+	defer cancel() // on an accept error too: the connections end
+	context.AfterFunc(ctx, func() { ln.Close() })
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -205,11 +202,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("wan: %s: %w", p.cfg.Name, err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.handle(ctx, c)
-		}()
+		wg.Go(func() { p.handle(ctx, c) })
 	}
 }
 
@@ -236,11 +229,7 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 	defer b.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		<-ctx.Done()
-		c.Close()
-		b.Close()
-	}()
+	context.AfterFunc(ctx, func() { c.Close(); b.Close() })
 	done := make(chan struct{}, 2)
 	go func() { carry(ctx, b, c, ph.oneWay, ph.up, ph.bytesUp); done <- struct{}{} }()
 	go func() { carry(ctx, c, b, ph.oneWay, ph.down, ph.bytesDown); done <- struct{}{} }()
