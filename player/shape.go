@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/pace"
 )
 
 // clock is a session's time: wall time since the start, dilated by the
@@ -39,14 +41,8 @@ func (c *clock) wall(ms float64) time.Duration {
 // sleepUntil sleeps until session time t, noting a late wake-up.
 func (c *clock) sleepUntil(ctx context.Context, t float64) error {
 	deadline := c.start.Add(c.wall(t))
-	if d := time.Until(deadline); d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
+	if err := pace.Sleep(ctx, time.Until(deadline)); err != nil {
+		return err
 	}
 	// Late is late whether the timer fired late or the session came to
 	// sleep after its deadline had passed.

@@ -217,7 +217,7 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 	defer active.Dec()
 	// The client's SYN, SYN-ACK and ACK: one round trip before it can
 	// send, the server's connect the same way.
-	if !sleep(ctx, 2*ph.oneWay) {
+	if pace.Sleep(ctx, 2*ph.oneWay) != nil {
 		return
 	}
 	b := p.dial(ctx)
@@ -280,7 +280,7 @@ func carry(ctx context.Context, dst, src net.Conn, oneWay time.Duration, lim *pa
 		}
 	}()
 	for ch := range q {
-		if !sleep(ctx, time.Until(ch.due)) {
+		if pace.Sleep(ctx, time.Until(ch.due)) != nil {
 			return
 		}
 		if err := lim.Wait(ctx, len(ch.b)); err != nil {
@@ -293,20 +293,6 @@ func carry(ctx context.Context, dst, src net.Conn, oneWay time.Duration, lim *pa
 	}
 	if tc, ok := dst.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

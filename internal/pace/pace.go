@@ -49,17 +49,25 @@ func (l *Limiter) Wait(ctx context.Context, n int) error {
 	if wait <= 0 {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
+	if err := Sleep(ctx, wait); err != nil {
 		l.giveBack(n)
 		return err
 	}
-	t := time.NewTimer(wait)
+	return nil
+}
+
+// Sleep waits for d, or until ctx ends: then it returns ctx's error, at
+// once if ctx has ended already.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		l.giveBack(n)
 		return ctx.Err()
 	}
 }

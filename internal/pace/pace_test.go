@@ -71,3 +71,27 @@ func TestReaderCancel(t *testing.T) {
 		t.Error("a cancelled paced read ran to the end")
 	}
 }
+
+func TestSleep(t *testing.T) {
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	soon, cancelSoon := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancelSoon()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		d    time.Duration
+		want error
+	}{
+		{"no wait", context.Background(), 0, nil},
+		{"a negative wait", context.Background(), -time.Second, nil},
+		{"a short wait", context.Background(), time.Millisecond, nil},
+		{"ctx ended before", ended, time.Hour, context.Canceled},
+		{"ctx ended before, no wait", ended, 0, context.Canceled},
+		{"ctx ends during", soon, time.Hour, context.DeadlineExceeded},
+	} {
+		if err := Sleep(tc.ctx, tc.d); err != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
