@@ -8,8 +8,9 @@
 # service the package starts).
 # With PERF=1, perf record samples each server during its rounds and the
 # script prints samples per thousand queries and the share of them in the
-# sendmmsg and recvmmsg system calls and in user space (needs perf: apt-get install
-# linux-perf).
+# sendmmsg and recvmmsg system calls and in user space, and perf stat
+# counts the recvmmsg, sendmmsg and epoll_pwait calls per thousand
+# queries (needs perf: apt-get install linux-perf).
 # dnsperf offers up to 500,000 queries/s (more than either answers); QPS=N
 # offers N instead, to compare the two at one load. The script ends with
 # the medians of the rounds.
@@ -45,6 +46,9 @@ run() { # name pid port
   if [[ ${PERF:-} == 1 ]]; then
     perf record -q -F 2000 -g -p "$2" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
     rec=$!
+    perf stat -x, -o "$work/perf.stat" -p "$2" \
+      -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_epoll_pwait -- sleep "$secs" 2>/dev/null &
+    rec="$rec $!"
   fi
   t0=$(ticks "$2")
   out=$(dnsperf -s 127.0.0.1 -p "$3" -d "$work/queries" -l "$secs" -c 8 -Q "${QPS:-500000}" -E 8:000118007f0002)
@@ -59,7 +63,7 @@ run() { # name pid port
   printf '%-14s %9.0f queries/s  %9.0f queries per server CPU-second  (%.2f CPU-s, %s queries, latency %s s)\n' \
     "$1" "$qps" "$per" "$cpu" "$completed" "$(awk '/Average Latency/ {print $4}' <<<"$out")"
   if [[ -n $rec ]]; then
-    wait "$rec"
+    wait $rec
     local samples calls
     samples=$(perf report -i "$work/perf.data" --stdio --no-children --sort pid -n -g none 2>/dev/null | awk '!/^#/ && NF {s += $2} END {print s}')
     calls=$(perf report -i "$work/perf.data" --stdio --children --sort symbol -g none 2>/dev/null |
@@ -67,6 +71,8 @@ run() { # name pid port
     calls+=", user space $(perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null |
       awk '!/^#/ && NF && !/kernel/ {u += $1} END {printf "%.1f%%", u}')"
     printf '%-14s perf: %.1f samples per thousand queries (%s samples); %s\n' "" "$(echo "$samples * 1000 / $completed" | bc -l)" "$samples" "$calls"
+    printf '%-14s system calls per thousand queries: %s\n' "" "$(awk -F, -v q="$completed" \
+      '$3 ~ /sys_enter_/ {sub(/.*sys_enter_/, "", $3); printf "%s%s %.1f", sep, $3, $1 * 1000 / q; sep = ", "}' "$work/perf.stat")"
   fi
 }
 for r in $(seq "$rounds"); do
