@@ -51,8 +51,8 @@ func (s *Server) servePinned(w *recorder, r *http.Request) bool {
 	if mode == ModePull {
 		return false
 	}
-	key := primaryKey(r)
 	if s.pins != nil {
+		key := primaryKey(r)
 		pf, err := s.pins.open(key)
 		if err == nil {
 			defer pf.Close()
