@@ -6,7 +6,8 @@
 // Server is a dns.Handler (github.com/miekg/dns), which serves TCP and
 // any message; its ServeUDP answers a UDP socket in batches (recvmmsg and
 // sendmmsg), the common query (a CDN hostname's A or AAAA, with or
-// without EDNS Client Subnet) straight from its wire form with no
+// without EDNS Client Subnet, or the same for a name whose one record is
+// a CNAME to a CDN hostname) straight from its wire form with no
 // allocation, and the rest through the handler. The caller makes the
 // sockets; ServeUDP takes its socket over and closes it. It answers as an authoritative server must (RFC 1034,
 // RFC 2181, RFC 6891): AA set and RA clear; names outside its zones are

@@ -1,6 +1,7 @@
 package cdndns
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -48,6 +49,7 @@ type Server struct {
 type state struct {
 	zones    []*zone // longest origin first
 	hosts    map[string]*host
+	aliases  map[string]*alias
 	clusters []*cluster
 	geo      *locator
 	health   HealthConfig
@@ -58,6 +60,20 @@ type host struct {
 	ttl      uint32
 	clusters []*cluster
 	zoned    bool // in one of our zones (else queries for it are refused)
+}
+
+// alias is a name whose one record is a CNAME to one of our hosts: the
+// provider's handoff (video.netcinema.com → a1105.kingcdn.com) when one
+// process serves both zones. The UDP fast path answers it with the CNAME
+// and the host's addresses, as resolve does.
+type alias struct {
+	ttl    uint32
+	target []byte // the CNAME's target in wire form, as configured
+	// owner is the addresses' owner name in wire form (the target,
+	// lowercased), or nil when it is target itself (then a compression
+	// pointer to the CNAME's data names them).
+	owner []byte
+	h     *host
 }
 
 // New compiles cfg, which must be valid (LoadConfig checks it).
@@ -159,7 +175,43 @@ func compile(cfg Config, old *state) (*state, error) {
 	for name, h := range st.hosts {
 		h.zoned = st.zoneFor(name) != nil
 	}
+	st.aliases = st.findAliases()
 	return st, nil
+}
+
+// findAliases returns the names that resolve answers with one CNAME to
+// one of our hosts, by owner name.
+func (st *state) findAliases() map[string]*alias {
+	aliases := map[string]*alias{}
+	for _, z := range st.zones {
+		for name, rrs := range z.rrs {
+			if len(rrs) != 1 || name == z.origin || st.hosts[name] != nil || st.zoneFor(name) != z {
+				continue
+			}
+			c, ok := rrs[0].(*dns.CNAME)
+			if !ok {
+				continue
+			}
+			lower := strings.ToLower(c.Target)
+			h := st.hosts[lower]
+			if h == nil || !h.zoned {
+				continue
+			}
+			target, owner := wireName(c.Target), wireName(lower)
+			if bytes.Equal(target, owner) {
+				owner = nil
+			}
+			aliases[name] = &alias{ttl: c.Hdr.Ttl, target: target, owner: owner, h: h}
+		}
+	}
+	return aliases
+}
+
+// wireName is the uncompressed wire form of name, a valid domain name.
+func wireName(name string) []byte {
+	b := make([]byte, 255)
+	n, _ := dns.PackDomainName(dns.Fqdn(name), b, 0, nil, false)
+	return b[:n]
 }
 
 // cluster returns the named cluster, or nil.

@@ -182,6 +182,12 @@ func (w *udpWorker) fast(pkt []byte, peer netip.AddrPort, buf []byte, now time.T
 	}
 	st := w.s.state()
 	h := st.hosts[string(w.name[:n])]
+	var al *alias
+	if h == nil {
+		if al = st.aliases[string(w.name[:n])]; al != nil {
+			h = al.h
+		}
+	}
 	if h == nil || !h.zoned {
 		return nil, false
 	}
@@ -201,7 +207,7 @@ func (w *udpWorker) fast(pkt []byte, peer netip.AddrPort, buf []byte, now time.T
 	if len(addrs) == 0 {
 		return nil, false // NODATA, with the SOA: the general path
 	}
-	resp := appendAnswer(buf, q, d.ttl, q.qtype, addrs, d.scope)
+	resp := appendAnswer(buf, q, al, d.ttl, q.qtype, addrs, d.scope)
 	if len(resp) > q.udpLimit() {
 		return nil, false // truncated: the general path
 	}

@@ -91,7 +91,13 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		{"ECS bits beyond the prefix", badECS(0, 24, "127.0.2.0"), false},
 		{"ECS scope set in a query", badECS(24, 24, "127.0.2.0"), false},
 		{"another EDNS option", cookie, false},
-		{"CNAME handoff", query("video.netcinema.com.", dns.TypeA), false},
+		{"CNAME handoff", query("video.netcinema.com.", dns.TypeA), true},
+		{"CNAME handoff, AAAA", query("video.netcinema.com.", dns.TypeAAAA), true},
+		{"CNAME handoff, mixed case", query("Video.NetCinema.COM.", dns.TypeA), true},
+		{"CNAME handoff, ECS", withECS(query("video.netcinema.com.", dns.TypeA), "127.0.3.0/24"), true},
+		{"CNAME handoff, ECS IPv6", withECS(query("video.netcinema.com.", dns.TypeAAAA), "2001:db8::/56"), true},
+		{"CNAME handoff, CNAME", query("video.netcinema.com.", dns.TypeCNAME), false},
+		{"static A", query("www.netcinema.com.", dns.TypeA), false},
 		{"ANY", query("a1105.kingcdn.com.", dns.TypeANY), false},
 		{"TXT of the host", query("a1105.kingcdn.com.", dns.TypeTXT), false},
 		{"not ours", query("www.example.org.", dns.TypeA), false},
@@ -144,6 +150,53 @@ func dnsRcode(t *testing.T, b []byte) int {
 		t.Fatal(err)
 	}
 	return m.Rcode
+}
+
+// TestFastPathAliases: the fast path answers a name whose one record is a
+// CNAME to one of our hosts, as the general path does, and leaves every
+// other CNAME to it.
+func TestFastPathAliases(t *testing.T) {
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clusters[0].IPv6 = append(cfg.Clusters[0].IPv6, "fd00:1::2")
+	cfg.Clusters[1].IPv6 = nil // eu-west has no AAAA
+	cfg.Zones[0].Records = append(cfg.Zones[0].Records,
+		Record{Name: "upper.netcinema.com.", Type: "CNAME", TTL: 60, Value: "A1105.KingCDN.com."},
+		Record{Name: "www2.netcinema.com.", Type: "CNAME", TTL: 60, Value: "www.netcinema.com."},
+		Record{Name: "chain.netcinema.com.", Type: "CNAME", TTL: 60, Value: "video.netcinema.com."},
+		Record{Name: "away.netcinema.com.", Type: "CNAME", TTL: 60, Value: "cdn.example.net."},
+		Record{Name: "nohost.netcinema.com.", Type: "CNAME", TTL: 60, Value: "nope.kingcdn.com."},
+	)
+	s, err := New(*cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newUDPWorker(s)
+	tests := []struct {
+		name string
+		m    *dns.Msg
+		fast bool
+	}{
+		{"to a host", withECS(query("video.netcinema.com.", dns.TypeA), "127.0.1.0/24"), true},
+		{"to a host written in capitals", withECS(query("upper.netcinema.com.", dns.TypeA), "127.0.1.0/24"), true},
+		{"to a host written in capitals, two addresses", withECS(query("upper.netcinema.com.", dns.TypeAAAA), "127.0.1.0/24"), true},
+		{"AAAA of a cluster without IPv6", withECS(query("video.netcinema.com.", dns.TypeAAAA), "127.0.2.0/24"), false},
+		{"to a static name", query("www2.netcinema.com.", dns.TypeA), false},
+		{"a chain", withECS(query("chain.netcinema.com.", dns.TypeA), "127.0.3.0/24"), false},
+		{"to someone else's name", query("away.netcinema.com.", dns.TypeA), false},
+		{"to no such name", query("nohost.netcinema.com.", dns.TypeA), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, want, fast := answerBoth(t, s, w, pack(t, tc.m), udpPeer)
+			if fast != tc.fast {
+				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
+			}
+			sameAnswer(t, tc.name, got, want)
+		})
+	}
 }
 
 // TestFastPathTruncates: an answer larger than the query's UDP size goes
@@ -333,7 +386,8 @@ func isTimeout(err error) bool {
 // same answer.
 func FuzzServeUDP(f *testing.F) {
 	for _, m := range []*dns.Msg{query("a1105.kingcdn.com.", dns.TypeA), withECS(query("a1105.kingcdn.com.", dns.TypeAAAA), "127.0.1.0/24"),
-		withECS(query("A1105.kingcdn.com.", dns.TypeA), "2001:db8::/32"), query("video.netcinema.com.", dns.TypeA)} {
+		withECS(query("A1105.kingcdn.com.", dns.TypeA), "2001:db8::/32"), query("video.netcinema.com.", dns.TypeA),
+		withECS(query("Video.netcinema.com.", dns.TypeAAAA), "127.0.3.0/24")} {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
@@ -347,18 +401,23 @@ func FuzzServeUDP(f *testing.F) {
 	})
 }
 
-// BenchmarkFastPath answers a geo + ECS query for the CDN hostname on
-// the UDP fast path, sockets aside.
+// BenchmarkFastPath answers a geo + ECS query on the UDP fast path,
+// sockets aside: for the CDN hostname, and for the provider's name that
+// hands it over by CNAME.
 func BenchmarkFastPath(b *testing.B) {
 	s := exampleServer(b)
 	w := newUDPWorker(s)
-	pkt := pack(b, withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"))
-	buf := make([]byte, 0, 512)
-	read := time.Now() // one clock reading a batch, as ServeUDP does
-	b.ReportAllocs()
-	for b.Loop() {
-		if resp, _ := w.respond(pkt, false, udpPeer, buf, read); resp == nil {
-			b.Fatal("no answer")
-		}
+	for _, name := range []string{"a1105.kingcdn.com.", "video.netcinema.com."} {
+		b.Run(strings.TrimSuffix(name, "."), func(b *testing.B) {
+			pkt := pack(b, withECS(query(name, dns.TypeA), "127.0.2.0/24"))
+			buf := make([]byte, 0, 512)
+			read := time.Now() // one clock reading a batch, as ServeUDP does
+			b.ReportAllocs()
+			for b.Loop() {
+				if resp, fast := w.respond(pkt, false, udpPeer, buf, read); resp == nil || !fast {
+					b.Fatal("no fast answer")
+				}
+			}
+		})
 	}
 }

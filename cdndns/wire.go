@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+
+	"github.com/miekg/dns"
 )
 
 // The common query, answered from its wire form: one question for a name
@@ -156,28 +158,41 @@ func ecsClient(ecs []byte) (netip.Addr, bool) {
 }
 
 // appendAnswer appends to b the answer to q: the header, the question as
-// sent, one address record per addr (named by a pointer to the question's
-// name), and, when q has EDNS, our OPT record echoing q's ECS option with
-// the given scope.
-func appendAnswer(b []byte, q wireQuery, ttl uint32, rrtype uint16, addrs []net.IP, scope uint8) []byte {
+// sent, al's CNAME when al is not nil (named by a pointer to the
+// question's name), one address record per addr (named by a pointer to
+// the question's name, or to the CNAME's target), and, when q has EDNS,
+// our OPT record echoing q's ECS option with the given scope.
+func appendAnswer(b []byte, q wireQuery, al *alias, ttl uint32, rrtype uint16, addrs []net.IP, scope uint8) []byte {
+	start := len(b)
 	flags := flagQR | flagAA | q.flags&(flagRD|flagCD)
-	arcount := 0
+	ancount, arcount := len(addrs), 0
+	if al != nil {
+		ancount++
+	}
 	if q.edns {
 		arcount = 1
 	}
 	b = binary.BigEndian.AppendUint16(b, q.id)
 	b = binary.BigEndian.AppendUint16(b, uint16(flags))
 	b = binary.BigEndian.AppendUint16(b, 1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(addrs)))
+	b = binary.BigEndian.AppendUint16(b, uint16(ancount))
 	b = binary.BigEndian.AppendUint16(b, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(arcount))
 	b = append(b, q.question...)
+	ptr := [2]byte{0xC0, 12} // the question's name
+	owner := ptr[:]
+	if al != nil {
+		b = appendRRHeader(b, owner, dns.TypeCNAME, al.ttl, len(al.target))
+		off := len(b) - start
+		b = append(b, al.target...)
+		ptr = [2]byte{0xC0 | byte(off>>8), byte(off)}
+		owner = ptr[:]
+		if al.owner != nil {
+			owner = al.owner
+		}
+	}
 	for _, a := range addrs {
-		b = append(b, 0xC0, 12) // the question's name
-		b = binary.BigEndian.AppendUint16(b, rrtype)
-		b = binary.BigEndian.AppendUint16(b, 1) // IN
-		b = binary.BigEndian.AppendUint32(b, ttl)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(a)))
+		b = appendRRHeader(b, owner, rrtype, ttl, len(a))
 		b = append(b, a...)
 	}
 	if !q.edns {
@@ -200,6 +215,16 @@ func appendAnswer(b []byte, q wireQuery, ttl uint32, rrtype uint16, addrs []net.
 	b = append(b, q.ecs[:3]...) // family, source prefix
 	b = append(b, scope)
 	return append(b, q.ecs[4:]...)
+}
+
+// appendRRHeader appends a record's header: owner (a name in wire form,
+// or a compression pointer to one), type, class IN, TTL and data length.
+func appendRRHeader(b []byte, owner []byte, rrtype uint16, ttl uint32, rdlen int) []byte {
+	b = append(b, owner...)
+	b = binary.BigEndian.AppendUint16(b, rrtype)
+	b = binary.BigEndian.AppendUint16(b, 1) // IN
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	return binary.BigEndian.AppendUint16(b, uint16(rdlen))
 }
 
 // udpLimit is the largest UDP answer q's sender takes.
