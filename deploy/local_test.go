@@ -202,6 +202,7 @@ func TestControllerCrash(t *testing.T) {
 	ddir := filepath.Join(dir, "deployment")
 	cmd := exec.Command(bin, "deploy", "up", "-f", topo, "--dir", ddir, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	testutil.DieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // TestTopologyDemo runs the demo as a user does, a process of the real
@@ -30,6 +31,7 @@ func TestTopologyDemo(t *testing.T) {
 	reportDir := t.TempDir()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
 	cmd.Stderr = &errOut
+	testutil.DieWithTest(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

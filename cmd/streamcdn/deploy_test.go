@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // TestDeployCommands drives `streamcdn deploy` as a user does: validate,
@@ -19,7 +20,9 @@ func TestDeployCommands(t *testing.T) {
 	bin := buildBinary(t)
 	topo := filepath.Join("..", "..", "deploy", "examples", "three-region.yaml")
 	run := func(args ...string) (string, error) {
-		out, err := exec.Command(bin, append([]string{"deploy"}, args...)...).CombinedOutput()
+		cmd := exec.Command(bin, append([]string{"deploy"}, args...)...)
+		testutil.DieWithTest(cmd)
+		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 
@@ -46,6 +49,7 @@ func TestDeployCommands(t *testing.T) {
 	var upOut bytes.Buffer
 	up := exec.Command(bin, "deploy", "up", "-f", topo, "--dir", dir, "--log-level", "warn")
 	up.Stdout, up.Stderr = &upOut, &upOut
+	testutil.DieWithTest(up)
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
 	}
