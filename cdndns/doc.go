@@ -18,7 +18,9 @@
 // answer does not fit, in full over TCP), versions above 0 get BADVERS,
 // unknown opcodes NOTIMP without the query's flags; ANY gets a minimal
 // answer (RFC 8482); names match without regard to case and keep the
-// question's case.
+// question's case; a query signed (TSIG, RFC 8945) with the well-known
+// key gets a signed answer, and any other key the TSIG error. ServeTCP
+// answers TCP with miekg/dns's server.
 //
 // Cluster selection is a chain: clusters that fail their active HTTP
 // health checks (up and down thresholds) or that an operator drained are

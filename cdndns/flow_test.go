@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
@@ -67,18 +66,16 @@ func serveOnePort(t *testing.T, s *Server) string {
 		ctx, cancel := context.WithCancel(context.Background())
 		udpDone := make(chan error, 1)
 		go func() { udpDone <- s.ServeUDP(ctx, pc.(*net.UDPConn)) }()
-		srv := &dns.Server{Listener: ln, Handler: s}
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
+		tcpDone := make(chan error, 1)
+		go func() { tcpDone <- s.ServeTCP(ctx, ln) }()
 		t.Cleanup(func() {
 			cancel()
 			if err := <-udpDone; err != nil {
 				t.Errorf("ServeUDP: %v", err)
 			}
-			pc.Close()
-			srv.Shutdown()
+			if err := <-tcpDone; err != nil {
+				t.Errorf("ServeTCP: %v", err)
+			}
 		})
 		return pc.LocalAddr().String()
 	}

@@ -234,6 +234,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if m == nil {
 		return // not worth an answer
 	}
+	if t := req.IsTsig(); t != nil && m.Rcode != dns.RcodeFormatError {
+		m = signed(w, req, m, t, start)
+	}
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write", "err", err)
 	}
@@ -267,7 +270,7 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		m.SetEdns0(maxUDP, do)
 		return m
 	}
-	if len(req.Question) != 1 {
+	if len(req.Question) != 1 || tsigNotLast(req) {
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeFormatError)
 		return m
@@ -296,7 +299,7 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		if opt != nil {
 			size = max(int(opt.UDPSize()), dns.MinMsgSize)
 		}
-		m.Truncate(size)
+		m.Truncate(size - tsigReserve(req))
 	}
 	return m
 }

@@ -256,23 +256,36 @@ func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) 
 		if !trunc {
 			if err := req.Unpack(pkt); err == nil {
 				w := &packetWriter{remote: from, buf: buf}
+				if t := req.IsTsig(); t != nil {
+					w.tsigStatus = dns.TsigVerifyWithProvider(pkt, wellKnownKey{}, "", false)
+					w.requestMAC = t.MAC
+				}
 				s.ServeDNS(w, req)
 				return w.out
 			}
 		}
 	}
-	opcode := req.Opcode
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	if action == dns.MsgRejectNotImplemented {
-		req.Opcode, req.Rcode = opcode, dns.RcodeNotImplemented
-	}
-	req.Ns, req.Answer, req.Extra = nil, nil, nil
-	out, err := req.PackBuffer(buf)
+	out, err := rejection(req.MsgHdr, action).PackBuffer(buf)
 	if err != nil {
 		return nil
 	}
 	return out
+}
+
+// rejection is the answer, the header alone, to a query with header h that
+// miekg/dns's admission rules reject (action): NOTIMP for an unknown
+// opcode, with no flags set (they are defined for QUERY alone; genreport's
+// opcodeflg test), else FORMERR with RD and CD copied, as an answer has
+// them.
+func rejection(h dns.MsgHdr, action dns.MsgAcceptAction) *dns.Msg {
+	m := &dns.Msg{MsgHdr: dns.MsgHdr{Id: h.Id, Response: true, Opcode: h.Opcode}}
+	if action == dns.MsgRejectNotImplemented {
+		m.Rcode = dns.RcodeNotImplemented
+		return m
+	}
+	m.Rcode = dns.RcodeFormatError
+	m.RecursionDesired, m.CheckingDisabled = h.RecursionDesired, h.CheckingDisabled
+	return m
 }
 
 // msgHdr decodes a header's flag bits.
@@ -292,11 +305,22 @@ type packetWriter struct {
 	remote *net.UDPAddr
 	buf    []byte
 	out    []byte
+	// The query's TSIG verification and MAC, when it is signed.
+	tsigStatus error
+	requestMAC string
 }
 
 func (w *packetWriter) LocalAddr() net.Addr  { return nil }
 func (w *packetWriter) RemoteAddr() net.Addr { return w.remote }
 func (w *packetWriter) WriteMsg(m *dns.Msg) error {
+	if m.IsTsig() != nil {
+		out, _, err := dns.TsigGenerateWithProvider(m, wellKnownKey{}, w.requestMAC, false)
+		if err != nil {
+			return err
+		}
+		w.out = append(w.buf, out...)
+		return nil
+	}
 	out, err := m.PackBuffer(w.buf)
 	if err != nil {
 		return err
@@ -306,6 +330,6 @@ func (w *packetWriter) WriteMsg(m *dns.Msg) error {
 }
 func (w *packetWriter) Write(b []byte) (int, error) { w.out = append(w.buf, b...); return len(b), nil }
 func (w *packetWriter) Close() error                { return nil }
-func (w *packetWriter) TsigStatus() error           { return nil }
+func (w *packetWriter) TsigStatus() error           { return w.tsigStatus }
 func (w *packetWriter) TsigTimersOnly(bool)         {}
 func (w *packetWriter) Hijack()                     {}

@@ -391,6 +391,13 @@ func FuzzServeUDP(f *testing.F) {
 		b, _ := m.Pack()
 		f.Add(b)
 	}
+	signed := query("kingcdn.com.", dns.TypeSOA)
+	signed.SetTsig(".", dns.HmacSHA256, 300, time.Now().Unix())
+	b, _, err := dns.TsigGenerate(signed, wellKnownSecret, "", false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	s := exampleServer(f)
 	w := newUDPWorker(s)
 	f.Fuzz(func(t *testing.T, data []byte) {

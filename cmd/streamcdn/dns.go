@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"golang.org/x/sync/errgroup"
@@ -81,7 +80,7 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // dnsSockets are a DNS server's sockets: UDP, answered in batches by
 // cdndns.Server.ServeUDP, one goroutine per socket, and TCP, by
-// miekg/dns's server.
+// cdndns.Server.ServeTCP.
 type dnsSockets struct {
 	udp []*net.UDPConn
 	tcp net.Listener
@@ -141,12 +140,10 @@ func (d *dnsSockets) addr() string { return d.udp[0].LocalAddr().String() }
 // serve answers on d with srv until ctx ends.
 func (d *dnsSockets) serve(ctx context.Context, srv *cdndns.Server) error {
 	g, ctx := errgroup.WithContext(ctx)
-	tcp := &dns.Server{Listener: d.tcp, Handler: srv}
 	for _, u := range d.udp {
 		g.Go(func() error { return srv.ServeUDP(ctx, u) })
 	}
-	g.Go(tcp.ActivateAndServe)
-	g.Go(func() error { <-ctx.Done(); return tcp.Shutdown() })
+	g.Go(func() error { return srv.ServeTCP(ctx, d.tcp) })
 	return g.Wait()
 }
 

@@ -1,0 +1,38 @@
+package cdndns
+
+import (
+	"context"
+	"net"
+
+	"github.com/miekg/dns"
+)
+
+// ServeTCP answers DNS over TCP on ln (RFC 7766) until ctx ends, with
+// miekg/dns's server: any query, through ServeDNS, and the well-known
+// TSIG key. It takes ln over and closes it; it returns nil when ctx ended
+// it.
+func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
+	defer ln.Close()
+	srv := &dns.Server{Listener: ln, Handler: s, TsigProvider: wellKnownKey{}, MsgAcceptFunc: acceptTCP}
+	stop := context.AfterFunc(ctx, func() {
+		if srv.Shutdown() != nil {
+			ln.Close() // not started yet: it will find the listener closed
+		}
+	})
+	defer stop()
+	err := srv.ActivateAndServe()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// acceptTCP is miekg/dns's admission rules, but a message with an unknown
+// opcode goes to ServeDNS, which answers NOTIMP with the header alone
+// (miekg/dns's server would copy the query's flags), as ServeUDP does.
+func acceptTCP(h dns.Header) dns.MsgAcceptAction {
+	if a := dns.DefaultMsgAcceptFunc(h); a != dns.MsgRejectNotImplemented {
+		return a
+	}
+	return dns.MsgAccept
+}
