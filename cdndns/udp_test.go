@@ -54,6 +54,29 @@ func pack(t testing.TB, m *dns.Msg) []byte {
 	return b
 }
 
+// fastCase is a query and whether the fast path answers it.
+type fastCase struct {
+	name string
+	m    *dns.Msg
+	fast bool
+}
+
+// checkFastPath answers each case through w and the general path alone:
+// the fast path must take it or leave it as the case says, and both
+// answers must be the same.
+func checkFastPath(t *testing.T, s *Server, w *udpWorker, cases []fastCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, want, fast := answerBoth(t, s, w, pack(t, tc.m), udpPeer)
+			if fast != tc.fast {
+				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
+			}
+			sameAnswer(t, tc.name, got, want)
+		})
+	}
+}
+
 // TestFastPathMatchesGeneral: every query the fast path answers gets the
 // answer the general path gives, byte for byte after unpacking; the rest
 // are left to the general path.
@@ -73,11 +96,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 	}
 	cookie := withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24")
 	cookie.IsEdns0().Option = append(cookie.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
-	tests := []struct {
-		name string
-		m    *dns.Msg
-		fast bool
-	}{
+	tests := []fastCase{
 		{"A from the resolver's address", query("a1105.kingcdn.com.", dns.TypeA), true},
 		{"AAAA", query("a1105.kingcdn.com.", dns.TypeAAAA), true},
 		{"mixed case", query("A1105.KingCDN.com.", dns.TypeA), true},
@@ -123,15 +142,7 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		}(), false},
 		{"escaped name", query(`a1105\.x.kingcdn.com.`, dns.TypeA), false},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, want, fast := answerBoth(t, s, w, pack(t, tc.m), udpPeer)
-			if fast != tc.fast {
-				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
-			}
-			sameAnswer(t, tc.name, got, want)
-		})
-	}
+	checkFastPath(t, s, w, tests)
 	// Cut and malformed datagrams.
 	full := pack(t, withECS(query("a1105.kingcdn.com.", dns.TypeA), "127.0.2.0/24"))
 	for _, n := range []int{0, 5, 12, 20, len(full) - 3, len(full) - 1} {
@@ -174,11 +185,7 @@ func TestFastPathAliases(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newUDPWorker(s)
-	tests := []struct {
-		name string
-		m    *dns.Msg
-		fast bool
-	}{
+	tests := []fastCase{
 		{"to a host", withECS(query("video.netcinema.com.", dns.TypeA), "127.0.1.0/24"), true},
 		{"to a host written in capitals", withECS(query("upper.netcinema.com.", dns.TypeA), "127.0.1.0/24"), true},
 		{"to a host written in capitals, two addresses", withECS(query("upper.netcinema.com.", dns.TypeAAAA), "127.0.1.0/24"), true},
@@ -188,15 +195,7 @@ func TestFastPathAliases(t *testing.T) {
 		{"to someone else's name", query("away.netcinema.com.", dns.TypeA), false},
 		{"to no such name", query("nohost.netcinema.com.", dns.TypeA), false},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, want, fast := answerBoth(t, s, w, pack(t, tc.m), udpPeer)
-			if fast != tc.fast {
-				t.Errorf("fast path taken: %v, want %v", fast, tc.fast)
-			}
-			sameAnswer(t, tc.name, got, want)
-		})
-	}
+	checkFastPath(t, s, w, tests)
 }
 
 // TestFastPathTruncates: an answer larger than the query's UDP size goes
