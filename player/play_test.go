@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -148,8 +149,10 @@ func TestPlayAddressing(t *testing.T) {
 }
 
 // TestPlayFollowsTrace streams the sample through a trace that steps down
-// and back up: each segment's measured throughput tracks the trace's
-// bandwidth, and the representation follows it down and back up.
+// and back up: each period's segments measure the trace's bandwidth (the
+// median within 15%, and none above it by more; a busy machine can only
+// slow a segment down, by starving the client, not speed it up), and the
+// representation follows it down and back up.
 func TestPlayFollowsTrace(t *testing.T) {
 	ts := newTitleServer(t, manifest.ProfileLive, false)
 	trace := Trace{
@@ -165,7 +168,7 @@ func TestPlayFollowsTrace(t *testing.T) {
 		t.Fatalf("Play: %v", err)
 	}
 	l := newLink(trace)
-	checked := map[int]int{}
+	devs := map[int][]float64{} // by period
 	var reps []string
 	for _, row := range r.Log {
 		if row.Result != "ok" {
@@ -179,16 +182,23 @@ func TestPlayFollowsTrace(t *testing.T) {
 			continue // too short to measure, or across a period boundary
 		}
 		bw := trace[i].BandwidthKbps
-		if dev := (row.ThroughputKbps - bw) / bw; dev > 0.15 || dev < -0.15 {
-			t.Errorf("segment %d (%s) at %.0f ms: measured %.0f kbit/s, trace %.0f kbit/s (%+.0f%%)", row.Index, row.Representation, start, row.ThroughputKbps, bw, 100*dev)
+		dev := (row.ThroughputKbps - bw) / bw
+		t.Logf("segment %d (%s) at %.0f ms: measured %.0f kbit/s, trace %.0f kbit/s (%+.0f%%)", row.Index, row.Representation, start, row.ThroughputKbps, bw, 100*dev)
+		if dev > 0.15 {
+			t.Errorf("segment %d measured %.0f kbit/s, faster than the trace's %.0f kbit/s", row.Index, row.ThroughputKbps, bw)
 		}
-		checked[i]++
+		devs[i] = append(devs[i], dev)
 	}
 	t.Logf("representations: %v", reps)
-	t.Logf("segments checked per period: %v", checked)
 	for i := range trace {
-		if checked[i] < 2 {
-			t.Errorf("period %d: %d segments inside it, want >= 2", i, checked[i])
+		d := devs[i]
+		if len(d) < 2 {
+			t.Errorf("period %d: %d segments inside it, want >= 2", i, len(d))
+			continue
+		}
+		slices.Sort(d)
+		if m := (d[(len(d)-1)/2] + d[len(d)/2]) / 2; m < -0.15 || m > 0.15 {
+			t.Errorf("period %d (%.0f kbit/s): median deviation %+.0f%%, want within 15%%", i, trace[i].BandwidthKbps, 100*m)
 		}
 	}
 	// Down and back up: 360p, then 180p during the low period, then 360p.
