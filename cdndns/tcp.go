@@ -13,7 +13,7 @@ import (
 // it.
 func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
 	defer ln.Close()
-	srv := &dns.Server{Listener: ln, Handler: s, TsigProvider: wellKnownKey{}, MsgAcceptFunc: acceptTCP}
+	srv := &dns.Server{Listener: ln, Handler: s, TsigProvider: wellKnownKey{}, MsgAcceptFunc: accept}
 	stop := context.AfterFunc(ctx, func() {
 		if srv.Shutdown() != nil {
 			ln.Close() // not started yet: it will find the listener closed
@@ -27,10 +27,11 @@ func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// acceptTCP is miekg/dns's admission rules, but a message with an unknown
-// opcode goes to ServeDNS, which answers NOTIMP with the header alone
-// (miekg/dns's server would copy the query's flags), as ServeUDP does.
-func acceptTCP(h dns.Header) dns.MsgAcceptAction {
+// accept is miekg/dns's admission rules for both transports, except
+// that a message with an unknown opcode goes to ServeDNS, which answers
+// NOTIMP with the header alone (miekg/dns's server would copy the query's
+// flags).
+func accept(h dns.Header) dns.MsgAcceptAction {
 	if a := dns.DefaultMsgAcceptFunc(h); a != dns.MsgRejectNotImplemented {
 		return a
 	}

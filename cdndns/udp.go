@@ -37,11 +37,12 @@ const maxDecisions = 1 << 16
 // batches (recvmmsg and sendmmsg) by a thread that waits in recvmmsg.
 //
 // The common query, a CDN hostname's A or AAAA with or without EDNS and
-// Client Subnet, is answered from its wire form with the cluster
+// Client Subnet (or the same for a name whose one record is a CNAME to a
+// CDN hostname), is answered from its wire form with the cluster
 // decision cached per client address for at most a second and dropped
 // whenever health, drain, load, RTT or the configuration change; every
-// other message takes the general path (ServeDNS), with miekg/dns's
-// server's admission rules. The answers are the same either way. Run one
+// other message takes the general path (ServeDNS), with the admission
+// rules ServeTCP has (accept). The answers are the same either way. Run one
 // ServeUDP per socket; several sockets may share a port with SO_REUSEPORT.
 func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	w := newUDPWorker(s)
@@ -233,11 +234,11 @@ func (w *udpWorker) decide(st *state, h *host, client netip.Addr, now time.Time)
 	return d
 }
 
-// general answers pkt as miekg/dns's server does: a message whose header
+// general answers pkt as ServeTCP's server does: a message whose header
 // does not parse gets no answer (it could be used to amplify), responses
-// are ignored, one its admission rules refuse or that does not unpack
-// gets FORMERR (NOTIMP for an unknown opcode) with the header alone, and
-// the rest is answered by ServeDNS.
+// are ignored, one the admission rules (accept) refuse or that does not
+// unpack gets FORMERR with the header alone, and the rest is answered by
+// ServeDNS.
 func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) []byte {
 	if len(pkt) < 12 {
 		return nil
@@ -247,7 +248,7 @@ func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) 
 		Qdcount: binary.BigEndian.Uint16(pkt[4:]), Ancount: binary.BigEndian.Uint16(pkt[6:]),
 		Nscount: binary.BigEndian.Uint16(pkt[8:]), Arcount: binary.BigEndian.Uint16(pkt[10:]),
 	}
-	action := dns.DefaultMsgAcceptFunc(hdr)
+	action := accept(hdr)
 	req := &dns.Msg{MsgHdr: msgHdr(hdr.Id, hdr.Bits)}
 	switch action {
 	case dns.MsgIgnore:
@@ -265,26 +266,20 @@ func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) 
 			}
 		}
 	}
-	out, err := rejection(req.MsgHdr, action).PackBuffer(buf)
+	out, err := formErr(req.MsgHdr).PackBuffer(buf)
 	if err != nil {
 		return nil
 	}
 	return out
 }
 
-// rejection is the answer, the header alone, to a query with header h that
-// miekg/dns's admission rules reject (action): NOTIMP for an unknown
-// opcode, with no flags set (they are defined for QUERY alone; genreport's
-// opcodeflg test), else FORMERR with RD and CD copied, as an answer has
-// them.
-func rejection(h dns.MsgHdr, action dns.MsgAcceptAction) *dns.Msg {
-	m := &dns.Msg{MsgHdr: dns.MsgHdr{Id: h.Id, Response: true, Opcode: h.Opcode}}
-	if action == dns.MsgRejectNotImplemented {
-		m.Rcode = dns.RcodeNotImplemented
-		return m
-	}
-	m.Rcode = dns.RcodeFormatError
-	m.RecursionDesired, m.CheckingDisabled = h.RecursionDesired, h.CheckingDisabled
+// formErr is the FORMERR answer, the header alone, to a query with
+// header h, as miekg/dns's server (ServeTCP) gives it: the query's flags
+// copied, Z cleared.
+func formErr(h dns.MsgHdr) *dns.Msg {
+	m := &dns.Msg{MsgHdr: h}
+	m.SetRcodeFormatError(m)
+	m.Zero = false
 	return m
 }
 

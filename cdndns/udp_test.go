@@ -198,6 +198,56 @@ func TestFastPathAliases(t *testing.T) {
 	checkFastPath(t, s, w, tests)
 }
 
+// TestTransportsAgree: a message the admission rules refuse, or with an
+// unknown opcode, gets the same answer over UDP (ServeUDP) as over TCP
+// (ServeTCP, miekg/dns's server).
+func TestTransportsAgree(t *testing.T) {
+	addr := serveOnePort(t, exampleServer(t))
+	flags := func(m *dns.Msg) *dns.Msg {
+		m.RecursionDesired, m.RecursionAvailable, m.AuthenticatedData, m.CheckingDisabled, m.Zero = true, true, true, true, true
+		return m
+	}
+	twoQuestions := flags(query("a1105.kingcdn.com.", dns.TypeA))
+	twoQuestions.Question = append(twoQuestions.Question, twoQuestions.Question[0])
+	notify := flags(query("kingcdn.com.", dns.TypeSOA))
+	notify.Opcode = dns.OpcodeNotify
+	update := flags(query("kingcdn.com.", dns.TypeSOA))
+	update.Opcode = dns.OpcodeUpdate
+	threeExtra := flags(query("a1105.kingcdn.com.", dns.TypeA))
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		threeExtra.Extra = append(threeExtra.Extra, &dns.A{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)})
+	}
+	tests := []struct {
+		name  string
+		m     *dns.Msg
+		rcode int
+	}{
+		{"two questions", twoQuestions, dns.RcodeFormatError},
+		{"three additional records", threeExtra, dns.RcodeFormatError},
+		{"NOTIFY", notify, dns.RcodeNotImplemented},
+		{"UPDATE", update, dns.RcodeNotImplemented},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var answers [2]*dns.Msg
+			for i, network := range []string{"udp", "tcp"} {
+				c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+				r, _, err := c.Exchange(tc.m, addr)
+				if err != nil {
+					t.Fatalf("%s: %v", network, err)
+				}
+				if r.Rcode != tc.rcode {
+					t.Errorf("%s: rcode %s, want %s", network, dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
+				}
+				answers[i] = r
+			}
+			if u, c := answers[0].String(), answers[1].String(); u != c {
+				t.Errorf("UDP and TCP differ:\n%s\n---\n%s", u, c)
+			}
+		})
+	}
+}
+
 // TestFastPathTruncates: an answer larger than the query's UDP size goes
 // to the general path, which sets TC.
 func TestFastPathTruncates(t *testing.T) {
