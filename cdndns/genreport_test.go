@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -130,7 +131,7 @@ func (g genreportTest) query(t *testing.T, zone string, id uint16) (msg []byte, 
 }
 
 // wellKnownSecret is the well-known TSIG key's secret: 32 zero octets.
-var wellKnownSecret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+const wellKnownSecret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 // exchange sends q to addr over UDP, or TCP when g says so or (unless it
 // ignores TC) the UDP answer is truncated, and returns the answer.
@@ -165,26 +166,14 @@ func (g genreportTest) exchange(t *testing.T, addr string, q []byte) []byte {
 		t.Fatal(err)
 	}
 	var l [2]byte
-	if _, err := readFull(c, l[:]); err != nil {
+	if _, err := io.ReadFull(c, l[:]); err != nil {
 		t.Fatalf("no answer over TCP: %v", err)
 	}
 	buf := make([]byte, binary.BigEndian.Uint16(l[:]))
-	if _, err := readFull(c, buf); err != nil {
+	if _, err := io.ReadFull(c, buf); err != nil {
 		t.Fatalf("a cut answer over TCP: %v", err)
 	}
 	return buf
-}
-
-func readFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // verdict is what genreport's process() finds wrong with the answer r to
