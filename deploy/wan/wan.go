@@ -70,8 +70,9 @@ type Proxy struct {
 	paths []*path
 	def   *path
 	next  atomic.Uint32
-	m     *Metrics
-	hc    *http.Client
+	// active is the connections open, the series found once.
+	active prometheus.Gauge
+	hc     *http.Client
 }
 
 type path struct {
@@ -126,7 +127,7 @@ func New(cfg ProxyConfig, m *Metrics, log *slog.Logger) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, log: log, m: m, hc: &http.Client{Timeout: time.Second}}
+	p := &Proxy{cfg: cfg, log: log, active: m.active.WithLabelValues(cfg.Name), hc: &http.Client{Timeout: time.Second}}
 	mk := func(pc Path) (*path, error) {
 		if pc.RTTMs < 0 || pc.RTTMs > 10000 || pc.RateBPS < 0 {
 			return nil, fmt.Errorf("wan: proxy %s: path %q: rtt_ms 0 to 10000 and rate_bps not negative", cfg.Name, pc.Label)
@@ -212,9 +213,8 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	ph := p.pathFor(c.RemoteAddr())
 	ph.conns.Inc()
-	active := p.m.active.WithLabelValues(p.cfg.Name)
-	active.Inc()
-	defer active.Dec()
+	p.active.Inc()
+	defer p.active.Dec()
 	// The client's SYN, SYN-ACK and ACK: one round trip before it can
 	// send, the server's connect the same way.
 	if pace.Sleep(ctx, 2*ph.oneWay) != nil {

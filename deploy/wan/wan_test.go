@@ -105,6 +105,30 @@ func mustConns(reg *prometheus.Registry, label string) prometheus.Collector {
 	return g
 }
 
+// TestActiveConnections: streamcdn_wan_connections counts a connection
+// while it is open through the proxy, and no longer once it closed.
+func TestActiveConnections(t *testing.T) {
+	be := backend(t, "hello")
+	addr, p, _ := start(t, ProxyConfig{Name: "cluster", Backends: []Backend{{Addr: strings.TrimPrefix(be.URL, "http://")}}})
+	waitFor := func(want float64) {
+		t.Helper()
+		for range 500 { // 5 s
+			if testutil.ToFloat64(p.active) == want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("connections open = %v, want %v", testutil.ToFloat64(p.active), want)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(1)
+	c.Close()
+	waitFor(0)
+}
+
 // TestRate: a path's rate paces what flows to the client.
 func TestRate(t *testing.T) {
 	big := strings.Repeat("x", 500_000)
