@@ -199,11 +199,8 @@ func (d *Deployment) prepare(ctx context.Context) error {
 			return fmt.Errorf("deploy: %w", err)
 		}
 	}
-	tok := filepath.Join(p.Dir, "admin-token")
-	if _, err := os.Stat(tok); errors.Is(err, os.ErrNotExist) {
-		if err := atomicfile.Write(tok, []byte(rand.Text()+"\n")); err != nil {
-			return fmt.Errorf("deploy: %w", err)
-		}
+	if err := ensureToken(filepath.Join(p.Dir, "admin-token")); err != nil {
+		return fmt.Errorf("deploy: %w", err)
 	}
 	for path, data := range p.Files {
 		if err := atomicfile.Write(path, data); err != nil {
@@ -214,6 +211,22 @@ func (d *Deployment) prepare(ctx context.Context) error {
 		if err := d.packageTitle(ctx, ti); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureToken makes sure path holds an admin token readable by its owner
+// only: a new random one, or the one there, its permissions narrowed to
+// 0600 if an earlier version left it readable by others.
+func ensureToken(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return atomicfile.WriteSecret(path, []byte(rand.Text()+"\n"))
+	case err != nil:
+		return err
+	case fi.Mode().Perm()&0o077 != 0:
+		return os.Chmod(path, 0o600)
 	}
 	return nil
 }

@@ -156,3 +156,35 @@ func TestFreePort(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// TestEnsureToken: the admin token is a secret: a new one is written
+// 0600, and one an earlier version left 0644 is narrowed, not replaced.
+func TestEnsureToken(t *testing.T) {
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh")
+	if err := ensureToken(fresh); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old")
+	if err := os.WriteFile(old, []byte("kept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureToken(old); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fresh, old} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), perm)
+		}
+	}
+	if b, _ := os.ReadFile(old); string(b) != "kept\n" {
+		t.Errorf("an existing token was replaced: %q", b)
+	}
+	if b, _ := os.ReadFile(fresh); len(b) < 16 {
+		t.Errorf("new token %q is too short", b)
+	}
+}

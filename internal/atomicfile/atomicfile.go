@@ -10,12 +10,30 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path with data.
+// Write replaces path with data, readable by everyone (0644).
 func Write(path string, data []byte) error {
-	return WriteFrom(path, func(w io.Writer) error {
-		_, err := w.Write(data)
+	return WriteMode(path, data, 0o644)
+}
+
+// WriteSecret replaces path with data readable by its owner only (0600):
+// tokens and keys. The file never exists with wider permissions, not even
+// as a temporary.
+func WriteSecret(path string, data []byte) error {
+	return WriteMode(path, data, 0o600)
+}
+
+// WriteMode replaces path with data and gives it perm.
+func WriteMode(path string, data []byte, perm os.FileMode) error {
+	f, err := Create(path)
+	if err != nil {
 		return err
-	})
+	}
+	defer f.Abort()
+	f.Perm = perm
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Commit()
 }
 
 // WriteFrom replaces path with what fill writes. If fill fails, nothing is
@@ -37,6 +55,8 @@ func WriteFrom(path string, fill func(io.Writer) error) error {
 // tell a leftover of a crash.
 type File struct {
 	*os.File
+	// Perm is the mode the file gets on Commit; Create sets 0644.
+	Perm os.FileMode
 	path string
 	done bool
 }
@@ -47,7 +67,7 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	return &File{File: tmp, path: path}, nil
+	return &File{File: tmp, Perm: 0o644, path: path}, nil
 }
 
 // Commit fsyncs the file, renames it over the target and fsyncs the
@@ -64,7 +84,7 @@ func (f *File) Commit() (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
+	if err = os.Chmod(f.Name(), f.Perm); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	if err = os.Rename(f.Name(), f.path); err != nil {
