@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/streamcdn/streamcdn/internal/httpx"
@@ -50,11 +51,22 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, map[string]int{"purged": s.purge(match)})
 }
 
+// canonical is target (a path with an optional query) with its path
+// normalised as the public listener normalises request targets, so that
+// a purge of an alias reaches the stored object.
+func canonical(target string) string {
+	u, err := url.ParseRequestURI(target)
+	if target == "" || err != nil || !normalise(u) {
+		return target
+	}
+	return u.RequestURI()
+}
+
 // targets reads which stored keys a purge or an unpin names: url=/path
 // (every variant of it) or prefix=/path/.
 func targets(r *http.Request) (func(key string) bool, error) {
 	q := r.URL.Query()
-	exact, prefix := q.Get("url"), q.Get("prefix")
+	exact, prefix := canonical(q.Get("url")), canonical(q.Get("prefix"))
 	switch {
 	case exact != "" && prefix == "":
 		return func(k string) bool { return k == exact || strings.HasPrefix(k, exact+"\x00") }, nil

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,6 +94,12 @@ type Server struct {
 
 	wg sync.WaitGroup // fills and disk writes in flight
 
+	// purgeMu orders purges against stores: a fill that started before
+	// a purge (an older generation) never stores what the purge matches.
+	purgeMu sync.RWMutex
+	gen     uint64     // generation: purges so far
+	purges  []purgeRec // the recent purges, oldest first
+
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
 
@@ -139,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 	s.mem = newMemory(cfg.MemoryBytes, !cfg.NoAdmission, func(*object) { s.metrics.evictions.WithLabelValues("memory").Inc() })
 	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
 		return nil, err
+	}
+	if s.disk != nil {
+		s.disk.guard = s.guard
+		s.disk.onEvict = func(n int) { s.metrics.evictions.WithLabelValues("disk").Add(float64(n)) }
+		s.disk.reserve = s.diskReserve
 	}
 	return s, nil
 }
@@ -193,6 +208,28 @@ func (s *Server) Close() error {
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
+// diskReserve is what the disk tier leaves free on its filesystem: 1% of
+// it (at least 64 MiB) and, when the pinned area is on the same
+// filesystem, the part of the pinned budget not yet used, so that cached
+// copies never take the room pushes were promised.
+func (s *Server) diskReserve() int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.cfg.DiskDir, &st); err != nil {
+		return 0
+	}
+	reserve := max(int64(st.Blocks)*int64(st.Bsize)/100, 64<<20)
+	if s.pins != nil && sameFilesystem(s.cfg.DiskDir, s.cfg.PinnedDir) {
+		_, used := s.pins.stats()
+		reserve += max(s.cfg.PinnedBytes-used, 0)
+	}
+	return reserve
+}
+
+func sameFilesystem(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	return syscall.Stat(a, &sa) == nil && syscall.Stat(b, &sb) == nil && sa.Dev == sb.Dev
+}
+
 func (s *Server) upstreamURL(r *http.Request) string {
 	return strings.TrimSuffix(s.upstream.String(), "/") + r.URL.RequestURI()
 }
@@ -204,9 +241,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w}}
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
+	case !normalise(r.URL):
+		// "*" (OPTIONS * is the server's, not the origin's) or a target
+		// that is not a path: nothing to cache or forward.
+		rec.cache = "bypass"
+		http.Error(rec, "request target must be an absolute path", http.StatusBadRequest)
 	case get && s.servePinned(rec, r):
 	case !get:
-		s.forward(rec, r, "fwd=method", true)
+		s.forward(rec, r, "fwd=method", unsafe(r.Method))
 	case r.Header.Get("Authorization") != "":
 		s.forward(rec, r, "fwd=request; detail=authorization", false)
 	default:
@@ -215,6 +257,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.observe(rec)
 	s.egress.Add(rec.Bytes)
 	s.sampleRTT(r)
+}
+
+// unsafe reports whether a method may change the resource (RFC 9110
+// §9.2.1): only a success of one of those invalidates (RFC 9111 §4.4).
+// OPTIONS (a browser's CORS preflight) and TRACE are safe.
+func unsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// normalise rewrites u's path to its one canonical form, so that
+// aliases of a path make one cache key, one title for the mode lookup
+// and one upstream request: empty and dot segments removed ("//",
+// "/./", "/a/../"), an escaped slash ("%2F") taken as a slash, and
+// escapes written one way. A trailing slash is kept. It reports false
+// for a target that is not an absolute path.
+func normalise(u *url.URL) bool {
+	p := u.Path
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p || u.RawPath != "" {
+		u.Path, u.RawPath = clean, ""
+	}
+	return true
 }
 
 // primaryKey is the request target: the edge serves one upstream.
@@ -233,37 +307,121 @@ func (s *Server) fullKey(r *http.Request) string {
 	return p + "\x00" + varyKey(r, names)
 }
 
-// lookup finds the stored object for key: memory first, then disk
-// (promoted to memory when found and intact).
-func (s *Server) lookup(key string) *object {
+// purgeRec is a purge that fills started before it must respect.
+type purgeRec struct {
+	gen   uint64
+	at    time.Time
+	match func(key string) bool
+}
+
+// generation returns the current purge generation, to be recorded when
+// a fill starts or an object is read from disk.
+func (s *Server) generation() uint64 {
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	return s.gen
+}
+
+// guard runs insert, which puts key's object into a tier, unless a purge
+// newer than gen (the object's generation) matches key. It reports
+// whether it ran insert.
+func (s *Server) guard(key string, gen uint64, insert func()) bool {
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	for i := len(s.purges) - 1; i >= 0 && s.purges[i].gen > gen; i-- {
+		if s.purges[i].match(key) {
+			return false
+		}
+	}
+	insert()
+	return true
+}
+
+// notePurge starts a new generation for a purge matching match, and
+// stops fills in flight for matching keys from being joined.
+func (s *Server) notePurge(match func(key string) bool) {
+	now := time.Now()
+	s.purgeMu.Lock()
+	s.gen++
+	// A fill lives at most UpstreamTimeout; its disk write a little
+	// longer. Older records can match nothing still in flight.
+	keep := 2*s.cfg.UpstreamTimeout + time.Minute
+	i := 0
+	for i < len(s.purges) && now.Sub(s.purges[i].at) > keep {
+		i++
+	}
+	s.purges = append(s.purges[i:], purgeRec{gen: s.gen, at: now, match: match})
+	s.purgeMu.Unlock()
+	s.fillsMu.Lock()
+	for k := range s.fills {
+		if match(k) {
+			delete(s.fills, k)
+		}
+	}
+	s.fillsMu.Unlock()
+}
+
+// lookup finds the stored object for key: memory first, then disk. A
+// disk object small enough for memory and admitted there is read whole
+// (verified) and promoted; a larger one is returned with its open file,
+// to be served from it block by block, and the caller closes it.
+func (s *Server) lookup(key string) (*object, *objectFile) {
 	if o, ok := s.mem.get(key); ok {
-		return o
+		return o, nil
 	}
 	if s.disk == nil {
-		return nil
+		return nil, nil
 	}
-	o, err := s.disk.get(key)
+	gen := s.generation()
+	of, err := s.disk.open(key)
 	if err != nil {
-		if errors.Is(err, errCorrupt) {
-			s.metrics.corrupt.Inc()
-			s.log.Warn("dropped a corrupt disk object", "key", key, "err", err)
-		}
-		return nil
+		s.diskError(key, err)
+		return nil, nil
 	}
+	o := of.object()
+	o.gen = gen
+	if o.sliced == 0 && (o.size > s.cfg.MemoryBytes/8 || !s.mem.admits(key, o.costWith(o.size))) {
+		return o, of
+	}
+	body, err := of.readAll()
+	of.Close()
+	if err != nil {
+		s.diskError(key, err)
+		return nil, nil
+	}
+	o.body = body
 	s.store(o, false) // promote to memory, through admission
-	return o
+	return o, nil
+}
+
+// diskError handles a failure to read key's object from disk: a corrupt
+// file is dropped and counted; anything else (out of descriptors, say)
+// is a miss this time, and the file stays.
+func (s *Server) diskError(key string, err error) {
+	switch {
+	case errors.Is(err, errCorrupt):
+		s.disk.remove(key)
+		s.metrics.corrupt.Inc()
+		s.log.Warn("dropped a corrupt disk object", "key", key, "err", err)
+	case !errors.Is(err, fs.ErrNotExist):
+		s.log.Warn("disk object unreadable; served as a miss", "key", key, "err", err)
+	}
 }
 
 // store keeps o in memory (through admission) and, if toDisk, writes it
-// to the disk tier in the background. It reports whether o was kept.
+// to the disk tier in the background, unless a purge since o's
+// generation matches it. It reports whether o was kept.
 func (s *Server) store(o *object, toDisk bool) bool {
 	s.noteVary(o)
-	kept := s.mem.put(o)
+	kept := false
+	if o.body != nil || o.sliced > 0 {
+		s.guard(o.key, o.gen, func() { kept = s.mem.put(o) })
+	}
 	if s.disk != nil && toDisk {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.disk.put(o); err != nil {
+			if err := s.disk.put(o, o.body, o.gen); err != nil && !errors.Is(err, errTooLarge) {
 				s.log.Error("disk write", "key", o.key, "err", err)
 			}
 		}()
@@ -286,18 +444,21 @@ func (s *Server) noteVary(o *object) {
 func (s *Server) serveCached(w *recorder, r *http.Request) {
 	key := s.fullKey(r)
 	rp := parseRequestPolicy(r)
-	o := s.lookup(key)
+	o, of := s.lookup(key)
+	if of != nil {
+		defer of.Close()
+	}
 	if o != nil {
 		age := ageOf(o, s.now())
 		switch decide(o, age, rp) {
 		case useFresh:
-			s.serveObjectAged(w, r, o, age, "hit", s.hitStatus(o, age, ""))
+			s.serveStored(w, r, o, of, age, "hit", s.hitStatus(o, age, ""))
 			return
 		case useStale:
-			s.serveObjectAged(w, r, o, age, "stale", s.hitStatus(o, age, "; detail=max-stale"))
+			s.serveStored(w, r, o, of, age, "stale", s.hitStatus(o, age, "; detail=max-stale"))
 			return
 		case useSWR:
-			s.serveObjectAged(w, r, o, age, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
+			s.serveStored(w, r, o, of, age, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
 			s.startFill(key, r, o) // revalidate in the background, coalesced
 			return
 		}
@@ -316,13 +477,35 @@ func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
 }
 
 // serveObject answers r from a stored object: preconditions, Range and
-// HEAD through httpx for 200s, the stored status and body otherwise.
+// HEAD through httpx for 200s, the stored status and body otherwise. An
+// object whose body is on disk is read from its file.
 func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
-	s.serveObjectAged(w, r, o, ageOf(o, s.now()), cache, status)
+	var of *objectFile
+	if o.body == nil && o.sliced == 0 && o.size > 0 {
+		var err error
+		if of, err = s.openDisk(o.key); err != nil {
+			s.forward(w, r, "fwd=miss; detail=disk-error", false)
+			return
+		}
+		defer of.Close()
+	}
+	s.serveStored(w, r, o, of, ageOf(o, s.now()), cache, status)
 }
 
-// serveObjectAged is serveObject for a caller that knows the object's age.
-func (s *Server) serveObjectAged(w *recorder, r *http.Request, o *object, age time.Duration, cache, status string) {
+func (s *Server) openDisk(key string) (*objectFile, error) {
+	if s.disk == nil {
+		return nil, fs.ErrNotExist
+	}
+	of, err := s.disk.open(key)
+	if err != nil {
+		s.diskError(key, err)
+	}
+	return of, err
+}
+
+// serveStored serves o, whose body is in memory or, when of is not nil,
+// in that file; age is o's current age.
+func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *objectFile, age time.Duration, cache, status string) {
 	if o.sliced > 0 {
 		s.serveSliced(w, r, o, status)
 		w.cache = cache
@@ -336,17 +519,61 @@ func (s *Server) serveObjectAged(w *recorder, r *http.Request, o *object, age ti
 	h.Set("Age", strconv.Itoa(int(age.Seconds())))
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
+	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: o.header.Get("Content-Type"), Validators: o.validators()}
+	if of != nil {
+		rd := of.reader()
+		defer rd.Close()
+		// The first block is checked before the header goes out, so that
+		// damage found there is a miss, not a cut response.
+		if _, err := rd.Seek(firstByte(r, c.Size), io.SeekStart); err == nil && c.Size > 0 {
+			var b [1]byte
+			if _, err := rd.Read(b[:]); err != nil {
+				s.diskError(o.key, err)
+				for k := range h {
+					delete(h, k)
+				}
+				s.forward(w, r, "fwd=miss; detail=disk-error", false)
+				return
+			}
+		}
+		c.Body = rd
+	}
 	if o.status != http.StatusOK {
 		w.WriteHeader(o.status)
 		if r.Method != http.MethodHead {
-			w.Write(o.body)
+			s.copyBody(w, o.key, c)
 		}
 		return
 	}
 	h.Del("Content-Length")
-	httpx.Serve(w, r, httpx.Content{
-		Data: o.body, Size: int64(len(o.body)), ContentType: o.header.Get("Content-Type"), Validators: o.validators(),
-	})
+	if _, err := httpx.Serve(w, r, c); errors.Is(err, errCorrupt) {
+		s.diskError(o.key, err)
+		panic(http.ErrAbortHandler) // never the rest of a damaged body
+	}
+}
+
+// copyBody writes the whole body of c.
+func (s *Server) copyBody(w io.Writer, key string, c httpx.Content) {
+	if c.Body == nil {
+		w.Write(c.Data)
+		return
+	}
+	c.Body.Seek(0, io.SeekStart)
+	if _, err := io.Copy(w, c.Body); errors.Is(err, errCorrupt) {
+		s.diskError(key, err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// firstByte is the offset of the first body byte a GET for r of a body
+// of size bytes sends: its first range's, or 0.
+func firstByte(r *http.Request, size int64) int64 {
+	if hdr := r.Header.Get("Range"); hdr != "" && r.Method == http.MethodGet {
+		if rs, err := httpx.ParseRange(hdr, size); err == nil && len(rs) > 0 {
+			return rs[0].Start
+		}
+	}
+	return 0
 }
 
 func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
@@ -372,7 +599,7 @@ func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *o
 		s.metrics.coalesced.Inc()
 		return f, true
 	}
-	f = newFill(key, r) // replaces a finished fill that is not yet removed
+	f = newFill(key, r, s.generation()) // replaces a finished fill that is not yet removed
 	if rng != "" {
 		f.rng, f.meta = rng, meta
 	}

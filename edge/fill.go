@@ -16,7 +16,8 @@ import (
 // sleep on cond until bytes arrive or it ends.
 type fill struct {
 	key   string
-	owner *http.Request // a copy of the request that started it, for the upstream request
+	gen   uint64        // the purge generation when it started
+	owner *http.Request // a copy of the request that started it, as a GET: the upstream request
 	by    *http.Request // the request that started it; only it may use a non-shareable answer
 
 	mu     sync.Mutex
@@ -44,8 +45,10 @@ type fill struct {
 	meta *object
 }
 
-func newFill(key string, r *http.Request) *fill {
-	f := &fill{key: key, owner: r.Clone(context.Background()), by: r, size: -1}
+func newFill(key string, r *http.Request, gen uint64) *fill {
+	owner := r.Clone(context.Background())
+	owner.Method = http.MethodGet // a HEAD miss is filled (and stored) by a GET
+	f := &fill{key: key, gen: gen, owner: owner, by: r, size: -1}
 	f.cond = sync.NewCond(&f.mu)
 	return f
 }
@@ -91,6 +94,29 @@ func (f *fill) waitHeader() {
 		f.cond.Wait()
 	}
 	f.mu.Unlock()
+}
+
+// waitFirstByte blocks until the body has a byte or the fill ended; it
+// returns the fill's error if it failed before any byte.
+func (f *fill) waitFirstByte() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.buf) == 0 && !f.done {
+		f.cond.Wait()
+	}
+	if len(f.buf) == 0 && f.err != nil {
+		return f.err
+	}
+	return nil
+}
+
+// stored reports whether the fill has ended and its response was stored
+// (or is being written to disk), for Cache-Status: a fill still running
+// may yet fail and store nothing, so it does not say "stored".
+func (f *fill) stored() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done && f.err == nil && f.storing
 }
 
 // reader returns a ReadSeeker over the body that blocks until the bytes
@@ -166,7 +192,15 @@ func (s *Server) run(f *fill, stale *object) {
 	respTime := s.now()
 	if stale != nil && res.StatusCode == http.StatusNotModified {
 		o := stale.refresh(res.Header, reqTime, respTime)
-		s.store(o, false)
+		o.gen = f.gen
+		if o.body == nil && o.sliced == 0 { // its body is on disk: the file gets the new header
+			if err := s.disk.rewrite(o, o.gen); err != nil {
+				f.finish(fmt.Errorf("refresh %s on disk: %w", o.key, err))
+				return
+			}
+		} else {
+			s.store(o, false)
+		}
 		f.mu.Lock()
 		f.obj = o
 		f.mu.Unlock()
@@ -219,7 +253,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		// stored, else every waiter fetches it for itself.
 		f.mu.Lock()
 		if canStore && res.StatusCode == http.StatusOK {
-			f.obj = s.storeSliceMeta(f.key, h, size, reqTime, respTime)
+			f.obj = s.storeSliceMeta(f.key, f.gen, h, size, reqTime, respTime)
 		} else {
 			f.pass = "too-big"
 		}
@@ -261,7 +295,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		f.mu.Lock()
 		// The stored header is a copy: requests still streaming this fill
 		// read f.header while Content-Length is set below.
-		o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), body: f.buf, reqTime: reqTime, respTime: respTime}
+		o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), body: f.buf, reqTime: reqTime, respTime: respTime, gen: f.gen}
 		f.mu.Unlock()
 		// The key holds the varied request fields the response names,
 		// which were unknown when the fill started.

@@ -75,6 +75,21 @@ func (m *memory) put(o *object) bool {
 	return true
 }
 
+// admits reports whether put would store an object of key and cost now,
+// without recording an access.
+func (m *memory) admits(key string, cost int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cost > m.capacity {
+		return false
+	}
+	if _, ok := m.lru.Peek(key); ok || m.sketch == nil || m.bytes+cost <= m.capacity {
+		return true
+	}
+	_, victim, ok := m.lru.GetOldest()
+	return !ok || m.sketch.estimate(key) > m.sketch.estimate(victim.key)
+}
+
 // remove drops key; it reports whether it was there.
 func (m *memory) remove(key string) bool {
 	m.mu.Lock()

@@ -23,6 +23,13 @@ type object struct {
 	// sliced is, for a large object cached as slices, its size: the
 	// object itself then holds no body, only the header.
 	sliced int64
+	// size is the body's size when the body is not in memory (nil): an
+	// object read from the disk tier and served from its file.
+	size int64
+	// gen is the purge generation when the response was requested (or
+	// the object read from disk): a purge after it means it is not
+	// stored.
+	gen uint64
 	// Parsed once, for the hit path: Date, Age and the validators.
 	date         time.Time
 	ageValue     time.Duration
@@ -51,9 +58,20 @@ const (
 	fieldOverhead  = 100
 )
 
+// bodySize is the size of the body, in memory or on disk.
+func (o *object) bodySize() int64 {
+	if o.body != nil {
+		return int64(len(o.body))
+	}
+	return o.size
+}
+
 // cost is what the object counts against the memory budget.
-func (o *object) cost() int64 {
-	n := int64(len(o.body)+len(o.key)) + objectOverhead
+func (o *object) cost() int64 { return o.costWith(int64(len(o.body))) }
+
+// costWith is the cost of o with a body of size bytes in memory.
+func (o *object) costWith(size int64) int64 {
+	n := size + int64(len(o.key)) + objectOverhead
 	for k, vs := range o.header {
 		n += int64(len(k)) + fieldOverhead
 		for _, v := range vs {

@@ -2,8 +2,8 @@ package edge
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,6 +51,7 @@ type pinEntry struct {
 	file     os.FileInfo
 	hdr      diskHeader
 	off      int64
+	table    []byte
 }
 
 // pushError is a failed push: the reason is the metric label, status the
@@ -97,32 +98,102 @@ func openPinned(dir string, capacity int64) (*pinned, error) {
 	return p, nil
 }
 
-// verifyPinnedFile reads a whole object file and checks its body.
+// verifyPinnedFile checks a whole object file: its header, block table,
+// every block and the body's SHA-256. A file of the first format that
+// passes its own check is rewritten in this one, so that an upgrade
+// loses no pushed object.
 func verifyPinnedFile(path string) (pinEntry, error) {
+	of, err := openObjectFile(path)
+	if err != nil && isV1(path) {
+		if err := upgradeV1(path); err != nil {
+			return pinEntry{}, err
+		}
+		of, err = openObjectFile(path)
+	}
+	if err != nil {
+		return pinEntry{}, err
+	}
+	defer of.Close()
+	sum := sha256.New()
+	rd := of.reader()
+	defer rd.Close()
+	if _, err := io.Copy(sum, rd); err != nil {
+		return pinEntry{}, err
+	}
+	if hex.EncodeToString(sum.Sum(nil)) != of.hdr.SHA256 {
+		return pinEntry{}, corrupt("SHA-256 mismatch")
+	}
+	fi, err := of.f.Stat()
+	if err != nil {
+		return pinEntry{}, err
+	}
+	return entryOf(of, fi), nil
+}
+
+func entryOf(of *objectFile, fi os.FileInfo) pinEntry {
+	h := of.hdr
+	return pinEntry{PinnedObject: PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
+		PushedAt: h.RespTime}, fileSize: fi.Size(), file: fi, hdr: h, off: of.off, table: of.table}
+}
+
+func isV1(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
-		return pinEntry{}, err
+		return false
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 256<<10)
-	h, off, err := decodeHeader(br)
+	var magic [len(v1Magic)]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && string(magic[:]) == v1Magic
+}
+
+// upgradeV1 rewrites an object file of the first format (magic, header
+// length, JSON header, body) in this one, if its body matches its
+// SHA-256; else it fails and the file is left for the caller to drop.
+func upgradeV1(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
-		return pinEntry{}, err
+		return err
 	}
-	sum := sha256.New()
-	n, err := io.Copy(sum, br)
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var pre [len(v1Magic) + 4]byte
+	if _, err := io.ReadFull(br, pre[:]); err != nil {
+		return corrupt("short file")
+	}
+	n := binary.BigEndian.Uint32(pre[len(v1Magic):])
+	if n > 1<<20 {
+		return corrupt("header of %d bytes", n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return corrupt("short header")
+	}
+	var h diskHeader
+	if err := json.Unmarshal(buf, &h); err != nil {
+		return corrupt("header: %v", err)
+	}
+	out, err := atomicfile.Create(path)
 	if err != nil {
-		return pinEntry{}, err
+		return err
 	}
-	if n != h.Size || hex.EncodeToString(sum.Sum(nil)) != h.SHA256 {
-		return pinEntry{}, errors.New("checksum mismatch")
-	}
-	fi, err := f.Stat()
+	defer out.Abort()
+	want := h.SHA256
+	w, err := newObjectWriter(out.File, h)
 	if err != nil {
-		return pinEntry{}, err
+		return err
 	}
-	return pinEntry{PinnedObject: PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
-		PushedAt: h.RespTime}, fileSize: int64(off) + n, file: fi, hdr: h, off: int64(off)}, nil
+	if _, err := io.Copy(w, io.LimitReader(br, h.Size+1)); err != nil {
+		return err
+	}
+	got, _, err := w.finish()
+	switch {
+	case err != nil:
+		return err
+	case got.Size != h.Size || got.SHA256 != want:
+		return corrupt("SHA-256 mismatch")
+	}
+	return out.Commit()
 }
 
 func (p *pinned) path(key string) string {
@@ -192,34 +263,18 @@ func (p *pinned) put(key string, header http.Header, size int64, wantSHA string,
 	return e, nil
 }
 
-// writePinned writes the object file to f while hashing the body: size
-// bytes, or up to limit when size is -1 (unknown). The header holds the
-// size and checksum, which may be known only at the end: it is written
-// first with placeholders and padding, then rewritten in place.
+// writePinned writes the object file to f: size bytes of body, or up to
+// limit when size is -1 (unknown), checked against wantSHA if given.
 func writePinned(f *os.File, key string, header http.Header, size, limit int64, wantSHA string, r io.Reader, now time.Time) (pinEntry, error) {
-	mkHeader := func(size int64, sha string) ([]byte, error) {
-		return json.Marshal(diskHeader{Key: key, Status: http.StatusOK, Header: header, ReqTime: now, RespTime: now,
-			Size: size, SHA256: sha})
-	}
-	// Placeholders at least as long as any final value; JSON allows the
-	// trailing spaces that pad the final header to the same length.
-	hdr, err := mkHeader(-1<<62, strings.Repeat("0", sha256.Size*2))
+	w, err := newObjectWriter(f, diskHeader{Key: key, Status: http.StatusOK, Header: header, ReqTime: now, RespTime: now})
 	if err != nil {
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	pre := diskPrefix(len(hdr))
-	sum := sha256.New()
-	bw := bufio.NewWriterSize(fileWriter{f}, 256<<10)
-	bw.Write(pre)
-	bw.Write(hdr)
 	max := size
 	if size < 0 {
 		max = limit
 	}
-	n, err := io.Copy(io.MultiWriter(bw, sum), io.LimitReader(r, max+1))
-	if err == nil {
-		err = bw.Flush()
-	}
+	n, err := io.Copy(w, io.LimitReader(r, max+1))
 	var we writeErr
 	switch {
 	case errors.As(err, &we):
@@ -232,24 +287,22 @@ func writePinned(f *os.File, key string, header http.Header, size, limit int64, 
 	case n > max:
 		return pinEntry{}, pushFailed("budget", http.StatusInsufficientStorage, "body exceeds the %d bytes left in the pinned budget", limit)
 	}
-	got := hex.EncodeToString(sum.Sum(nil))
-	if wantSHA != "" && got != wantSHA {
-		return pinEntry{}, pushFailed("checksum", http.StatusBadRequest, "body's SHA-256 is %s, expected %s", got, wantSHA)
-	}
-	final, err := mkHeader(n, got)
-	if err == nil && len(final) > len(hdr) {
-		err = errors.New("header grew")
-	}
-	if err == nil {
-		final = append(final, bytes.Repeat([]byte(" "), len(hdr)-len(final))...)
-		_, err = f.WriteAt(final, int64(len(pre)))
-	}
+	hdr, _, err := w.finish()
 	if err != nil {
 		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
 	}
-	dh := diskHeader{Key: key, Status: http.StatusOK, Header: header, ReqTime: now, RespTime: now, Size: n, SHA256: got}
-	return pinEntry{PinnedObject: PinnedObject{URL: key, Size: n, SHA256: got, ETag: header.Get("Etag"), PushedAt: now},
-		fileSize: int64(len(pre)+len(hdr)) + n, hdr: dh, off: int64(len(pre) + len(hdr))}, nil
+	if wantSHA != "" && hdr.SHA256 != wantSHA {
+		return pinEntry{}, pushFailed("checksum", http.StatusBadRequest, "body's SHA-256 is %s, expected %s", hdr.SHA256, wantSHA)
+	}
+	of, err := checkObjectFile(f)
+	if err != nil {
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return pinEntry{}, pushFailed("io", http.StatusInternalServerError, "%w", err)
+	}
+	return entryOf(of, fi), nil
 }
 
 func errOrEOF(err error) error {
@@ -259,26 +312,14 @@ func errOrEOF(err error) error {
 	return err
 }
 
-// writeErr marks errors of the destination file, to tell them from the
-// pusher's: a read error is an interrupted upload, a write error ours.
-type writeErr struct{ error }
-
-type fileWriter struct{ f *os.File }
-
-func (w fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		err = writeErr{err}
-	}
-	return n, err
-}
-
-// open returns the stored object for key with its body, read from one
-// open file: the version it gets stays whole even if replaced meanwhile.
-// The header comes from the index when the file opened is the one the
-// index describes, else (replaced between the two) from the file itself.
-// The caller closes it.
-func (p *pinned) open(key string) (*pinnedFile, error) {
+// open returns the stored object for key, read from one open file: the
+// version it gets stays whole even if replaced meanwhile. When the file
+// opened is the one the index describes (same file, same size), its
+// checked header and block table come from the index; else (replaced or
+// changed meanwhile) from the file, checked again. Every body block is
+// verified as it is read. A file that fails a check is errCorrupt. The
+// caller closes it.
+func (p *pinned) open(key string) (*objectFile, error) {
 	p.mu.RLock()
 	e, ok := p.index[key]
 	p.mu.RUnlock()
@@ -289,29 +330,37 @@ func (p *pinned) open(key string) (*pinnedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, off := e.hdr, e.off
-	if fi, err := f.Stat(); err != nil || !os.SameFile(fi, e.file) {
-		var n int
-		h, n, err = decodeHeader(f)
-		if err == nil && h.Key != key {
-			err = errors.New("key mismatch")
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-		}
-		off = int64(n)
+	if fi, err := f.Stat(); err == nil && os.SameFile(fi, e.file) && fi.Size() == e.fileSize {
+		return &objectFile{f: f, hdr: e.hdr, off: e.off, table: e.table}, nil
 	}
-	return &pinnedFile{f: f, hdr: h, body: io.NewSectionReader(f, off, h.Size)}, nil
+	of, err := checkObjectFile(f)
+	if err == nil && of.hdr.Key != key {
+		err = corrupt("key %q, want %q", of.hdr.Key, key)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return of, nil
 }
 
-type pinnedFile struct {
-	f    *os.File
-	hdr  diskHeader
-	body *io.SectionReader
+// drop unpins key's object if the file at its path is still the one
+// that failed a check (not a replacement pushed meanwhile).
+func (p *pinned) drop(key string, bad *objectFile) {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	fi, err := bad.f.Stat()
+	if cur, serr := os.Stat(p.path(key)); err == nil && serr == nil && !os.SameFile(fi, cur) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.index[key]; ok {
+		os.Remove(p.path(key))
+		delete(p.index, key)
+		p.bytes -= e.fileSize
+	}
 }
-
-func (pf *pinnedFile) Close() error { return pf.f.Close() }
 
 // remove unpins every object whose key matches and returns how many.
 func (p *pinned) remove(match func(key string) bool) int {

@@ -51,27 +51,8 @@ func (s *Server) servePinned(w *recorder, r *http.Request) bool {
 	if mode == ModePull {
 		return false
 	}
-	if s.pins != nil {
-		key := primaryKey(r)
-		pf, err := s.pins.open(key)
-		if err == nil {
-			defer pf.Close()
-			w.cache = "pinned"
-			h := w.Header()
-			for k, vs := range pf.hdr.Header {
-				h[k] = vs
-			}
-			h.Del("Content-Length")
-			h.Set("Age", "0")
-			s.addVia(h)
-			s.writeCacheStatus(w, "hit; detail=pinned")
-			httpx.Serve(w, r, httpx.Content{Body: pf.body, Size: pf.hdr.Size, ContentType: h.Get("Content-Type"),
-				Validators: httpx.Validators{ETag: h.Get("Etag"), LastModified: headerTime(h, "Last-Modified")}})
-			return true
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.log.Error("pinned object unreadable", "key", key, "err", err)
-		}
+	if s.pins != nil && s.servePinnedObject(w, r) {
+		return true
 	}
 	if mode != ModePush {
 		return false
@@ -85,6 +66,63 @@ func (s *Server) servePinned(w *recorder, r *http.Request) bool {
 	s.writeCacheStatus(w, "fwd=miss; detail=not-pushed")
 	http.Error(w, "not pushed to this edge", http.StatusNotFound)
 	return true
+}
+
+// servePinnedObject answers r from the pinned area if it holds r's
+// object intact; it reports whether it answered. An object found damaged
+// (its header, block table or a block fails its checksum) is unpinned
+// and, if found before the header went out, answered as a miss; after,
+// the connection is cut: never wrong bytes.
+func (s *Server) servePinnedObject(w *recorder, r *http.Request) bool {
+	key := primaryKey(r)
+	of, err := s.pins.open(key)
+	if err != nil {
+		if errors.Is(err, errCorrupt) {
+			s.dropPinned(key, nil, err)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Error("pinned object unreadable", "key", key, "err", err)
+		}
+		return false
+	}
+	defer of.Close()
+	rd := of.reader()
+	defer rd.Close()
+	size := of.hdr.Size
+	if _, err := rd.Seek(firstByte(r, size), io.SeekStart); err == nil && size > 0 {
+		var b [1]byte
+		if _, err := rd.Read(b[:]); err != nil {
+			s.dropPinned(key, of, err)
+			return false
+		}
+	}
+	w.cache = "pinned"
+	h := w.Header()
+	for k, vs := range of.hdr.Header {
+		h[k] = vs
+	}
+	h.Del("Content-Length")
+	h.Set("Age", "0")
+	s.addVia(h)
+	s.writeCacheStatus(w, "hit; detail=pinned")
+	_, err = httpx.Serve(w, r, httpx.Content{Body: rd, Size: size, ContentType: h.Get("Content-Type"),
+		Validators: httpx.Validators{ETag: h.Get("Etag"), LastModified: headerTime(h, "Last-Modified")}})
+	if errors.Is(err, errCorrupt) {
+		s.dropPinned(key, of, err)
+		panic(http.ErrAbortHandler) // the client sees the truncation
+	}
+	return true
+}
+
+// dropPinned unpins a damaged object (of: the file found damaged, nil
+// when it could not be opened as an object file).
+func (s *Server) dropPinned(key string, of *objectFile, err error) {
+	if of != nil {
+		s.pins.drop(key, of)
+	} else {
+		s.pins.remove(func(k string) bool { return k == key })
+	}
+	s.metrics.corrupt.Inc()
+	s.log.Error("dropped a damaged pinned object", "key", key, "err", err)
 }
 
 // keepHeaders is what of an upload's (or a fill's upstream answer's)

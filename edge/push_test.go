@@ -630,7 +630,7 @@ func TestPinnedOpenReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pf.Close()
-	body, _ := io.ReadAll(pf.body)
+	body, _ := io.ReadAll(pf.reader())
 	if string(body) != "v2-new" || pf.hdr.Size != 6 || pf.hdr.Header.Get("Etag") != `"2"` {
 		t.Errorf("read %q with header size %d, etag %s: not one version", body, pf.hdr.Size, pf.hdr.Header.Get("Etag"))
 	}

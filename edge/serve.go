@@ -1,10 +1,13 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/streamcdn/streamcdn/internal/httpx"
@@ -13,12 +16,31 @@ import (
 // fetch answers r through the fill for key, starting one if none is in
 // flight; stale is the stored object being revalidated, or nil.
 func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) {
+	s.fetchVaried(w, r, key, stale, true)
+}
+
+// fetchVaried is fetch; retry says whether a request that joined a fill
+// whose response varies on fields where it differs from the fill's
+// request may fetch its own variant (once).
+func (s *Server) fetchVaried(w *recorder, r *http.Request, key string, stale *object, retry bool) {
 	f, joined := s.startFill(key, r, stale)
 	f.waitHeader()
 	f.mu.Lock()
 	failed, obj, pass := f.err != nil && f.status == 0, f.obj, f.pass
-	usable, status := f.shareable || f.by == r, f.status
+	usable, status, header := f.shareable || f.by == r, f.status, f.header
 	f.mu.Unlock()
+	if joined && !failed && !sameVariant(header, f.owner, r) {
+		// The response varies (Vary) on a field in which this request
+		// differs from the one that started the fill: it is another
+		// variant, under its own key.
+		names, star := parseVary(header)
+		if !retry || star {
+			s.forward(w, r, "fwd=miss; detail=vary", false)
+			return
+		}
+		s.fetchVaried(w, r, primaryKey(r)+"\x00"+varyKey(r, names), nil, false)
+		return
+	}
 	switch {
 	case failed:
 		s.serveUpstreamError(w, r, stale, 0, f.err)
@@ -33,8 +55,18 @@ func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) 
 	case status >= 500 && stale != nil && s.staleIfError(stale, r):
 		s.serveUpstreamError(w, r, stale, status, nil)
 	default:
-		s.serveFill(w, r, f, stale != nil, joined)
+		s.serveFill(w, r, f, stale, joined)
 	}
+}
+
+// sameVariant reports whether a response with header h, to request a,
+// is also the response to b: equal values of every field it varies on.
+func sameVariant(h http.Header, a, b *http.Request) bool {
+	names, star := parseVary(h)
+	if star {
+		return a == b
+	}
+	return len(names) == 0 || varyKey(a, names) == varyKey(b, names)
 }
 
 // staleIfError reports whether stale may answer r when upstream fails:
@@ -49,12 +81,18 @@ func (s *Server) staleIfError(stale *object, r *http.Request) bool {
 }
 
 // serveUpstreamError answers when upstream failed (err) or answered 5xx
-// (status): the stale object if allowed, else 504.
+// (status): the stale object if allowed, else 504 when upstream timed
+// out and 502 when it failed otherwise (refused, reset, closed, or sent
+// what is not HTTP).
 func (s *Server) serveUpstreamError(w *recorder, r *http.Request, stale *object, status int, err error) {
+	code := http.StatusBadGateway
+	if isTimeout(err) {
+		code = http.StatusGatewayTimeout
+	}
 	if stale != nil && s.staleIfError(stale, r) {
-		fwd := "504"
+		fwd := strconv.Itoa(code)
 		if status > 0 {
-			fwd = fmt.Sprint(status)
+			fwd = strconv.Itoa(status)
 		}
 		s.serveObject(w, r, stale, "stale", "fwd=stale; fwd-status="+fwd+"; detail=stale-if-error")
 		return
@@ -64,13 +102,24 @@ func (s *Server) serveUpstreamError(w *recorder, r *http.Request, stale *object,
 	if err != nil {
 		s.log.Warn("upstream failed", "path", r.URL.Path, "err", err)
 	}
-	http.Error(w, "upstream unavailable", http.StatusGatewayTimeout)
+	http.Error(w, "upstream unavailable", code)
 }
 
-// serveFill streams a fill in progress to w. If the fill fails after the
-// header went out, the connection is aborted so the client sees the
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// serveFill streams a fill in progress to w. It waits for the first body
+// byte before the header goes out, so that a fill that fails before any
+// byte is answered as an upstream error (or the stale object); if it
+// fails after, the connection is aborted so the client sees the
 // truncation.
-func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, revalidating, joined bool) {
+func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, stale *object, joined bool) {
+	if err := f.waitFirstByte(); err != nil {
+		s.serveUpstreamError(w, r, stale, 0, err)
+		return
+	}
 	w.cache = "miss"
 	h := w.Header()
 	for k, vs := range f.header {
@@ -78,10 +127,10 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, revalidating, 
 	}
 	s.addVia(h)
 	status := "fwd=miss"
-	if revalidating {
+	if stale != nil {
 		status = fmt.Sprintf("fwd=stale; fwd-status=%d", f.status)
 	}
-	if f.storing {
+	if f.stored() {
 		status += "; stored"
 	}
 	if joined {
@@ -174,6 +223,7 @@ func (s *Server) invalidate(r *http.Request, h http.Header) {
 // purge removes every stored object whose key matches, from both tiers,
 // and returns how many it removed.
 func (s *Server) purge(match func(key string) bool) int {
+	s.notePurge(match)
 	n := 0
 	for _, k := range s.mem.keys() {
 		if match(k) && s.mem.remove(k) {

@@ -23,8 +23,8 @@ import (
 func sliceKey(p string, n int64) string { return p + "\x00slice=" + strconv.FormatInt(n, 10) }
 
 // storeSliceMeta stores the metadata object for a large response.
-func (s *Server) storeSliceMeta(key string, h http.Header, size int64, reqTime, respTime time.Time) *object {
-	o := (&object{key: key, status: http.StatusOK, header: h, reqTime: reqTime, respTime: respTime, sliced: size}).prepared()
+func (s *Server) storeSliceMeta(key string, gen uint64, h http.Header, size int64, reqTime, respTime time.Time) *object {
+	o := (&object{key: key, status: http.StatusOK, header: h, reqTime: reqTime, respTime: respTime, sliced: size, gen: gen}).prepared()
 	s.store(o, true)
 	return o
 }
@@ -85,7 +85,19 @@ func (s *Server) serveSliced(w *recorder, r *http.Request, meta *object, cacheSt
 // fetched upstream with a Range request (coalesced).
 func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 	key := sliceKey(meta.key, n)
-	if o := s.lookup(key); o != nil && o.header.Get("Etag") == meta.header.Get("Etag") {
+	o, of := s.lookup(key)
+	if of != nil {
+		body, err := of.readAll()
+		of.Close()
+		if err != nil {
+			s.diskError(key, err)
+			o = nil
+		}
+		if o != nil {
+			o.body = body
+		}
+	}
+	if o != nil && o.header.Get("Etag") == meta.header.Get("Etag") {
 		return o.body, nil
 	}
 	first := n * s.cfg.SliceBytes
@@ -118,7 +130,7 @@ func (s *Server) storeSlice(f *fill, res *http.Response, h http.Header, body []b
 	if et := meta.header.Get("Etag"); et != "" && h.Get("Etag") != et {
 		return errors.New("slice: the object changed upstream (ETag)")
 	}
-	o := &object{key: f.key, status: http.StatusPartialContent, header: h, body: body, reqTime: reqTime, respTime: respTime}
+	o := &object{key: f.key, status: http.StatusPartialContent, header: h, body: body, reqTime: reqTime, respTime: respTime, gen: f.gen}
 	s.store(o.prepared(), true)
 	return nil
 }
