@@ -209,7 +209,7 @@ func (s *Server) Close() error {
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
 // diskReserve is what the disk tier leaves free on its filesystem: 1% of
-// it (at least 64 MiB) and, when the pinned area is on the same
+// it and, when the pinned area is on the same
 // filesystem, the part of the pinned budget not yet used, so that cached
 // copies never take the room pushes were promised.
 func (s *Server) diskReserve() int64 {
@@ -217,7 +217,7 @@ func (s *Server) diskReserve() int64 {
 	if err := syscall.Statfs(s.cfg.DiskDir, &st); err != nil {
 		return 0
 	}
-	reserve := max(int64(st.Blocks)*int64(st.Bsize)/100, 64<<20)
+	reserve := int64(st.Blocks) * int64(st.Bsize) / 100
 	if s.pins != nil && sameFilesystem(s.cfg.DiskDir, s.cfg.PinnedDir) {
 		_, used := s.pins.stats()
 		reserve += max(s.cfg.PinnedBytes-used, 0)

@@ -110,6 +110,20 @@ func (f *fill) waitFirstByte() error {
 	return nil
 }
 
+// waitDone blocks until the fill ended and returns the body's size, or
+// -1 if it failed.
+func (f *fill) waitDone() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.done {
+		f.cond.Wait()
+	}
+	if f.err != nil {
+		return -1
+	}
+	return int64(len(f.buf))
+}
+
 // stored reports whether the fill has ended and its response was stored
 // (or is being written to disk), for Cache-Status: a fill still running
 // may yet fail and store nothing, so it does not say "stored".

@@ -120,6 +120,15 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, stale *object,
 		s.serveUpstreamError(w, r, stale, 0, err)
 		return
 	}
+	size := f.size
+	if size < 0 && r.Method == http.MethodHead {
+		// A HEAD of a body of unknown length waits for it whole, to
+		// answer with its Content-Length.
+		if size = f.waitDone(); size < 0 {
+			s.serveUpstreamError(w, r, stale, 0, errTruncated)
+			return
+		}
+	}
 	w.cache = "miss"
 	h := w.Header()
 	for k, vs := range f.header {
@@ -140,10 +149,10 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, stale *object,
 	rc := http.NewResponseController(w)
 	body := f.reader(func() { rc.Flush() })
 	var err error
-	if f.status == http.StatusOK && f.size >= 0 {
+	if f.status == http.StatusOK && size >= 0 {
 		h.Del("Content-Length")
 		_, err = httpx.Serve(w, r, httpx.Content{
-			Body: body, Size: f.size, ContentType: f.header.Get("Content-Type"),
+			Body: body, Size: size, ContentType: f.header.Get("Content-Type"),
 			Validators: httpx.Validators{ETag: f.header.Get("Etag"), LastModified: headerTime(f.header, "Last-Modified")},
 		})
 	} else {
