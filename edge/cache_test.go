@@ -114,13 +114,17 @@ func TestCacheRules(t *testing.T) {
 			},
 		},
 		{
-			name:    "request no-cache revalidates; only-if-cached misses with 504",
+			name:    "request no-cache revalidates unless validated within the second, max-age in whole seconds; only-if-cached misses with 504",
 			handler: validated("max-age=60", `"v"`, "r"),
 			steps: []step{
 				{path: "/oic", header: []string{"Cache-Control", "only-if-cached"}, wantStatus: 504, wantOrigin: 0},
 				{path: "/r", wantOrigin: 1, wantStatus: 200},
-				{path: "/r", header: []string{"Cache-Control", "no-cache"}, wantCache: "fwd=stale; fwd-status=304", wantOrigin: 2, wantStatus: 200},
-				{path: "/r", header: []string{"Cache-Control", "only-if-cached"}, wantCache: "hit", wantOrigin: 2, wantStatus: 200},
+				{path: "/r", header: []string{"Cache-Control", "no-cache"}, wantCache: "hit", wantOrigin: 1, wantStatus: 200},
+				{advance: time.Second, path: "/r", header: []string{"Cache-Control", "no-cache"}, wantCache: "fwd=stale; fwd-status=304", wantOrigin: 2, wantStatus: 200},
+				{path: "/r", header: []string{"Pragma", "no-cache"}, wantCache: "hit", wantOrigin: 2, wantStatus: 200},
+				{advance: 500 * time.Millisecond, path: "/r", header: []string{"Cache-Control", "max-age=0"}, wantCache: "hit", wantOrigin: 2, wantStatus: 200},
+				{advance: 500 * time.Millisecond, path: "/r", header: []string{"Cache-Control", "max-age=0"}, wantCache: "fwd=stale; fwd-status=304", wantOrigin: 3, wantStatus: 200},
+				{path: "/r", header: []string{"Cache-Control", "only-if-cached"}, wantCache: "hit", wantOrigin: 3, wantStatus: 200},
 			},
 		},
 		{

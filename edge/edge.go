@@ -86,8 +86,9 @@ type Server struct {
 	metrics  *metrics
 	sem      chan struct{}
 
-	fillsMu sync.Mutex
-	fills   map[string]*fill
+	fillsMu   sync.Mutex
+	fills     map[string]*fill
+	validated map[string]time.Time // key -> when its last fill ended stored
 
 	varyMu sync.Mutex
 	vary   map[string][]string // primary key -> the Vary names last stored for it
@@ -131,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
-		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, vary: map[string][]string{}}
+		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, vary: map[string][]string{}}
 	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // redirects are the client's to follow
 	}}
@@ -442,6 +443,13 @@ func (s *Server) noteVary(o *object) {
 }
 
 func (s *Server) serveCached(w *recorder, r *http.Request) {
+	s.serveCachedOnce(w, r, true)
+}
+
+// serveCachedOnce is serveCached; recent says whether a client's no-cache
+// may yet be met by a revalidation that ended while this request was
+// deciding (it looks up the object again, once).
+func (s *Server) serveCachedOnce(w *recorder, r *http.Request, recent bool) {
 	key := s.fullKey(r)
 	rp := parseRequestPolicy(r)
 	o, of := s.lookup(key)
@@ -449,8 +457,9 @@ func (s *Server) serveCached(w *recorder, r *http.Request) {
 		defer of.Close()
 	}
 	if o != nil {
-		age := ageOf(o, s.now())
-		switch decide(o, age, rp) {
+		now := s.now()
+		age := ageOf(o, now)
+		switch decide(o, age, now.Sub(o.respTime), rp) {
 		case useFresh:
 			s.serveStored(w, r, o, of, age, "hit", s.hitStatus(o, age, ""))
 			return
@@ -467,6 +476,10 @@ func (s *Server) serveCached(w *recorder, r *http.Request) {
 		w.cache = "miss"
 		s.writeCacheStatus(w, "fwd=miss; detail=only-if-cached")
 		http.Error(w, "not cached (only-if-cached)", http.StatusGatewayTimeout)
+		return
+	}
+	if o != nil && recent && s.validatedRecently(key) {
+		s.serveCachedOnce(w, r, false)
 		return
 	}
 	s.fetch(w, r, key, o)
@@ -611,7 +624,40 @@ func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *o
 		if s.fills[key] == f {
 			delete(s.fills, key)
 		}
+		if f.err == nil && rng == "" && (f.obj != nil || f.storing) {
+			s.noteValidated(key)
+		}
 		s.fillsMu.Unlock()
 	}()
 	return f, false
+}
+
+// validatedRecently reports whether no fill for key is in flight and the
+// last one ended (its response stored) less than clientRevalidateFloor
+// ago: a request that decided to revalidate just before it ended may
+// use what it stored. The check and the fills it looks at are under
+// fillsMu, so a request either joins a fill or sees that it ended.
+func (s *Server) validatedRecently(key string) bool {
+	s.fillsMu.Lock()
+	defer s.fillsMu.Unlock()
+	if f := s.fills[key]; f != nil && !f.finished() {
+		return false
+	}
+	t, ok := s.validated[key]
+	return ok && s.now().Sub(t) < clientRevalidateFloor
+}
+
+// noteValidated records that a fill for key ended with its response
+// stored, and forgets the records older than clientRevalidateFloor once
+// there are many. fillsMu is held.
+func (s *Server) noteValidated(key string) {
+	now := s.now()
+	if len(s.validated) >= 1024 {
+		for k, t := range s.validated {
+			if now.Sub(t) >= clientRevalidateFloor {
+				delete(s.validated, k)
+			}
+		}
+	}
+	s.validated[key] = now
 }

@@ -136,14 +136,26 @@ const (
 	useRevalidate               // ask upstream first (conditional GET)
 )
 
+// clientRevalidateFloor is how recent a validation at upstream must be to
+// satisfy a client's no-cache (or Pragma: no-cache): a crowd of reloading
+// clients costs upstream at most one revalidation per object per floor,
+// and the ones that arrive while it is in flight wait for it.
+const clientRevalidateFloor = time.Second
+
 // decide applies the response's and the request's directives to a stored
-// object of the given age.
-func decide(o *object, age time.Duration, rp requestPolicy) usable {
+// object of the given age, validated at upstream since ago.
+//
+// A client's max-age compares whole seconds, as Age does (max-age=0 is
+// met by a response less than a second old), and a client's no-cache is
+// met by a validation less than clientRevalidateFloor ago: neither lets a
+// crowd turn one cached object into a flood of upstream requests. The
+// response's own no-cache is honoured on every use.
+func decide(o *object, age, since time.Duration, rp requestPolicy) usable {
 	p := o.policy
-	if rp.noCache || p.noCache {
+	if p.noCache || (rp.noCache && (since < 0 || since >= clientRevalidateFloor)) {
 		return useRevalidate
 	}
-	if rp.hasMaxAge && age > rp.maxAge {
+	if rp.hasMaxAge && age.Truncate(time.Second) > rp.maxAge {
 		return useRevalidate
 	}
 	left := p.lifetime - age

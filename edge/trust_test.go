@@ -626,3 +626,54 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
 }
+
+// TestReloadCrowd: a crowd of clients that each send Cache-Control:
+// no-cache (or max-age=0) for a cached object costs upstream at most one
+// revalidation per object per second of the edge's clock, however many
+// they are and however they interleave.
+func TestReloadCrowd(t *testing.T) {
+	for _, h := range [][]string{{"Cache-Control", "no-cache"}, {"Pragma", "no-cache"}, {"Cache-Control", "max-age=0"}} {
+		t.Run(h[0]+": "+h[1], func(t *testing.T) {
+			c := newClock()
+			up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(5 * time.Millisecond) // a revalidation takes a while
+				validated("max-age=60", `"crowd"`, "segment")(0)(w, r)
+			})
+			_, ts := newEdge(t, up.URL, c)
+			if got := get(t, "GET", ts.URL+"/seg"); got.body != "segment" {
+				t.Fatalf("first GET: %+v", got)
+			}
+			for round := 1; round <= 3; round++ {
+				c.Advance(2 * time.Second)
+				var wg sync.WaitGroup
+				errs := make(chan string, 200)
+				for range 200 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						req, _ := http.NewRequest(http.MethodGet, ts.URL+"/seg", nil)
+						req.Header.Set(h[0], h[1])
+						res, err := http.DefaultClient.Do(req)
+						if err != nil {
+							errs <- err.Error()
+							return
+						}
+						b, _ := io.ReadAll(res.Body)
+						res.Body.Close()
+						if res.StatusCode != 200 || string(b) != "segment" {
+							errs <- fmt.Sprintf("%d %q", res.StatusCode, b)
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for e := range errs {
+					t.Fatal(e)
+				}
+				if n := up.count.Load(); n != int64(1+round) {
+					t.Fatalf("after %d bursts of 200 reloads, one every 2 s: %d upstream requests, want %d", round, n, 1+round)
+				}
+			}
+		})
+	}
+}
