@@ -478,11 +478,7 @@ func (s *Server) serveCachedOnce(w *recorder, r *http.Request, recent bool) {
 		http.Error(w, "not cached (only-if-cached)", http.StatusGatewayTimeout)
 		return
 	}
-	if o != nil && recent && s.validatedRecently(key) {
-		s.serveCachedOnce(w, r, false)
-		return
-	}
-	s.fetch(w, r, key, o)
+	s.fetch(w, r, key, o, recent)
 }
 
 func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
@@ -599,15 +595,37 @@ func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill,
 	return s.startRangeFill(key, r, "", stale)
 }
 
+// startRevalidation is startFill for a request that found stale; but if
+// no fill for key is in flight and the last one ended, its response
+// stored, less than clientRevalidateFloor ago, it returns nil: the
+// request decided to revalidate just before that fill ended and should
+// look up what it stored. Deciding this under fillsMu means a request
+// either joins a fill or sees that it ended.
+func (s *Server) startRevalidation(key string, r *http.Request, stale *object) (f *fill, joined bool) {
+	s.fillsMu.Lock()
+	defer s.fillsMu.Unlock()
+	if f := s.fills[key]; f == nil || f.finished() {
+		if t, ok := s.validated[key]; ok && s.now().Sub(t) < clientRevalidateFloor {
+			return nil, false
+		}
+	}
+	return s.startLocked(key, r, "", stale)
+}
+
 // startRangeFill is startFill for a slice when rng (an upstream Range) is
 // set; meta is then the sliced object, else the stale object or nil.
 func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *object) (f *fill, joined bool) {
+	s.fillsMu.Lock()
+	defer s.fillsMu.Unlock()
+	return s.startLocked(key, r, rng, meta)
+}
+
+// startLocked is startRangeFill with fillsMu held.
+func (s *Server) startLocked(key string, r *http.Request, rng string, meta *object) (f *fill, joined bool) {
 	stale := meta
 	if rng != "" {
 		stale = nil
 	}
-	s.fillsMu.Lock()
-	defer s.fillsMu.Unlock()
 	if f = s.fills[key]; f != nil && !f.finished() {
 		s.metrics.coalesced.Inc()
 		return f, true
@@ -630,21 +648,6 @@ func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *o
 		s.fillsMu.Unlock()
 	}()
 	return f, false
-}
-
-// validatedRecently reports whether no fill for key is in flight and the
-// last one ended (its response stored) less than clientRevalidateFloor
-// ago: a request that decided to revalidate just before it ended may
-// use what it stored. The check and the fills it looks at are under
-// fillsMu, so a request either joins a fill or sees that it ended.
-func (s *Server) validatedRecently(key string) bool {
-	s.fillsMu.Lock()
-	defer s.fillsMu.Unlock()
-	if f := s.fills[key]; f != nil && !f.finished() {
-		return false
-	}
-	t, ok := s.validated[key]
-	return ok && s.now().Sub(t) < clientRevalidateFloor
 }
 
 // noteValidated records that a fill for key ended with its response

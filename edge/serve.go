@@ -14,8 +14,19 @@ import (
 )
 
 // fetch answers r through the fill for key, starting one if none is in
-// flight; stale is the stored object being revalidated, or nil.
-func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) {
+// flight; stale is the stored object being revalidated, or nil. recent
+// says whether r may instead be answered from a revalidation that ended
+// after r looked stale up (see startRevalidation).
+func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object, recent bool) {
+	if stale != nil && recent {
+		f, joined := s.startRevalidation(key, r, stale)
+		if f == nil {
+			s.serveCachedOnce(w, r, false)
+			return
+		}
+		s.answer(w, r, key, f, joined, stale, true)
+		return
+	}
 	s.fetchVaried(w, r, key, stale, true)
 }
 
@@ -24,6 +35,11 @@ func (s *Server) fetch(w *recorder, r *http.Request, key string, stale *object) 
 // request may fetch its own variant (once).
 func (s *Server) fetchVaried(w *recorder, r *http.Request, key string, stale *object, retry bool) {
 	f, joined := s.startFill(key, r, stale)
+	s.answer(w, r, key, f, joined, stale, retry)
+}
+
+// answer serves r from fill f for key, which it joined or started.
+func (s *Server) answer(w *recorder, r *http.Request, key string, f *fill, joined bool, stale *object, retry bool) {
 	f.waitHeader()
 	f.mu.Lock()
 	failed, obj, pass := f.err != nil && f.status == 0, f.obj, f.pass
