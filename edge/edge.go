@@ -101,6 +101,8 @@ type Server struct {
 	gen     uint64     // generation: purges so far
 	purges  []purgeRec // the recent purges, oldest first
 
+	inflight atomic.Int64 // bytes of fill bodies held in memory (see grant)
+
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
 
@@ -468,7 +470,8 @@ func (s *Server) serveCachedOnce(w *recorder, r *http.Request, recent bool) {
 			return
 		case useSWR:
 			s.serveStored(w, r, o, of, age, "stale", s.hitStatus(o, age, "; detail=stale-while-revalidate"))
-			s.startFill(key, r, o) // revalidate in the background, coalesced
+			f, _ := s.startFill(key, r, o) // revalidate in the background, coalesced
+			f.unhold()
 			return
 		}
 	}
@@ -604,7 +607,9 @@ func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill,
 func (s *Server) startRevalidation(key string, r *http.Request, stale *object) (f *fill, joined bool) {
 	s.fillsMu.Lock()
 	defer s.fillsMu.Unlock()
-	if f := s.fills[key]; f == nil || f.finished() {
+	if f := s.fills[key]; f != nil && f.finished() && f.validated() {
+		return nil, false // it ended just now; noteValidated is yet to run
+	} else if f == nil || f.finished() {
 		if t, ok := s.validated[key]; ok && s.now().Sub(t) < clientRevalidateFloor {
 			return nil, false
 		}
@@ -620,7 +625,8 @@ func (s *Server) startRangeFill(key string, r *http.Request, rng string, meta *o
 	return s.startLocked(key, r, rng, meta)
 }
 
-// startLocked is startRangeFill with fillsMu held.
+// startLocked is startRangeFill with fillsMu held. The caller holds the
+// fill it returns (see fill.hold) and must unhold it.
 func (s *Server) startLocked(key string, r *http.Request, rng string, meta *object) (f *fill, joined bool) {
 	stale := meta
 	if rng != "" {
@@ -628,9 +634,11 @@ func (s *Server) startLocked(key string, r *http.Request, rng string, meta *obje
 	}
 	if f = s.fills[key]; f != nil && !f.finished() {
 		s.metrics.coalesced.Inc()
+		f.hold()
 		return f, true
 	}
 	f = newFill(key, r, s.generation()) // replaces a finished fill that is not yet removed
+	f.hold()
 	if rng != "" {
 		f.rng, f.meta = rng, meta
 	}
@@ -642,7 +650,7 @@ func (s *Server) startLocked(key string, r *http.Request, rng string, meta *obje
 		if s.fills[key] == f {
 			delete(s.fills, key)
 		}
-		if f.err == nil && rng == "" && (f.obj != nil || f.storing) {
+		if f.validated() {
 			s.noteValidated(key)
 		}
 		s.fillsMu.Unlock()

@@ -28,7 +28,16 @@ type fill struct {
 	status int
 	header http.Header
 	size   int64 // Content-Length, -1 if unknown
-	buf    []byte
+	// The body so far: n bytes, in buf or, when sp is set, spooled to a
+	// file. grant is what buf holds of the in-flight budget.
+	n     int64
+	buf   []byte
+	sp    *spool
+	grant int64
+	// holds counts the fill's run and the requests that started or
+	// joined it and have not yet finished with it; the last to let go
+	// closes the spool's read side.
+	holds int
 	// shareable: the response may go to other waiters than the owner.
 	// storing: the response may be stored, and will be if it arrives whole.
 	shareable, storing bool
@@ -48,7 +57,7 @@ type fill struct {
 func newFill(key string, r *http.Request, gen uint64) *fill {
 	owner := r.Clone(context.Background())
 	owner.Method = http.MethodGet // a HEAD miss is filled (and stored) by a GET
-	f := &fill{key: key, gen: gen, owner: owner, by: r, size: -1}
+	f := &fill{key: key, gen: gen, owner: owner, by: r, size: -1, holds: 1}
 	f.cond = sync.NewCond(&f.mu)
 	return f
 }
@@ -57,26 +66,63 @@ func newFill(key string, r *http.Request, gen uint64) *fill {
 func (f *fill) setHeader(status int, h http.Header, size int64, shareable bool) {
 	f.mu.Lock()
 	f.status, f.header, f.size, f.shareable, f.ready = status, h, size, shareable, true
-	if size > 0 {
+	if size > 0 && f.sp == nil {
 		f.buf = make([]byte, 0, size)
 	}
 	f.mu.Unlock()
 	f.cond.Broadcast()
 }
 
-func (f *fill) append(p []byte) {
+// append adds p to the body: to the spool, if there is one, then to
+// what the readers see.
+func (f *fill) append(p []byte) error {
+	if f.sp != nil {
+		if err := f.sp.write(p); err != nil {
+			return err
+		}
+	}
 	f.mu.Lock()
-	f.buf = append(f.buf, p...)
+	if f.sp == nil {
+		f.buf = append(f.buf, p...)
+	}
+	f.n += int64(len(p))
+	f.mu.Unlock()
+	f.cond.Broadcast()
+	return nil
+}
+
+// finish ends the fill with err (nil for a complete body) and lets go of
+// the fill's own hold on its spool.
+func (f *fill) finish(err error) {
+	f.mu.Lock()
+	if !f.done {
+		f.err, f.done, f.ready = err, true, true
+		f.release()
+	}
 	f.mu.Unlock()
 	f.cond.Broadcast()
 }
 
-// finish ends the fill with err (nil for a complete body).
-func (f *fill) finish(err error) {
+// hold is taken by a request that starts or joins f (under fillsMu),
+// and let go with unhold when it is done reading.
+func (f *fill) hold() {
 	f.mu.Lock()
-	f.err, f.done, f.ready = err, true, true
+	f.holds++
 	f.mu.Unlock()
-	f.cond.Broadcast()
+}
+
+func (f *fill) unhold() {
+	f.mu.Lock()
+	f.release()
+	f.mu.Unlock()
+}
+
+// release drops one hold; the last closes the spool's read side. f.mu
+// held.
+func (f *fill) release() {
+	if f.holds--; f.holds == 0 && f.sp != nil {
+		f.sp.rd.Close()
+	}
 }
 
 // finished reports whether the fill has ended: a request that comes now
@@ -85,6 +131,14 @@ func (f *fill) finished() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.done
+}
+
+// validated reports whether f ended with its response stored: a new
+// object, or a 304 that refreshed the stale one.
+func (f *fill) validated() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done && f.err == nil && f.rng == "" && (f.obj != nil || f.storing)
 }
 
 // waitHeader blocks until the response head is known or the fill failed.
@@ -101,10 +155,10 @@ func (f *fill) waitHeader() {
 func (f *fill) waitFirstByte() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for len(f.buf) == 0 && !f.done {
+	for f.n == 0 && !f.done {
 		f.cond.Wait()
 	}
-	if len(f.buf) == 0 && f.err != nil {
+	if f.n == 0 && f.err != nil {
 		return f.err
 	}
 	return nil
@@ -121,7 +175,7 @@ func (f *fill) waitDone() int64 {
 	if f.err != nil {
 		return -1
 	}
-	return int64(len(f.buf))
+	return f.n
 }
 
 // stored reports whether the fill has ended and its response was stored
@@ -137,10 +191,17 @@ func (f *fill) stored() bool {
 // it is asked for have arrived, and fails if the fill fails first. Before
 // it blocks it calls flush (if not nil), so that what was written to the
 // client so far leaves now rather than when a buffer fills.
-func (f *fill) reader(flush func()) *fillReader { return &fillReader{f: f, flush: flush} }
+// Its user must hold f.
+func (f *fill) reader(flush func()) *fillReader {
+	f.mu.Lock()
+	sp := f.sp
+	f.mu.Unlock()
+	return &fillReader{f: f, sp: sp, flush: flush}
+}
 
 type fillReader struct {
 	f       *fill
+	sp      *spool // nil: the body is f.buf
 	pos     int64
 	flush   func()
 	flushed bool
@@ -150,7 +211,7 @@ func (r *fillReader) Read(p []byte) (int, error) {
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for int64(len(f.buf)) <= r.pos && !f.done {
+	for f.n <= r.pos && !f.done {
 		if r.flush != nil && !r.flushed {
 			f.mu.Unlock()
 			r.flush()
@@ -160,8 +221,20 @@ func (r *fillReader) Read(p []byte) (int, error) {
 		}
 		f.cond.Wait()
 	}
-	if int64(len(f.buf)) > r.pos {
-		n := copy(p, f.buf[r.pos:])
+	if f.n > r.pos {
+		var n int
+		if r.sp != nil {
+			// The bytes below f.n are written and stay so: read them
+			// without holding the fill.
+			avail := f.n - r.pos
+			f.mu.Unlock()
+			n, err := r.sp.readAt(p[:min(int64(len(p)), avail)], r.pos)
+			f.mu.Lock()
+			r.pos += int64(n)
+			r.flushed = false
+			return n, err
+		}
+		n = copy(p, f.buf[r.pos:])
 		r.pos += int64(n)
 		r.flushed = false
 		return n, nil
@@ -238,7 +311,7 @@ func (s *Server) streamSlice(f *fill, res *http.Response, reqTime, respTime time
 		err = s.storeSlice(f, res, h, body, reqTime, respTime)
 	}
 	f.mu.Lock()
-	f.buf = body
+	f.buf, f.n = body, int64(len(body))
 	f.mu.Unlock()
 	f.finish(err)
 }
@@ -276,6 +349,26 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		f.finish(nil)
 		return
 	}
+	// The object it would store: its key holds the varied request
+	// fields the response names, which were unknown when the fill
+	// started. The header is a copy: requests streaming this fill read
+	// f.header while Content-Length is set below.
+	o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), reqTime: reqTime, respTime: respTime, gen: f.gen}
+	if o.varyNames, _ = parseVary(h); len(o.varyNames) > 0 {
+		o.key = primaryKey(f.owner) + "\x00" + varyKey(f.owner, o.varyNames)
+	}
+	// The body is held in memory if the in-flight budget grants its
+	// size, else spooled to a file.
+	if !s.grant(f, size) {
+		sp, err := s.newSpool(o)
+		if err != nil {
+			s.log.Error("spool a fill", "key", f.key, "err", err)
+			f.finish(fmt.Errorf("spool: %w", err))
+			return
+		}
+		f.sp = sp
+	}
+	defer s.ungrant(f)
 	f.mu.Lock()
 	f.storing = canStore
 	f.mu.Unlock()
@@ -287,41 +380,110 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 		if n > 0 {
 			total += int64(n)
 			if total > s.cfg.MaxObjectBytes {
+				s.abortSpool(f)
 				f.finish(fmt.Errorf("object of unknown size exceeds %d bytes", s.cfg.MaxObjectBytes))
 				return
 			}
-			f.append(buf[:n])
+			if err := f.append(buf[:n]); err != nil {
+				s.log.Error("spool a fill", "key", f.key, "err", err)
+				s.abortSpool(f)
+				f.finish(err)
+				return
+			}
 			s.metrics.upstreamBytes.Add(float64(n))
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			s.abortSpool(f)
 			f.finish(fmt.Errorf("upstream body: %w", err))
 			return
 		}
 	}
 	if size >= 0 && total != size {
+		s.abortSpool(f)
 		f.finish(errTruncated)
 		return
 	}
-	if canStore {
-		f.mu.Lock()
-		// The stored header is a copy: requests still streaming this fill
-		// read f.header while Content-Length is set below.
-		o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), body: f.buf, reqTime: reqTime, respTime: respTime, gen: f.gen}
-		f.mu.Unlock()
-		// The key holds the varied request fields the response names,
-		// which were unknown when the fill started.
-		if o.varyNames, _ = parseVary(h); len(o.varyNames) > 0 {
-			o.key = primaryKey(f.owner) + "\x00" + varyKey(f.owner, o.varyNames)
-		}
-		if h.Get("Content-Length") == "" {
-			o.header.Set("Content-Length", strconv.Itoa(len(o.body)))
-		}
-		s.store(o.prepared(), true)
+	if !canStore {
+		s.abortSpool(f)
+		f.finish(nil)
+		return
 	}
-	f.finish(nil)
+	o.size = total
+	if h.Get("Content-Length") == "" && f.sp == nil {
+		o.header.Set("Content-Length", strconv.FormatInt(total, 10))
+	}
+	if f.sp == nil {
+		f.mu.Lock()
+		o.body = f.buf
+		f.mu.Unlock()
+		s.store(o.prepared(), true)
+		f.finish(nil)
+		return
+	}
+	f.finish(s.storeSpooled(f, o.prepared()))
+}
+
+// storeSpooled stores the object of a fill whose body was spooled: into
+// the disk tier, the file as it is, or without one into memory if it is
+// small enough to be admitted there. A failure to store is logged: the
+// body the waiters read is complete all the same.
+func (s *Server) storeSpooled(f *fill, o *object) error {
+	s.noteVary(o)
+	if s.disk != nil {
+		if err := s.commitSpool(f.sp, o.key, o.gen); err != nil && !errors.Is(err, errTooLarge) {
+			s.log.Error("disk write", "key", o.key, "err", err)
+		}
+		f.sp.tmp.Abort() // if not committed
+		return nil
+	}
+	if o.size <= s.cfg.MemoryBytes/8 {
+		body, err := f.sp.readBody(o.size)
+		if err != nil {
+			s.log.Error("read a spooled fill", "key", o.key, "err", err)
+			return nil
+		}
+		o.body = body
+		if h := o.header; h.Get("Content-Length") == "" {
+			o.header = h.Clone()
+			o.header.Set("Content-Length", strconv.FormatInt(o.size, 10))
+		}
+		s.store(o, false)
+	}
+	f.sp.tmp.Abort()
+	return nil
+}
+
+// abortSpool removes a fill's spool file, if any, that will not be
+// stored; its readers keep their descriptor.
+func (s *Server) abortSpool(f *fill) {
+	if f.sp != nil {
+		f.sp.tmp.Abort()
+	}
+}
+
+// grant reserves size bytes of the in-flight budget for f's body and
+// reports whether it may be held in memory: a body of known size, not
+// above an eighth of the memory tier, while fills in flight hold less
+// than that eighth in all.
+func (s *Server) grant(f *fill, size int64) bool {
+	limit := s.cfg.MemoryBytes / 8
+	if size < 0 || size > limit {
+		return false
+	}
+	if s.inflight.Add(size) > limit {
+		s.inflight.Add(-size)
+		return false
+	}
+	f.grant = size
+	return true
+}
+
+func (s *Server) ungrant(f *fill) {
+	s.inflight.Add(-f.grant)
+	f.grant = 0
 }
 
 // shareableAnyway: a response that may not be stored may still go to the

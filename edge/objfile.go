@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -349,5 +350,9 @@ func (of *objectFile) object() *object {
 	h := of.hdr
 	o := &object{key: h.Key, status: h.Status, header: h.Header, reqTime: h.ReqTime, respTime: h.RespTime,
 		varyNames: h.VaryNames, sliced: h.Sliced, size: h.Size}
+	if o.sliced == 0 && o.header.Get("Content-Length") == "" { // a body of unknown length, spooled
+		o.header = o.header.Clone()
+		o.header.Set("Content-Length", strconv.FormatInt(o.size, 10))
+	}
 	return o.prepared()
 }

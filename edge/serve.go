@@ -38,8 +38,10 @@ func (s *Server) fetchVaried(w *recorder, r *http.Request, key string, stale *ob
 	s.answer(w, r, key, f, joined, stale, retry)
 }
 
-// answer serves r from fill f for key, which it joined or started.
+// answer serves r from fill f for key, which it joined or started, and
+// lets go of it.
 func (s *Server) answer(w *recorder, r *http.Request, key string, f *fill, joined bool, stale *object, retry bool) {
+	defer f.unhold()
 	f.waitHeader()
 	f.mu.Lock()
 	failed, obj, pass := f.err != nil && f.status == 0, f.obj, f.pass

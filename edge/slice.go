@@ -103,6 +103,7 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 	first := n * s.cfg.SliceBytes
 	last := min(first+s.cfg.SliceBytes, meta.sliced) - 1
 	f, _ := s.startRangeFill(key, r, fmt.Sprintf("bytes=%d-%d", first, last), meta)
+	defer f.unhold()
 	f.mu.Lock()
 	for !f.done {
 		f.cond.Wait()

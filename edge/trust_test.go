@@ -677,3 +677,81 @@ func TestReloadCrowd(t *testing.T) {
 		})
 	}
 }
+
+// TestFillsAreSpooled: clients that ask for large objects that are not
+// cached and then never read do not make the edge hold those bodies in
+// memory: a fill beyond the in-flight budget (or of unknown size) is
+// spooled to a file while it streams. With or without a disk tier, of
+// known size and chunked; the stalled clients still get every byte
+// right once they read.
+func TestFillsAreSpooled(t *testing.T) {
+	const size, objects = 16 << 20, 8
+	for _, tc := range []struct {
+		name    string
+		disk    bool
+		chunked bool
+	}{{"disk tier, Content-Length", true, false}, {"disk tier, chunked", true, true}, {"memory only, Content-Length", false, false}, {"memory only, chunked", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				if !tc.chunked {
+					w.Header().Set("Content-Length", fmt.Sprint(size))
+				}
+				b := bytes.Repeat([]byte(r.URL.Path[len(r.URL.Path)-1:]), 64<<10)
+				for range size / len(b) {
+					w.Write(b)
+				}
+			})
+			s, edge := newEdge(t, up.URL, c, func(cfg *Config) {
+				cfg.MemoryBytes = 4 << 20
+				if tc.disk {
+					cfg.DiskDir = t.TempDir()
+				}
+			})
+			runtime.GC()
+			before := heapInUse()
+			var conns []net.Conn
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			for i := range objects {
+				d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+					return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+				}}
+				conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, conn)
+				fmt.Fprintf(conn, "GET /t/big-%d HTTP/1.1\r\nHost: edge\r\n\r\n", i)
+			}
+			// Every fill ends (upstream is fast; the clients do not read).
+			for deadline := time.Now().Add(20 * time.Second); up.count.Load() < objects && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			}
+			waitIdle(t, s)
+			grew := heapInUse() - before
+			t.Logf("heap grew by %.1f MiB for %d stalled fills of %d MiB", float64(grew)/(1<<20), objects, size>>20)
+			if grew > objects*size/8 {
+				t.Errorf("%d stalled fills of %d MiB grew the heap by %d MiB", objects, size>>20, grew>>20)
+			}
+			// The stalled client now reads: the whole body, right.
+			conns[3].SetReadDeadline(time.Now().Add(20 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(conns[3]), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			if err != nil || len(body) != size || bytes.Count(body, []byte("3")) != size {
+				t.Fatalf("stalled client, once it reads: %d bytes (%v)", len(body), err)
+			}
+			if tc.disk {
+				if r := get(t, "GET", edge.URL+"/t/big-5"); len(r.body) != size || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+					t.Fatalf("a spooled fill is stored on disk: %d bytes, %s", len(r.body), r.header.Get("Cache-Status"))
+				}
+			}
+		})
+	}
+}
