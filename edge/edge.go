@@ -49,6 +49,11 @@ type Config struct {
 	// UpstreamTimeout bounds one upstream fetch, body included. If zero,
 	// defaults to 2 minutes.
 	UpstreamTimeout time.Duration `json:"upstream_timeout"`
+	// SendTimeout is how long a client may take to accept a chunk of a
+	// response (256 KiB): one that stops reading for that long is dropped
+	// (nginx's send_timeout). If zero, defaults to 60 s; negative: no
+	// limit.
+	SendTimeout time.Duration `json:"send_timeout"`
 	// NoAdmission turns TinyLFU admission off: plain LRU.
 	NoAdmission bool `json:"no_admission"`
 	// AdminToken is the bearer token of the admin API. Empty: purge and
@@ -189,6 +194,9 @@ func (cfg *Config) defaults() {
 	if cfg.UpstreamTimeout == 0 {
 		cfg.UpstreamTimeout = 2 * time.Minute
 	}
+	if cfg.SendTimeout == 0 {
+		cfg.SendTimeout = 60 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -241,7 +249,8 @@ func (s *Server) addVia(h http.Header) { h.Add("Via", "1.1 "+s.cfg.Name) }
 
 // ServeHTTP answers GET and HEAD from the cache and forwards the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w}}
+	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w, SendTimeout: s.cfg.SendTimeout}}
+	rec.Start()
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case !normalise(r.URL):

@@ -122,7 +122,7 @@ func TestCoalescingHonoursVary(t *testing.T) {
 	for i, enc := range encodings {
 		wg.Go(func() {
 			if i > 0 {
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(10 * time.Millisecond)
 			}
 			got[i] = get(t, "GET", edge.URL+"/v", "Accept-Encoding", enc).body
 		})
@@ -753,5 +753,83 @@ func TestFillsAreSpooled(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStalledClientIsDropped: a client that stops reading is dropped
+// after SendTimeout, whatever the size of the object (its goroutine,
+// descriptor and buffers with it); one that reads slowly but steadily
+// gets the whole body, though it takes many SendTimeouts.
+func TestStalledClientIsDropped(t *testing.T) {
+	const size = 8 << 20
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write(bytes.Repeat([]byte("d"), size))
+	})
+	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir, cfg.SendTimeout = t.TempDir(), 500*time.Millisecond })
+	if r := get(t, "GET", edge.URL+"/t/big"); len(r.body) != size {
+		t.Fatalf("fill: %d bytes", len(r.body))
+	}
+	dial := func(rcvbuf int) net.Conn {
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			if rcvbuf == 0 {
+				return nil
+			}
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) })
+		}}
+		conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		io.WriteString(conn, "GET /t/big HTTP/1.1\r\nHost: edge\r\n\r\n")
+		return conn
+	}
+	// The stalled client has a tiny receive window; the steady one the
+	// system's default (a window of 4 KiB against loopback's 64 KiB MSS
+	// stalls TCP itself).
+	stalled, steady := dial(4096), dial(0)
+
+	// The steady reader takes 128 KiB every 10 ms: its pauses are short
+	// of the send timeout even counted as the kernel wakes a blocked
+	// writer (when half its send buffer, up to 4 MiB, has drained).
+	done := make(chan error, 1)
+	go func() {
+		steady.SetReadDeadline(time.Now().Add(60 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(steady), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		var got int64
+		buf := make([]byte, 128<<10)
+		for {
+			n, err := io.ReadFull(res.Body, buf)
+			got += int64(n)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				done <- fmt.Errorf("after %d bytes: %w", got, err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got != size {
+			done <- fmt.Errorf("%d bytes, want %d", got, size)
+			return
+		}
+		done <- nil
+	}()
+
+	time.Sleep(2 * time.Second) // four send timeouts without reading a byte
+	stalled.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, _ := io.Copy(io.Discard, stalled)
+	if n >= size {
+		t.Errorf("a client that stopped reading for 2 s (send timeout 500 ms) still got all %d bytes", n)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("steady slow reader: %v", err)
 	}
 }

@@ -40,6 +40,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cluster := fs.String("cluster", "", "This edge's cluster name in the DNS configuration; required with --dns-admin.")
 	dnsTokenFile := fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
 	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
+	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client whose connection accepts no bytes for this long.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +85,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
+		SendTimeout: *sendTimeout,
 	})
 	if err != nil {
 		return err

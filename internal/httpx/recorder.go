@@ -3,15 +3,36 @@ package httpx
 import (
 	"io"
 	"net/http"
+	"time"
 )
 
 // Recorder is an http.ResponseWriter that notes the status code and the
 // body bytes written, for metrics and logs. It keeps net/http's sendfile
 // path for file bodies by implementing io.ReaderFrom.
+//
+// With SendTimeout set, a client must take each sendChunk of the body
+// within it (nginx's send_timeout is the same between two writes): the
+// connection's write deadline is moved on before every chunk, so a
+// client that stops reading is dropped after SendTimeout however large
+// the body, and one that reads slowly but steadily is not.
 type Recorder struct {
 	http.ResponseWriter
-	Code  int
-	Bytes int64
+	Code        int
+	Bytes       int64
+	SendTimeout time.Duration
+}
+
+// sendChunk is how much of a body one write deadline covers.
+const sendChunk = 256 << 10
+
+// Start sets the first write deadline, for a response that may be only
+// a header (net/http writes it after the handler returns).
+func (r *Recorder) Start() { r.extend() }
+
+func (r *Recorder) extend() {
+	if r.SendTimeout > 0 {
+		http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.SendTimeout))
+	}
 }
 
 // WriteHeader records the first status code written.
@@ -26,9 +47,23 @@ func (r *Recorder) Write(b []byte) (int, error) {
 	if r.Code == 0 {
 		r.Code = http.StatusOK
 	}
-	n, err := r.ResponseWriter.Write(b)
-	r.Bytes += int64(n)
-	return n, err
+	if r.SendTimeout <= 0 {
+		n, err := r.ResponseWriter.Write(b)
+		r.Bytes += int64(n)
+		return n, err
+	}
+	var total int
+	for len(b) > 0 {
+		r.extend()
+		n, err := r.ResponseWriter.Write(b[:min(len(b), sendChunk)])
+		total += n
+		r.Bytes += int64(n)
+		if err != nil {
+			return total, err
+		}
+		b = b[n:]
+	}
+	return total, nil
 }
 
 // ReadFrom copies src through the underlying writer's ReadFrom.
@@ -36,9 +71,24 @@ func (r *Recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.Code == 0 {
 		r.Code = http.StatusOK
 	}
-	n, err := io.Copy(r.ResponseWriter.(io.Writer), src)
-	r.Bytes += n
-	return n, err
+	if r.SendTimeout <= 0 {
+		n, err := io.Copy(r.ResponseWriter.(io.Writer), src)
+		r.Bytes += n
+		return n, err
+	}
+	var total int64
+	for {
+		r.extend()
+		n, err := io.CopyN(r.ResponseWriter.(io.Writer), src, sendChunk)
+		total += n
+		r.Bytes += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
