@@ -245,7 +245,7 @@ func (s *Server) upstreamURL(r *http.Request) string {
 	return strings.TrimSuffix(s.upstream.String(), "/") + r.URL.RequestURI()
 }
 
-func (s *Server) addVia(h http.Header) { h.Add("Via", "1.1 "+s.cfg.Name) }
+func (s *Server) addVia(h http.Header) { h["Via"] = append(h["Via"], "1.1 "+s.cfg.Name) }
 
 // ServeHTTP answers GET and HEAD from the cache and forwards the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -537,7 +537,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	for k, vs := range o.header {
 		h[k] = vs
 	}
-	h.Set("Age", strconv.Itoa(int(age.Seconds())))
+	h["Age"] = []string{strconv.Itoa(int(age.Seconds()))}
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
 	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: o.header.Get("Content-Type"), Validators: o.validators()}
@@ -566,7 +566,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 		}
 		return
 	}
-	h.Del("Content-Length")
+	delete(h, "Content-Length")
 	if _, err := httpx.Serve(w, r, c); errors.Is(err, errCorrupt) {
 		s.diskError(o.key, err)
 		panic(http.ErrAbortHandler) // never the rest of a damaged body
@@ -598,7 +598,7 @@ func firstByte(r *http.Request, size int64) int64 {
 }
 
 func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
-	w.Header().Set("Cache-Status", s.cfg.Name+"; "+status)
+	w.Header()["Cache-Status"] = []string{s.cfg.Name + "; " + status}
 }
 
 // startFill returns the fill in flight for key, or starts one; joined

@@ -16,10 +16,10 @@ import (
 // renamed into the disk tier as it is. So the memory a fill holds is its
 // copy buffer whatever the body's size and however slow its readers.
 type spool struct {
-	tmp  *atomicfile.File // the object file being written
-	w    *objectWriter
-	rd   *os.File // the read side: valid after tmp is renamed or removed
-	off  int64    // where the body starts
+	tmp *atomicfile.File // the object file being written
+	w   *objectWriter
+	rd  *os.File // the read side: valid after tmp is renamed or removed
+	off int64    // where the body starts
 }
 
 // newSpool creates the spool of a fill that would store o. With a disk

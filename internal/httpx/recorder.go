@@ -12,27 +12,54 @@ import (
 //
 // With SendTimeout set, a client must take each sendChunk of the body
 // within it (nginx's send_timeout is the same between two writes): the
-// connection's write deadline is moved on before every chunk, so a
-// client that stops reading is dropped after SendTimeout however large
-// the body, and one that reads slowly but steadily is not.
+// connection's write deadline is set when the response starts and moved
+// on before each further sendChunk, so a client that stops reading is
+// dropped after SendTimeout however large the body, and one that reads
+// slowly but steadily is not. A response under sendChunk costs one
+// deadline change.
 type Recorder struct {
 	http.ResponseWriter
 	Code        int
 	Bytes       int64
 	SendTimeout time.Duration
+
+	dl     deadliner // nil: not supported, or no SendTimeout
+	unsent int       // bytes written under the current deadline
 }
 
 // sendChunk is how much of a body one write deadline covers.
 const sendChunk = 256 << 10
 
+// deadliner is what net/http's response writer (and a wrapper that
+// passes it on) has to set the connection's write deadline.
+type deadliner interface{ SetWriteDeadline(time.Time) error }
+
 // Start sets the first write deadline, for a response that may be only
 // a header (net/http writes it after the handler returns).
-func (r *Recorder) Start() { r.extend() }
-
-func (r *Recorder) extend() {
-	if r.SendTimeout > 0 {
-		http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.SendTimeout))
+func (r *Recorder) Start() {
+	if r.SendTimeout <= 0 {
+		return
 	}
+	for w := r.ResponseWriter; w != nil; {
+		if d, ok := w.(deadliner); ok {
+			r.dl = d
+			break
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	r.extend()
+}
+
+// extend moves the write deadline to SendTimeout from now.
+func (r *Recorder) extend() {
+	if r.dl != nil && r.dl.SetWriteDeadline(time.Now().Add(r.SendTimeout)) != nil {
+		r.dl = nil
+	}
+	r.unsent = 0
 }
 
 // WriteHeader records the first status code written.
@@ -47,16 +74,19 @@ func (r *Recorder) Write(b []byte) (int, error) {
 	if r.Code == 0 {
 		r.Code = http.StatusOK
 	}
-	if r.SendTimeout <= 0 {
+	if r.dl == nil {
 		n, err := r.ResponseWriter.Write(b)
 		r.Bytes += int64(n)
 		return n, err
 	}
 	var total int
 	for len(b) > 0 {
-		r.extend()
-		n, err := r.ResponseWriter.Write(b[:min(len(b), sendChunk)])
+		if r.unsent >= sendChunk {
+			r.extend()
+		}
+		n, err := r.ResponseWriter.Write(b[:min(len(b), sendChunk-r.unsent)])
 		total += n
+		r.unsent += n
 		r.Bytes += int64(n)
 		if err != nil {
 			return total, err
@@ -71,16 +101,19 @@ func (r *Recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.Code == 0 {
 		r.Code = http.StatusOK
 	}
-	if r.SendTimeout <= 0 {
+	if r.dl == nil {
 		n, err := io.Copy(r.ResponseWriter.(io.Writer), src)
 		r.Bytes += n
 		return n, err
 	}
 	var total int64
 	for {
-		r.extend()
-		n, err := io.CopyN(r.ResponseWriter.(io.Writer), src, sendChunk)
+		if r.unsent >= sendChunk {
+			r.extend()
+		}
+		n, err := io.CopyN(r.ResponseWriter.(io.Writer), src, int64(sendChunk-r.unsent))
 		total += n
+		r.unsent += int(n)
 		r.Bytes += n
 		if err == io.EOF {
 			return total, nil

@@ -33,19 +33,19 @@ type Content struct {
 // which only means that the client went away.
 func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 	h := w.Header()
-	if c.ETag != "" && h.Get("Etag") == "" {
-		h.Set("Etag", c.ETag)
+	if c.ETag != "" && len(h["Etag"]) == 0 {
+		h["Etag"] = []string{c.ETag}
 	}
-	if !c.LastModified.IsZero() && h.Get("Last-Modified") == "" {
+	if !c.LastModified.IsZero() && len(h["Last-Modified"]) == 0 {
 		h.Set("Last-Modified", c.LastModified.UTC().Format(http.TimeFormat))
 	}
-	h.Set("Accept-Ranges", "bytes")
+	h["Accept-Ranges"] = []string{"bytes"}
 	if status := CheckPreconditions(r, c.Validators); status != 0 {
 		w.WriteHeader(status)
 		return 0, nil
 	}
 	if c.ContentType != "" {
-		h.Set("Content-Type", c.ContentType)
+		h["Content-Type"] = []string{c.ContentType}
 	}
 	rangeHeader := r.Header.Get("Range")
 	if rangeHeader == "" || r.Method != http.MethodGet || !RangeApplies(r, c.Validators) {
@@ -67,7 +67,7 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 }
 
 func serveWhole(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
-	w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
+	w.Header()["Content-Length"] = []string{strconv.FormatInt(c.Size, 10)}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return 0, nil
