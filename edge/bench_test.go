@@ -79,7 +79,7 @@ func BenchmarkMemoryPerObject(b *testing.B) {
 			body := make([]byte, 1024)
 			bodies += int64(len(body))
 			m.put(&object{key: fmt.Sprintf("/title/1080p/%d.m4s", i), status: 200, header: h.Clone(), body: body,
-				policy: responsePolicy(200, h)})
+				policy: responsePolicy(200, h, time.Now())})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -217,39 +217,44 @@ func TestCacheRules(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
-			var up *upstream
-			up = newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) { tc.handler(up.count.Load())(w, r) })
-			s, edge := newEdge(t, up.URL, c)
-			for i, st := range tc.steps {
-				waitIdle(t, s)
-				c.Advance(st.advance)
-				method := st.method
-				if method == "" {
-					method = "GET"
-				}
-				got := get(t, method, edge.URL+st.path, st.header...)
-				where := fmt.Sprintf("step %d (%s %s %v)", i, method, st.path, st.header)
-				if got.status != st.wantStatus {
-					t.Fatalf("%s: status %d, want %d (Cache-Status %q)", where, got.status, st.wantStatus, got.header.Get("Cache-Status"))
-				}
-				if st.wantBody != "" && got.body != st.wantBody {
-					t.Errorf("%s: body %q, want %q", where, got.body, st.wantBody)
-				}
-				if cs := got.header.Get("Cache-Status"); !strings.HasPrefix(cs, "edge-test; ") || !strings.Contains(cs, st.wantCache) {
-					t.Errorf("%s: Cache-Status %q, want it to contain %q", where, cs, st.wantCache)
-				}
-				if st.wantOrigin >= 0 && up.count.Load() != st.wantOrigin {
-					t.Errorf("%s: upstream saw %d requests, want %d", where, up.count.Load(), st.wantOrigin)
-				}
-				for k, v := range st.wantHeaders {
-					if got.header.Get(k) != v {
-						t.Errorf("%s: %s = %q, want %q", where, k, got.header.Get(k), v)
-					}
-				}
+		t.Run(tc.name, func(t *testing.T) { runScenario(t, tc.handler, tc.steps) })
+	}
+}
+
+// runScenario sends steps to an edge in front of an upstream answering
+// with handler, on loopback, with a shared fake clock.
+func runScenario(t *testing.T, handler func(n int64) http.HandlerFunc, steps []step) {
+	t.Helper()
+	c := newClock()
+	var up *upstream
+	up = newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) { handler(up.count.Load())(w, r) })
+	s, edge := newEdge(t, up.URL, c)
+	for i, st := range steps {
+		waitIdle(t, s)
+		c.Advance(st.advance)
+		method := st.method
+		if method == "" {
+			method = "GET"
+		}
+		got := get(t, method, edge.URL+st.path, st.header...)
+		where := fmt.Sprintf("step %d (%s %s %v)", i, method, st.path, st.header)
+		if got.status != st.wantStatus {
+			t.Fatalf("%s: status %d, want %d (Cache-Status %q)", where, got.status, st.wantStatus, got.header.Get("Cache-Status"))
+		}
+		if st.wantBody != "" && got.body != st.wantBody {
+			t.Errorf("%s: body %q, want %q", where, got.body, st.wantBody)
+		}
+		if cs := got.header.Get("Cache-Status"); !strings.HasPrefix(cs, "edge-test; ") || !strings.Contains(cs, st.wantCache) {
+			t.Errorf("%s: Cache-Status %q, want it to contain %q", where, cs, st.wantCache)
+		}
+		if st.wantOrigin >= 0 && up.count.Load() != st.wantOrigin {
+			t.Errorf("%s: upstream saw %d requests, want %d", where, up.count.Load(), st.wantOrigin)
+		}
+		for k, v := range st.wantHeaders {
+			if got.header.Get(k) != v {
+				t.Errorf("%s: %s = %q, want %q", where, k, got.header.Get(k), v)
 			}
-		})
+		}
 	}
 }
 

@@ -111,9 +111,16 @@ func parseVary(h http.Header) (names []string, star bool) {
 	return names, star
 }
 
+// caseless are the request fields whose values compare without regard
+// to case (content codings, language tags, charsets): Vary selects the
+// same variant for "en-US" and "en-us".
+var caseless = map[string]bool{"Accept-Encoding": true, "Accept-Language": true, "Accept-Charset": true}
+
 // varyKey returns the part of the cache key that the request's values of
-// the varied fields give (RFC 9111 §4.1): values joined, whitespace
-// normalised.
+// the varied fields give (RFC 9111 §4.1), normalised: field lines
+// combined into one list, whitespace around members dropped and inside
+// them collapsed, and case folded for caseless fields.
+
 func varyKey(r *http.Request, names []string) string {
 	if len(names) == 0 {
 		return ""
@@ -122,12 +129,23 @@ func varyKey(r *http.Request, names []string) string {
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte(':')
-		vals := r.Header.Values(n)
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteByte(',')
+		fold := caseless[http.CanonicalHeaderKey(n)]
+		first := true
+		for _, v := range r.Header.Values(n) {
+			for m := range strings.SplitSeq(v, ",") {
+				m = strings.Join(strings.Fields(m), " ")
+				if m == "" {
+					continue
+				}
+				if !first {
+					b.WriteByte(',')
+				}
+				first = false
+				if fold {
+					m = strings.ToLower(m)
+				}
+				b.WriteString(m)
 			}
-			b.WriteString(strings.Join(strings.Fields(v), " "))
 		}
 		b.WriteByte('\n')
 	}

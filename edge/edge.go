@@ -54,6 +54,13 @@ type Config struct {
 	// (nginx's send_timeout). If zero, defaults to 60 s; negative: no
 	// limit.
 	SendTimeout time.Duration `json:"send_timeout"`
+	// StaleIfDisconnected is how long past its freshness a stored
+	// response may be served when upstream cannot be reached (refused,
+	// reset, closed, timed out), unless the response forbids it
+	// (must-revalidate, proxy-revalidate, s-maxage, no-cache) or bounds
+	// it with stale-if-error. If zero, defaults to an hour; negative:
+	// never.
+	StaleIfDisconnected time.Duration `json:"stale_if_disconnected"`
 	// NoAdmission turns TinyLFU admission off: plain LRU.
 	NoAdmission bool `json:"no_admission"`
 	// AdminToken is the bearer token of the admin API. Empty: purge and
@@ -196,6 +203,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.SendTimeout == 0 {
 		cfg.SendTimeout = 60 * time.Second
+	}
+	if cfg.StaleIfDisconnected == 0 {
+		cfg.StaleIfDisconnected = time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

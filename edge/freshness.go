@@ -20,26 +20,29 @@ type policy struct {
 	swr, sie       time.Duration // stale-while-revalidate, stale-if-error windows
 }
 
+// cacheDirectives are the directives this cache obeys in a response:
+// CDN-Cache-Control when present, which then overrides Cache-Control
+// (and Expires) entirely, no-store included (RFC 9213 §2.1); else
+// Cache-Control. cdn reports which.
+func cacheDirectives(h http.Header) (cc directives, cdn bool) {
+	if d := parseDirectives(h, "CDN-Cache-Control"); d != nil {
+		return d, true
+	}
+	return parseDirectives(h, "Cache-Control"), false
+}
+
 // responsePolicy evaluates a response's freshness per RFC 9111 §4.2.1:
-// CDN-Cache-Control (RFC 9213) when present, else s-maxage, max-age,
-// Expires, else 10% of the time since Last-Modified (capped at a day) for
-// heuristically cacheable statuses.
-func responsePolicy(status int, h http.Header) policy {
-	cc := parseDirectives(h, "Cache-Control")
+// s-maxage, max-age, Expires (unless CDN-Cache-Control is what is
+// obeyed), else 10% of the time since Last-Modified (capped at a day)
+// for heuristically cacheable statuses or a public response. respTime
+// stands in for a missing or invalid Date.
+func responsePolicy(status int, h http.Header, respTime time.Time) policy {
+	cc, cdn := cacheDirectives(h)
 	var p policy
 	p.noCache = cc.has("no-cache")
 	p.mustRevalidate = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
 	p.swr, _ = cc.seconds("stale-while-revalidate")
 	p.sie, _ = cc.seconds("stale-if-error")
-	if cdn := parseDirectives(h, "CDN-Cache-Control"); cdn != nil {
-		if d, ok := cdn.seconds("max-age"); ok {
-			p.lifetime, p.explicit = d, true
-			return p
-		}
-		if cdn.has("no-cache") {
-			p.noCache = true
-		}
-	}
 	if d, ok := cc.seconds("s-maxage"); ok {
 		p.lifetime, p.explicit = d, true
 		return p
@@ -49,30 +52,43 @@ func responsePolicy(status int, h http.Header) policy {
 		return p
 	}
 	date := headerTime(h, "Date")
-	if exp := h.Get("Expires"); exp != "" {
+	if date.IsZero() {
+		date = respTime
+	}
+	if _, ok := h["Expires"]; ok && !cdn {
 		p.explicit = true
-		if t, err := http.ParseTime(exp); err == nil && !date.IsZero() && t.After(date) {
+		// An invalid Expires, or more than one, means already expired.
+		if t := headerTime(h, "Expires"); !t.IsZero() && t.After(date) {
 			p.lifetime = t.Sub(date)
 		}
-		return p // an invalid Expires means already expired
+		return p
 	}
-	if lm := headerTime(h, "Last-Modified"); heuristicStatus[status] && !lm.IsZero() && !date.IsZero() && date.After(lm) {
+	if lm := headerTime(h, "Last-Modified"); (heuristicStatus[status] || cc.has("public")) && !lm.IsZero() && date.After(lm) {
 		p.lifetime = min(date.Sub(lm)/10, 24*time.Hour)
 	}
 	return p
 }
 
+// understood reports whether status is one whose semantics this cache
+// knows, for must-understand (RFC 9111 §5.2.2.3).
+func understood(status int) bool {
+	return status >= 200 && status != http.StatusPartialContent && status != http.StatusNotModified && http.StatusText(status) != ""
+}
+
 // storable reports whether a response to r may be stored (RFC 9111 §3):
-// a GET, a final status we understand, no no-store or private, no
-// Authorization unless the response allows shared caching, and explicit
-// freshness or a validator (no default TTL).
+// a GET, a final status we understand, no no-store (unless
+// must-understand with a status we understand) or private, no
+// Authorization unless the response allows shared caching, and
+// explicit freshness or a validator (no default TTL).
 func storable(r *http.Request, status int, h http.Header) bool {
 	if r.Method != http.MethodGet || status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
 		return false
 	}
-	cc := parseDirectives(h, "Cache-Control")
-	cdn := parseDirectives(h, "CDN-Cache-Control")
-	if cc.has("no-store") || cc.has("private") || cdn.has("no-store") || cdn.has("private") {
+	cc, _ := cacheDirectives(h)
+	if cc.has("no-store") && !(cc.has("must-understand") && understood(status)) {
+		return false
+	}
+	if cc.has("private") {
 		return false
 	}
 	if parseDirectives(r.Header, "Cache-Control").has("no-store") {
@@ -84,10 +100,10 @@ func storable(r *http.Request, status int, h http.Header) bool {
 	if _, star := parseVary(h); star {
 		return false
 	}
-	if responsePolicy(status, h).explicit {
+	if responsePolicy(status, h, time.Now()).explicit {
 		return true
 	}
-	return heuristicStatus[status] && (h.Get("Etag") != "" || h.Get("Last-Modified") != "")
+	return (heuristicStatus[status] || cc.has("public")) && (h.Get("Etag") != "" || h.Get("Last-Modified") != "")
 }
 
 // ageOf computes the current age of a stored response (RFC 9111 §4.2.3).
@@ -173,12 +189,4 @@ func decide(o *object, age, since time.Duration, rp requestPolicy) usable {
 		return useSWR
 	}
 	return useRevalidate
-}
-
-func headerTime(h http.Header, name string) time.Time {
-	t, err := http.ParseTime(h.Get(name))
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDirectives(t *testing.T) {
@@ -70,7 +71,7 @@ func FuzzParseDirectives(f *testing.F) {
 				t.Fatalf("seconds(%q) = %v", k, v)
 			}
 		}
-		responsePolicy(200, http.Header{"Cache-Control": {s}, "Cdn-Cache-Control": {s}, "Expires": {s}})
+		responsePolicy(200, http.Header{"Cache-Control": {s}, "Cdn-Cache-Control": {s}, "Expires": {s}}, time.Unix(0, 0))
 	})
 }
 

@@ -95,7 +95,7 @@ func get(t *testing.T, method, url string, h ...string) reply {
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(h); i += 2 {
-		req.Header.Set(h[i], h[i+1])
+		req.Header.Add(h[i], h[i+1]) // a repeated name sends a second field line
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -38,14 +38,30 @@ type object struct {
 
 // prepared fills the fields derived from the header and returns o.
 func (o *object) prepared() *object {
-	o.policy = responsePolicy(o.status, o.header)
+	o.policy = responsePolicy(o.status, o.header, o.respTime)
 	o.date = headerTime(o.header, "Date")
 	o.lastModified = headerTime(o.header, "Last-Modified")
-	o.ageValue = 0
-	if v, err := strconv.ParseInt(o.header.Get("Age"), 10, 64); err == nil && v > 0 {
-		o.ageValue = time.Duration(min(v, 1<<31)) * time.Second
-	}
+	o.ageValue = ageValue(o.header)
 	return o
+}
+
+// ageValue is the response's Age (RFC 9111 §5.1): the first member of
+// the first field line, if it is a non-negative integer; else zero.
+func ageValue(h http.Header) time.Duration {
+	vs := h["Age"]
+	if len(vs) == 0 {
+		return 0
+	}
+	first, _, _ := strings.Cut(vs[0], ",")
+	first = strings.TrimSpace(first)
+	if first == "" || strings.Trim(first, "0123456789") != "" {
+		return 0
+	}
+	v, err := strconv.ParseInt(first, 10, 64)
+	if err != nil { // beyond int64: as old as may be said
+		v = 1 << 31
+	}
+	return time.Duration(min(v, 1<<31)) * time.Second
 }
 
 // objectOverhead and fieldOverhead approximate the memory an object takes
@@ -82,7 +98,7 @@ func (o *object) costWith(size int64) int64 {
 }
 
 func (o *object) validators() httpx.Validators {
-	return httpx.Validators{ETag: o.header.Get("Etag"), LastModified: o.lastModified}
+	return httpx.Validators{ETag: o.header.Get("Etag"), LastModified: o.lastModified, Date: o.date}
 }
 
 // hopByHop are the fields a proxy must not forward or store (RFC 9110 §7.6.1).

@@ -70,7 +70,7 @@ func (s *Server) answer(w *recorder, r *http.Request, key string, f *fill, joine
 		s.forward(w, r, "fwd=miss; detail="+pass, false)
 	case !usable:
 		s.forward(w, r, "fwd=miss; detail=not-shareable", false)
-	case status >= 500 && stale != nil && s.staleIfError(stale, r):
+	case status >= 500 && stale != nil && s.staleIfError(stale, r, false):
 		s.serveUpstreamError(w, r, stale, status, nil)
 	default:
 		s.serveFill(w, r, f, stale, joined)
@@ -88,14 +88,22 @@ func sameVariant(h http.Header, a, b *http.Request) bool {
 }
 
 // staleIfError reports whether stale may answer r when upstream fails:
-// within the response's stale-if-error window or the request's max-stale.
-func (s *Server) staleIfError(stale *object, r *http.Request) bool {
+// within the response's stale-if-error window or the request's
+// max-stale; and, when upstream could not be reached or failed before
+// answering (disconnected, RFC 9111 §4.2.4), for StaleIfDisconnected
+// unless the response says must-revalidate, proxy-revalidate, s-maxage
+// or no-cache, or bounds it with its own stale-if-error.
+func (s *Server) staleIfError(stale *object, r *http.Request, disconnected bool) bool {
 	over := ageOf(stale, s.now()) - stale.policy.lifetime
 	rp := parseRequestPolicy(r)
 	if stale.policy.mustRevalidate && rp.maxStale == 0 {
 		return false
 	}
-	return over <= stale.policy.sie || rp.maxStale < 0 || over <= rp.maxStale
+	if over <= stale.policy.sie || rp.maxStale < 0 || over <= rp.maxStale {
+		return true
+	}
+	return disconnected && !stale.policy.mustRevalidate && !stale.policy.noCache && stale.policy.sie == 0 &&
+		over <= s.cfg.StaleIfDisconnected
 }
 
 // serveUpstreamError answers when upstream failed (err) or answered 5xx
@@ -107,12 +115,14 @@ func (s *Server) serveUpstreamError(w *recorder, r *http.Request, stale *object,
 	if isTimeout(err) {
 		code = http.StatusGatewayTimeout
 	}
-	if stale != nil && s.staleIfError(stale, r) {
-		fwd := strconv.Itoa(code)
+	if stale != nil && s.staleIfError(stale, r, err != nil) {
+		fwd, detail := strconv.Itoa(code), "stale-if-error"
 		if status > 0 {
 			fwd = strconv.Itoa(status)
+		} else if over := ageOf(stale, s.now()) - stale.policy.lifetime; over > stale.policy.sie {
+			detail = "stale-if-disconnected"
 		}
-		s.serveObject(w, r, stale, "stale", "fwd=stale; fwd-status="+fwd+"; detail=stale-if-error")
+		s.serveObject(w, r, stale, "stale", "fwd=stale; fwd-status="+fwd+"; detail="+detail)
 		return
 	}
 	w.cache = "error"

@@ -40,7 +40,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cluster := fs.String("cluster", "", "This edge's cluster name in the DNS configuration; required with --dns-admin.")
 	dnsTokenFile := fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
 	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
-	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client whose connection accepts no bytes for this long.")
+	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
+	staleDisconnected := fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected,
 	})
 	if err != nil {
 		return err

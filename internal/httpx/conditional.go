@@ -13,6 +13,10 @@ type Validators struct {
 	ETag string
 	// LastModified is the modification time. Zero: none.
 	LastModified time.Time
+	// Date, for a stored response without Last-Modified, is its Date
+	// (or when it was received): what If-Modified-Since is evaluated
+	// against (RFC 9111 §4.3.2). It is not sent as Last-Modified.
+	Date time.Time
 }
 
 // CheckPreconditions evaluates the request's preconditions against v in the
@@ -37,8 +41,12 @@ func CheckPreconditions(r *http.Request, v Validators) int {
 			}
 			return http.StatusPreconditionFailed
 		}
-	} else if t, ok := parseDate(r.Header.Get("If-Modified-Since")); ok && safe && !v.LastModified.IsZero() {
-		if !v.LastModified.Truncate(time.Second).After(t) {
+	} else if t, ok := parseDate(r.Header.Get("If-Modified-Since")); ok && safe {
+		lm := v.LastModified
+		if lm.IsZero() {
+			lm = v.Date
+		}
+		if !lm.IsZero() && !lm.Truncate(time.Second).After(t) {
 			return http.StatusNotModified
 		}
 	}
