@@ -66,8 +66,8 @@ func newFill(key string, r *http.Request, gen uint64) *fill {
 func (f *fill) setHeader(status int, h http.Header, size int64, shareable bool) {
 	f.mu.Lock()
 	f.status, f.header, f.size, f.shareable, f.ready = status, h, size, shareable, true
-	if size > 0 && f.sp == nil {
-		f.buf = make([]byte, 0, size)
+	if f.grant > 0 { // the in-flight budget holds the body: room for it at once
+		f.buf = make([]byte, 0, f.grant)
 	}
 	f.mu.Unlock()
 	f.cond.Broadcast()
@@ -356,6 +356,17 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	o := &object{key: f.key, status: res.StatusCode, header: h.Clone(), reqTime: reqTime, respTime: respTime, gen: f.gen}
 	if o.varyNames, _ = parseVary(h); len(o.varyNames) > 0 {
 		o.key = primaryKey(f.owner) + "\x00" + varyKey(f.owner, o.varyNames)
+	}
+	// Without a disk tier, an object too large for the memory tier will
+	// not be stored: each waiter fetches it for itself, streamed through
+	// a copy buffer, rather than spooling what nobody keeps.
+	if s.disk == nil && size > s.cfg.MemoryBytes/8 {
+		f.mu.Lock()
+		f.pass = "too-big"
+		f.mu.Unlock()
+		f.setHeader(res.StatusCode, h, size, false)
+		f.finish(nil)
+		return
 	}
 	// The body is held in memory if the in-flight budget grants its
 	// size, else spooled to a file.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -14,6 +15,11 @@ import (
 	"github.com/streamcdn/streamcdn/internal/units"
 	"golang.org/x/sync/errgroup"
 )
+
+// edgeMemOverhead is what an edge's process may use beyond its memory
+// tier and fills in flight before the collector works harder: runtime,
+// metrics, and connections' buffers and stacks.
+const edgeMemOverhead = 64 << 20
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
@@ -70,6 +76,13 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("edge: --title-mode %q: want TITLE=pull|push|hybrid", tm)
 		}
 		modes[title] = m
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The process holds its budget: the memory tier, the fills in
+		// flight (an eighth of it) and a fixed allowance for the rest
+		// (connections, metrics, the runtime). The collector works
+		// harder near the limit instead of letting the heap double.
+		debug.SetMemoryLimit(memBytes + memBytes/8 + edgeMemOverhead)
 	}
 	svc, err := newService(stderr, *tokenFile, *level)
 	if err != nil {
