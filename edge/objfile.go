@@ -294,6 +294,34 @@ func (r *blockReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteNTo writes the next n bytes of the body to w from the verified
+// block buffer itself: a slow client holds that one buffer, not copy
+// buffers besides (httpx.NWriterTo).
+func (r *blockReader) WriteNTo(w io.Writer, n int64) (int64, error) {
+	var total int64
+	for total < n {
+		h := r.of.hdr
+		if r.pos >= h.Size {
+			return total, io.ErrUnexpectedEOF
+		}
+		b := r.pos / h.BlockSize
+		if b != r.blk {
+			if err := r.load(b); err != nil {
+				return total, err
+			}
+		}
+		chunk := (*r.buf)[r.pos-b*h.BlockSize : r.n]
+		chunk = chunk[:min(int64(len(chunk)), n-total)]
+		k, err := w.Write(chunk)
+		r.pos += int64(k)
+		total += int64(k)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 func (r *blockReader) load(b int64) error {
 	h := r.of.hdr
 	if h.BlockSize != blockSize {

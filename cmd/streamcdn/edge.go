@@ -19,7 +19,7 @@ import (
 // edgeMemOverhead is what an edge's process may use beyond its memory
 // tier and fills in flight before the collector works harder: runtime,
 // metrics, and connections' buffers and stacks.
-const edgeMemOverhead = 64 << 20
+const edgeMemOverhead = 24 << 20
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)

@@ -105,9 +105,15 @@ func serveMultipart(w http.ResponseWriter, c Content, ranges []Range) (int64, er
 	return total, mw.Close()
 }
 
+// NWriterTo is a body that writes n bytes from where it is straight to
+// w from its own buffer, with no copy buffer between.
+type NWriterTo interface {
+	WriteNTo(w io.Writer, n int64) (int64, error)
+}
+
 // copyRange copies rg of the body to w: Data in one Write, or Body by
-// Seek then CopyN, which keeps the sendfile path of net/http for *os.File
-// bodies.
+// Seek then its WriteNTo, or CopyN (which keeps the sendfile path of
+// net/http for *os.File bodies).
 func (c Content) copyRange(w io.Writer, rg Range) (int64, error) {
 	if c.Data != nil {
 		n, err := w.Write(c.Data[rg.Start : rg.Start+rg.Length])
@@ -116,6 +122,9 @@ func (c Content) copyRange(w io.Writer, rg Range) (int64, error) {
 	body := c.Body
 	if _, err := body.Seek(rg.Start, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("seek to %d: %w", rg.Start, err)
+	}
+	if wt, ok := body.(NWriterTo); ok {
+		return wt.WriteNTo(w, rg.Length)
 	}
 	return io.CopyN(w, body, rg.Length)
 }
