@@ -115,6 +115,9 @@ type Server struct {
 
 	inflight atomic.Int64 // bytes of fill bodies held in memory (see grant)
 
+	promoteMu sync.Mutex
+	promoting map[string]bool // disk objects being read into memory
+
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
 
@@ -146,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
-		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, vary: map[string][]string{}}
+		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
 	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // redirects are the client's to follow
 	}}
@@ -383,10 +386,16 @@ func (s *Server) notePurge(match func(key string) bool) {
 	s.fillsMu.Unlock()
 }
 
+// promoteMax caps the disk objects promoted to memory (beyond an eighth
+// of the memory tier): larger ones are served from their files, where a
+// slow client holds one 64 KiB block rather than the object.
+const promoteMax = 8 << 20
+
 // lookup finds the stored object for key: memory first, then disk. A
 // disk object small enough for memory and admitted there is read whole
-// (verified) and promoted; a larger one is returned with its open file,
-// to be served from it block by block, and the caller closes it.
+// (verified) and promoted, by one request at a time; otherwise it is
+// returned with its open file, to be served from it block by block, and
+// the caller closes it.
 func (s *Server) lookup(key string) (*object, *objectFile) {
 	if o, ok := s.mem.get(key); ok {
 		return o, nil
@@ -402,9 +411,13 @@ func (s *Server) lookup(key string) (*object, *objectFile) {
 	}
 	o := of.object()
 	o.gen = gen
-	if o.sliced == 0 && (o.size > s.cfg.MemoryBytes/8 || !s.mem.admits(key, o.costWith(o.size))) {
+	if o.sliced == 0 && (o.size > min(s.cfg.MemoryBytes/8, promoteMax) || !s.mem.admits(key, o.costWith(o.size))) {
 		return o, of
 	}
+	if !s.startPromotion(key) { // another request is reading it into memory
+		return o, of
+	}
+	defer s.endPromotion(key)
 	body, err := of.readAll()
 	of.Close()
 	if err != nil {
@@ -414,6 +427,24 @@ func (s *Server) lookup(key string) (*object, *objectFile) {
 	o.body = body
 	s.store(o, false) // promote to memory, through admission
 	return o, nil
+}
+
+// startPromotion claims the promotion of key's disk object to memory; it
+// reports false if another request holds it.
+func (s *Server) startPromotion(key string) bool {
+	s.promoteMu.Lock()
+	defer s.promoteMu.Unlock()
+	if s.promoting[key] {
+		return false
+	}
+	s.promoting[key] = true
+	return true
+}
+
+func (s *Server) endPromotion(key string) {
+	s.promoteMu.Lock()
+	delete(s.promoting, key)
+	s.promoteMu.Unlock()
 }
 
 // diskError handles a failure to read key's object from disk: a corrupt

@@ -833,3 +833,51 @@ func TestStalledClientIsDropped(t *testing.T) {
 		t.Errorf("steady slow reader: %v", err)
 	}
 }
+
+// TestPromotionStampede: many clients that ask at once for an object on
+// disk and not in memory make one copy of it in memory, not one each
+// (and readers that stall keep nothing more).
+func TestPromotionStampede(t *testing.T) {
+	const size, readers = 6 << 20, 40
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write(bytes.Repeat([]byte("p"), size))
+	})
+	dir := t.TempDir()
+	first, firstEdge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir = dir })
+	if r := get(t, "GET", firstEdge.URL+"/t/seg"); len(r.body) != size {
+		t.Fatalf("fill: %d bytes", len(r.body))
+	}
+	waitIdle(t, first)
+	first.wg.Wait() // on disk
+	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir, cfg.MemoryBytes = dir, 256<<20 }) // a restart: memory empty
+	before := heapInUse()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range readers {
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}
+		conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		io.WriteString(conn, "GET /t/seg HTTP/1.1\r\nHost: edge\r\n\r\n")
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	}
+	grew := heapInUse() - before
+	t.Logf("heap grew by %.1f MiB for %d stalled readers of a %d MiB object on disk", float64(grew)/(1<<20), readers, size>>20)
+	if grew > 4*size {
+		t.Errorf("%d readers of a %d MiB disk object grew the heap by %d MiB", readers, size>>20, grew>>20)
+	}
+	if up.count.Load() != 1 {
+		t.Errorf("upstream saw %d requests, want 1", up.count.Load())
+	}
+}
