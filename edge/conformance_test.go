@@ -2,7 +2,11 @@ package edge
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,5 +138,58 @@ func TestStaleOnDisconnect(t *testing.T) {
 			}
 			runScenario(t, closing(tc.cc), []step{{path: "/sc", wantStatus: 200, wantBody: "kept", wantOrigin: 1}, st})
 		})
+	}
+}
+
+// TestInterimResponses: 102 and 103 from upstream reach the client whose
+// request started the fill, with their fields, and are not stored: the
+// final response is, and the next request is a hit without them
+// (interim-102, interim-103, interim-not-cached).
+func TestInterimResponses(t *testing.T) {
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusProcessing)
+		w.Header().Set("Link", "</styles.css>; rel=preload; as=style")
+		w.Header().Set("X-My-Header", "test")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Del("X-My-Header")
+		w.Header().Set("Cache-Control", "max-age=100000")
+		fmt.Fprint(w, "final")
+	})
+	_, edge := newEdge(t, up.URL, c)
+	type got struct {
+		code int
+		link string
+	}
+	fetch := func() ([]got, reply) {
+		var interims []got
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			interims = append(interims, got{code, h.Get("Link")})
+			return nil
+		}})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, edge.URL+"/early", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return interims, reply{res.StatusCode, res.Header, string(b)}
+	}
+	interims, r := fetch()
+	want := []got{{102, ""}, {103, "</styles.css>; rel=preload; as=style"}}
+	if fmt.Sprint(interims) != fmt.Sprint(want) || r.status != 200 || r.body != "final" {
+		t.Fatalf("miss: interim %v, final %d %q; want interim %v, final 200 \"final\"", interims, r.status, r.body, want)
+	}
+	if r.header.Get("Link") != "" || r.header.Get("X-My-Header") != "" {
+		t.Errorf("the final response carries the 103's fields: %v", r.header)
+	}
+	interims, r = fetch()
+	if len(interims) != 0 || r.status != 200 || r.body != "final" || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+		t.Errorf("second request: interim %v, %d %q, Cache-Status %q; want a hit without interim responses", interims, r.status, r.body, r.header.Get("Cache-Status"))
+	}
+	if n := up.count.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
 	}
 }

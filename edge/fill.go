@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +50,9 @@ type fill struct {
 	// fetches the object for itself: "too-big" (above MaxObjectBytes and
 	// not storable) or "unbounded" (not storable, size unknown).
 	pass string
+	// interims are the informational (1xx) responses upstream sent before
+	// the final one, for the request that started the fill to pass on.
+	interims []interim
 	// rng and meta are set for a slice fill: the upstream Range and the
 	// sliced object the slice belongs to.
 	rng  string
@@ -141,13 +146,44 @@ func (f *fill) validated() bool {
 	return f.done && f.err == nil && f.rng == "" && (f.obj != nil || f.storing)
 }
 
-// waitHeader blocks until the response head is known or the fill failed.
-func (f *fill) waitHeader() {
+// interim is one informational response: 102 Processing, 103 Early
+// Hints.
+type interim struct {
+	code   int
+	header http.Header
+}
+
+// addInterim records an informational response from upstream.
+func (f *fill) addInterim(code int, h textproto.MIMEHeader) error {
 	f.mu.Lock()
-	for !f.ready {
-		f.cond.Wait()
+	if len(f.interims) < 8 { // Go's transport allows 5 before the final one
+		f.interims = append(f.interims, interim{code, http.Header(h).Clone()})
 	}
 	f.mu.Unlock()
+	f.cond.Broadcast()
+	return nil
+}
+
+// waitHeader blocks until the response head is known or the fill failed.
+// If send is not nil, it is called, in the caller's goroutine, with each
+// informational response upstream sent before that.
+func (f *fill) waitHeader(send func(interim)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sent := 0
+	for {
+		for send != nil && sent < len(f.interims) {
+			it := f.interims[sent]
+			sent++
+			f.mu.Unlock()
+			send(it)
+			f.mu.Lock()
+		}
+		if f.ready {
+			return
+		}
+		f.cond.Wait()
+	}
 }
 
 // waitFirstByte blocks until the body has a byte or the fill ended; it
@@ -270,6 +306,7 @@ func (s *Server) run(f *fill, stale *object) {
 		return
 	}
 	reqTime := s.now()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: f.addInterim})
 	res, err := s.upstreamGET(ctx, f.owner, stale, f.rng)
 	if err != nil {
 		f.finish(err)

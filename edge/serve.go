@@ -42,7 +42,11 @@ func (s *Server) fetchVaried(w *recorder, r *http.Request, key string, stale *ob
 // lets go of it.
 func (s *Server) answer(w *recorder, r *http.Request, key string, f *fill, joined bool, stale *object, retry bool) {
 	defer f.unhold()
-	f.waitHeader()
+	var send func(interim)
+	if !joined && f.by == r && r.ProtoAtLeast(1, 1) {
+		send = func(it interim) { sendInterim(w, it) }
+	}
+	f.waitHeader(send)
 	f.mu.Lock()
 	failed, obj, pass := f.err != nil && f.status == 0, f.obj, f.pass
 	usable, status, header := f.shareable || f.by == r, f.status, f.header
@@ -74,6 +78,24 @@ func (s *Server) answer(w *recorder, r *http.Request, key string, f *fill, joine
 		s.serveUpstreamError(w, r, stale, status, nil)
 	default:
 		s.serveFill(w, r, f, stale, joined)
+	}
+}
+
+// sendInterim passes an informational response from upstream on to the
+// client (RFC 9110 §15.2): 102 and 103 with their fields, which are then
+// taken out of the final response's header again. 100 and 101 are not
+// upstream's to send a GET's client.
+func sendInterim(w *recorder, it interim) {
+	if it.code == http.StatusContinue || it.code == http.StatusSwitchingProtocols || it.code < 100 || it.code > 199 {
+		return
+	}
+	h := w.ResponseWriter.Header()
+	for k, vs := range it.header {
+		h[k] = vs
+	}
+	w.ResponseWriter.WriteHeader(it.code) // not through the recorder: not the final status
+	for k := range it.header {
+		delete(h, k)
 	}
 }
 
