@@ -156,11 +156,12 @@ func TestCacheRules(t *testing.T) {
 			},
 		},
 		{
-			name:    "Authorization bypasses the cache",
+			name:    "a response to a request with Authorization is not stored without public, s-maxage or must-revalidate",
 			handler: fixed("max-age=600", "a"),
 			steps: []step{
-				{path: "/auth", header: []string{"Authorization", "Bearer x"}, wantCache: "fwd=request", wantOrigin: 1, wantStatus: 200},
-				{path: "/auth", header: []string{"Authorization", "Bearer x"}, wantCache: "fwd=request", wantOrigin: 2, wantStatus: 200},
+				{path: "/auth", header: []string{"Authorization", "Bearer x"}, wantCache: "fwd=miss", wantOrigin: 1, wantStatus: 200},
+				{path: "/auth", header: []string{"Authorization", "Bearer x"}, wantCache: "fwd=miss", wantOrigin: 2, wantStatus: 200},
+				{path: "/auth", wantCache: "fwd=miss", wantOrigin: 3, wantStatus: 200},
 			},
 		},
 		{

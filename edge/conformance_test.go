@@ -80,6 +80,20 @@ func TestConformance(t *testing.T) {
 		{"conditional-lm-fresh-no-lm", answer(200, "i", "Cache-Control", "max-age=3600"), []step{
 			{path: "/ims", wantStatus: 200, wantOrigin: 1},
 			{advance: time.Second, path: "/ims", header: []string{"If-Modified-Since", "Sun, 01 Mar 2026 12:00:00 GMT"}, wantStatus: 304, wantCache: "hit", wantOrigin: 1}}},
+		// A response to a request with Authorization is stored when it
+		// says a shared cache may.
+		{"other-authorization-public", answer(200, "p", "Cache-Control", "public, max-age=3600"), []step{
+			{path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantOrigin: 1},
+			{advance: time.Second, path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantCache: "hit", wantOrigin: 1}}},
+		{"other-authorization-smaxage", answer(200, "p", "Cache-Control", "s-maxage=3600"), []step{
+			{path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantOrigin: 1},
+			{advance: time.Second, path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantCache: "hit", wantOrigin: 1}}},
+		{"other-authorization-must-revalidate", answer(200, "p", "Cache-Control", "must-revalidate, max-age=3600"), []step{
+			{path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantOrigin: 1},
+			{advance: time.Second, path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantCache: "hit", wantOrigin: 1}}},
+		{"other-authorization", answer(200, "p", "Cache-Control", "max-age=3600"), []step{
+			{path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantOrigin: 1},
+			{advance: time.Second, path: "/auth", header: []string{"Authorization", "Basic dGVzdDp0ZXN0"}, wantStatus: 200, wantOrigin: 2}}},
 		// Vary: request values are compared normalised.
 		{"vary-normalise-space", answer(200, "v", "Cache-Control", "max-age=3600", "Vary", "Accept-Language"), []step{
 			{path: "/v", header: []string{"Accept-Language", "en-US, fr"}, wantStatus: 200, wantOrigin: 1},
@@ -191,5 +205,44 @@ func TestInterimResponses(t *testing.T) {
 	}
 	if n := up.count.Load(); n != 1 {
 		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
+
+// TestAuthorizedFillNotShared: a request without Authorization that
+// joins a fill started by one with it does not get that response unless
+// it may be stored for everyone: it fetches its own.
+func TestAuthorizedFillNotShared(t *testing.T) {
+	c := newClock()
+	started := make(chan struct{}, 4)
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.Header.Get("Authorization") != "" {
+			started <- struct{}{}
+			time.Sleep(200 * time.Millisecond)
+			fmt.Fprint(w, "private to A")
+			return
+		}
+		fmt.Fprint(w, "anonymous")
+	})
+	_, edge := newEdge(t, up.URL, c)
+	done := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, edge.URL+"/me", nil)
+		req.Header.Set("Authorization", "Bearer A")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- reply{}
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		done <- reply{res.StatusCode, res.Header, string(b)}
+	}()
+	<-started // A's fill is in flight
+	if r := get(t, "GET", edge.URL+"/me"); r.body != "anonymous" {
+		t.Errorf("a request without Authorization during A's fill got %q (Cache-Status %q)", r.body, r.header.Get("Cache-Status"))
+	}
+	if a := <-done; a.body != "private to A" {
+		t.Errorf("A got %q", a.body)
 	}
 }

@@ -274,8 +274,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case get && s.servePinned(rec, r):
 	case !get:
 		s.forward(rec, r, "fwd=method", unsafe(r.Method))
-	case r.Header.Get("Authorization") != "":
-		s.forward(rec, r, "fwd=request; detail=authorization", false)
 	default:
 		s.serveCached(rec, r)
 	}

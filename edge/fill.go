@@ -420,7 +420,9 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	f.mu.Lock()
 	f.storing = canStore
 	f.mu.Unlock()
-	f.setHeader(res.StatusCode, h, size, canStore || shareableAnyway(h))
+	// What a request with Authorization got is its own unless the
+	// response may be stored (public, s-maxage, must-revalidate).
+	f.setHeader(res.StatusCode, h, size, canStore || (shareableAnyway(h) && f.owner.Header.Get("Authorization") == ""))
 	buf := make([]byte, 256<<10)
 	var total int64
 	for {
