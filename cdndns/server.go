@@ -27,6 +27,11 @@ type Options struct {
 	// AdminToken is the bearer token of the admin API's writes (RTT, load,
 	// drain). Empty: they are refused.
 	AdminToken string
+	// MaxUDPSize caps a UDP answer, whatever the client advertises
+	// (RFC 9715, DNS Flag Day 2020): an answer that does not fit has TC
+	// set and the client asks again over TCP. It is also the payload size
+	// our OPT offers. Zero: 1232; at least 512.
+	MaxUDPSize int
 }
 
 // Server answers queries for the configured zones. It is a dns.Handler.
@@ -83,6 +88,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxUDPSize == 0 {
+		opts.MaxUDPSize = maxUDP
+	}
+	if opts.MaxUDPSize < dns.MinMsgSize || opts.MaxUDPSize > 65535 {
+		return nil, fmt.Errorf("cdndns: max UDP size %d: want 512 to 65535", opts.MaxUDPSize)
 	}
 	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: newRTTTable()}
 	st, err := compile(cfg, nil)
@@ -224,7 +235,7 @@ func (st *state) cluster(name string) *cluster {
 	return nil
 }
 
-// maxUDP is the payload size we offer (RFC 9715 / DNS flag day 2020).
+// maxUDP is the default UDP payload size (RFC 9715 / DNS flag day 2020).
 const maxUDP = 1232
 
 // ServeDNS answers one query.
@@ -267,10 +278,10 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 	if opt != nil && opt.Version() != 0 {
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeBadVers)
-		m.SetEdns0(maxUDP, do)
+		m.SetEdns0(uint16(s.opts.MaxUDPSize), do)
 		return m
 	}
-	if len(req.Question) != 1 || tsigNotLast(req) {
+	if len(req.Question) != 1 || tsigNotLast(req) || !wellFormedEDNS(req) || req.Question[0].Qtype == 0 || req.Question[0].Qclass == 0 {
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeFormatError)
 		return m
@@ -282,12 +293,20 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		// unknown family, are a malformed option.
 		m.Authoritative = false
 		m.SetRcode(req, dns.RcodeFormatError)
-		m.SetEdns0(maxUDP, do)
+		m.SetEdns0(uint16(s.opts.MaxUDPSize), do)
 		return m
 	}
-	scope := s.resolve(s.state(), m, q, client)
+	var scope uint8
+	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
+		// Zone transfers are not offered: REFUSED, no records, over UDP
+		// and TCP alike (RFC 5936 §2.2.1 allows it).
+		m.Authoritative = false
+		m.Rcode = dns.RcodeRefused
+	} else {
+		scope = s.resolve(s.state(), m, q, client)
+	}
 	if opt != nil {
-		out := m.SetEdns0(maxUDP, do).IsEdns0()
+		out := m.SetEdns0(uint16(s.opts.MaxUDPSize), do).IsEdns0()
 		if ecs != nil {
 			e := *ecs
 			e.SourceScope = scope
@@ -295,13 +314,71 @@ func (s *Server) answer(w dns.ResponseWriter, req *dns.Msg) *dns.Msg {
 		}
 	}
 	if _, tcp := w.RemoteAddr().(*net.TCPAddr); !tcp {
-		size := dns.MinMsgSize
-		if opt != nil {
-			size = max(int(opt.UDPSize()), dns.MinMsgSize)
-		}
-		m.Truncate(size - tsigReserve(req))
+		fit(m, udpLimit(opt, s.opts.MaxUDPSize)-tsigReserve(req))
 	}
 	return m
+}
+
+// udpLimit is the largest UDP answer for a query with opt (nil: no
+// EDNS): what it advertises (512 at least, RFC 6891 §6.2.5), at most
+// ceiling.
+func udpLimit(opt *dns.OPT, ceiling int) int {
+	if opt == nil {
+		return dns.MinMsgSize
+	}
+	return min(max(int(opt.UDPSize()), dns.MinMsgSize), ceiling)
+}
+
+// fit makes m, compressed, at most size bytes long: if it is longer, it
+// sets TC and keeps the question, the OPT record and as many whole
+// answer RRsets as fit (never part of one, RFC 2181 §9); the client asks
+// again over TCP. Unlike miekg/dns's Truncate it never sends a message
+// uncompressed, and it keeps a size below 512 (a TSIG signature's room).
+func fit(m *dns.Msg, size int) {
+	m.Compress = true
+	if m.Len() <= size {
+		return
+	}
+	m.Truncated = true
+	var opt []dns.RR
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		}
+	}
+	answer := m.Answer
+	m.Answer, m.Ns, m.Extra = nil, nil, opt
+	for len(answer) > 0 {
+		n := 1
+		for n < len(answer) && sameRRset(answer[0], answer[n]) {
+			n++
+		}
+		m.Answer = append(m.Answer, answer[:n]...)
+		if m.Len() > size {
+			m.Answer = m.Answer[:len(m.Answer)-n]
+			return
+		}
+		answer = answer[n:]
+	}
+}
+
+func sameRRset(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
+}
+
+// wellFormedEDNS reports whether req has at most one OPT record, owned
+// by the root (RFC 6891 §6.1.1: else FORMERR).
+func wellFormedEDNS(req *dns.Msg) bool {
+	n := 0
+	for _, rr := range req.Extra {
+		if h := rr.Header(); h.Rrtype == dns.TypeOPT {
+			if n++; n > 1 || h.Name != "." {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // clientAddr returns the address to locate: the ECS subnet when the query
@@ -312,6 +389,13 @@ func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (addr netip.Addr, ecs *dns.E
 	if opt != nil {
 		for _, o := range opt.Option {
 			if e, isECS := o.(*dns.EDNS0_SUBNET); isECS {
+				if e.Family == 0 && e.SourceNetmask == 0 {
+					// Family 0, /0: "no subnet" as dig sends it; BIND
+					// accepts it. The resolver's address decides, and
+					// the option is echoed with scope 0.
+					ecs = e
+					break
+				}
 				a, ok := netip.AddrFromSlice(e.Address)
 				if !ok || (e.Family != 1 && e.Family != 2) {
 					return netip.Addr{}, e, false
@@ -332,7 +416,7 @@ func clientAddr(w dns.ResponseWriter, opt *dns.OPT) (addr netip.Addr, ecs *dns.E
 		ip = a.IP
 	}
 	addr, _ = netip.AddrFromSlice(ip)
-	return addr.Unmap(), nil, true
+	return addr.Unmap(), ecs, true
 }
 
 // resolve fills m for question q from client and returns the ECS scope.

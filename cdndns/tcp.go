@@ -3,6 +3,7 @@ package cdndns
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -13,7 +14,8 @@ import (
 // it.
 func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
 	defer ln.Close()
-	srv := &dns.Server{Listener: ln, Handler: s, TsigProvider: wellKnownKey{}, MsgAcceptFunc: accept}
+	srv := &dns.Server{Listener: ln, Handler: s, TsigProvider: wellKnownKey{}, MsgAcceptFunc: accept,
+		DecorateReader: func(r dns.Reader) dns.Reader { return ecsCheckReader{r} }}
 	stop := context.AfterFunc(ctx, func() {
 		if srv.Shutdown() != nil {
 			ln.Close() // not started yet: it will find the listener closed
@@ -36,4 +38,18 @@ func accept(h dns.Header) dns.MsgAcceptAction {
 		return a
 	}
 	return dns.MsgAccept
+}
+
+// ecsCheckReader makes a TCP query whose Client Subnet address has the
+// wrong length for its prefix (ecsWireOK) fail to unpack, so that the
+// server answers it FORMERR as it does over UDP: it sets the option's
+// family to one no unpacker accepts.
+type ecsCheckReader struct{ dns.Reader }
+
+func (r ecsCheckReader) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
+	p, err := r.Reader.ReadTCP(conn, timeout)
+	if err == nil && !ecsWireOK(p) {
+		poisonECS(p)
+	}
+	return p, err
 }

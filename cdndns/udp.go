@@ -208,8 +208,8 @@ func (w *udpWorker) fast(pkt []byte, peer netip.AddrPort, buf []byte, now time.T
 	if len(addrs) == 0 {
 		return nil, false // NODATA, with the SOA: the general path
 	}
-	resp := appendAnswer(buf, q, al, d.ttl, q.qtype, addrs, d.scope)
-	if len(resp) > q.udpLimit() {
+	resp := appendAnswer(buf, q, al, d.ttl, q.qtype, addrs, d.scope, uint16(w.s.opts.MaxUDPSize))
+	if len(resp) > q.udpLimit(w.s.opts.MaxUDPSize) {
 		return nil, false // truncated: the general path
 	}
 	d.answers.Inc()
@@ -254,7 +254,7 @@ func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) 
 	case dns.MsgIgnore:
 		return nil
 	case dns.MsgAccept:
-		if !trunc {
+		if !trunc && ecsWireOK(pkt) {
 			if err := req.Unpack(pkt); err == nil {
 				w := &packetWriter{remote: from, buf: buf}
 				if t := req.IsTsig(); t != nil {

@@ -162,7 +162,7 @@ func ecsClient(ecs []byte) (netip.Addr, bool) {
 // question's name), one address record per addr (named by a pointer to
 // the question's name, or to the CNAME's target), and, when q has EDNS,
 // our OPT record echoing q's ECS option with the given scope.
-func appendAnswer(b []byte, q wireQuery, al *alias, ttl uint32, rrtype uint16, addrs []net.IP, scope uint8) []byte {
+func appendAnswer(b []byte, q wireQuery, al *alias, ttl uint32, rrtype uint16, addrs []net.IP, scope uint8, offer uint16) []byte {
 	start := len(b)
 	flags := flagQR | flagAA | q.flags&(flagRD|flagCD)
 	ancount, arcount := len(addrs), 0
@@ -200,7 +200,7 @@ func appendAnswer(b []byte, q wireQuery, al *alias, ttl uint32, rrtype uint16, a
 	}
 	b = append(b, 0) // root
 	b = binary.BigEndian.AppendUint16(b, 41)
-	b = binary.BigEndian.AppendUint16(b, maxUDP)
+	b = binary.BigEndian.AppendUint16(b, offer)
 	var do uint32
 	if q.do {
 		do = 1 << 15
@@ -227,10 +227,86 @@ func appendRRHeader(b []byte, owner []byte, rrtype uint16, ttl uint32, rdlen int
 	return binary.BigEndian.AppendUint16(b, uint16(rdlen))
 }
 
-// udpLimit is the largest UDP answer q's sender takes.
-func (q wireQuery) udpLimit() int {
+// udpLimit is the largest UDP answer to q: what its sender takes, at
+// most ceiling (Options.MaxUDPSize).
+func (q wireQuery) udpLimit(ceiling int) int {
 	if q.edns {
-		return max(int(q.udpSize), 512)
+		return min(max(int(q.udpSize), 512), ceiling)
 	}
 	return 512
+}
+
+// ecsWireOK reports whether every Client Subnet option in the message p
+// (as received) carries its address in exactly the octets its source
+// prefix needs, none for family 0 (RFC 7871 §6: else FORMERR). miekg/dns
+// pads or cuts the address as it unpacks, so this looks at the wire. A
+// message that does not parse this far is left to the unpacker.
+func ecsWireOK(p []byte) bool { return badECS(p) == nil }
+
+// poisonECS gives p's malformed Client Subnet option a family no
+// unpacker accepts.
+func poisonECS(p []byte) {
+	if d := badECS(p); d != nil {
+		d[0], d[1] = 0xFF, 0xFF
+	}
+}
+
+// badECS returns the data of the first Client Subnet option in p whose
+// address length does not match its source prefix, or nil.
+func badECS(p []byte) []byte {
+	if len(p) < 12 {
+		return nil
+	}
+	qd, an, ns, ar := int(binary.BigEndian.Uint16(p[4:])), int(binary.BigEndian.Uint16(p[6:])),
+		int(binary.BigEndian.Uint16(p[8:])), int(binary.BigEndian.Uint16(p[10:]))
+	off := 12
+	for range qd {
+		var ok bool
+		if off, ok = skipName(p, off); !ok || off+4 > len(p) {
+			return nil
+		}
+		off += 4
+	}
+	for i := range an + ns + ar {
+		var ok bool
+		if off, ok = skipName(p, off); !ok || off+10 > len(p) {
+			return nil
+		}
+		rrtype, rdlen := binary.BigEndian.Uint16(p[off:]), int(binary.BigEndian.Uint16(p[off+8:]))
+		off += 10
+		if off+rdlen > len(p) {
+			return nil
+		}
+		if i >= an+ns && rrtype == dns.TypeOPT {
+			for o := p[off : off+rdlen]; len(o) >= 4; {
+				code, olen := binary.BigEndian.Uint16(o), int(binary.BigEndian.Uint16(o[2:]))
+				if 4+olen > len(o) {
+					break
+				}
+				if d := o[4 : 4+olen]; code == dns.EDNS0SUBNET && len(d) >= 4 && len(d)-4 != (int(d[2])+7)/8 {
+					return d
+				}
+				o = o[4+olen:]
+			}
+		}
+		off += rdlen
+	}
+	return nil
+}
+
+// skipName returns the offset after the name at off in p.
+func skipName(p []byte, off int) (int, bool) {
+	for off < len(p) {
+		l := int(p[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xC0 == 0xC0:
+			return off + 2, off+2 <= len(p)
+		case l&0xC0 != 0:
+			return 0, false
+		}
+		off += 1 + l
+	}
+	return 0, false
 }

@@ -36,6 +36,7 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	admin := fs.String("admin", "127.0.0.1:9053", "The address of /metrics and /healthz.")
 	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token for RTT, load and drain reports. Defaults to $STREAMCDN_ADMIN_TOKEN.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	maxUDP := fs.Int("max-udp-size", 1232, "The largest UDP answer, whatever a client advertises (RFC 9715); larger ones are truncated (TC) and asked again over TCP.")
 	workers := fs.Int("udp-workers", 1, "UDP sockets sharing the port (SO_REUSEPORT), each answered by its own goroutine; one answers about 200k queries per CPU-second, so raise it to the cores to give it.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,7 +54,7 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log, reg := svc.log, svc.reg
-	srv, err := cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token})
+	srv, err := cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token, MaxUDPSize: *maxUDP})
 	if err != nil {
 		return err
 	}
