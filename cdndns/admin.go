@@ -18,12 +18,14 @@ import (
 //	POST /load   [{"cluster": "eu-west", "load": 850}, ...]
 //	POST /drain?cluster=eu-west&on=true
 //
-// Edges feed /rtt (from their client connections) and /load; the POSTs
-// need "Authorization: Bearer <Options.AdminToken>" (401 otherwise).
+// Edges feed /rtt (from their client connections) and /load. All but
+// /healthz need "Authorization: Bearer <Options.AdminToken>" (401
+// otherwise): /explain shows the clusters' health, load and measured
+// RTTs, which are the operator's, not the public's.
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /explain", s.handleExplain)
+	mux.Handle("GET /explain", s.auth(http.HandlerFunc(s.handleExplain)))
 	mux.Handle("POST /rtt", s.auth(http.HandlerFunc(s.handleRTT)))
 	mux.Handle("POST /load", s.auth(http.HandlerFunc(s.handleLoad)))
 	mux.Handle("POST /drain", s.auth(http.HandlerFunc(s.handleDrain)))
@@ -77,7 +79,7 @@ func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
 			cand.RTTMs = &ms
 		}
 		c.mu.Lock()
-		cand.Utilisation = c.utilisation()
+		cand.Utilisation = c.utilisation(s.opts.Now())
 		c.mu.Unlock()
 		e.Clusters = append(e.Clusters, cand)
 	}
@@ -116,7 +118,7 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 	clients := make([]netip.Addr, len(reports))
 	for i, rep := range reports {
 		a, err := netip.ParseAddr(rep.Client)
-		if st.cluster(rep.Cluster) == nil || err != nil || rep.RTTMs <= 0 || rep.RTTMs > 60_000 {
+		if st.cluster(rep.Cluster) == nil || err != nil || !(rep.RTTMs > 0 && rep.RTTMs <= 60_000) {
 			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000; nothing applied", i), http.StatusBadRequest)
 			return
 		}
@@ -143,15 +145,15 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	st := s.state()
+	st, now := s.state(), s.opts.Now()
 	for i, rep := range reports {
-		if st.cluster(rep.Cluster) == nil || rep.Load < 0 {
-			http.Error(w, fmt.Sprintf("report %d: want a known cluster and a load >= 0; nothing applied", i), http.StatusBadRequest)
+		if st.cluster(rep.Cluster) == nil || !(rep.Load >= 0 && rep.Load <= maxLoad) {
+			http.Error(w, fmt.Sprintf("report %d: want a known cluster and 0 <= load <= %g; nothing applied", i, maxLoad), http.StatusBadRequest)
 			return
 		}
 	}
 	for _, rep := range reports {
-		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load)
+		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load, now)
 	}
 	s.changed()
 	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})

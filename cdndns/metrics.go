@@ -40,7 +40,13 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		Help: "Client prefixes with measured RTT."}, func() float64 { n, _ := s.rtt.stats(s.opts.Now()); return float64(n) })
 	rttAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_oldest_age_seconds",
 		Help: "Age of the oldest RTT measurement held."}, func() float64 { _, a := s.rtt.stats(s.opts.Now()); return a.Seconds() })
-	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge} {
+	rttDropped := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes_dropped_total",
+		Help:        "Client prefixes dropped from the RTT table: aged out (stale) or pushed out of a full table (full).",
+		ConstLabels: prometheus.Labels{"reason": "stale"}}, func() float64 { return float64(s.rtt.droppedStale.Load()) })
+	rttFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes_dropped_total",
+		Help:        "Client prefixes dropped from the RTT table: aged out (stale) or pushed out of a full table (full).",
+		ConstLabels: prometheus.Labels{"reason": "full"}}, func() float64 { return float64(s.rtt.droppedFull.Load()) })
+	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge, rttDropped, rttFull} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -160,7 +160,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	us := s.state().cluster("us-east")
 	us.mu.Lock()
-	u := us.utilisation()
+	u := us.utilisation(s.opts.Now())
 	us.mu.Unlock()
 	if u != 0 {
 		t.Errorf("a refused load batch was applied in part: us-east at %v", u)
@@ -169,7 +169,10 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("a drained cluster still answered: %+v", d)
 	}
 	var e Explanation
-	err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, admin+"/explain?name=a1105.kingcdn.com&client=127.0.2.10", "", nil, &e)
+	if err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, admin+"/explain?name=a1105.kingcdn.com&client=127.0.2.10", "", nil, &e); err == nil {
+		t.Error("GET /explain without the token answered")
+	}
+	err := httpx.DoJSON(t.Context(), http.DefaultClient, http.MethodGet, admin+"/explain?name=a1105.kingcdn.com&client=127.0.2.10", "secret", nil, &e)
 	if err != nil || len(e.Clusters) != 3 || e.Decision.Cluster != d.Cluster {
 		t.Errorf("explain: %v %+v", err, e)
 	}

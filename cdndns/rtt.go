@@ -3,15 +3,30 @@ package cdndns
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // rttTable holds measured round-trip times per client prefix (/24 for
 // IPv4, /48 for IPv6) and cluster, smoothed by an EWMA. Entries older than
-// maxAge are ignored: stale RTT data falls back to geography.
+// maxAge are ignored (stale RTT data falls back to geography) and aged
+// out as new reports come; the table holds at most max prefixes, and
+// when full it drops the one updated longest ago. Both are counted.
 type rttTable struct {
 	mu    sync.RWMutex // read on every answer, written by reports
-	byNet map[netip.Prefix]map[string]rttEntry
+	byNet *simplelru.LRU[netip.Prefix, *rttNet]
+	max   int
+	// dropped counts prefixes forgotten: aged out, or pushed out by a
+	// full table.
+	droppedStale, droppedFull atomic.Uint64
+}
+
+// rttNet is one prefix's RTTs by cluster, and when it was last updated.
+type rttNet struct {
+	byCluster map[string]rttEntry
+	updated   time.Time
 }
 
 type rttEntry struct {
@@ -22,8 +37,13 @@ type rttEntry struct {
 // rttAlpha weighs a new sample in the EWMA.
 const rttAlpha = 0.3
 
-func newRTTTable() *rttTable {
-	return &rttTable{byNet: map[netip.Prefix]map[string]rttEntry{}}
+// defaultRTTPrefixes bounds the table when Options.MaxRTTPrefixes is
+// zero: about 45 MB of heap.
+const defaultRTTPrefixes = 65536
+
+func newRTTTable(max int) *rttTable {
+	lru, _ := simplelru.NewLRU[netip.Prefix, *rttNet](max+1, nil) // we evict, and count
+	return &rttTable{byNet: lru, max: max}
 }
 
 // clientPrefix is the prefix RTT is kept for.
@@ -41,19 +61,34 @@ func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration,
 	p := clientPrefix(client)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m := t.byNet[p]
-	if m == nil {
-		m = map[string]rttEntry{}
-		t.byNet[p] = m
+	// Prefixes not updated for maxAge hold nothing fresh: forget them,
+	// least recently updated first.
+	for {
+		k, n, ok := t.byNet.GetOldest()
+		if !ok || now.Sub(n.updated) <= maxAge {
+			break
+		}
+		t.byNet.Remove(k)
+		t.droppedStale.Add(1)
 	}
-	e, ok := m[clusterName]
+	n, ok := t.byNet.Get(p)
+	if !ok {
+		if t.byNet.Len() >= t.max {
+			t.byNet.RemoveOldest()
+			t.droppedFull.Add(1)
+		}
+		n = &rttNet{byCluster: map[string]rttEntry{}}
+		t.byNet.Add(p, n)
+	}
+	e, ok := n.byCluster[clusterName]
 	if ok && now.Sub(e.updated) <= maxAge {
 		e.ewma = time.Duration(rttAlpha*float64(rtt) + (1-rttAlpha)*float64(e.ewma))
 	} else {
 		e.ewma = rtt
 	}
 	e.updated = now
-	m[clusterName] = e
+	n.byCluster[clusterName] = e
+	n.updated = now
 }
 
 // lookup returns the fresh RTTs for client's prefix.
@@ -65,7 +100,11 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var out map[string]time.Duration
-	for name, e := range t.byNet[p] {
+	n, _ := t.byNet.Peek(p) // Peek does not reorder: safe under the read lock
+	if n == nil {
+		return nil, p, false
+	}
+	for name, e := range n.byCluster {
 		if now.Sub(e.updated) <= maxAge {
 			if out == nil {
 				out = map[string]time.Duration{}
@@ -76,14 +115,15 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration
 	return out, p, out != nil
 }
 
-// stats returns the number of prefixes and the age of the oldest entry.
+// stats returns the number of prefixes and the age of the oldest entry
+// (the least recently updated prefix's).
 func (t *rttTable) stats(now time.Time) (prefixes int, oldest time.Duration) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for _, m := range t.byNet {
-		for _, e := range m {
+	if _, n, ok := t.byNet.GetOldest(); ok {
+		for _, e := range n.byCluster {
 			oldest = max(oldest, now.Sub(e.updated))
 		}
 	}
-	return len(t.byNet), oldest
+	return t.byNet.Len(), oldest
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -21,8 +22,8 @@ type cluster struct {
 	up               bool
 	failures, passes int
 	drained          bool
-	nodeLoads        map[string]float64 // the last load reported by each node, in the unit of Capacity
-	shedding         bool               // above the high water mark, until below the low one
+	nodeLoads        map[string]nodeLoad // the last load reported by each node
+	shedding         bool                // above the high water mark, until below the low one
 }
 
 func newCluster(c Cluster) *cluster {
@@ -36,25 +37,47 @@ func newCluster(c Cluster) *cluster {
 	return cl
 }
 
-// setLoad records a node's load report ("" for the cluster as a whole).
-func (c *cluster) setLoad(node string, load float64) {
+// nodeLoad is a node's last load report, in the unit of Capacity, and
+// when it came.
+type nodeLoad struct {
+	load float64
+	at   time.Time
+}
+
+// loadMaxAge is how long a node's load report counts: a node that stops
+// reporting (gone, or cut off) stops adding to its cluster's load.
+const loadMaxAge = time.Minute
+
+// maxLoad bounds one report, so that a sum of them stays finite.
+const maxLoad = 1e12
+
+// setLoad records a node's load report ("" for the cluster as a whole)
+// at now, and forgets the reports older than loadMaxAge.
+func (c *cluster) setLoad(node string, load float64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.nodeLoads == nil {
-		c.nodeLoads = map[string]float64{}
+		c.nodeLoads = map[string]nodeLoad{}
 	}
-	c.nodeLoads[node] = load
+	for n, l := range c.nodeLoads {
+		if now.Sub(l.at) > loadMaxAge {
+			delete(c.nodeLoads, n)
+		}
+	}
+	c.nodeLoads[node] = nodeLoad{load, now}
 }
 
-// utilisation is the cluster's load (its nodes' sum) over its capacity;
-// c.mu must be held.
-func (c *cluster) utilisation() float64 {
+// utilisation is the cluster's load (the sum of its nodes' reports of
+// the last loadMaxAge) over its capacity; c.mu must be held.
+func (c *cluster) utilisation(now time.Time) float64 {
 	if c.Capacity <= 0 {
 		return 0
 	}
 	load := 0.0
 	for _, l := range c.nodeLoads {
-		load += l
+		if now.Sub(l.at) <= loadMaxAge {
+			load += l.load
+		}
 	}
 	return load / c.Capacity
 }
@@ -78,13 +101,13 @@ func (c *cluster) healthy() bool {
 // with utilisation to all of them at 100%. Once shedding, c keeps
 // shedding until it falls below the low water mark (hysteresis), so that
 // answers do not flap.
-func (c *cluster) shedShare() float64 {
+func (c *cluster) shedShare(now time.Time) float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.Capacity <= 0 {
 		return 0
 	}
-	u := c.utilisation()
+	u := c.utilisation(now)
 	switch {
 	case u >= shedHigh:
 		c.shedding = true
@@ -157,7 +180,7 @@ func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decisi
 	}
 	best := ranked[0]
 	if len(ranked) > 1 && d.Reason != "all-down" && client.IsValid() {
-		if share := best.shedShare(); share > 0 {
+		if share := best.shedShare(s.opts.Now()); share > 0 {
 			// The share is drawn per client /24 (/48), so the answer now
 			// holds for that prefix only.
 			p := clientPrefix(client)

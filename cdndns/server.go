@@ -32,6 +32,9 @@ type Options struct {
 	// set and the client asks again over TCP. It is also the payload size
 	// our OPT offers. Zero: 1232; at least 512.
 	MaxUDPSize int
+	// MaxRTTPrefixes bounds the client prefixes the RTT table holds;
+	// when full, the one updated longest ago is dropped. Zero: 65,536.
+	MaxRTTPrefixes int
 }
 
 // Server answers queries for the configured zones. It is a dns.Handler.
@@ -95,7 +98,10 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if opts.MaxUDPSize < dns.MinMsgSize || opts.MaxUDPSize > 65535 {
 		return nil, fmt.Errorf("cdndns: max UDP size %d: want 512 to 65535", opts.MaxUDPSize)
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: newRTTTable()}
+	if opts.MaxRTTPrefixes <= 0 {
+		opts.MaxRTTPrefixes = defaultRTTPrefixes
+	}
+	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: newRTTTable(opts.MaxRTTPrefixes)}
 	st, err := compile(cfg, nil)
 	if err != nil {
 		return nil, err

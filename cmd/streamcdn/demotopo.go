@@ -281,11 +281,12 @@ func report(w io.Writer, d *deploy.Deployment, t *deploy.Topology, sessions []*d
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "region\tclients\tcluster\twhy")
 	hc := &http.Client{Timeout: 2 * time.Second}
+	token, _ := os.ReadFile(filepath.Join(plan.Dir, "admin-token"))
 	for i, r := range t.Regions {
 		client := deploy.PlayerIP(i+1, 0)
 		var e cdndns.Explanation
 		u := plan.DNSAdmin + "/explain?name=" + url.QueryEscape(t.DNS.Host) + "&client=" + client
-		if err := httpx.DoJSON(context.Background(), hc, http.MethodGet, u, "", nil, &e); err != nil {
+		if err := httpx.DoJSON(context.Background(), hc, http.MethodGet, u, strings.TrimSpace(string(token)), nil, &e); err != nil {
 			fmt.Fprintf(tw, "%s\t%s\t?\t%v\n", r.Name, client, err)
 			continue
 		}

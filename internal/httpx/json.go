@@ -10,10 +10,16 @@ import (
 	"strings"
 )
 
-// WriteJSON answers 200 with v as JSON.
+// WriteJSON answers 200 with v as JSON, or 500 if v does not encode
+// (a NaN, say): it is encoded whole before anything is written.
 func WriteJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // never a 200 with half a body
+		http.Error(w, "encode the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
+	w.Write(append(b, '\n'))
 }
 
 // DoJSON sends a request to a JSON API: in, when not nil, as the JSON
