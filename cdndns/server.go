@@ -35,6 +35,13 @@ type Options struct {
 	// MaxRTTPrefixes bounds the client prefixes the RTT table holds;
 	// when full, the one updated longest ago is dropped. Zero: 65,536.
 	MaxRTTPrefixes int
+	// MaxTCPConns caps the TCP connections ServeTCP holds open; at the
+	// cap a new one closes the idlest. Zero: three quarters of the
+	// process's descriptor limit, less a reserve.
+	MaxTCPConns int
+	// TCPIdleTimeout closes a TCP connection that sends no query for
+	// that long (an empty frame is not a query). Zero: 10 s.
+	TCPIdleTimeout time.Duration
 }
 
 // Server answers queries for the configured zones. It is a dns.Handler.
@@ -97,6 +104,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	if opts.MaxUDPSize < dns.MinMsgSize || opts.MaxUDPSize > 65535 {
 		return nil, fmt.Errorf("cdndns: max UDP size %d: want 512 to 65535", opts.MaxUDPSize)
+	}
+	if opts.TCPIdleTimeout <= 0 {
+		opts.TCPIdleTimeout = 10 * time.Second
+	}
+	if opts.MaxTCPConns <= 0 {
+		opts.MaxTCPConns = defaultTCPConns()
 	}
 	if opts.MaxRTTPrefixes <= 0 {
 		opts.MaxRTTPrefixes = defaultRTTPrefixes

@@ -239,7 +239,7 @@ func (w *udpWorker) decide(st *state, h *host, client netip.Addr, now time.Time)
 // are ignored, one the admission rules (accept) refuse or that does not
 // unpack gets FORMERR with the header alone, and the rest is answered by
 // ServeDNS.
-func (s *Server) general(pkt []byte, trunc bool, from *net.UDPAddr, buf []byte) []byte {
+func (s *Server) general(pkt []byte, trunc bool, from net.Addr, buf []byte) []byte {
 	if len(pkt) < 12 {
 		return nil
 	}
@@ -294,10 +294,10 @@ func msgHdr(id, bits uint16) dns.MsgHdr {
 	}
 }
 
-// packetWriter is the dns.ResponseWriter of one datagram: it packs the
-// answer into buf.
+// packetWriter is the dns.ResponseWriter of one message (a datagram, or
+// a TCP frame): it packs the answer into buf.
 type packetWriter struct {
-	remote *net.UDPAddr
+	remote net.Addr // a *net.TCPAddr for a TCP message: ServeDNS does not truncate it
 	buf    []byte
 	out    []byte
 	// The query's TSIG verification and MAC, when it is signed.

@@ -243,14 +243,6 @@ func (q wireQuery) udpLimit(ceiling int) int {
 // message that does not parse this far is left to the unpacker.
 func ecsWireOK(p []byte) bool { return badECS(p) == nil }
 
-// poisonECS gives p's malformed Client Subnet option a family no
-// unpacker accepts.
-func poisonECS(p []byte) {
-	if d := badECS(p); d != nil {
-		d[0], d[1] = 0xFF, 0xFF
-	}
-}
-
 // badECS returns the data of the first Client Subnet option in p whose
 // address length does not match its source prefix, or nil.
 func badECS(p []byte) []byte {

@@ -31,10 +31,26 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: streamcdn dns --config FILE [flags]
+       streamcdn dns explain --config FILE [--client IP | --ecs PREFIX] HOSTNAME
+                                   the cluster a client would get, and why (offline)
+       streamcdn dns geodb --csv FILE --out FILE
+                                   build a MaxMind-format city database from CSV
+
+An authoritative DNS server for the configured zones (UDP and TCP). The admin
+listener serves GET /metrics and GET /healthz without a token; with the bearer
+token (--token-file or $STREAMCDN_ADMIN_TOKEN): GET /explain?name=&client=,
+POST /rtt, POST /load and POST /drain?cluster=&on=true|false.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	config := fs.String("config", "", "The YAML or JSON configuration: zones, clusters, CDN hosts, geo database, health checks. Required. SIGHUP reloads it.")
 	addr := fs.String("listen", "127.0.0.1:5353", "The address to answer on, over UDP and TCP.")
-	admin := fs.String("admin", "127.0.0.1:9053", "The address of /metrics and /healthz.")
-	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token for RTT, load and drain reports. Defaults to $STREAMCDN_ADMIN_TOKEN.")
+	admin := fs.String("admin", "127.0.0.1:9053", "The admin address: /metrics, /healthz; with the token /explain, /rtt, /load, /drain.")
+	tokenFile := fs.String("token-file", "", "A file holding the admin bearer token for /explain and the RTT, load and drain reports. Defaults to $STREAMCDN_ADMIN_TOKEN.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	maxUDP := fs.Int("max-udp-size", 1232, "The largest UDP answer, whatever a client advertises (RFC 9715); larger ones are truncated (TC) and asked again over TCP.")
 	workers := fs.Int("udp-workers", 1, "UDP sockets sharing the port (SO_REUSEPORT), each answered by its own goroutine; one answers about 200k queries per CPU-second, so raise it to the cores to give it.")

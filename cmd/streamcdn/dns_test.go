@@ -150,3 +150,15 @@ func TestDNSUDPWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSHelp: "dns -h" names the explain and geodb subcommands and every
+// admin endpoint.
+func TestDNSHelp(t *testing.T) {
+	var stderr strings.Builder
+	run(t.Context(), []string{"dns", "-h"}, io.Discard, &stderr)
+	for _, want := range []string{"dns explain", "dns geodb", "/metrics", "/healthz", "/explain", "/rtt", "/load", "/drain", "--max-udp-size"} {
+		if !strings.Contains(stderr.String(), strings.TrimPrefix(want, "--")) {
+			t.Errorf("dns -h does not mention %s:\n%s", want, stderr.String())
+		}
+	}
+}
