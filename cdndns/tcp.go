@@ -205,7 +205,6 @@ func defaultTCPConns() int {
 	return max(16, (int(rl.Cur)-64)*3/4)
 }
 
-
 // accept is miekg/dns's admission rules for both transports, except
 // that a message with an unknown opcode goes to ServeDNS, which answers
 // NOTIMP with the header alone (miekg/dns's server would copy the query's
