@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -144,9 +146,39 @@ func LoadConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, withLine(data, err)
 	}
 	return &c, nil
+}
+
+// fieldPath is one segment of a field path in a validation error:
+// "zones[0]", "records[3]", "soa.rname".
+var fieldPath = regexp.MustCompile(`^[a-z_0-9]+(\[\d+\])*(\.[a-z_0-9]+(\[\d+\])*)*$`)
+
+// withLine rewrites a validation error "config: zones[0]: records[3]:
+// ttl: ..." as "config: zones[0].records[3].ttl (line 17): ...", with the
+// line of that field in data (when data is YAML or JSON that has it).
+func withLine(data []byte, err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), "config: ")
+	if !ok {
+		return err
+	}
+	var path []string
+	for {
+		seg, rest, found := strings.Cut(msg, ": ")
+		if !found || !fieldPath.MatchString(seg) {
+			break
+		}
+		path, msg = append(path, seg), rest
+	}
+	if len(path) == 0 {
+		return err
+	}
+	p := strings.Join(path, ".")
+	if line := conf.Line(data, p); line > 0 {
+		return fmt.Errorf("config: %s (line %d): %s", p, line, msg)
+	}
+	return fmt.Errorf("config: %s: %s", p, msg)
 }
 
 // Validate checks every field and names the first one at fault.
@@ -159,7 +191,14 @@ func (c *Config) Validate() error {
 		if err := z.validate(); err != nil {
 			return fmt.Errorf("config: zones[%d]: %w", i, err)
 		}
-		origins = append(origins, dns.Fqdn(strings.ToLower(z.Origin)))
+		o := dns.Fqdn(strings.ToLower(z.Origin))
+		if slices.Contains(origins, o) {
+			return fmt.Errorf("config: zones[%d]: origin: %q is another zone's too", i, z.Origin)
+		}
+		origins = append(origins, o)
+	}
+	if err := c.checkNames(origins); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, cl := range c.Clusters {
@@ -198,12 +237,70 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// checkNames rejects what would change answers without a word: a CNAME
+// beside other data at one name or at a zone's apex (RFC 1034 §3.6.2),
+// a chain of CNAMEs that loops within the zones, and a CDN hostname that
+// also has static records (which would be answered by selection, the
+// records never).
+func (c *Config) checkNames(origins []string) error {
+	type at struct{ zone, rec int }
+	byName := map[string][]at{}
+	cname := map[string]string{}
+	for zi, z := range c.Zones {
+		origin := dns.Fqdn(strings.ToLower(z.Origin))
+		for ri, r := range z.Records {
+			name := dns.Fqdn(strings.ToLower(r.Name))
+			byName[name] = append(byName[name], at{zi, ri})
+			if strings.EqualFold(r.Type, "CNAME") {
+				if name == origin {
+					return fmt.Errorf("config: zones[%d]: records[%d]: type: a CNAME at the zone's apex %s (it has SOA and NS)", zi, ri, origin)
+				}
+				cname[name] = dns.Fqdn(strings.ToLower(r.Value))
+			}
+		}
+	}
+	for name, recs := range byName {
+		if _, ok := cname[name]; ok && len(recs) > 1 {
+			r := recs[1]
+			return fmt.Errorf("config: zones[%d]: records[%d]: name: %s has a CNAME and other records; a CNAME must be alone", r.zone, r.rec, name)
+		}
+	}
+	for name := range cname {
+		seen := map[string]bool{name: true}
+		for n := cname[name]; ; {
+			next, ok := cname[n]
+			if !ok {
+				break
+			}
+			if seen[n] {
+				r := byName[name][0]
+				return fmt.Errorf("config: zones[%d]: records[%d]: value: the CNAME chain from %s loops at %s", r.zone, r.rec, name, n)
+			}
+			seen[n] = true
+			n = next
+		}
+	}
+	for i, h := range c.Hosts {
+		if recs, ok := byName[dns.Fqdn(strings.ToLower(h.Name))]; ok {
+			r := recs[0]
+			return fmt.Errorf("config: hosts[%d]: name: %q also has static records (zones[%d].records[%d]); a CDN hostname is answered by selection only", i, h.Name, r.zone, r.rec)
+		}
+	}
+	return nil
+}
+
 func (z Zone) validate() error {
 	if _, ok := dns.IsDomainName(z.Origin); !ok || z.Origin == "" {
 		return fmt.Errorf("origin: %q is not a domain name", z.Origin)
 	}
+	if dns.CountLabel(z.Origin) < 2 {
+		return fmt.Errorf("origin: %q would make this server authoritative for the root or a whole top-level domain; want a zone below one, such as netcinema.com", z.Origin)
+	}
 	if _, ok := dns.IsDomainName(z.SOA.MName); !ok || z.SOA.MName == "" {
 		return fmt.Errorf("soa.mname: %q is not a domain name", z.SOA.MName)
+	}
+	if strings.Contains(z.SOA.RName, "@") {
+		return fmt.Errorf("soa.rname: %q: write the mailbox as a name, its @ a dot (hostmaster.netcinema.com.)", z.SOA.RName)
 	}
 	if _, ok := dns.IsDomainName(z.SOA.RName); !ok || z.SOA.RName == "" {
 		return fmt.Errorf("soa.rname: %q is not a domain name", z.SOA.RName)

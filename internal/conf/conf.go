@@ -8,15 +8,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
+	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
 // Decode decodes one YAML or JSON document into v. An unknown field is
 // an error naming it, and so is a stream of several YAML documents,
-// whose later ones would otherwise be dropped without a word.
+// whose later ones would otherwise be dropped without a word. A value
+// of the wrong type (a negative TTL, a bad duration) is an error naming
+// its full path, with indexes ("zones[0].records[3].ttl"), and its line
+// in a YAML file.
 func Decode(data []byte, v any) error {
 	if err := oneDocument(data); err != nil {
 		return err
@@ -27,7 +33,116 @@ func Decode(data []byte, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	err = dec.Decode(v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		path := indexedPath(js, te.Field, te.Type)
+		what := te.Value // a Duration's own message
+		if te.Type != durationType {
+			what = "want " + te.Type.String() + ", not " + te.Value
+		}
+		return &PathError{Path: path, Line: Line(data, path), Err: errors.New(what)}
+	}
+	return err
+}
+
+// PathError is a fault at a field of a configuration: its path with
+// indexes, and its line in a YAML file (0 if unknown).
+type PathError struct {
+	Path string
+	Line int
+	Err  error
+}
+
+func (e *PathError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// indexedPath finds, in the JSON document js, the first value at the
+// dotted field path (arrays crossed without indexes, as encoding/json
+// reports it) that does not decode as typ, and returns its path with
+// indexes; the dotted path if none is found.
+func indexedPath(js []byte, dotted string, typ reflect.Type) string {
+	var tree any
+	if json.Unmarshal(js, &tree) != nil || typ == nil {
+		return dotted
+	}
+	var walk func(v any, fields []string, at string) (string, bool)
+	walk = func(v any, fields []string, at string) (string, bool) {
+		if arr, ok := v.([]any); ok {
+			for i, e := range arr {
+				if p, ok := walk(e, fields, fmt.Sprintf("%s[%d]", at, i)); ok {
+					return p, true
+				}
+			}
+			return "", false
+		}
+		if len(fields) == 0 {
+			b, _ := json.Marshal(v)
+			return at, json.Unmarshal(b, reflect.New(typ).Interface()) != nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		for k, e := range m {
+			if strings.EqualFold(k, fields[0]) {
+				next := fields[0]
+				if at != "" {
+					next = at + "." + fields[0]
+				}
+				return walk(e, fields[1:], next)
+			}
+		}
+		return "", false
+	}
+	if p, ok := walk(tree, strings.Split(dotted, "."), ""); ok {
+		return p
+	}
+	return dotted
+}
+
+// Line returns the line of the value at path ("zones[0].records[3].ttl")
+// in the YAML (or JSON) document data, or 0.
+func Line(data []byte, path string) int {
+	var doc yaml3.Node
+	if yaml3.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n := doc.Content[0]
+	for _, seg := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(seg, "[")
+		if name != "" {
+			if n.Kind != yaml3.MappingNode {
+				return 0
+			}
+			var found *yaml3.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					found = n.Content[i+1]
+				}
+			}
+			if found == nil {
+				return 0
+			}
+			n = found
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			if err != nil || n.Kind != yaml3.SequenceNode || i >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[i]
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return n.Line
 }
 
 func oneDocument(data []byte) error {
@@ -61,12 +176,14 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`want a duration string such as "2s"`)
+		return &json.UnmarshalTypeError{Value: `want a duration string such as "2s"`, Type: durationType}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil || v < 0 {
-		return fmt.Errorf("bad duration %q", s)
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf(`%q: bad duration: want a positive one such as "2s"`, s), Type: durationType}
 	}
 	*d = Duration(v)
 	return nil
 }
+
+var durationType = reflect.TypeFor[Duration]()

@@ -50,3 +50,31 @@ func TestDurationRoundTrip(t *testing.T) {
 		t.Errorf("UnmarshalJSON(%s) = %v, %v", b, d, err)
 	}
 }
+
+// TestDecodePath: a value of the wrong type is named by its full path,
+// with indexes, and its line in YAML (its path alone in JSON).
+func TestDecodePath(t *testing.T) {
+	type record struct {
+		TTL uint32 `json:"ttl"`
+	}
+	type doc struct {
+		Zones []struct {
+			Records []record `json:"records"`
+		} `json:"zones"`
+		Health struct {
+			Interval Duration `json:"interval"`
+		} `json:"health"`
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"zones:\n- records:\n  - ttl: 5\n  - ttl: -3\n", "zones[0].records[1].ttl (line 4): want uint32, not number -3"},
+		{"zones:\n- records: []\n- records:\n  - ttl: 1\n  - ttl: 2\n  - ttl: x\n", "zones[1].records[2].ttl (line 6): want uint32, not string"},
+		{"health:\n  interval: -2s\n", `health.interval (line 2): "-2s": bad duration: want a positive one such as "2s"`},
+		{`{"zones": [{"records": [{"ttl": -1}]}]}`, "zones[0].records[0].ttl (line 1): want uint32, not number -1"},
+	} {
+		var d doc
+		err := Decode([]byte(tc.in), &d)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Decode(%q) = %v,\nwant %s", tc.in, err, tc.want)
+		}
+	}
+}
