@@ -62,6 +62,23 @@ func newLocator(nets []GeoNet, db []byte) (*locator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("geo_db: %w", err)
 		}
+		// A file whose metadata reads but whose search tree or data is
+		// damaged would send every client to one cluster without a
+		// word: check the whole file, then look up the configured
+		// networks and a few well-known addresses.
+		if err := r.Verify(); err != nil {
+			return nil, fmt.Errorf("geo_db: damaged: %w", err)
+		}
+		probes := []netip.Addr{netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("2001:4860::8888")}
+		for _, g := range l.nets {
+			probes = append(probes, g.prefix.Addr())
+		}
+		for _, a := range probes {
+			var rec any
+			if err := r.Lookup(a).Decode(&rec); err != nil {
+				return nil, fmt.Errorf("geo_db: damaged: looking up %s: %w", a, err)
+			}
+		}
 		l.db = r
 	}
 	return l, nil

@@ -1,10 +1,13 @@
 package cdndns
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +90,37 @@ func TestLoadReports(t *testing.T) {
 		if res.StatusCode != tc.want || (tc.want == 200 && !strings.HasPrefix(string(b), `{"name"`)) {
 			t.Errorf("GET /explain (token %q): %d %q, want %d", tc.token, res.StatusCode, b, tc.want)
 		}
+	}
+}
+
+// TestDamagedGeoDBRefused: a geo database whose metadata reads but whose
+// search tree is damaged is refused on reload, and the old one stays.
+func TestDamagedGeoDBRefused(t *testing.T) {
+	good := mustRead(t, "examples/demo-geo.mmdb")
+	dir := t.TempDir()
+	cfg, err := LoadConfigFile("examples/kingcdn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(*cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Decide("a1105.kingcdn.com", netip.MustParseAddr("198.51.100.7"))
+	bad := bytes.Clone(good)
+	for i := 0; i < 600 && i < len(bad)/2; i++ { // the search tree is at the start; the metadata at the end
+		bad[i] ^= 0x5A
+	}
+	path := filepath.Join(dir, "bad.mmdb")
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	damaged := *cfg
+	damaged.GeoDB = path
+	if err := s.Reload(damaged); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("reload with a damaged geo database: %v, want it refused", err)
+	}
+	if after, _ := s.Decide("a1105.kingcdn.com", netip.MustParseAddr("198.51.100.7")); after.Cluster != before.Cluster {
+		t.Errorf("after a refused reload London goes to %s, before to %s", after.Cluster, before.Cluster)
 	}
 }
