@@ -3,8 +3,9 @@
 // (Kurose & Ross §2.6.3) and answers the CDN hostnames with the address of
 // the edge cluster chosen for the client.
 //
-// Server is a dns.Handler (github.com/miekg/dns), which serves TCP and
-// any message; its ServeUDP answers a UDP socket in batches (recvmmsg and
+// Server is a dns.Handler (github.com/miekg/dns) for any message; its
+// ServeTCP serves TCP with its own loop (pipelining, a connection cap,
+// idle timeouts, clean closes), and its ServeUDP answers a UDP socket in batches (recvmmsg and
 // sendmmsg), the common query (a CDN hostname's A or AAAA, with or
 // without EDNS Client Subnet, or the same for a name whose one record is
 // a CNAME to a CDN hostname) straight from its wire form with no
@@ -14,13 +15,15 @@
 // REFUSED (it is never an open resolver); NXDOMAIN and NODATA carry the
 // zone's SOA in the authority section; a CNAME whose target is in one of
 // its zones comes with the target's records; EDNS(0) is echoed (the DO
-// bit copied, RFC 3225), its UDP payload size honoured (TC set when the
-// answer does not fit, in full over TCP), versions above 0 get BADVERS,
+// bit copied, RFC 3225), a UDP answer at most the client's payload size
+// and Options.MaxUDPSize (1232), compressed, with TC and whole RRsets
+// only when it does not fit (in full over TCP), versions above 0 get
+// BADVERS, malformed EDNS or Client Subnet FORMERR, zone transfers
+// REFUSED,
 // unknown opcodes NOTIMP without the query's flags; ANY gets a minimal
 // answer (RFC 8482); names match without regard to case and keep the
 // question's case; a query signed (TSIG, RFC 8945) with the well-known
-// key gets a signed answer, and any other key the TSIG error. ServeTCP
-// answers TCP with miekg/dns's server.
+// key gets a signed answer, and any other key the TSIG error.
 //
 // Cluster selection is a chain: clusters that fail their active HTTP
 // health checks (up and down thresholds) or that an operator drained are
