@@ -360,16 +360,12 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	size := res.ContentLength
 	canStore := storable(f.owner, res.StatusCode, h)
 	// A response that may not be stored and whose size is unknown could
-	// outgrow any buffer: each waiter fetches it for itself (one extra
+	// be of any size: each waiter fetches it for itself (one extra
 	// upstream request, for what is rare in video: chunked non-cacheable
-	// answers). A storable one of unknown size is buffered up to
+	// answers). A storable one of unknown size is spooled up to
 	// MaxObjectBytes and fails its clients beyond that.
 	if size < 0 && !canStore {
-		f.mu.Lock()
-		f.pass = "unbounded"
-		f.mu.Unlock()
-		f.setHeader(res.StatusCode, h, size, false)
-		f.finish(nil)
+		f.passThrough(res.StatusCode, h, size, "unbounded")
 		return
 	}
 	if size > s.cfg.MaxObjectBytes {
@@ -398,11 +394,7 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	// not be stored: each waiter fetches it for itself, streamed through
 	// a copy buffer, rather than spooling what nobody keeps.
 	if s.disk == nil && size > s.cfg.MemoryBytes/8 {
-		f.mu.Lock()
-		f.pass = "too-big"
-		f.mu.Unlock()
-		f.setHeader(res.StatusCode, h, size, false)
-		f.finish(nil)
+		f.passThrough(res.StatusCode, h, size, "too-big")
 		return
 	}
 	// The body is held in memory if the in-flight budget grants its
@@ -534,6 +526,16 @@ func (s *Server) grant(f *fill, size int64) bool {
 func (s *Server) ungrant(f *fill) {
 	s.inflight.Add(-f.grant)
 	f.grant = 0
+}
+
+// passThrough ends f without a body: each waiter fetches the response
+// for itself (why says why, in Cache-Status).
+func (f *fill) passThrough(status int, h http.Header, size int64, why string) {
+	f.mu.Lock()
+	f.pass = why
+	f.mu.Unlock()
+	f.setHeader(status, h, size, false)
+	f.finish(nil)
 }
 
 // shareableAnyway: a response that may not be stored may still go to the

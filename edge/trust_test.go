@@ -577,13 +577,7 @@ func TestSlowReadersDoNotHoldObjects(t *testing.T) {
 	const readers = 12
 	var conns []net.Conn
 	for range readers {
-		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		}}
-		conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := dialWindow(t, edge.URL, 4096)
 		conns = append(conns, conn)
 		io.WriteString(conn, "GET /t/big HTTP/1.1\r\nHost: edge\r\n\r\n")
 	}
@@ -718,13 +712,7 @@ func TestFillsAreSpooled(t *testing.T) {
 				}
 			}()
 			for i := range objects {
-				d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-					return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-				}}
-				conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
-				if err != nil {
-					t.Fatal(err)
-				}
+				conn := dialWindow(t, edge.URL, 4096)
 				conns = append(conns, conn)
 				fmt.Fprintf(conn, "GET /t/big-%d HTTP/1.1\r\nHost: edge\r\n\r\n", i)
 			}
@@ -772,16 +760,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 		t.Fatalf("fill: %d bytes", len(r.body))
 	}
 	dial := func(rcvbuf int) net.Conn {
-		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			if rcvbuf == 0 {
-				return nil
-			}
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) })
-		}}
-		conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := dialWindow(t, edge.URL, rcvbuf)
 		t.Cleanup(func() { conn.Close() })
 		io.WriteString(conn, "GET /t/big HTTP/1.1\r\nHost: edge\r\n\r\n")
 		return conn
@@ -850,7 +829,7 @@ func TestPromotionStampede(t *testing.T) {
 		t.Fatalf("fill: %d bytes", len(r.body))
 	}
 	waitIdle(t, first)
-	first.wg.Wait() // on disk
+	first.wg.Wait()                                                                                     // on disk
 	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir, cfg.MemoryBytes = dir, 256<<20 }) // a restart: memory empty
 	before := heapInUse()
 	var conns []net.Conn
@@ -860,13 +839,7 @@ func TestPromotionStampede(t *testing.T) {
 		}
 	}()
 	for range readers {
-		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		}}
-		conn, err := d.Dial("tcp", strings.TrimPrefix(edge.URL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := dialWindow(t, edge.URL, 4096)
 		conns = append(conns, conn)
 		io.WriteString(conn, "GET /t/seg HTTP/1.1\r\nHost: edge\r\n\r\n")
 	}
@@ -880,4 +853,21 @@ func TestPromotionStampede(t *testing.T) {
 	if up.count.Load() != 1 {
 		t.Errorf("upstream saw %d requests, want 1", up.count.Load())
 	}
+}
+
+// dialWindow connects to the server at base with a receive buffer of
+// rcvbuf bytes (0: the system's default): a slow reader's window.
+func dialWindow(t *testing.T, base string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		if rcvbuf == 0 {
+			return nil
+		}
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
