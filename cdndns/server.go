@@ -354,8 +354,10 @@ func udpLimit(opt *dns.OPT, ceiling int) int {
 // again over TCP. Unlike miekg/dns's Truncate it never sends a message
 // uncompressed, and it keeps a size below 512 (a TSIG signature's room).
 func fit(m *dns.Msg, size int) {
+	m.Compress = false // measured uncompressed first: cheap, and compressed is never longer
+	fits := m.Len() <= size
 	m.Compress = true
-	if m.Len() <= size {
+	if fits || m.Len() <= size {
 		return
 	}
 	m.Truncated = true
