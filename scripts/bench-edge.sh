@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Cache-hit benchmark: our edge, nginx proxy_cache and Varnish (malloc) in
-# front of the same origin, and a plain nginx static server as the
-# reference, all on loopback, warmed, then driven by wrk in the same run,
-# interleaved: requests/s and p99 latency for 1 MiB objects, 100 KiB
-# objects and 64 KiB ranges of 1 MiB objects (64 objects of each).
-# Needs nginx, varnish and wrk (apt-get install nginx-light varnish wrk).
-# Usage: scripts/bench-edge.sh [SECONDS_PER_RUN] [ROUNDS]   (default 8 2)
+# Cache-hit benchmark: our edge, nginx proxy_cache, Varnish (malloc) and
+# Apache Traffic Server (RAM cache, read-while-writer) in front of the same
+# origin, and a plain nginx static server as the reference, all on
+# loopback, warmed, then driven by wrk in the same run, interleaved:
+# requests/s and p99 latency for 1 MiB objects, 100 KiB objects and 64 KiB
+# ranges of 1 MiB objects (64 objects of each), at 1, 64 and 1,000
+# connections (CONNS="1 64 1000"). Each round prints our ratio to each peer
+# and the p99s; the end, the medians of the rounds.
+# Needs nginx, varnish, trafficserver and wrk (apt-get install nginx-light
+# varnish trafficserver wrk; stop the trafficserver service the package
+# starts).
+# Usage: [CONNS="1 64 1000"] scripts/bench-edge.sh [SECONDS_PER_RUN] [ROUNDS]   (default 8 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8} rounds=${2:-2}
@@ -21,7 +26,9 @@ for i in $(seq 0 63); do
   head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
 done
 
-O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904
+O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905
+conns=${CONNS:-1 64 1000}
+ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
 
@@ -49,14 +56,39 @@ http {
 }
 NGINX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
-varnishd -F -j none -n "$work/varnish" -a 127.0.0.1:$VARN -b 127.0.0.1:$O -s malloc,1G >/dev/null 2>&1 & pids+=($!)
-sleep 2
+varnishd -F -j none -n "$work/varnish" -a 127.0.0.1:$VARN -b 127.0.0.1:$O -s malloc,1G -p thread_pool_max=2000 >/dev/null 2>&1 & pids+=($!)
 
-for port in $STATIC $EDGE $NGX $VARN; do # every server must answer 200 before anything is measured
+# Apache Traffic Server, as a reverse proxy with a 1 GiB RAM cache in front
+# of a 2 GiB cache file, read-while-writer on, from a private config dir.
+mkdir -p "$work/ats/etc" "$work/ats/log" "$work/ats/run"
+cp -r /etc/trafficserver/. "$work/ats/etc/"
+cat > "$work/ats/etc/records.config" <<ATSCONF
+CONFIG proxy.config.http.server_ports STRING $ATS:ipv4:ip-in=127.0.0.1
+CONFIG proxy.config.log.logfile_dir STRING $work/ats/log
+CONFIG proxy.config.local_state_dir STRING $work/ats/run
+CONFIG proxy.config.bin_path STRING /usr/bin
+CONFIG proxy.config.admin.user_id STRING #-1
+CONFIG proxy.config.url_remap.remap_required INT 1
+CONFIG proxy.config.reverse_proxy.enabled INT 1
+CONFIG proxy.config.http.cache.http INT 1
+CONFIG proxy.config.cache.ram_cache.size INT 1073741824
+CONFIG proxy.config.cache.enable_read_while_writer INT 1
+CONFIG proxy.config.http.cache.required_headers INT 0
+CONFIG proxy.config.http.keep_alive_no_activity_timeout_in INT 120
+CONFIG proxy.config.net.connections_throttle INT 30000
+CONFIG proxy.config.log.logging_enabled INT 0
+ATSCONF
+echo "map / http://127.0.0.1:$O/" > "$work/ats/etc/remap.config"
+echo "$work/ats/cache.db 2G" > "$work/ats/etc/storage.config"
+printf 'ip_allow:\n  - apply: in\n    ip_addrs: 0/0\n    action: allow\n    methods: ALL\n' > "$work/ats/etc/ip_allow.yaml"
+PROXY_CONFIG_CONFIG_DIR="$work/ats/etc" traffic_server >"$work/ats/log/stdout" 2>&1 & pids+=($!)
+sleep 3
+
+for port in $STATIC $EDGE $NGX $VARN $ATS; do # every server must answer 200 before anything is measured
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s")
   [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
 done
-for port in $STATIC $EDGE $NGX $VARN; do # warm: every object twice
+for port in $STATIC $EDGE $NGX $VARN $ATS; do # warm: every object twice
   for i in $(seq 0 63); do
     for kind in 1m 100k; do
       curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
@@ -76,33 +108,47 @@ end
 LUA
 
 declare -A rps p99
-run() { # name port object
+run() { # name port object conns
   local kind=1m rng=""
   case $3 in 100KiB) kind=100k ;; range64KiB) rng="bytes=65536-131071" ;; esac
-  local out
-  out=$(KIND=$kind RANGE=$rng wrk -t2 -c64 -d${secs}s --latency -s "$work/obj.lua" "http://127.0.0.1:$2" 2>&1)
-  local r l
-  if grep -q "Non-2xx" <<<"$out"; then echo "$1 $3: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
+  local out threads=2
+  [ "$4" = 1 ] && threads=1
+  out=$(KIND=$kind RANGE=$rng wrk -t$threads -c"$4" -d${secs}s --latency -s "$work/obj.lua" "http://127.0.0.1:$2" 2>&1)
+  if grep -q "Non-2xx" <<<"$out"; then echo "$1 $3 c$4: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
   r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  l=$(awk '$1=="99%" {print $2}' <<<"$out")
-  rps[$1,$3]+="$r " p99[$1,$3]+="$l "
+  l=$(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; printf "%.2f", v}' <<<"$out")
+  rps[$1,$3,$4]=$r p99[$1,$3,$4]=$l
 }
-names=(nginx-static streamcdn-edge nginx-proxy_cache varnish)
-ports=($STATIC $EDGE $NGX $VARN)
+names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats)
+ports=($STATIC $EDGE $NGX $VARN $ATS)
+peers=(nginx-proxy_cache varnish ats)
+declare -A ratios # per peer, object and conns: the rounds' ratios
 for round in $(seq "$rounds"); do
-  for obj in 1MiB 100KiB range64KiB; do
-    for i in "${!names[@]}"; do run "${names[$i]}" "${ports[$i]}" "$obj"; done
+  echo "round $round"
+  printf '  %-11s %5s %10s %9s   %s\n' object conns "ours r/s" "p99 ms" "ratio to each peer (their p99 ms)"
+  for c in $conns; do
+    for obj in 1MiB 100KiB range64KiB; do
+      for i in "${!names[@]}"; do run "${names[$i]}" "${ports[$i]}" "$obj" "$c"; done
+      line=""
+      for p in "${peers[@]}"; do
+        r=$(echo "${rps[streamcdn-edge,$obj,$c]} / ${rps[$p,$obj,$c]}" | bc -l)
+        ratios[$p,$obj,$c]+="$r "
+        line+=$(printf '%s %.2fx (%s)  ' "$p" "$r" "${p99[$p,$obj,$c]}")
+      done
+      printf '  %-11s %5s %10.0f %9s   %s\n' "$obj" "$c" "${rps[streamcdn-edge,$obj,$c]}" "${p99[streamcdn-edge,$obj,$c]}" "$line"
+    done
   done
 done
 
-mean() { awk '{s=0; for (i=1;i<=NF;i++) s+=$i; printf "%.0f", s/NF}' <<<"$1"; }
-worst() { tr ' ' '\n' <<<"$1" | grep . | awk '{v=$1; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; if(v>m)m=v} END {printf "%.2fms", m}'; }
-printf '\n%-18s %-11s %12s %8s %10s\n' server object "req/s" "x static" "p99 (worst)"
-for obj in 1MiB 100KiB range64KiB; do
-  base=$(mean "${rps[nginx-static,$obj]}")
-  for n in "${names[@]}"; do
-    m=$(mean "${rps[$n,$obj]}")
-    printf '%-18s %-11s %12s %8.2f %10s\n' "$n" "$obj" "$m" "$(echo "$m / $base" | bc -l)" "$(worst "${p99[$n,$obj]}")"
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+echo
+echo "median of $rounds rounds, ours / peer (requests/s):"
+printf '  %-11s %5s' object conns; for p in "${peers[@]}"; do printf ' %18s' "$p"; done; echo
+for c in $conns; do
+  for obj in 1MiB 100KiB range64KiB; do
+    printf '  %-11s %5s' "$obj" "$c"
+    for p in "${peers[@]}"; do printf ' %17.2fx' "$(median "${ratios[$p,$obj,$c]}")"; done
+    echo
   done
 done
-echo "(wrk -t2 -c64, ${secs}s x $rounds interleaved rounds, 64 objects of each kind, all hits)"
+echo "(wrk -t2 -cN, ${secs}s a run, $rounds interleaved rounds, 64 objects of each kind, all hits)"
