@@ -79,13 +79,22 @@ CONFIG proxy.config.net.connections_throttle INT 30000
 CONFIG proxy.config.log.logging_enabled INT 0
 ATSCONF
 echo "map / http://127.0.0.1:$O/" > "$work/ats/etc/remap.config"
-echo "$work/ats/cache.db 2G" > "$work/ats/etc/storage.config"
+mkdir -p "$work/ats/cache" # a directory: ATS makes its cache file there
+echo "$work/ats/cache 2G" > "$work/ats/etc/storage.config"
 printf 'ip_allow:\n  - apply: in\n    ip_addrs: 0/0\n    action: allow\n    methods: ALL\n' > "$work/ats/etc/ip_allow.yaml"
 PROXY_CONFIG_CONFIG_DIR="$work/ats/etc" traffic_server >"$work/ats/log/stdout" 2>&1 & pids+=($!)
-sleep 3
+for _ in $(seq 150); do # ATS lays out its cache file first
+  curl -s -o /dev/null "http://127.0.0.1:$ATS/" && break
+  sleep 0.2
+done
 
 for port in $STATIC $EDGE $NGX $VARN $ATS; do # every server must answer 200 before anything is measured
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s")
+  code=000
+  for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
+    [ "$code" = 200 ] && break
+    sleep 0.2
+  done
   [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
 done
 for port in $STATIC $EDGE $NGX $VARN $ATS; do # warm: every object twice
