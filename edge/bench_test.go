@@ -7,17 +7,31 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"testing"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
 )
 
 // BenchmarkHit measures the cache-hit path for a 100 KiB object, handler
 // only (no sockets).
-func BenchmarkHit(b *testing.B) {
+func BenchmarkHit(b *testing.B) { benchHit(b, nil) }
+
+// BenchmarkHitAccessLog is BenchmarkHit with a text access log to a file.
+func BenchmarkHitAccessLog(b *testing.B) {
+	al, err := accesslog.New(accesslog.Config{Path: filepath.Join(b.TempDir(), "access.log")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer al.Close()
+	benchHit(b, al)
+}
+
+func benchHit(b *testing.B, al *accesslog.Logger) {
 	body := make([]byte, 100<<10)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
@@ -25,7 +39,7 @@ func BenchmarkHit(b *testing.B) {
 		w.Write(body)
 	}))
 	defer up.Close()
-	s, err := New(Config{Upstream: up.URL})
+	s, err := New(Config{Upstream: up.URL, AccessLog: al})
 	if err != nil {
 		b.Fatal(err)
 	}

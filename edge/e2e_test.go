@@ -4,12 +4,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
 	samplefs "github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 	"github.com/streamcdn/streamcdn/manifest"
@@ -124,4 +127,44 @@ func getBody(t *testing.T, url string, br *manifest.ByteRange) []byte {
 		t.Fatalf("GET %s: %d %v", url, res.StatusCode, err)
 	}
 	return b
+}
+
+// TestAccessLog: each request gets a line with its cache status and, when
+// upstream answered, upstream's status.
+func TestAccessLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	al, err := accesslog.New(accesslog.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment")
+	}))
+	defer up.Close()
+	e, err := edge.New(edge.Config{Upstream: up.URL, Name: "edge", AccessLog: al})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(e)
+	for range 2 {
+		res, err := http.Get(ts.URL + "/t/1.m4s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	ts.Close()
+	e.Close()
+	al.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"GET /t/1.m4s HTTP/1.1" 200 7 "-" "Go-http-client/1.1" cache="edge; fwd=miss; stored" upstream="200"`) ||
+		!strings.Contains(lines[1], `cache="edge; hit; ttl=`) || !strings.Contains(lines[1], `upstream="-"`) {
+		t.Errorf("access log:\n%s", b)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
@@ -80,6 +81,10 @@ type Config struct {
 	// MissRedirect, in push mode, is the base URL a miss is redirected to
 	// (302), e.g. a parent edge. Empty: a miss is 404.
 	MissRedirect string `json:"miss_redirect"`
+
+	// AccessLog, if not nil, gets a line per request (cmd's
+	// --access-log).
+	AccessLog *accesslog.Logger `json:"-"`
 
 	Logger    *slog.Logger          `json:"-"` // nil: discard
 	Registry  prometheus.Registerer `json:"-"` // nil: metrics are not exported
@@ -262,6 +267,10 @@ func (s *Server) addVia(h http.Header) { h["Via"] = append(h["Via"], "1.1 "+s.cf
 
 // ServeHTTP answers GET and HEAD from the cache and forwards the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var start time.Time
+	if s.cfg.AccessLog != nil {
+		start = time.Now()
+	}
 	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w, SendTimeout: s.cfg.SendTimeout}}
 	rec.Start()
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
@@ -280,6 +289,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.observe(rec)
 	s.egress.Add(rec.Bytes)
 	s.sampleRTT(r)
+	if s.cfg.AccessLog != nil {
+		s.logAccess(rec, r, start)
+	}
+}
+
+// logAccess writes r's access log line: the Cache-Status, and the
+// upstream's status when it answered (a miss, a revalidation, a bypass).
+func (s *Server) logAccess(rec *recorder, r *http.Request, start time.Time) {
+	cs := rec.Header().Get("Cache-Status")
+	upstream := ""
+	if _, after, ok := strings.Cut(cs, "fwd-status="); ok {
+		upstream, _, _ = strings.Cut(after, ";")
+	} else if rec.cache == "miss" || rec.cache == "bypass" {
+		upstream = strconv.Itoa(rec.Status())
+	}
+	s.cfg.AccessLog.Log(accesslog.Entry{Time: start, Request: r, Status: rec.Status(), Bytes: rec.Bytes,
+		Cache: cs, Upstream: upstream, Duration: time.Since(start)})
 }
 
 // unsafe reports whether a method may change the resource (RFC 9110

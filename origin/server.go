@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
@@ -27,6 +28,9 @@ type Config struct {
 	// SegmentMaxAge is the Cache-Control max-age of segments, which are
 	// also marked immutable. If zero, defaults to one year.
 	SegmentMaxAge time.Duration `json:"segment_max_age"`
+	// AccessLog, if not nil, gets a line per request (cmd's
+	// --access-log).
+	AccessLog *accesslog.Logger `json:"-"`
 
 	Logger   *slog.Logger          `json:"-"` // nil: discard
 	Registry prometheus.Registerer `json:"-"` // nil: metrics are not exported
@@ -103,6 +107,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.metrics.observe(r.Method, rec.Status(), rec.Bytes, time.Since(start))
+	if s.cfg.AccessLog != nil {
+		s.cfg.AccessLog.Log(accesslog.Entry{Time: start, Request: r, Status: rec.Status(), Bytes: rec.Bytes, Duration: time.Since(start)})
+	}
 }
 
 // writeError is the one place that maps errors to responses and logs them.

@@ -47,6 +47,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dnsTokenFile := fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
 	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
 	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
+	accessPath, accessFormat := accessLogFlags(fs)
 	staleDisconnected := fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,11 +96,18 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	log, reg := svc.log, svc.reg
+	access, err := openAccessLog(ctx, log, *accessPath, *accessFormat, stdout)
+	if err != nil {
+		return err
+	}
+	if access != nil {
+		defer access.Close()
+	}
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access,
 	})
 	if err != nil {
 		return err

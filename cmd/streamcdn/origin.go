@@ -18,6 +18,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics, /healthz and /titles (request counts per title) on.")
 	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
+	accessPath, accessFormat := accessLogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,7 +30,14 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge}, *addr, *admin, func(pub, adm net.Addr) {
+	access, err := openAccessLog(ctx, log, *accessPath, *accessFormat, stdout)
+	if err != nil {
+		return err
+	}
+	if access != nil {
+		defer access.Close()
+	}
+	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: access}, *addr, *admin, func(pub, adm net.Addr) {
 		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
 	})
 }

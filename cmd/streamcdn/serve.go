@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -123,4 +128,40 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// accessLogFlags adds --access-log and --access-log-format to fs.
+func accessLogFlags(fs *flag.FlagSet) (path, format *string) {
+	path = fs.String("access-log", "", "Write a line per request to this file (- for standard output): nginx's combined fields, then cache status, upstream status, duration and the CMCD session id. SIGHUP reopens it, for logrotate. Empty: no access log.")
+	format = fs.String("access-log-format", "text", "The access log's format: text or json.")
+	return path, format
+}
+
+// openAccessLog opens the access log at path (nil, nil when path is
+// empty) and reopens it on each SIGHUP until ctx ends. The caller closes
+// it.
+func openAccessLog(ctx context.Context, log *slog.Logger, path, format string, stdout io.Writer) (*accesslog.Logger, error) {
+	if path == "" {
+		return nil, nil
+	}
+	l, err := accesslog.New(accesslog.Config{Path: path, Format: format, Stdout: stdout})
+	if err != nil {
+		return nil, err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := l.Reopen(); err != nil {
+					log.Error("reopen the access log", "path", path, "err", err)
+				}
+			}
+		}
+	}()
+	return l, nil
 }
