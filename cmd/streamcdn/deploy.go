@@ -36,6 +36,10 @@ const deployUsage = `usage: streamcdn deploy <up|status|down|play|render|validat
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, deployUsage)
+		return errors.New("deploy: give a subcommand")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, deployUsage)
 		return flag.ErrHelp
 	}
 	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
@@ -306,7 +310,7 @@ func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *file == "" || *out == "" {
 		fs.Usage()
-		return flag.ErrHelp
+		return errors.New("deploy render: -f and --out are required")
 	}
 	if *target != "kubernetes" {
 		return fmt.Errorf("deploy render: --target %q: only kubernetes", *target)

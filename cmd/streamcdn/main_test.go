@@ -224,3 +224,28 @@ func TestSimJSON(t *testing.T) {
 		t.Errorf("unknown ABR: %v", err)
 	}
 }
+
+// TestHelpExitsZero: "streamcdn CMD -h" prints the command's usage and
+// exits 0, for every command; "--version" prints the version; a missing
+// required flag is an error, not help.
+func TestHelpExitsZero(t *testing.T) {
+	for _, c := range commands() {
+		if c.name == "version" {
+			continue
+		}
+		var stderr strings.Builder
+		err := run(t.Context(), []string{c.name, "-h"}, io.Discard, &stderr)
+		if exitCode(err) != 0 || stderr.Len() == 0 {
+			t.Errorf("%s -h: exit %d (%v), %d bytes of usage", c.name, exitCode(err), err, stderr.Len())
+		}
+	}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"--version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "streamcdn ") {
+		t.Errorf("--version: %q %v", out.String(), err)
+	}
+	for _, args := range [][]string{{"origin"}, {"wan"}, {"deploy"}, {"deploy", "render"}} {
+		if err := run(t.Context(), args, io.Discard, io.Discard); exitCode(err) == 0 {
+			t.Errorf("%v without its required flags: exit 0 (%v)", args, err)
+		}
+	}
+}

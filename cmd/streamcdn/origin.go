@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -24,7 +25,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *dir == "" {
 		fs.Usage()
-		return flag.ErrHelp
+		return errors.New("origin: --dir is required")
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {

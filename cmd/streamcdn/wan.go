@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if *config == "" {
 		fs.Usage()
-		return flag.ErrHelp
+		return errors.New("wan: --config is required")
 	}
 	data, err := os.ReadFile(*config)
 	if err != nil {
