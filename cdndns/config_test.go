@@ -17,7 +17,7 @@ func TestConfigMistakes(t *testing.T) {
 	}{
 		{"unknown field", "zones:", "zonez:", `unknown field "zonez"`},
 		{"bad origin", "origin: netcinema.com.", "origin: bad..name", "zones[0].origin (line 8)"},
-		{"no name servers", "  - {name: ns1.kingcdn.com., ipv4: 127.0.0.54}", "  []", "zones[1].ns (line 18): at least one"},
+		{"no name servers", "  - {name: ns1.kingcdn.com., ipv4: 127.0.0.54}", "  []", "zones[1].ns (line 17): at least one"},
 		{"bad glue", "ipv4: 127.0.0.53", "ipv4: 1.2.3", "zones[0].ns[0].ipv4 (line 11)"},
 		{"record outside its zone", "name: www.netcinema.com.", "name: www.example.org.", "zones[0].records[1].name (line 14)"},
 		{"bad record type", "type: A, ttl: 300", "type: WKS, ttl: 300", "zones[0].records[1].type (line 14)"},

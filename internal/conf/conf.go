@@ -34,6 +34,12 @@ func Decode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(v)
+	if err != nil && strings.HasPrefix(err.Error(), "json: unknown field ") {
+		if path := unknownPath(js, reflect.TypeOf(v)); path != "" {
+			name, _ := strings.CutPrefix(err.Error(), "json: ")
+			return &PathError{Path: path, Line: Line(data, path), Err: errors.New(name)}
+		}
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		path := indexedPath(js, te.Field, te.Type)
@@ -107,14 +113,104 @@ func indexedPath(js []byte, dotted string, typ reflect.Type) string {
 	return dotted
 }
 
-// Line returns the line of the value at path ("zones[0].records[3].ttl")
-// in the YAML (or JSON) document data, or 0.
+// unknownPath returns the path with indexes of the first key in the
+// JSON document js that no field of typ (a struct, through pointers,
+// slices and maps) takes, as encoding/json matches names; "" if none.
+func unknownPath(js []byte, typ reflect.Type) string {
+	var tree any
+	if json.Unmarshal(js, &tree) != nil {
+		return ""
+	}
+	var walk func(v any, t reflect.Type, at string) string
+	walk = func(v any, t reflect.Type, at string) string {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch v := v.(type) {
+		case []any:
+			if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+				return ""
+			}
+			for i, e := range v {
+				if p := walk(e, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); p != "" {
+					return p
+				}
+			}
+		case map[string]any:
+			if t.Kind() == reflect.Map {
+				for k, e := range v {
+					if p := walk(e, t.Elem(), join(at, k)); p != "" {
+						return p
+					}
+				}
+				return ""
+			}
+			if t.Kind() != reflect.Struct {
+				return ""
+			}
+			for k, e := range v {
+				f, ok := fieldFor(t, k)
+				if !ok {
+					return join(at, k)
+				}
+				if p := walk(e, f.Type, join(at, k)); p != "" {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+	return walk(tree, typ, "")
+}
+
+func join(at, k string) string {
+	if at == "" {
+		return k
+	}
+	return at + "." + k
+}
+
+// fieldFor finds the field of struct t that JSON key k decodes into:
+// by its json tag, else its name, without regard to case, as
+// encoding/json does (embedded structs included).
+func fieldFor(t reflect.Type, k string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if g, ok := fieldFor(ft, k); ok {
+					return g, true
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.EqualFold(name, k) && f.IsExported() {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// Line returns the line of the field at path ("zones[0].records[3].ttl")
+// in the YAML (or JSON) document data (its key's line, or its element's
+// in a sequence), or 0.
 func Line(data []byte, path string) int {
 	var doc yaml3.Node
 	if yaml3.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
 		return 0
 	}
-	n := doc.Content[0]
+	n, line := doc.Content[0], 0
 	for _, seg := range strings.Split(path, ".") {
 		name, rest, _ := strings.Cut(seg, "[")
 		if name != "" {
@@ -124,7 +220,7 @@ func Line(data []byte, path string) int {
 			var found *yaml3.Node
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == name {
-					found = n.Content[i+1]
+					found, line = n.Content[i+1], n.Content[i].Line // the key's line
 				}
 			}
 			if found == nil {
@@ -138,11 +234,11 @@ func Line(data []byte, path string) int {
 			if err != nil || n.Kind != yaml3.SequenceNode || i >= len(n.Content) {
 				return 0
 			}
-			n = n.Content[i]
+			n, line = n.Content[i], n.Content[i].Line
 			rest = strings.TrimPrefix(after, "[")
 		}
 	}
-	return n.Line
+	return line
 }
 
 func oneDocument(data []byte) error {

@@ -70,6 +70,8 @@ func TestDecodePath(t *testing.T) {
 		{"zones:\n- records: []\n- records:\n  - ttl: 1\n  - ttl: 2\n  - ttl: x\n", "zones[1].records[2].ttl (line 6): want uint32, not string"},
 		{"health:\n  interval: -2s\n", `health.interval (line 2): "-2s": bad duration: want a positive one such as "2s"`},
 		{`{"zones": [{"records": [{"ttl": -1}]}]}`, "zones[0].records[0].ttl (line 1): want uint32, not number -1"},
+		{"zones:\n- records:\n  - ttl: 5\n  - tll: 3\n", `zones[0].records[1].tll (line 4): unknown field "tll"`},
+		{"helth:\n  interval: 2s\n", `helth (line 1): unknown field "helth"`},
 	} {
 		var d doc
 		err := Decode([]byte(tc.in), &d)
