@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
@@ -46,6 +47,9 @@ type clientConn struct {
 // ConnContext is for http.Server.ConnContext: it lets the edge read each
 // client connection's RTT from the kernel as it serves requests.
 func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok { // TCP_INFO is the TCP connection's
+		c = tc.NetConn()
+	}
 	cc := &clientConn{Conn: c}
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		a := ta.AddrPort().Addr().Unmap()

@@ -48,6 +48,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
 	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
 	accessPath, accessFormat := accessLogFlags(fs)
+	certFiles, keyFiles := tlsFlags(fs)
+	upstreamCA := fs.String("upstream-ca", "", "A PEM file of the CA certificates that vouch for an https:// upstream. Empty: the system's.")
 	staleDisconnected := fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,11 +105,19 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if access != nil {
 		defer access.Close()
 	}
+	tlsCfg, err := loadTLS(ctx, log, *certFiles, *keyFiles)
+	if err != nil {
+		return err
+	}
+	transport, err := upstreamTransport(*upstreamCA)
+	if err != nil {
+		return err
+	}
 	srv, err := edge.New(edge.Config{
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access, Transport: transport,
 	})
 	if err != nil {
 		return err
@@ -123,6 +133,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		pub.ln.Close()
 		return err
 	}
+	pub.tls, adm.tls = tlsCfg, tlsCfg
 	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	if *dnsAdmin != "" {

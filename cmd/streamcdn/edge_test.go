@@ -1,16 +1,21 @@
 package main
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // TestEdgeReportsToDNS: "streamcdn edge --dns-admin --cluster" measures
@@ -64,4 +69,55 @@ func TestEdgeReportsToDNS(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the DNS never got the edge's RTT and load reports")
+}
+
+// TestEdgeHTTPS: "streamcdn edge --tls-cert --tls-key" serves HTTPS with
+// HTTP/2 by ALPN on its listener and its admin listener, and fetches from
+// an https:// upstream trusted through --upstream-ca.
+func TestEdgeHTTPS(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment over TLS")
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca := testutil.NewCA(t)
+	crt, key := ca.Issue(t, dir, "edge", 7, "edge.example")
+	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--upstream-ca", caFile, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--tls-cert", crt, "--tls-key", key, "--log-level", "info")
+	line := waitLog("edge serving")
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(line)[1]
+	admin := regexp.MustCompile(`admin=(\S+)`).FindStringSubmatch(line)[1]
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: p,
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool, ServerName: "edge.example"}}}
+	for i, want := range []string{"fwd=miss", "hit"} {
+		res, err := c.Get("https://" + addr + "/t/1.m4s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.Proto != "HTTP/2.0" || string(b) != "segment over TLS" || !strings.Contains(res.Header.Get("Cache-Status"), want) ||
+			res.TLS.PeerCertificates[0].SerialNumber.Int64() != 7 {
+			t.Errorf("request %d: %s %q, Cache-Status %q; want HTTP/2.0, the upstream's body, %s", i+1, res.Proto, b, res.Header.Get("Cache-Status"), want)
+		}
+	}
+	res, err := c.Get("https://" + admin + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Proto != "HTTP/2.0" {
+		t.Errorf("admin over TLS: %d %s", res.StatusCode, res.Proto)
+	}
+	if err := run(t.Context(), []string{"edge", "--upstream", up.URL, "--tls-cert", crt}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "pairs") {
+		t.Errorf("a certificate without its key: %v", err)
+	}
 }

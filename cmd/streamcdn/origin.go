@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"io"
@@ -20,6 +21,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	accessPath, accessFormat := accessLogFlags(fs)
+	certFiles, keyFiles := tlsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,14 +40,18 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if access != nil {
 		defer access.Close()
 	}
-	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: access}, *addr, *admin, func(pub, adm net.Addr) {
+	tlsCfg, err := loadTLS(ctx, log, *certFiles, *keyFiles)
+	if err != nil {
+		return err
+	}
+	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: access}, *addr, *admin, tlsCfg, func(pub, adm net.Addr) {
 		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
 	})
 }
 
 // serveOrigin runs an origin over cfg.Dir on addr with its admin listener
 // on admin until ctx ends, calling ready once both listen.
-func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr, admin string, ready func(pub, adm net.Addr)) error {
+func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr, admin string, tlsCfg *tls.Config, ready func(pub, adm net.Addr)) error {
 	reg := newRegistry()
 	cfg.Logger, cfg.Registry = log, reg
 	srv, err := origin.New(cfg)
@@ -62,6 +68,7 @@ func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr,
 		pub.ln.Close()
 		return err
 	}
+	pub.tls, adm.tls = tlsCfg, tlsCfg
 	ready(pub.ln.Addr(), adm.ln.Addr())
 	return serveAll(ctx, log, pub, adm)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/streamcdn/streamcdn/internal/accesslog"
+	"github.com/streamcdn/streamcdn/internal/certs"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -49,6 +52,7 @@ type listener struct {
 	ln          net.Listener
 	h           http.Handler
 	connContext func(context.Context, net.Conn) context.Context // optional
+	tls         *tls.Config                                     // nil: plain HTTP
 }
 
 func listen(name, addr string, h http.Handler) (listener, error) {
@@ -81,7 +85,12 @@ func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext,
 			Protocols: serverProtocols()}
 		g.Go(func() error {
-			if err := srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+			serve := func() error { return srv.Serve(l.ln) }
+			if l.tls != nil {
+				srv.TLSConfig = l.tls
+				serve = func() error { return srv.ServeTLS(l.ln, "", "") }
+			}
+			if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
 			return nil
@@ -128,6 +137,70 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// tlsFlags adds --tls-cert and --tls-key (each repeatable, paired in
+// order) to fs.
+func tlsFlags(fs *flag.FlagSet) (certFiles, keyFiles *stringList) {
+	certFiles, keyFiles = new(stringList), new(stringList)
+	fs.Var(certFiles, "tls-cert", "Serve HTTPS (and HTTP/2 by ALPN) with this PEM certificate chain, on every listener. Repeat with --tls-key for more names: the client's server name (SNI) picks one. Reloaded when the files change or on SIGHUP.")
+	fs.Var(keyFiles, "tls-key", "The PEM private key of the --tls-cert in the same position.")
+	return certFiles, keyFiles
+}
+
+// loadTLS loads the certificate pairs (nil, nil when there are none) and
+// reloads them when their files change or on SIGHUP until ctx ends.
+func loadTLS(ctx context.Context, log *slog.Logger, certFiles, keyFiles []string) (*tls.Config, error) {
+	if len(certFiles) != len(keyFiles) {
+		return nil, fmt.Errorf("tls: %d --tls-cert and %d --tls-key: give them in pairs", len(certFiles), len(keyFiles))
+	}
+	if len(certFiles) == 0 {
+		return nil, nil
+	}
+	var pairs []certs.Pair
+	for i := range certFiles {
+		pairs = append(pairs, certs.Pair{Cert: certFiles[i], Key: keyFiles[i]})
+	}
+	store, err := certs.Load(pairs)
+	if err != nil {
+		return nil, err
+	}
+	go store.Watch(ctx, 5*time.Second, log)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := store.Reload(); err != nil {
+					log.Error("reload TLS certificates", "err", err)
+				}
+			}
+		}
+	}()
+	return store.TLSConfig(), nil
+}
+
+// upstreamTransport is the edge's transport to an https:// upstream
+// whose certificates a CA file vouches for; nil without one (the
+// system's roots).
+func upstreamTransport(caFile string) (http.RoundTripper, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("upstream CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("upstream CA %s: no PEM certificate", caFile)
+	}
+	return &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
+		DisableCompression: true, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool}}, nil
 }
 
 // accessLogFlags adds --access-log and --access-log-format to fs.
