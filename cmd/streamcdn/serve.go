@@ -87,7 +87,9 @@ func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 		g.Go(func() error {
 			serve := func() error { return srv.Serve(l.ln) }
 			if l.tls != nil {
-				srv.TLSConfig = l.tls
+				// A copy each: net/http adds "h2" to the server's config,
+				// and listeners share one.
+				srv.TLSConfig = l.tls.Clone()
 				serve = func() error { return srv.ServeTLS(l.ln, "", "") }
 			}
 			if err := serve(); !errors.Is(err, http.ErrServerClosed) {
