@@ -3,6 +3,8 @@ package edge
 import (
 	"net/http"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
 // heuristicStatus lists the status codes that are heuristically cacheable
@@ -189,4 +191,18 @@ func decide(o *object, age, since time.Duration, rp requestPolicy) usable {
 		return useSWR
 	}
 	return useRevalidate
+}
+
+// headerTime is the HTTP-date in h's field name, zero if it is absent,
+// invalid (httpx.ParseDate), or given more than once.
+func headerTime(h http.Header, name string) time.Time {
+	vs := h[http.CanonicalHeaderKey(name)]
+	if len(vs) != 1 {
+		return time.Time{}
+	}
+	t, ok := httpx.ParseDate(vs[0])
+	if !ok {
+		return time.Time{}
+	}
+	return t
 }

@@ -29,7 +29,7 @@ func CheckPreconditions(r *http.Request, v Validators) int {
 		if !matchETag(im, v.ETag, true) {
 			return http.StatusPreconditionFailed
 		}
-	} else if t, ok := parseDate(r.Header.Get("If-Unmodified-Since")); ok && !v.LastModified.IsZero() {
+	} else if t, ok := ParseDate(r.Header.Get("If-Unmodified-Since")); ok && !v.LastModified.IsZero() {
 		if v.LastModified.Truncate(time.Second).After(t) {
 			return http.StatusPreconditionFailed
 		}
@@ -41,7 +41,7 @@ func CheckPreconditions(r *http.Request, v Validators) int {
 			}
 			return http.StatusPreconditionFailed
 		}
-	} else if t, ok := parseDate(r.Header.Get("If-Modified-Since")); ok && safe {
+	} else if t, ok := ParseDate(r.Header.Get("If-Modified-Since")); ok && safe {
 		lm := v.LastModified
 		if lm.IsZero() {
 			lm = v.Date
@@ -65,16 +65,8 @@ func RangeApplies(r *http.Request, v Validators) bool {
 	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
 		return !isWeak(ir) && !isWeak(v.ETag) && ir == v.ETag
 	}
-	t, ok := parseDate(ir)
+	t, ok := ParseDate(ir)
 	return ok && !v.LastModified.IsZero() && v.LastModified.Truncate(time.Second).Equal(t)
-}
-
-func parseDate(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(s)
-	return t, err == nil
 }
 
 func isWeak(tag string) bool { return strings.HasPrefix(tag, "W/") }

@@ -1,12 +1,11 @@
-package edge
+package httpx
 
 import (
-	"net/http"
 	"strings"
 	"time"
 )
 
-// parseHTTPDate parses an HTTP-date (RFC 9110 §5.6.7) strictly: the
+// ParseDate parses an HTTP-date (RFC 9110 §5.6.7) strictly: the
 // IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", or one of the obsolete
 // RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6
 // 08:49:37 1994" forms, with single spaces and two-digit time fields.
@@ -14,7 +13,7 @@ import (
 // caches do; anything else (a one-digit hour, doubled spaces, a zone
 // other than GMT, dashes in an IMF-fixdate) is not a date. Unlike
 // http.ParseTime, which lets time.Parse accept what the grammar does not.
-func parseHTTPDate(s string) (time.Time, bool) {
+func ParseDate(s string) (time.Time, bool) {
 	switch {
 	case len(s) == 29 && s[3] == ',': // IMF-fixdate
 		if !dayName(s[:3]) || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[25] != ' ' || !strings.EqualFold(s[26:], "GMT") {
@@ -104,18 +103,4 @@ func digits(s string, n int) (int, bool) {
 		v = v*10 + int(s[i]-'0')
 	}
 	return v, true
-}
-
-// headerTime is the HTTP-date in h's field name, zero if it is absent,
-// invalid, or given more than once.
-func headerTime(h http.Header, name string) time.Time {
-	vs := h[http.CanonicalHeaderKey(name)]
-	if len(vs) != 1 {
-		return time.Time{}
-	}
-	t, ok := parseHTTPDate(vs[0])
-	if !ok {
-		return time.Time{}
-	}
-	return t
 }
