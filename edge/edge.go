@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +91,9 @@ type Config struct {
 	Logger    *slog.Logger          `json:"-"` // nil: discard
 	Registry  prometheus.Registerer `json:"-"` // nil: metrics are not exported
 	Transport http.RoundTripper     `json:"-"` // nil: a keep-alive transport
+	// UpstreamCAs, for the default transport, are the roots that vouch
+	// for an https:// upstream. Nil: the system's.
+	UpstreamCAs *x509.CertPool `json:"-"`
 	Now       func() time.Time      `json:"-"` // nil: time.Now
 }
 
@@ -219,8 +224,12 @@ func (cfg *Config) defaults() {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+		t := &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second, DisableCompression: true}
+		if cfg.UpstreamCAs != nil {
+			t.TLSClientConfig, t.ForceAttemptHTTP2 = &tls.Config{RootCAs: cfg.UpstreamCAs}, true
+		}
+		cfg.Transport = t
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

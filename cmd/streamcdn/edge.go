@@ -109,7 +109,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	transport, err := upstreamTransport(*upstreamCA)
+	upstreamCAs, err := caPool(*upstreamCA)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access, Transport: transport,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access, UpstreamCAs: upstreamCAs,
 	})
 	if err != nil {
 		return err

@@ -186,10 +186,9 @@ func loadTLS(ctx context.Context, log *slog.Logger, certFiles, keyFiles []string
 	return store.TLSConfig(), nil
 }
 
-// upstreamTransport is the edge's transport to an https:// upstream
-// whose certificates a CA file vouches for; nil without one (the
+// caPool reads a PEM file of CA certificates; nil for no file (the
 // system's roots).
-func upstreamTransport(caFile string) (http.RoundTripper, error) {
+func caPool(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
 		return nil, nil
 	}
@@ -201,8 +200,7 @@ func upstreamTransport(caFile string) (http.RoundTripper, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("upstream CA %s: no PEM certificate", caFile)
 	}
-	return &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
-		DisableCompression: true, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool}}, nil
+	return pool, nil
 }
 
 // accessLogFlags adds --access-log and --access-log-format to fs.
