@@ -93,8 +93,8 @@ type Config struct {
 	Transport http.RoundTripper     `json:"-"` // nil: a keep-alive transport
 	// UpstreamCAs, for the default transport, are the roots that vouch
 	// for an https:// upstream. Nil: the system's.
-	UpstreamCAs *x509.CertPool `json:"-"`
-	Now       func() time.Time      `json:"-"` // nil: time.Now
+	UpstreamCAs *x509.CertPool   `json:"-"`
+	Now         func() time.Time `json:"-"` // nil: time.Now
 }
 
 // Server is a caching reverse proxy. It is an http.Handler.
