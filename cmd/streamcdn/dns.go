@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -83,14 +82,11 @@ Flags:
 		sockets.close()
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	log.Info("dns serving", "listen", sockets.addr(), "admin", adm.ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
+	onHangup(ctx, func() { reload(log, srv, *config) })
+	log.Info("dns serving", "listen", sockets.addr(), "admin", adm.ln.Addr().String())
 	g.Go(func() error { return sockets.serve(ctx, srv) })
 	g.Go(func() error { srv.RunHealthChecks(ctx); return nil })
-	g.Go(func() error { reloadOnHangup(ctx, log, srv, *config, hup); return nil })
 	g.Go(func() error { return serveAll(ctx, log, adm) })
 	return g.Wait()
 }
@@ -173,22 +169,15 @@ func (d *dnsSockets) close() {
 	}
 }
 
-// reloadOnHangup reloads the configuration on each SIGHUP until ctx ends;
-// a configuration that does not load is logged and the running one stays.
-func reloadOnHangup(ctx context.Context, log *slog.Logger, srv *cdndns.Server, path string, hup <-chan os.Signal) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		cfg, err := cdndns.LoadConfigFile(path)
-		if err == nil {
-			err = srv.Reload(*cfg)
-		}
-		if err != nil {
-			log.Error("config reload refused; the running configuration stays", "err", err)
-		}
+// reload loads the configuration at path into srv (on SIGHUP); a bad
+// one is refused, logged, and the running one stays.
+func reload(log *slog.Logger, srv *cdndns.Server, path string) {
+	cfg, err := cdndns.LoadConfigFile(path)
+	if err == nil {
+		err = srv.Reload(*cfg)
+	}
+	if err != nil {
+		log.Error("config reload refused; the running configuration stays", "err", err)
 	}
 }
 

@@ -47,8 +47,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dnsTokenFile := fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
 	every := fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
 	sendTimeout := fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
-	accessPath, accessFormat := accessLogFlags(fs)
-	certFiles, keyFiles := tlsFlags(fs)
+	ff := addFrontFlags(fs)
 	upstreamCA := fs.String("upstream-ca", "", "A PEM file of the CA certificates that vouch for an https:// upstream. Empty: the system's.")
 	staleDisconnected := fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
 	if err := fs.Parse(args); err != nil {
@@ -98,17 +97,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	log, reg := svc.log, svc.reg
-	access, err := openAccessLog(ctx, log, *accessPath, *accessFormat, stdout)
+	fr, err := ff.open(ctx, log, stdout)
 	if err != nil {
 		return err
 	}
-	if access != nil {
-		defer access.Close()
-	}
-	tlsCfg, err := loadTLS(ctx, log, *certFiles, *keyFiles)
-	if err != nil {
-		return err
-	}
+	defer fr.Close()
 	upstreamCAs, err := caPool(*upstreamCA)
 	if err != nil {
 		return err
@@ -117,7 +110,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: access, UpstreamCAs: upstreamCAs,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: fr.access, UpstreamCAs: upstreamCAs,
 	})
 	if err != nil {
 		return err
@@ -133,7 +126,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		pub.ln.Close()
 		return err
 	}
-	pub.tls, adm.tls = tlsCfg, tlsCfg
+	pub.tls, adm.tls = fr.tls, fr.tls
 	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	if *dnsAdmin != "" {

@@ -20,8 +20,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics, /healthz and /titles (request counts per title) on.")
 	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
-	accessPath, accessFormat := accessLogFlags(fs)
-	certFiles, keyFiles := tlsFlags(fs)
+	ff := addFrontFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,18 +32,12 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	access, err := openAccessLog(ctx, log, *accessPath, *accessFormat, stdout)
+	fr, err := ff.open(ctx, log, stdout)
 	if err != nil {
 		return err
 	}
-	if access != nil {
-		defer access.Close()
-	}
-	tlsCfg, err := loadTLS(ctx, log, *certFiles, *keyFiles)
-	if err != nil {
-		return err
-	}
-	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: access}, *addr, *admin, tlsCfg, func(pub, adm net.Addr) {
+	defer fr.Close()
+	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: fr.access}, *addr, *admin, fr.tls, func(pub, adm net.Addr) {
 		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
 	})
 }

@@ -141,33 +141,10 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// tlsFlags adds --tls-cert and --tls-key (each repeatable, paired in
-// order) to fs.
-func tlsFlags(fs *flag.FlagSet) (certFiles, keyFiles *stringList) {
-	certFiles, keyFiles = new(stringList), new(stringList)
-	fs.Var(certFiles, "tls-cert", "Serve HTTPS (and HTTP/2 by ALPN) with this PEM certificate chain, on every listener. Repeat with --tls-key for more names: the client's server name (SNI) picks one. Reloaded when the files change or on SIGHUP.")
-	fs.Var(keyFiles, "tls-key", "The PEM private key of the --tls-cert in the same position.")
-	return certFiles, keyFiles
-}
-
-// loadTLS loads the certificate pairs (nil, nil when there are none) and
-// reloads them when their files change or on SIGHUP until ctx ends.
-func loadTLS(ctx context.Context, log *slog.Logger, certFiles, keyFiles []string) (*tls.Config, error) {
-	if len(certFiles) != len(keyFiles) {
-		return nil, fmt.Errorf("tls: %d --tls-cert and %d --tls-key: give them in pairs", len(certFiles), len(keyFiles))
-	}
-	if len(certFiles) == 0 {
-		return nil, nil
-	}
-	var pairs []certs.Pair
-	for i := range certFiles {
-		pairs = append(pairs, certs.Pair{Cert: certFiles[i], Key: keyFiles[i]})
-	}
-	store, err := certs.Load(pairs)
-	if err != nil {
-		return nil, err
-	}
-	go store.Watch(ctx, 5*time.Second, log)
+// onHangup calls fn on each SIGHUP until ctx ends. The signal is
+// caught from the call on, so a SIGHUP right after cannot kill the
+// process.
+func onHangup(ctx context.Context, fn func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -177,13 +154,84 @@ func loadTLS(ctx context.Context, log *slog.Logger, certFiles, keyFiles []string
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := store.Reload(); err != nil {
-					log.Error("reload TLS certificates", "err", err)
-				}
+				fn()
 			}
 		}
 	}()
-	return store.TLSConfig(), nil
+}
+
+// frontFlags are the flags of a server's HTTP front, the origin's and the
+// edge's alike: its access log and its TLS certificates.
+type frontFlags struct {
+	accessPath, accessFormat *string
+	certFiles, keyFiles      *stringList
+}
+
+func addFrontFlags(fs *flag.FlagSet) frontFlags {
+	f := frontFlags{certFiles: new(stringList), keyFiles: new(stringList)}
+	f.accessPath = fs.String("access-log", "", "Write a line per request to this file (- for standard output): nginx's combined fields, then cache status, upstream status, duration and the CMCD session id. SIGHUP reopens it, for logrotate. Empty: no access log.")
+	f.accessFormat = fs.String("access-log-format", "text", "The access log's format: text or json.")
+	fs.Var(f.certFiles, "tls-cert", "Serve HTTPS (and HTTP/2 by ALPN) with this PEM certificate chain, on every listener. Repeat with --tls-key for more names: the client's server name (SNI) picks one. Reloaded when the files change or on SIGHUP.")
+	fs.Var(f.keyFiles, "tls-key", "The PEM private key of the --tls-cert in the same position.")
+	return f
+}
+
+// front is what frontFlags open: the access log (nil: none) and the TLS
+// configuration (nil: plain HTTP).
+type front struct {
+	access *accesslog.Logger
+	tls    *tls.Config
+}
+
+// open opens the access log and loads the certificates; on SIGHUP, until
+// ctx ends, the log is reopened (logrotate) and the certificates
+// reloaded, which they also are when their files change. The caller
+// closes the front.
+func (f frontFlags) open(ctx context.Context, log *slog.Logger, stdout io.Writer) (front, error) {
+	var fr front
+	if len(*f.certFiles) != len(*f.keyFiles) {
+		return fr, fmt.Errorf("tls: %d --tls-cert and %d --tls-key: give them in pairs", len(*f.certFiles), len(*f.keyFiles))
+	}
+	var store *certs.Store
+	if len(*f.certFiles) > 0 {
+		var pairs []certs.Pair
+		for i := range *f.certFiles {
+			pairs = append(pairs, certs.Pair{Cert: (*f.certFiles)[i], Key: (*f.keyFiles)[i]})
+		}
+		var err error
+		if store, err = certs.Load(pairs); err != nil {
+			return fr, err
+		}
+		fr.tls = store.TLSConfig()
+		go store.Watch(ctx, 5*time.Second, log)
+	}
+	if *f.accessPath != "" {
+		var err error
+		fr.access, err = accesslog.New(accesslog.Config{Path: *f.accessPath, Format: *f.accessFormat, Stdout: stdout})
+		if err != nil {
+			return fr, err
+		}
+	}
+	onHangup(ctx, func() {
+		if fr.access != nil {
+			if err := fr.access.Reopen(); err != nil {
+				log.Error("reopen the access log", "path", *f.accessPath, "err", err)
+			}
+		}
+		if store != nil {
+			if err := store.Reload(); err != nil {
+				log.Error("reload TLS certificates", "err", err)
+			}
+		}
+	})
+	return fr, nil
+}
+
+// Close flushes and closes the access log.
+func (fr front) Close() {
+	if fr.access != nil {
+		fr.access.Close()
+	}
 }
 
 // caPool reads a PEM file of CA certificates; nil for no file (the
@@ -201,40 +249,4 @@ func caPool(caFile string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("upstream CA %s: no PEM certificate", caFile)
 	}
 	return pool, nil
-}
-
-// accessLogFlags adds --access-log and --access-log-format to fs.
-func accessLogFlags(fs *flag.FlagSet) (path, format *string) {
-	path = fs.String("access-log", "", "Write a line per request to this file (- for standard output): nginx's combined fields, then cache status, upstream status, duration and the CMCD session id. SIGHUP reopens it, for logrotate. Empty: no access log.")
-	format = fs.String("access-log-format", "text", "The access log's format: text or json.")
-	return path, format
-}
-
-// openAccessLog opens the access log at path (nil, nil when path is
-// empty) and reopens it on each SIGHUP until ctx ends. The caller closes
-// it.
-func openAccessLog(ctx context.Context, log *slog.Logger, path, format string, stdout io.Writer) (*accesslog.Logger, error) {
-	if path == "" {
-		return nil, nil
-	}
-	l, err := accesslog.New(accesslog.Config{Path: path, Format: format, Stdout: stdout})
-	if err != nil {
-		return nil, err
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := l.Reopen(); err != nil {
-					log.Error("reopen the access log", "path", path, "err", err)
-				}
-			}
-		}
-	}()
-	return l, nil
 }
