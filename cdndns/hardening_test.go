@@ -33,9 +33,9 @@ func hardServer(t *testing.T) string {
 	return serveOnePort(t, s)
 }
 
-// exchangeRaw sends wire to addr over network and returns the answer's
-// size and the answer.
-func exchangeRaw(t *testing.T, network, addr string, wire []byte) (int, *dns.Msg) {
+// exchangeRaw sends wire to addr over network and returns the answer as
+// it came and unpacked.
+func exchangeRaw(t *testing.T, network, addr string, wire []byte) ([]byte, *dns.Msg) {
 	t.Helper()
 	c := &dns.Client{Net: network, Timeout: 5 * time.Second}
 	conn, err := c.Dial(addr)
@@ -55,7 +55,7 @@ func exchangeRaw(t *testing.T, network, addr string, wire []byte) (int, *dns.Msg
 	if err := r.Unpack(raw[:n]); err != nil {
 		t.Fatalf("%s: answer does not unpack: %v", network, err)
 	}
-	return n, r
+	return raw[:n], r
 }
 
 // TestUDPAnswerSize: a UDP answer is at most 1232 bytes whatever the
@@ -72,7 +72,8 @@ func TestUDPAnswerSize(t *testing.T) {
 		q := query(tc.name, tc.qtype)
 		q.SetEdns0(4096, false)
 		wire := pack(t, q)
-		n, r := exchangeRaw(t, "udp", addr, wire)
+		raw, r := exchangeRaw(t, "udp", addr, wire)
+		n := len(raw)
 		if n > 1232 || !r.Truncated || len(r.Answer) != 0 {
 			t.Errorf("%s over UDP, EDNS 4096: %d bytes, TC=%v, %d of %d records; want at most 1232 bytes, TC, no partial RRset",
 				tc.name, n, r.Truncated, len(r.Answer), tc.records)
@@ -85,7 +86,8 @@ func TestUDPAnswerSize(t *testing.T) {
 	// Truncate would send it uncompressed).
 	q := query("netcinema.com.", dns.TypeNS)
 	q.SetEdns0(4096, false)
-	n, r := exchangeRaw(t, "udp", addr, pack(t, q))
+	raw, r := exchangeRaw(t, "udp", addr, pack(t, q))
+	n := len(raw)
 	r.Compress = true
 	if r.Truncated || n != r.Len() {
 		t.Errorf("netcinema.com NS over UDP: %d bytes on the wire, %d compressed, TC=%v", n, r.Len(), r.Truncated)
@@ -97,7 +99,8 @@ func TestUDPAnswerSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, r = exchangeRaw(t, "udp", addr, wire)
+	raw, r = exchangeRaw(t, "udp", addr, wire)
+	n = len(raw)
 	if n > 512 || !r.Truncated || r.IsTsig() == nil {
 		t.Errorf("signed answer without EDNS: %d bytes, TC=%v, TSIG %v; want at most 512, TC, signed", n, r.Truncated, r.IsTsig() != nil)
 	}
@@ -166,7 +169,8 @@ func TestAmplification(t *testing.T) {
 			q := query(name, qt)
 			q.SetEdns0(65535, false)
 			wire := pack(t, q)
-			n, _ := exchangeRaw(t, "udp", addr, wire)
+			raw, _ := exchangeRaw(t, "udp", addr, wire)
+			n := len(raw)
 			if n > 1232 {
 				t.Errorf("%s %s: %d-byte UDP answer", name, dns.TypeToString[qt], n)
 			}

@@ -55,25 +55,7 @@ func TestTSIG(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				c := &dns.Client{Net: network, Timeout: 5 * time.Second}
-				conn, err := c.Dial(addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				if _, err := conn.Write(wire); err != nil {
-					t.Fatal(err)
-				}
-				raw := make([]byte, 65535)
-				n, err := conn.Read(raw)
-				if err != nil {
-					t.Fatalf("no answer: %v", err)
-				}
-				raw = raw[:n]
-				r := new(dns.Msg)
-				if err := r.Unpack(raw); err != nil {
-					t.Fatal(err)
-				}
+				raw, r := exchangeRaw(t, network, addr, wire)
 				if r.Rcode != tc.rcode {
 					t.Errorf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tc.rcode])
 				}
