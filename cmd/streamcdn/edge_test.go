@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,21 @@ func TestEdgeHTTPS(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"edge", "--upstream", up.URL, "--tls-cert", crt}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "pairs") {
 		t.Errorf("a certificate without its key: %v", err)
+	}
+}
+
+// TestEdgeMemoryLimit: "edge --mem 64MiB" sets Go's memory limit to the
+// budget, an eighth more for fills in flight, and edgeMemOverhead, unless
+// GOMEMLIMIT is set.
+func TestEdgeMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--mem", "64MiB", "--log-level", "info")
+	waitLog("edge serving")
+	if got, want := debug.SetMemoryLimit(-1), int64(64<<20+8<<20+edgeMemOverhead); got != want {
+		t.Errorf("memory limit %d, want %d", got, want)
 	}
 }
