@@ -102,12 +102,7 @@ func (l *Logger) open() error {
 func (l *Logger) Reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.w.Flush()
-	if l.f != nil {
-		if cerr := l.f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	err := l.flushClose()
 	if oerr := l.open(); oerr != nil {
 		return oerr
 	}
@@ -120,6 +115,12 @@ func (l *Logger) Close() error {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.flushClose()
+}
+
+// flushClose writes out what is buffered and closes the file (not
+// standard output). l.mu held.
+func (l *Logger) flushClose() error {
 	err := l.w.Flush()
 	if l.f != nil {
 		if cerr := l.f.Close(); err == nil {
