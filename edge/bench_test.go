@@ -193,3 +193,60 @@ func sum(s []int) int64 {
 	}
 	return t
 }
+
+// BenchmarkDiskHit is the disk tier's hit path for a 1 MiB object too
+// large to promote to memory: a file open, its header checked, and the
+// body from the file.
+func BenchmarkDiskHit(b *testing.B) {
+	body := make([]byte, 1<<20)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Write(body)
+	}))
+	defer up.Close()
+	// A memory tier of 4 MiB promotes nothing over 512 KiB.
+	s, err := New(Config{Upstream: up.URL, MemoryBytes: 4 << 20, DiskDir: b.TempDir(), DiskBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	req := httptest.NewRequest("GET", "/big.m4s", nil)
+	s.ServeHTTP(httptest.NewRecorder(), req) // fill
+	s.wg.Wait()                              // the disk write
+	s.mem.remove(s.fullKey(req))
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		clear(w.h)
+		s.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkRangeHit is BenchmarkHit for a 64 KiB range of a 1 MiB
+// object in memory: it should cost no more than a 64 KiB object.
+func BenchmarkRangeHit(b *testing.B) {
+	body := make([]byte, 1<<20)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Write(body)
+	}))
+	defer up.Close()
+	s, err := New(Config{Upstream: up.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	req := httptest.NewRequest("GET", "/big.m4s", nil)
+	s.ServeHTTP(httptest.NewRecorder(), req) // fill
+	req.Header.Set("Range", "bytes=65536-131071")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(64 << 10)
+	for b.Loop() {
+		clear(w.h)
+		s.ServeHTTP(w, req)
+	}
+}

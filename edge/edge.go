@@ -100,6 +100,8 @@ type Config struct {
 // Server is a caching reverse proxy. It is an http.Handler.
 type Server struct {
 	cfg      Config
+	realTime bool   // cfg.Now is time.Now: the send deadline may use its readings
+	via      string // this edge's Via entry
 	upstream *url.URL
 	client   *http.Client
 	mem      *memory
@@ -144,6 +146,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("edge: upstream %q is not an http(s) URL", cfg.Upstream)
 	}
+	realTime := cfg.Now == nil
 	cfg.defaults()
 	if !validMode(cfg.Mode) {
 		return nil, fmt.Errorf("edge: mode %q: want pull, push or hybrid", cfg.Mode)
@@ -158,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("edge: miss redirect %q is not an http(s) URL", cfg.MissRedirect)
 		}
 	}
-	s := &Server{cfg: cfg, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
+	s := &Server{cfg: cfg, realTime: realTime, via: "1.1 " + cfg.Name, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
 	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse // redirects are the client's to follow
@@ -272,16 +275,19 @@ func (s *Server) upstreamURL(r *http.Request) string {
 	return strings.TrimSuffix(s.upstream.String(), "/") + r.URL.RequestURI()
 }
 
-func (s *Server) addVia(h http.Header) { h["Via"] = append(h["Via"], "1.1 "+s.cfg.Name) }
+func (s *Server) addVia(h http.Header) { h["Via"] = append(h["Via"], s.via) }
 
 // ServeHTTP answers GET and HEAD from the cache and forwards the rest.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var start time.Time
-	if s.cfg.AccessLog != nil {
+	// One reading of the clock serves the request's freshness checks, its
+	// send deadline, its RTT sample and its log line.
+	now := s.now()
+	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w, SendTimeout: s.cfg.SendTimeout}, at: now}
+	start := now
+	if !s.realTime {
 		start = time.Now()
 	}
-	rec := &recorder{Recorder: httpx.Recorder{ResponseWriter: w, SendTimeout: s.cfg.SendTimeout}}
-	rec.Start()
+	rec.StartAt(start)
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case !normalise(r.URL):
@@ -297,7 +303,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.observe(rec)
 	s.egress.Add(rec.Bytes)
-	s.sampleRTT(r)
+	s.sampleRTT(r, now)
 	if s.cfg.AccessLog != nil {
 		s.logAccess(rec, r, start)
 	}
@@ -542,7 +548,10 @@ func (s *Server) serveCachedOnce(w *recorder, r *http.Request, recent bool) {
 		defer of.Close()
 	}
 	if o != nil {
-		now := s.now()
+		now := w.at
+		if !recent { // after a wait for a revalidation
+			now = s.now()
+		}
 		age := ageOf(o, now)
 		switch decide(o, age, now.Sub(o.respTime), rp) {
 		case useFresh:
@@ -568,7 +577,9 @@ func (s *Server) serveCachedOnce(w *recorder, r *http.Request, recent bool) {
 }
 
 func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
-	return "hit; ttl=" + strconv.Itoa(int((o.policy.lifetime - age).Seconds())) + detail
+	var b [64]byte
+	v := strconv.AppendInt(append(b[:0], "hit; ttl="...), int64((o.policy.lifetime - age).Seconds()), 10)
+	return string(append(v, detail...))
 }
 
 // serveObject answers r from a stored object: preconditions, Range and
@@ -614,7 +625,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	h["Age"] = []string{strconv.Itoa(int(age.Seconds()))}
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
-	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: o.header.Get("Content-Type"), Validators: o.validators()}
+	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
 	if of != nil {
 		rd := of.reader()
 		defer rd.Close()
@@ -663,7 +674,7 @@ func (s *Server) copyBody(w io.Writer, key string, c httpx.Content) {
 // firstByte is the offset of the first body byte a GET for r of a body
 // of size bytes sends: its first range's, or 0.
 func firstByte(r *http.Request, size int64) int64 {
-	if hdr := r.Header.Get("Range"); hdr != "" && r.Method == http.MethodGet {
+	if hdr := httpx.Field(r.Header, "Range"); hdr != "" && r.Method == http.MethodGet {
 		if rs, err := httpx.ParseRange(hdr, size); err == nil && len(rs) > 0 {
 			return rs[0].Start
 		}

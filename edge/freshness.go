@@ -129,9 +129,12 @@ type requestPolicy struct {
 }
 
 func parseRequestPolicy(r *http.Request) requestPolicy {
-	cc := parseDirectives(r.Header, "Cache-Control")
+	var cc directives
+	if _, ok := r.Header["Cache-Control"]; ok { // net/http's keys are canonical: skip Values' canonicalising when absent
+		cc = parseDirectives(r.Header, "Cache-Control")
+	}
 	var p requestPolicy
-	p.noCache = cc.has("no-cache") || (cc == nil && r.Header.Get("Pragma") == "no-cache")
+	p.noCache = cc.has("no-cache") || (cc == nil && httpx.Field(r.Header, "Pragma") == "no-cache")
 	p.maxAge, p.hasMaxAge = cc.seconds("max-age")
 	if cc.has("max-stale") {
 		p.maxStale = -1

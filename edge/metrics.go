@@ -2,6 +2,8 @@ package edge
 
 import (
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/httpx"
@@ -22,6 +24,11 @@ type metrics struct {
 	pushedObjects    prometheus.Counter
 	pushedBytes      prometheus.Counter
 	pushFailures     *prometheus.CounterVec
+
+	// The requests and bytes counters by cache status (and status
+	// class), as resolved by observe.
+	byStatus [len(cacheStatuses)][6]atomic.Pointer[counterRef]
+	bytesBy  [len(cacheStatuses)]atomic.Pointer[counterRef]
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
@@ -72,8 +79,43 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 }
 
 func (m *metrics) observe(r *recorder) {
-	m.requests.WithLabelValues(r.cache, codeClass(r.Status())).Inc()
-	m.bytes.WithLabelValues(r.cache).Add(float64(r.Bytes))
+	c, class := cacheIndex(r.cache), r.Status()/100
+	if c < 0 || class < 1 || class > 5 {
+		m.requests.WithLabelValues(r.cache, codeClass(r.Status())).Inc()
+		m.bytes.WithLabelValues(r.cache).Add(float64(r.Bytes))
+		return
+	}
+	m.counter(&m.byStatus[c][class], func() prometheus.Counter {
+		return m.requests.WithLabelValues(r.cache, codeClass(r.Status()))
+	}).Inc()
+	m.counter(&m.bytesBy[c], func() prometheus.Counter { return m.bytes.WithLabelValues(r.cache) }).Add(float64(r.Bytes))
+}
+
+// cacheStatuses are the values of the cache label.
+var cacheStatuses = [...]string{"hit", "pinned", "miss", "stale", "revalidated", "bypass", "error"}
+
+func cacheIndex(cache string) int {
+	for i, c := range cacheStatuses {
+		if c == cache {
+			return i
+		}
+	}
+	return -1
+}
+
+// counterRef holds a counter of a vector, resolved once: WithLabelValues
+// hashes the labels and takes a lock, on every request.
+type counterRef struct{ prometheus.Counter }
+
+// counter returns the counter in slot, resolving it with get the first
+// time (two racing requests resolve the same counter).
+func (m *metrics) counter(slot *atomic.Pointer[counterRef], get func() prometheus.Counter) prometheus.Counter {
+	if c := slot.Load(); c != nil {
+		return c.Counter
+	}
+	c := &counterRef{get()}
+	slot.Store(c)
+	return c.Counter
 }
 
 func codeClass(code int) string { return strconv.Itoa(code/100) + "xx" }
@@ -116,4 +158,5 @@ func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
 type recorder struct {
 	httpx.Recorder
 	cache string
+	at    time.Time // when the request arrived, by Config.Now
 }

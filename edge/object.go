@@ -98,7 +98,7 @@ func (o *object) costWith(size int64) int64 {
 }
 
 func (o *object) validators() httpx.Validators {
-	return httpx.Validators{ETag: o.header.Get("Etag"), LastModified: o.lastModified, Date: o.date}
+	return httpx.Validators{ETag: httpx.Field(o.header, "Etag"), LastModified: o.lastModified, Date: o.date}
 }
 
 // hopByHop are the fields a proxy must not forward or store (RFC 9110 §7.6.1).

@@ -77,12 +77,12 @@ type rttSum struct {
 
 // sampleRTT reads the RTT of the request's connection, at most once a
 // second per connection.
-func (s *Server) sampleRTT(r *http.Request) {
+func (s *Server) sampleRTT(r *http.Request, at time.Time) {
 	cc, _ := r.Context().Value(connKey{}).(*clientConn)
 	if cc == nil {
 		return
 	}
-	now := s.cfg.Now().UnixNano()
+	now := at.UnixNano()
 	last := cc.sampled.Load()
 	if last != 0 && now-last < int64(rttSampleEvery) || !cc.sampled.CompareAndSwap(last, now) {
 		return

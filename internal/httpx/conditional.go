@@ -25,23 +25,23 @@ type Validators struct {
 // go on. If-Range is evaluated separately, by RangeApplies.
 func CheckPreconditions(r *http.Request, v Validators) int {
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if im := r.Header.Get("If-Match"); im != "" {
+	if im := Field(r.Header, "If-Match"); im != "" {
 		if !matchETag(im, v.ETag, true) {
 			return http.StatusPreconditionFailed
 		}
-	} else if t, ok := ParseDate(r.Header.Get("If-Unmodified-Since")); ok && !v.LastModified.IsZero() {
+	} else if t, ok := ParseDate(Field(r.Header, "If-Unmodified-Since")); ok && !v.LastModified.IsZero() {
 		if v.LastModified.Truncate(time.Second).After(t) {
 			return http.StatusPreconditionFailed
 		}
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
+	if inm := Field(r.Header, "If-None-Match"); inm != "" {
 		if matchETag(inm, v.ETag, false) {
 			if safe {
 				return http.StatusNotModified
 			}
 			return http.StatusPreconditionFailed
 		}
-	} else if t, ok := ParseDate(r.Header.Get("If-Modified-Since")); ok && safe {
+	} else if t, ok := ParseDate(Field(r.Header, "If-Modified-Since")); ok && safe {
 		lm := v.LastModified
 		if lm.IsZero() {
 			lm = v.Date
@@ -58,7 +58,7 @@ func CheckPreconditions(r *http.Request, v Validators) int {
 // version by a strong ETag or by the exact Last-Modified date (RFC 9110
 // §13.1.5).
 func RangeApplies(r *http.Request, v Validators) bool {
-	ir := strings.TrimSpace(r.Header.Get("If-Range"))
+	ir := strings.TrimSpace(Field(r.Header, "If-Range"))
 	if ir == "" {
 		return true
 	}

@@ -34,7 +34,10 @@ func (r Range) End() int64 { return r.Start + r.Length - 1 }
 // ContentRange formats the Content-Range field value for r of a
 // representation of size bytes.
 func (r Range) ContentRange(size int64) string {
-	return fmt.Sprintf("bytes %d-%d/%d", r.Start, r.End(), size)
+	var b [64]byte
+	v := strconv.AppendInt(append(b[:0], "bytes "...), r.Start, 10)
+	v = strconv.AppendInt(append(v, '-'), r.End(), 10)
+	return string(strconv.AppendInt(append(v, '/'), size, 10))
 }
 
 // ParseRange parses a Range header field value (RFC 9110 §14.1.1) against a

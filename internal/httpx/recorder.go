@@ -36,7 +36,10 @@ type deadliner interface{ SetWriteDeadline(time.Time) error }
 
 // Start sets the first write deadline, for a response that may be only
 // a header (net/http writes it after the handler returns).
-func (r *Recorder) Start() {
+func (r *Recorder) Start() { r.StartAt(time.Now()) }
+
+// StartAt is Start for a caller that has just read the clock: now.
+func (r *Recorder) StartAt(now time.Time) {
 	if r.SendTimeout <= 0 {
 		return
 	}
@@ -51,12 +54,14 @@ func (r *Recorder) Start() {
 		}
 		w = u.Unwrap()
 	}
-	r.extend()
+	r.extendFrom(now)
 }
 
 // extend moves the write deadline to SendTimeout from now.
-func (r *Recorder) extend() {
-	if r.dl != nil && r.dl.SetWriteDeadline(time.Now().Add(r.SendTimeout)) != nil {
+func (r *Recorder) extend() { r.extendFrom(time.Now()) }
+
+func (r *Recorder) extendFrom(now time.Time) {
+	if r.dl != nil && r.dl.SetWriteDeadline(now.Add(r.SendTimeout)) != nil {
 		r.dl = nil
 	}
 	r.unsent = 0

@@ -44,10 +44,10 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 		w.WriteHeader(status)
 		return 0, nil
 	}
-	if c.ContentType != "" {
+	if ct := h["Content-Type"]; c.ContentType != "" && (len(ct) != 1 || ct[0] != c.ContentType) {
 		h["Content-Type"] = []string{c.ContentType}
 	}
-	rangeHeader := r.Header.Get("Range")
+	rangeHeader := Field(r.Header, "Range")
 	if rangeHeader == "" || r.Method != http.MethodGet || !RangeApplies(r, c.Validators) {
 		return serveWhole(w, r, c)
 	}
@@ -77,8 +77,8 @@ func serveWhole(w http.ResponseWriter, r *http.Request, c Content) (int64, error
 
 func serveRange(w http.ResponseWriter, c Content, rg Range) (int64, error) {
 	h := w.Header()
-	h.Set("Content-Range", rg.ContentRange(c.Size))
-	h.Set("Content-Length", strconv.FormatInt(rg.Length, 10))
+	h["Content-Range"] = []string{rg.ContentRange(c.Size)}
+	h["Content-Length"] = []string{strconv.FormatInt(rg.Length, 10)}
 	w.WriteHeader(http.StatusPartialContent)
 	return c.copyRange(w, rg)
 }
