@@ -36,7 +36,9 @@ func TestMetricNames(t *testing.T) {
 	if _, err := cdndns.New(*cfg, cdndns.Options{Registry: wrap("dns")}); err != nil {
 		t.Fatal(err)
 	}
-	player.NewFleetMetrics(wrap("fleet"))
+	if _, err := player.NewFleetMetrics(wrap("fleet")); err != nil {
+		t.Fatal(err)
+	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)

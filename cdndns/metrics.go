@@ -5,6 +5,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamcdn/streamcdn/internal/metricnames"
 )
 
 type metrics struct {
@@ -21,10 +23,10 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	m := &metrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "queries_total",
 			Help: "Queries answered, by query type and response code."}, []string{"qtype", "rcode"}),
-		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "answers_total",
-			Help: "CDN hostname answers, by cluster and deciding policy."}, []string{"cluster", "reason"}),
-		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "cluster_up",
-			Help: "1 when the cluster passes its health checks."}, []string{"cluster"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.DNSAnswers,
+			Help: "CDN hostname answers, by cluster and deciding policy."}, []string{metricnames.Cluster, metricnames.Reason}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricnames.DNSClusterUp,
+			Help: "1 when the cluster passes its health checks."}, []string{metricnames.Cluster}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "query_duration_seconds",
 			Help: "Time from reading a query to its answer being ready (over UDP, the answer's batch).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 9)}),
 	}

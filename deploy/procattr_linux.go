@@ -3,6 +3,7 @@ package deploy
 import (
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 )
 
@@ -15,21 +16,26 @@ func sysProcAttr() *syscall.SysProcAttr {
 
 // spawner is one goroutine locked to its OS thread for good: the
 // parent-death signal fires when the thread that forked a child exits,
-// so every child is forked from this thread, which never exits.
-var spawner = make(chan func())
-
-func init() {
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-		for f := range spawner {
-			f()
-		}
-	}()
+// so every child is forked from this thread, which never exits. It is
+// started by the first child, so that only a controller has it, not
+// every process that links this package.
+var spawner struct {
+	once sync.Once
+	jobs chan func()
 }
 
 // startLocked starts cmd from the spawner thread.
 func startLocked(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.jobs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for f := range spawner.jobs {
+				f()
+			}
+		}()
+	})
 	errc := make(chan error, 1)
-	spawner <- func() { errc <- cmd.Start() }
+	spawner.jobs <- func() { errc <- cmd.Start() }
 	return <-errc
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/metricnames"
 	"github.com/streamcdn/streamcdn/internal/pace"
 )
 
@@ -112,15 +113,15 @@ func (w *Watcher) poll(ctx context.Context) Snapshot {
 	dnsUp := map[string]bool{}
 	if c, ok := p.Component("dns"); ok {
 		fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
-		for _, m := range metricsOf(fams, "streamcdn_dns_answers_total") {
-			snap.Answers = append(snap.Answers, Answers{Cluster: label(m, "cluster"), Reason: label(m, "reason"), Count: int64(m.GetCounter().GetValue())})
+		for _, m := range metricsOf(fams, metricnames.DNSAnswers) {
+			snap.Answers = append(snap.Answers, Answers{Cluster: label(m, metricnames.Cluster), Reason: label(m, metricnames.Reason), Count: int64(m.GetCounter().GetValue())})
 		}
-		for _, m := range metricsOf(fams, "streamcdn_dns_cluster_up") {
-			dnsUp[label(m, "cluster")] = m.GetGauge().GetValue() == 1
+		for _, m := range metricsOf(fams, metricnames.DNSClusterUp) {
+			dnsUp[label(m, metricnames.Cluster)] = m.GetGauge().GetValue() == 1
 		}
 	}
 	if c, ok := p.Component("origin"); ok {
-		for _, m := range metricsOf(w.scrape(ctx, "http://"+c.Admin+"/metrics"), "streamcdn_origin_requests_total") {
+		for _, m := range metricsOf(w.scrape(ctx, "http://"+c.Admin+"/metrics"), metricnames.OriginRequests) {
 			snap.OriginRequests += int64(m.GetCounter().GetValue())
 		}
 	}
@@ -149,14 +150,14 @@ func (w *Watcher) poll(ctx context.Context) Snapshot {
 			}
 			rs.NodesUp++
 			fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
-			for _, m := range metricsOf(fams, "streamcdn_edge_requests_total") {
+			for _, m := range metricsOf(fams, metricnames.EdgeRequests) {
 				n := int64(m.GetCounter().GetValue())
 				rs.Requests += n
-				if cs := label(m, "cache"); cs == "hit" || cs == "pinned" || cs == "revalidated" {
+				if cs := label(m, metricnames.Cache); cs == metricnames.CacheHit || cs == metricnames.CachePinned || cs == metricnames.CacheRevalidated {
 					rs.Hits += n
 				}
 			}
-			for _, m := range metricsOf(fams, "streamcdn_edge_response_body_bytes_total") {
+			for _, m := range metricsOf(fams, metricnames.EdgeBodyBytes) {
 				egress += m.GetCounter().GetValue()
 			}
 		}

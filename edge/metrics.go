@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/metricnames"
 )
 
 type metrics struct {
@@ -36,11 +37,11 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		return prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "edge", Name: name, Help: help}
 	}
 	m := &metrics{
-		requests: prometheus.NewCounterVec(opts("requests_total",
-			"Requests answered, by cache status (hit, pinned, miss, stale, revalidated, bypass, error) and status code class."),
-			[]string{"cache", "code_class"}),
-		bytes: prometheus.NewCounterVec(opts("response_body_bytes_total", "Response body bytes sent, by cache status."),
-			[]string{"cache"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.EdgeRequests,
+			Help: "Requests answered, by cache status (hit, pinned, miss, stale, revalidated, bypass, error) and status code class."},
+			[]string{metricnames.Cache, metricnames.CodeClass}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.EdgeBodyBytes, Help: "Response body bytes sent, by cache status."},
+			[]string{metricnames.Cache}),
 		upstreamRequests: prometheus.NewCounterVec(opts("upstream_requests_total",
 			"Requests sent upstream, by status code class (error: no response)."), []string{"code_class"}),
 		upstreamBytes: prometheus.NewCounter(opts("upstream_response_body_bytes_total", "Body bytes received from upstream by fills.")),

@@ -103,16 +103,29 @@ func TestNotStorablePassesThrough(t *testing.T) {
 	}
 }
 
-// TestUpstreamBound: with MaxUpstream 2, no more than two fills are in
-// flight upstream at once, and every request is answered.
+// TestUpstreamBound: with MaxUpstream 2, exactly two fills are in flight
+// upstream at once, and every request is answered. The first two fills
+// are held until both have arrived and a little longer, so that the bound
+// is reached for certain and a third fill, were the bound not kept,
+// would arrive while they are held.
 func TestUpstreamBound(t *testing.T) {
-	var inFlight, peak atomic.Int64
+	var inFlight, peak, arrived atomic.Int64
+	both := make(chan struct{})
 	c := newClock()
 	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
-		time.Sleep(20 * time.Millisecond) // hold the slot so that requests overlap
+		switch arrived.Add(1) {
+		case 1:
+			select {
+			case <-both:
+			case <-time.After(10 * time.Second): // bounded: the test then fails on the peak
+			}
+		case 2:
+			time.Sleep(50 * time.Millisecond)
+			close(both)
+		}
 		inFlight.Add(-1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Write([]byte(r.URL.Path))
@@ -130,7 +143,7 @@ func TestUpstreamBound(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if peak.Load() > 2 || up.count.Load() != 8 {
-		t.Errorf("peak upstream concurrency %d (want <= 2), %d upstream requests (want 8)", peak.Load(), up.count.Load())
+	if peak.Load() != 2 || up.count.Load() != 8 {
+		t.Errorf("peak upstream concurrency %d (want 2), %d upstream requests (want 8)", peak.Load(), up.count.Load())
 	}
 }

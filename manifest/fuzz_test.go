@@ -25,7 +25,7 @@ func FuzzParse(f *testing.F) {
 			return // dash-mpd cannot always re-encode what it decoded
 		}
 		if _, err := Parse([]byte(out), corpusURL); err != nil {
-			t.Logf("re-parse of re-marshalled MPD failed: %v", err)
+			t.Errorf("re-parse of re-marshalled MPD failed: %v\n%s", err, out)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamcdn/streamcdn/internal/metricnames"
 )
 
 type metrics struct {
@@ -16,9 +18,9 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "streamcdn", Subsystem: "origin", Name: "requests_total",
+			Name: metricnames.OriginRequests,
 			Help: "HTTP requests answered, by method and status code class.",
-		}, []string{"method", "code_class"}),
+		}, []string{metricnames.Method, metricnames.CodeClass}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "streamcdn", Subsystem: "origin", Name: "response_body_bytes_total",
 			Help: "Response body bytes sent.",

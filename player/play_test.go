@@ -455,7 +455,10 @@ func TestPlayH2TLS(t *testing.T) {
 func TestPlayFleetMetrics(t *testing.T) {
 	ts := newTitleServer(t, manifest.ProfileLive, false)
 	reg := prometheus.NewPedanticRegistry()
-	fm := NewFleetMetrics(reg)
+	fm, err := NewFleetMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts.set("/title/360p/3.m4s", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusNotFound) })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -1,6 +1,10 @@
 package player
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // FleetMetrics are a fleet's Prometheus metrics; every session given them
 // in its Config counts in them.
@@ -15,8 +19,9 @@ type FleetMetrics struct {
 	bytes    prometheus.Counter
 }
 
-// NewFleetMetrics registers the fleet's metrics on reg.
-func NewFleetMetrics(reg prometheus.Registerer) *FleetMetrics {
+// NewFleetMetrics makes the fleet's metrics and registers them on reg; a
+// nil reg registers nothing (the metrics are then kept but not exposed).
+func NewFleetMetrics(reg prometheus.Registerer) (*FleetMetrics, error) {
 	m := &FleetMetrics{
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "streamcdn_player_sessions_active",
 			Help: "Sessions playing now."}),
@@ -36,6 +41,13 @@ func NewFleetMetrics(reg prometheus.Registerer) *FleetMetrics {
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_bytes_total",
 			Help: "Bytes received by sessions, counted when sessions end."}),
 	}
-	reg.MustRegister(m.active, m.sessions, m.stalls, m.rebuffer, m.bitrate, m.errors, m.delayed, m.bytes)
-	return m
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.active, m.sessions, m.stalls, m.rebuffer, m.bitrate, m.errors, m.delayed, m.bytes} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("player metrics: %w", err)
+		}
+	}
+	return m, nil
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cache-hit benchmark: our edge, nginx proxy_cache, Varnish (malloc) and
 # Apache Traffic Server (RAM cache, read-while-writer) in front of the same
-# origin, and a plain nginx static server as the reference, all on
+# origin, a plain nginx static server as the reference, and the net/http
+# floor (scripts/httpfloor: the edge's response, from a map, with no cache
+# logic: what net/http and the Go runtime cost by themselves), all on
 # loopback, warmed, then driven by wrk in the same run, interleaved:
 # requests/s and p99 latency for 1 MiB objects, 100 KiB objects and 64 KiB
 # ranges of 1 MiB objects (64 objects of each), at 1, 64 and 1,000
@@ -19,6 +21,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 go build -o "$work/streamcdn" ./cmd/streamcdn
+go build -o "$work/httpfloor" ./scripts/httpfloor
 
 mkdir -p "$work/titles/bench/1m" "$work/titles/bench/100k"
 for i in $(seq 0 63); do
@@ -26,7 +29,7 @@ for i in $(seq 0 63); do
   head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
 done
 
-O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905
+O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 FLOOR=18906
 conns=${CONNS:-1 64 1000}
 ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
@@ -88,7 +91,9 @@ for _ in $(seq 150); do # ATS lays out its cache file first
   sleep 0.2
 done
 
-for port in $STATIC $EDGE $NGX $VARN $ATS; do # every server must answer 200 before anything is measured
+(cd "$work/titles" && find bench -type f | sed 's|^|/|') |
+  "$work/httpfloor" -upstream "http://127.0.0.1:$O" -listen "127.0.0.1:$FLOOR" & pids+=($!)
+for port in $STATIC $EDGE $NGX $VARN $ATS $FLOOR; do # every server must answer 200 before anything is measured
   code=000
   for _ in $(seq 100); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
@@ -128,9 +133,9 @@ run() { # name port object conns
   l=$(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; printf "%.2f", v}' <<<"$out")
   rps[$1,$3,$4]=$r p99[$1,$3,$4]=$l
 }
-names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats)
-ports=($STATIC $EDGE $NGX $VARN $ATS)
-peers=(nginx-proxy_cache varnish ats)
+names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats net/http-floor)
+ports=($STATIC $EDGE $NGX $VARN $ATS $FLOOR)
+peers=(nginx-proxy_cache varnish ats net/http-floor)
 declare -A ratios # per peer, object and conns: the rounds' ratios
 for round in $(seq "$rounds"); do
   echo "round $round"

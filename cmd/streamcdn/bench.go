@@ -23,6 +23,7 @@ import (
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/player"
 	"github.com/streamcdn/streamcdn/player/charts"
+	"github.com/streamcdn/streamcdn/player/sample"
 )
 
 // runBench runs a fleet of players, against a server or in virtual time:
@@ -32,9 +33,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	pf := addPlayFlags(fs, "bolae")
 	url := fs.String("url", "", "The MPD to stream: a real-HTTP fleet.")
-	videoPath := fs.String("video", "", "A video description in Sabre's format: a virtual-time fleet (Sabre's model).")
+	videoPath := fs.String("video", "", "A video description in Sabre's format: a virtual-time fleet (Sabre's model). Without --url or --video, the built-in "+sample.VideoName+".")
 	players := fs.Int("players", 10, "The number of sessions; real ones all run at once.")
-	tracesPath := fs.String("traces", "", "A trace or a directory of traces, assigned round-robin (required with --video).")
+	tracesPath := fs.String("traces", "", "A trace or a directory of traces, assigned round-robin (virtual-time fleet default: the built-in "+sample.TracesName+").")
 	outDir := fs.String("out", "", "Write fleet.json, sessions.csv, segments.csv and the charts (qoe_cdf.svg, bitrate.svg, buffer.svg) here.")
 	stagger := fs.Duration("stagger", 0, "Spread real sessions' starts over this time.")
 	metricsAddr := fs.String("metrics", "", "Serve the fleet's Prometheus metrics on this address while it runs.")
@@ -43,9 +44,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if (*url == "") == (*videoPath == "") {
+	if *url != "" && *videoPath != "" {
 		fs.Usage()
-		return errors.New("bench: give --url or --video")
+		return errors.New("bench: give --url or --video, not both")
 	}
 	session, err := pf.config()
 	if err != nil {
@@ -59,16 +60,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.ABRs = append(cfg.ABRs, strings.ToLower(a))
 		}
 	}
-	if *tracesPath != "" {
-		if cfg.TraceNames, cfg.Traces, err = player.LoadTraces(*tracesPath); err != nil {
+	if *tracesPath != "" || *url == "" { // a virtual-time fleet always has traces
+		if cfg.TraceNames, cfg.Traces, err = loadTraces(*tracesPath); err != nil {
 			return err
 		}
 		for i := range cfg.Traces {
 			cfg.Traces[i] = withLatency(cfg.Traces[i], *pf.latency)
 		}
 	}
-	if *videoPath != "" {
-		if cfg.Video, err = player.LoadVideo(*videoPath); err != nil {
+	if *url == "" {
+		if cfg.Video, err = loadVideo(*videoPath); err != nil {
 			return err
 		}
 	} else {
@@ -76,7 +77,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.NewClient = func() *http.Client { return player.NewClient(player.ClientConfig{Resolver: resolver, HTTP2: h2}) }
 	}
 	reg := newRegistry()
-	cfg.Session.Metrics = player.NewFleetMetrics(reg)
+	if cfg.Session.Metrics, err = player.NewFleetMetrics(reg); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 	fleet, err := player.NewFleet(cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -92,8 +92,20 @@ func usage(w io.Writer) {
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		bi = &debug.BuildInfo{}
+	}
+	if bi.Main.Version != "" {
 		v = bi.Main.Version
+	}
+	for _, s := range bi.Settings { // the VCS revision, when built from a checkout
+		switch {
+		case s.Key == "vcs.revision":
+			v += " " + s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			v += " (modified)"
+		}
 	}
 	_, err := fmt.Fprintln(stdout, "streamcdn", v)
 	return err

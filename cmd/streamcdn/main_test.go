@@ -223,6 +223,14 @@ func TestSimJSON(t *testing.T) {
 	if err := run(t.Context(), []string{"sim", "--video", filepath.Join(dir, "bbb.json"), "--trace", filepath.Join(dir, "3G"), "--abr", "nope"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown ABR") {
 		t.Errorf("unknown ABR: %v", err)
 	}
+	// Without --video and --trace: the built-in video and its five traces.
+	out.Reset()
+	if err := run(t.Context(), []string{"sim", "--abr", "bola", "--json"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.Sessions) != 5 {
+		t.Errorf("sim on the built-in inputs: %d sessions (want 5), %v", len(got.Sessions), err)
+	}
 }
 
 // TestHelpExitsZero: "streamcdn CMD -h" prints the command's usage and

@@ -99,8 +99,19 @@ func TestBenchCommand(t *testing.T) {
 		}
 		checkFleetOut(t, dir, out.String(), []string{"bola (20)", "bba (20)", "qoe_lin"})
 	})
-	if err := run(t.Context(), []string{"bench", "--players", "2"}, io.Discard, io.Discard); err == nil {
-		t.Error("bench without --url or --video: no error")
+	t.Run("built-in", func(t *testing.T) {
+		// No --url, --video or --traces: the inputs built into the binary.
+		dir := t.TempDir()
+		var out bytes.Buffer
+		if err := run(t.Context(), []string{"bench", "--players", "10", "--abr", "bola,bolae", "--no-progress", "--out", dir},
+			&out, io.Discard); err != nil {
+			t.Fatalf("bench: %v\n%s", err, out.String())
+		}
+		checkFleetOut(t, dir, out.String(), []string{"bola (5)", "bolae (5)", "qoe_lin"})
+	})
+	if err := run(t.Context(), []string{"bench", "--players", "2", "--url", "http://127.0.0.1:1/a.mpd", "--video", "v.json"},
+		io.Discard, io.Discard); err == nil {
+		t.Error("bench with both --url and --video: no error")
 	}
 }
 

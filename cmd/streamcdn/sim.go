@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/player"
+	"github.com/streamcdn/streamcdn/player/sample"
 )
 
 // runSim runs ABR algorithms in virtual time on traces:
@@ -20,8 +20,8 @@ import (
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	videoPath := fs.String("video", "", "A video description in Sabre's format. Required.")
-	tracePath := fs.String("trace", "", "A trace (Sabre JSON or Pensieve text), or a directory of them. Required.")
+	videoPath := fs.String("video", "", "A video description in Sabre's format (default: the built-in "+sample.VideoName+").")
+	tracePath := fs.String("trace", "", "A trace (Sabre JSON or Pensieve text), or a directory of them (default: the built-in "+sample.TracesName+").")
 	abrs := fs.String("abr", "bolae", "ABR algorithms, comma-separated: "+strings.Join(player.Names(), ", ")+".")
 	maxBuffer := fs.Duration("max-buffer", 25*time.Second, "The buffer's capacity.")
 	asJSON := fs.Bool("json", false, "Print one JSON object: sessions and a summary per ABR.")
@@ -29,15 +29,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *videoPath == "" || *tracePath == "" {
-		fs.Usage()
-		return errors.New("sim: --video and --trace are required")
-	}
-	video, err := player.LoadVideo(*videoPath)
+	video, err := loadVideo(*videoPath)
 	if err != nil {
 		return err
 	}
-	names, traces, err := player.LoadTraces(*tracePath)
+	names, traces, err := loadTraces(*tracePath)
 	if err != nil {
 		return err
 	}
@@ -77,4 +73,22 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.4f\t%.2f\t%.1f\t%.2f\t%.3f\t%.3f\t\n", k, s.Sessions, s.AvgBitrateKbps, s.RebufferRatio, s.RebufferS, s.Switches, s.StartupS, s.SabreScore, s.QoELin)
 	}
 	return tw.Flush()
+}
+
+// loadVideo reads the video description at path, or returns the
+// built-in one when path is empty.
+func loadVideo(path string) (*player.Video, error) {
+	if path == "" {
+		return sample.Video()
+	}
+	return player.LoadVideo(path)
+}
+
+// loadTraces reads the trace or directory of traces at path, or returns
+// the built-in ones when path is empty.
+func loadTraces(path string) ([]string, []player.Trace, error) {
+	if path == "" {
+		return sample.Traces()
+	}
+	return player.LoadTraces(path)
 }

@@ -275,7 +275,8 @@ func (r *renderer) edgeStatefulSet(name, region string, cl deploy.Cluster, upstr
 			Selector:    &metav1.LabelSelector{MatchLabels: labels(name)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels(name), Annotations: scrape(edgeAdmin)},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{c}, TerminationGracePeriodSeconds: ptr(int64(15))},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{c}, TerminationGracePeriodSeconds: ptr(int64(15)),
+					SecurityContext: podSecurity()},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: "cache"},
@@ -302,6 +303,16 @@ func (r *renderer) dnsDeployment() *appsv1.Deployment {
 			LocalObjectReference: corev1.LocalObjectReference{Name: "geo-db"}}}})
 }
 
+// imageUser is the user and group of scripts/build-image.sh's image.
+const imageUser = 65532
+
+// podSecurity runs a pod as the image's user, with its volumes (the
+// cache, the titles) writable by that group.
+func podSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{RunAsUser: ptr(int64(imageUser)), RunAsGroup: ptr(int64(imageUser)),
+		FSGroup: ptr(int64(imageUser))}
+}
+
 // deployment runs replicas of container c, scraped on its admin port.
 func deployment(name string, replicas int32, c corev1.Container, admin int, volumes ...corev1.Volume) *appsv1.Deployment {
 	return &appsv1.Deployment{
@@ -312,7 +323,7 @@ func deployment(name string, replicas int32, c corev1.Container, admin int, volu
 			Selector: &metav1.LabelSelector{MatchLabels: labels(name)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels(name), Annotations: scrape(admin)},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes, SecurityContext: podSecurity()},
 			},
 		},
 	}
