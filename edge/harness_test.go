@@ -31,12 +31,10 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // upstream is a test origin: handler decides each answer; it counts the
-// requests it gets and keeps the last one's headers.
+// requests it gets.
 type upstream struct {
 	*httptest.Server
 	count   atomic.Int64
-	mu      sync.Mutex
-	last    http.Header
 	handler http.HandlerFunc
 }
 
@@ -45,20 +43,11 @@ func newUpstream(t *testing.T, c *clock, h http.HandlerFunc) *upstream {
 	u := &upstream{handler: h}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.count.Add(1)
-		u.mu.Lock()
-		u.last = r.Header.Clone()
-		u.mu.Unlock()
 		w.Header().Set("Date", c.Now().Format(http.TimeFormat))
 		u.handler(w, r)
 	}))
 	t.Cleanup(u.Close)
 	return u
-}
-
-func (u *upstream) lastHeader() http.Header {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.last
 }
 
 // newEdge starts an edge in front of up on loopback.

@@ -299,7 +299,7 @@ func (t *Track) fromList(sl *mpd.SegmentListType, base *url.URL) error {
 	}
 	init, err := urlSegment(base, sl.Initialization)
 	if err != nil {
-		return fmt.Errorf("Initialization: %w", err)
+		return fmt.Errorf("segment list: initialization: %w", err)
 	}
 	t.Init = init
 	var times []segTime
@@ -347,7 +347,7 @@ func (t *Track) fromBase(sb *mpd.SegmentBaseType, base *url.URL) error {
 	t.media = base.String()
 	init, err := urlSegment(base, sb.Initialization)
 	if err != nil {
-		return fmt.Errorf("Initialization: %w", err)
+		return fmt.Errorf("segment base: initialization: %w", err)
 	}
 	t.Init = init
 	switch {

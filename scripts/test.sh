@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: go vet, the race-enabled test suite (real ffmpeg,
+# Runs every test: go vet, staticcheck, the race-enabled test suite (real ffmpeg,
 # xmllint, dash.js and shaka-player in headless Chromium when present;
 # with CI=true a missing tool fails the tests instead of skipping them),
 # then each fuzz target for FUZZTIME (default 40000x: forty thousand
@@ -18,6 +18,9 @@ if [ -z "${DASH_CHECK:-}" ] && command -v npm >/dev/null && [ -d "$shared/tools/
 fi
 
 go vet ./...
+# staticcheck at a pinned version (fetched through the module proxy): zero
+# findings.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 -timeout 20m ./...
 
 # A count, not a duration: with a duration, Go's fuzzing coordinator
