@@ -45,6 +45,23 @@ func titleFor(v int) string {
 	return demoTitle
 }
 
+// demoFlagsApply checks the flags given (set) against the program they
+// run: the topology demo (the default) and the fill comparison (--mode)
+// take different flags, and one given to the program that does not use
+// it is an error, not silently ignored.
+func demoFlagsApply(set map[string]bool, compare bool) error {
+	only, want := []string{"port", "profile", "viewers", "abr"}, "with --mode (the fill comparison)"
+	if compare {
+		only, want = []string{"topology", "prometheus", "report"}, "without --mode (the topology demo)"
+	}
+	for _, name := range only {
+		if set[name] {
+			return fmt.Errorf("demo: --%s applies only %s", name, want)
+		}
+	}
+	return nil
+}
+
 // demoRegions are the emulated regions: each edge listens on its own
 // loopback address, 127.0.R.1.
 var demoRegions = []string{"us-east", "eu-west", "ap-south"}
@@ -66,8 +83,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	compare := false
-	fs.Visit(func(f *flag.Flag) { compare = compare || f.Name == "mode" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	compare := set["mode"]
+	if err := demoFlagsApply(set, compare); err != nil {
+		fs.Usage()
+		return err
+	}
 	if !compare {
 		return runTopologyDemo(ctx, topologyDemo{file: *topology, admin: *admin, speed: *speed, duration: *duration, prometheus: *prom, report: *reportDir}, stdout, stderr)
 	}

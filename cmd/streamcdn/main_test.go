@@ -233,6 +233,33 @@ func TestSimJSON(t *testing.T) {
 	}
 }
 
+// TestDemoFlagsApply: a flag of the fill comparison without --mode, or
+// of the topology demo with it, is an error before anything starts.
+func TestDemoFlagsApply(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in the error; "" for none
+	}{
+		{[]string{"--viewers", "5"}, "--viewers applies only with --mode"},
+		{[]string{"--abr", "bola"}, "--abr applies only with --mode"},
+		{[]string{"--port", "0"}, "--port applies only with --mode"},
+		{[]string{"--mode", "pull", "--topology", "x.yaml"}, "--topology applies only without --mode"},
+		{[]string{"--mode", "all", "--prometheus"}, "--prometheus applies only without --mode"},
+		{[]string{"--mode", "all", "--report", "dir"}, "--report applies only without --mode"},
+	} {
+		err := run(t.Context(), append([]string{"demo"}, tc.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("demo %v: %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+	if err := demoFlagsApply(map[string]bool{"mode": true, "viewers": true, "speed": true}, true); err != nil {
+		t.Errorf("--mode with --viewers and --speed: %v", err)
+	}
+	if err := demoFlagsApply(map[string]bool{"topology": true, "speed": true, "admin": true}, false); err != nil {
+		t.Errorf("the topology demo with --topology, --speed and --admin: %v", err)
+	}
+}
+
 // TestHelpExitsZero: "streamcdn CMD -h" prints the command's usage and
 // exits 0, for every command; "--version" prints the version; a missing
 // required flag is an error, not help.
