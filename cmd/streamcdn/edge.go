@@ -50,8 +50,12 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ff := addFrontFlags(fs)
 	upstreamCA := fs.String("upstream-ca", "", "A PEM file of the CA certificates that vouch for an https:// upstream. Empty: the system's.")
 	staleDisconnected := fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
+	config := configFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := applyConfigFile(fs, *config); err != nil {
+		return fmt.Errorf("edge: --config %w", err)
 	}
 	if *dnsAdmin != "" && *cluster == "" {
 		return errors.New("edge: --cluster is required with --dns-admin")

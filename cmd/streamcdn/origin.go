@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,8 +22,12 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mpdAge := fs.Duration("mpd-max-age", 0, "The Cache-Control max-age of MPDs. Zero means 10s.")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	ff := addFrontFlags(fs)
+	config := configFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := applyConfigFile(fs, *config); err != nil {
+		return fmt.Errorf("origin: --config %w", err)
 	}
 	if *dir == "" {
 		fs.Usage()
