@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/dnsapi"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
@@ -26,8 +27,8 @@ func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("GET /explain", s.auth(http.HandlerFunc(s.handleExplain)))
-	mux.Handle("POST /rtt", s.auth(http.HandlerFunc(s.handleRTT)))
-	mux.Handle("POST /load", s.auth(http.HandlerFunc(s.handleLoad)))
+	mux.Handle("POST "+dnsapi.RTTPath, s.auth(http.HandlerFunc(s.handleRTT)))
+	mux.Handle("POST "+dnsapi.LoadPath, s.auth(http.HandlerFunc(s.handleLoad)))
 	mux.Handle("POST /drain", s.auth(http.HandlerFunc(s.handleDrain)))
 	return mux
 }
@@ -100,14 +101,8 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, e)
 }
 
-type rttReport struct {
-	Cluster string  `json:"cluster"`
-	Client  string  `json:"client"`
-	RTTMs   float64 `json:"rtt_ms"`
-}
-
 func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
-	var reports []rttReport
+	var reports []dnsapi.RTTReport
 	if err := decodeStrict(r, &reports); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -118,7 +113,7 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 	clients := make([]netip.Addr, len(reports))
 	for i, rep := range reports {
 		a, err := netip.ParseAddr(rep.Client)
-		if st.cluster(rep.Cluster) == nil || err != nil || !(rep.RTTMs > 0 && rep.RTTMs <= 60_000) {
+		if st.cluster(rep.Cluster) == nil || err != nil || !(rep.RTTMs > 0 && rep.RTTMs <= dnsapi.MaxRTTMs) {
 			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000; nothing applied", i), http.StatusBadRequest)
 			return
 		}
@@ -128,19 +123,11 @@ func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
 		s.rtt.add(clients[i], rep.Cluster, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
 	}
 	s.changed()
-	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
-}
-
-// loadReport is a cluster's load, or one node's: a cluster's load is the
-// sum of its nodes' last reports.
-type loadReport struct {
-	Cluster string  `json:"cluster"`
-	Node    string  `json:"node,omitempty"`
-	Load    float64 `json:"load"`
+	httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
 }
 
 func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
-	var reports []loadReport
+	var reports []dnsapi.LoadReport
 	if err := decodeStrict(r, &reports); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -156,7 +143,7 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
 		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load, now)
 	}
 	s.changed()
-	httpx.WriteJSON(w, map[string]int{"accepted": len(reports)})
+	httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
 }
 
 func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {

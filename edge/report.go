@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/dnsapi"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/tcpinfo"
 )
@@ -145,24 +146,21 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 		now, b := s.cfg.Now(), s.egress.Load()
 		mbps := float64(b-lastBytes) * 8 / 1e6 / now.Sub(last).Seconds()
 		last, lastBytes = now, b
-		type rttReport struct {
-			Cluster string  `json:"cluster"`
-			Client  string  `json:"client"`
-			RTTMs   float64 `json:"rtt_ms"`
-		}
-		var rtts []rttReport
+		var rtts []dnsapi.RTTReport
 		for p, rtt := range s.takeRTTs() {
-			rtts = append(rtts, rttReport{rc.Cluster, p.Addr().String(), max(float64(rtt)/float64(time.Millisecond), 0.001)})
+			rtts = append(rtts, dnsapi.RTTReport{Cluster: rc.Cluster, Client: p.Addr().String(),
+				RTTMs: min(max(float64(rtt)/float64(time.Millisecond), 0.001), dnsapi.MaxRTTMs)})
 		}
 		if len(rtts) > 0 {
-			s.report(ctx, rc, "rtt", rtts)
+			s.report(ctx, rc, "rtt", dnsapi.RTTPath, rtts)
 		}
-		s.report(ctx, rc, "load", []map[string]any{{"cluster": rc.Cluster, "node": s.cfg.Name, "load": mbps}})
+		s.report(ctx, rc, "load", dnsapi.LoadPath, []dnsapi.LoadReport{{Cluster: rc.Cluster, Node: s.cfg.Name, Load: mbps}})
 	}
 }
 
-func (s *Server) report(ctx context.Context, rc ReportConfig, kind string, body any) {
-	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+"/"+kind, rc.Token, body, nil)
+func (s *Server) report(ctx context.Context, rc ReportConfig, kind, path string, body any) {
+	var ok dnsapi.Accepted
+	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+path, rc.Token, body, &ok)
 	result := "ok"
 	if err != nil {
 		result = "error"
