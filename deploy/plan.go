@@ -18,6 +18,21 @@ import (
 	"github.com/streamcdn/streamcdn/internal/pace"
 )
 
+// configured writes the flags of component name, a streamcdn command,
+// as its configuration file (NAME.json under Dir, keyed by flag name:
+// what "streamcdn CMD --config" reads) and returns the command line that
+// runs it. flags are name, value pairs.
+func (p *Plan) configured(cmd, name string, flags ...string) []string {
+	values := map[string]string{}
+	for i := 0; i+1 < len(flags); i += 2 {
+		values[flags[i]] = flags[i+1]
+	}
+	b, _ := json.MarshalIndent(values, "", "  ") // a map of strings always marshals
+	file := filepath.Join(p.Dir, name+".json")
+	p.Files[file] = append(b, '\n')
+	return []string{cmd, "--config", file}
+}
+
 // Addresses on one machine: region R (numbered from 1) is 127.0.R.0/24.
 //
 //	127.0.R.1       the cluster's address, which the DNS answers: the WAN proxy
@@ -169,8 +184,8 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 	}
 	p.Components = append(p.Components, Component{
 		Name: "origin", Kind: KindOrigin, Region: t.Origin.Region, Program: "streamcdn",
-		Args: []string{"origin", "--dir", filepath.Join(cfg.Dir, "titles"), "--listen", originListen,
-			"--admin", originAdmin, "--log-level", "warn"},
+		Args: p.configured("origin", "origin", "dir", filepath.Join(cfg.Dir, "titles"), "listen", originListen,
+			"admin", originAdmin, "log-level", "warn"),
 		Listen: originListen, Admin: originAdmin,
 	})
 	parent, parentAdmin, parentRegion := originListen, originAdmin, t.Origin.Region
@@ -195,9 +210,9 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		wc.Proxies = append(wc.Proxies, uplink("shield-uplink", up, originListen, originAdmin, t.Shield.Region, t.Origin.Region))
 		p.Components = append(p.Components, Component{
 			Name: "shield", Kind: KindShield, Region: t.Shield.Region, Program: "streamcdn",
-			Args: []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
-				"--name", "shield", "--region", t.Shield.Region, "--mem", t.Shield.Memory, "--mode", "pull",
-				"--token-file", tokenFile, "--log-level", "warn"},
+			Args: p.configured("edge", "shield", "upstream", "http://"+up, "listen", listen, "admin", admin,
+				"name", "shield", "region", t.Shield.Region, "mem", t.Shield.Memory, "mode", "pull",
+				"token-file", tokenFile, "log-level", "warn"),
 			Listen: listen, Admin: admin,
 		})
 		parent, parentAdmin, parentRegion = listen, admin, t.Shield.Region
@@ -224,15 +239,15 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 				return nil, err
 			}
 			name := fmt.Sprintf("edge-%s-%d", r.Name, n+1)
-			args := []string{"edge", "--upstream", "http://" + up, "--listen", listen, "--admin", admin,
-				"--name", name, "--region", r.Name, "--mem", r.Edge.Memory,
-				"--pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "--pinned-size", r.Edge.PinnedBudget(),
-				"--mode", r.Edge.EdgeMode(), "--token-file", tokenFile, "--log-level", "warn"}
+			flags := []string{"upstream", "http://" + up, "listen", listen, "admin", admin,
+				"name", name, "region", r.Name, "mem", r.Edge.Memory,
+				"pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "pinned-size", r.Edge.PinnedBudget(),
+				"mode", r.Edge.EdgeMode(), "token-file", tokenFile, "log-level", "warn"}
 			if r.Edge.Disk != "" {
-				args = append(args, "--disk", filepath.Join(cfg.Dir, "cache", name, "disk"), "--disk-size", r.Edge.Disk)
+				flags = append(flags, "disk", filepath.Join(cfg.Dir, "cache", name, "disk"), "disk-size", r.Edge.Disk)
 			}
 			p.Components = append(p.Components, Component{Name: name, Kind: KindEdge, Region: r.Name,
-				Program: "streamcdn", Args: args, Listen: listen, Admin: admin})
+				Program: "streamcdn", Args: p.configured("edge", name, flags...), Listen: listen, Admin: admin})
 			cluster.Backends = append(cluster.Backends, wan.Backend{Addr: listen, Health: "http://" + admin + "/healthz"})
 		}
 		for j, c := range t.Regions {

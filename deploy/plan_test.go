@@ -2,10 +2,12 @@ package deploy
 
 import (
 	"encoding/json"
+	"flag"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,8 +59,13 @@ func TestPlanLayout(t *testing.T) {
 	if !ok || c.Listen != "127.0.4.11:8080" {
 		t.Errorf("edge-ap-south-2 = %+v", c)
 	}
-	if !strings.Contains(strings.Join(c.Args, " "), "--disk "+filepath.Join(p.Dir, "cache", "edge-ap-south-2", "disk")) {
-		t.Errorf("edge args %q lack its own disk tier", c.Args)
+	file := filepath.Join(p.Dir, "edge-ap-south-2.json")
+	if strings.Join(c.Args, " ") != "edge --config "+file {
+		t.Errorf("edge args %q, want its configuration file", c.Args)
+	}
+	var flags map[string]string
+	if err := json.Unmarshal(p.Files[file], &flags); err != nil || flags["disk"] != filepath.Join(p.Dir, "cache", "edge-ap-south-2", "disk") {
+		t.Errorf("edge configuration %s lacks its own disk tier (%v)", p.Files[file], err)
 	}
 }
 
@@ -186,5 +193,54 @@ func TestEnsureToken(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(fresh); len(b) < 16 {
 		t.Errorf("new token %q is too short", b)
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestPlanConfigFiles pins the configuration files a plan writes for the
+// streamcdn components of the three-region example (what each reads with
+// --config), with the plan's directory as /srv/streamcdn; go test
+// ./deploy -update rewrites them.
+func TestPlanConfigFiles(t *testing.T) {
+	top, err := Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dir = "/srv/streamcdn"
+	p, err := NewPlan(top, PlanConfig{Dir: dir, EdgePort: 8080, Ports: fixedPorts(), Controller: "127.0.0.1:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range p.Components {
+		if c.Program != "streamcdn" || (c.Kind != KindEdge && c.Kind != KindShield && c.Kind != KindOrigin) {
+			continue
+		}
+		n++
+		file := filepath.Join(dir, c.Name+".json")
+		if want := []string{c.Args[0], "--config", file}; !slices.Equal(c.Args, want) {
+			t.Errorf("%s runs %q, want %q", c.Name, c.Args, want)
+		}
+		golden := filepath.Join("testdata", "plan", c.Name+".json")
+		if *updateGolden {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, p.Files[file], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p.Files[file]) != string(want) {
+			t.Errorf("%s differs from %s:\n%s", file, golden, p.Files[file])
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d edge, shield and origin components, want 5", n)
 	}
 }
