@@ -6,6 +6,7 @@
 package kube
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,7 +131,8 @@ func (r *renderer) render() error {
 		Data:       map[string]string{"dns.json": string(dj) + "\n"},
 	})
 	r.put("base/dns.yaml", r.dnsDeployment(), r.dnsService())
-	r.put("base/edge.yaml", r.edgeStatefulSet("edge", "REGION", deploy.Cluster{Nodes: 1, Memory: "256MiB"}, "http://origin:8080"),
+	baseEdge, baseEdgeConfig := r.edge("edge", "REGION", deploy.Cluster{Nodes: 1, Memory: "256MiB"}, "http://origin:8080")
+	r.put("base/edge.yaml", baseEdgeConfig, baseEdge,
 		r.service("edge", corev1.ServiceTypeLoadBalancer, "edge", 80, edgePort, ""), r.service("edge-admin", corev1.ServiceTypeClusterIP, "edge", edgeAdmin, edgeAdmin, ""))
 	r.putKustomization("base/kustomization.yaml", kustomization{Resources: []string{"dns-config.yaml", "dns.yaml", "edge.yaml"},
 		Labels: []kustomizeLabels{{Pairs: map[string]string{"app.kubernetes.io/part-of": t.Name}}}})
@@ -153,13 +155,14 @@ func (r *renderer) render() error {
 		if t.Shield != nil && reg.Name == t.Shield.Region {
 			k.Resources = append(k.Resources, "shield.yaml")
 			up := fmt.Sprintf("http://origin.%s.svc.cluster.local:%d", Namespace(t.Origin.Region), originPort)
-			r.put(ov+"shield.yaml", r.edgeStatefulSet("shield", reg.Name, deploy.Cluster{Nodes: 1, Memory: t.Shield.Memory, Mode: "pull"}, up),
+			shield, shieldConfig := r.edge("shield", reg.Name, deploy.Cluster{Nodes: 1, Memory: t.Shield.Memory, Mode: "pull"}, up)
+			r.put(ov+"shield.yaml", shieldConfig, shield,
 				r.service("shield", corev1.ServiceTypeClusterIP, "shield", edgePort, edgePort, ""))
 		}
 		if reg.Edge != nil {
 			e := reg.Edge
-			patch := r.edgeStatefulSet("edge", reg.Name, *e, upstream)
-			r.put(ov+"edge-patch.yaml", patch)
+			patch, config := r.edge("edge", reg.Name, *e, upstream)
+			r.put(ov+"edge-patch.yaml", config, patch)
 			svc := r.service("edge", corev1.ServiceTypeLoadBalancer, "edge", 80, edgePort, publicIP(e.PublicIPv4, "192.0.2", i))
 			svc.Spec.Ports = nil // the base's ports stay; the patch sets the address
 			svc.Spec.Selector = nil
@@ -250,22 +253,38 @@ func scrape(admin int) map[string]string {
 // shield as a cluster of one) in front of upstream, with a volume for
 // the pinned area and the disk tier, a tenth over their budgets, in
 // whole GiB.
-func (r *renderer) edgeStatefulSet(name, region string, cl deploy.Cluster, upstream string) *appsv1.StatefulSet {
-	args := []string{"edge", "--upstream", upstream, "--listen", fmt.Sprintf(":%d", edgePort), "--admin", fmt.Sprintf(":%d", edgeAdmin),
-		"--name", name + "-" + region, "--region", region, "--mem", cl.Memory, "--mode", cl.EdgeMode(),
-		"--pinned", "/var/cache/streamcdn/pinned", "--pinned-size", cl.PinnedBudget()}
+//
+// The edge reads its flags from the ConfigMap NAME-config (edge.json,
+// keyed by flag name: what "streamcdn edge --config" reads), returned
+// too; the pod template carries the file's SHA-256, so that a changed
+// configuration rolls the pods.
+func (r *renderer) edge(name, region string, cl deploy.Cluster, upstream string) (*appsv1.StatefulSet, *corev1.ConfigMap) {
+	flags := map[string]string{"upstream": upstream, "listen": fmt.Sprintf(":%d", edgePort), "admin": fmt.Sprintf(":%d", edgeAdmin),
+		"name": name + "-" + region, "region": region, "mem": cl.Memory, "mode": cl.EdgeMode(),
+		"pinned": "/var/cache/streamcdn/pinned", "pinned-size": cl.PinnedBudget()}
 	pinned, _ := units.ParseSize(cl.PinnedBudget())
 	storage := pinned + pinned/10
 	if cl.Disk != "" {
-		args = append(args, "--disk", "/var/cache/streamcdn/disk", "--disk-size", cl.Disk)
+		flags["disk"], flags["disk-size"] = "/var/cache/streamcdn/disk", cl.Disk
 		d, _ := units.ParseSize(cl.Disk)
 		storage += d + d/10
 	}
 	const gib = 1 << 30
-	storage = (storage + gib - 1) / gib * gib // whole GiB
+	storage = (storage + gib - 1) / gib * gib    // whole GiB
+	js, _ := json.MarshalIndent(flags, "", "  ") // a map of strings always marshals
+	js = append(js, '\n')
+	config := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-config", Labels: labels(name)},
+		Data:       map[string]string{"edge.json": string(js)},
+	}
 	replicas := int32(cl.Nodes)
-	c := r.container(name, args, edgePort, edgeAdmin, cl.Memory)
-	c.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/var/cache/streamcdn"}}
+	dir := "/etc/streamcdn/" + name
+	c := r.container(name, []string{"edge", "--config", dir + "/edge.json"}, edgePort, edgeAdmin, cl.Memory)
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/var/cache/streamcdn"},
+		{Name: "config", MountPath: dir, ReadOnly: true}}
+	annotations := scrape(edgeAdmin)
+	annotations["streamcdn.io/config-sha256"] = fmt.Sprintf("%x", sha256.Sum256(js))
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels(name)},
@@ -274,9 +293,11 @@ func (r *renderer) edgeStatefulSet(name, region string, cl deploy.Cluster, upstr
 			ServiceName: name + "-admin",
 			Selector:    &metav1.LabelSelector{MatchLabels: labels(name)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels(name), Annotations: scrape(edgeAdmin)},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(name), Annotations: annotations},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{c}, TerminationGracePeriodSeconds: ptr(int64(15)),
-					SecurityContext: podSecurity()},
+					SecurityContext: podSecurity(),
+					Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+						LocalObjectReference: corev1.LocalObjectReference{Name: config.Name}}}}}},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: "cache"},
@@ -286,7 +307,7 @@ func (r *renderer) edgeStatefulSet(name, region string, cl deploy.Cluster, upstr
 				},
 			}},
 		},
-	}
+	}, config
 }
 
 func (r *renderer) dnsDeployment() *appsv1.Deployment {

@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -87,6 +88,14 @@ func TestRender(t *testing.T) {
 					case *corev1.Service:
 						services++
 					case *corev1.ConfigMap:
+						if ej, ok := o.Data["edge.json"]; ok {
+							// An edge's flags, as "streamcdn edge --config" reads them.
+							var flags map[string]string
+							if err := json.Unmarshal([]byte(ej), &flags); err != nil || flags["upstream"] == "" || flags["mem"] == "" {
+								t.Errorf("%s: %s: edge.json %q: %v", path, o.Name, ej, err)
+							}
+							continue
+						}
 						// The DNS configuration is one the DNS accepts.
 						cfg, err := cdndns.LoadConfig([]byte(o.Data["dns.json"]))
 						if err != nil {
