@@ -109,23 +109,35 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	g.Go(func() error {
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
+		// A bar redrawn in place on a terminal; elsewhere a plain line
+		// every few seconds and at the end.
+		term, lastLine := isTerminal(stderr), time.Now()
+		show := func(final bool) {
+			switch {
+			case *noProgress:
+			case term:
+				progress(stderr, fleet, cfg.Players, start, "\r")
+				if final {
+					fmt.Fprintln(stderr)
+				}
+			case final || time.Since(lastLine) >= plainEvery:
+				progress(stderr, fleet, cfg.Players, start, "")
+				fmt.Fprintln(stderr)
+				lastLine = time.Now()
+			}
+		}
 		for {
 			var ms runtime.MemStats
 			select {
 			case <-finished:
-				if !*noProgress {
-					progress(stderr, fleet, cfg.Players, start)
-					fmt.Fprintln(stderr)
-				}
+				show(true)
 				return nil
 			case <-tick.C:
 				if cfg.Video == nil {
 					runtime.ReadMemStats(&ms)
 					peak = max(peak, ms.HeapInuse+ms.StackInuse)
 				}
-				if !*noProgress {
-					progress(stderr, fleet, cfg.Players, start)
-				}
+				show(false)
 			}
 		}
 	})
@@ -163,12 +175,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// progress draws the bar: sessions done, running, and time.
-func progress(w io.Writer, f *player.Fleet, total int, start time.Time) {
+// progress draws the bar, after prefix ("\r" to redraw it in place):
+// sessions done, running, and time.
+func progress(w io.Writer, f *player.Fleet, total int, start time.Time, prefix string) {
 	const width = 30
 	done := f.Done()
 	n := width * done / max(total, 1)
-	fmt.Fprintf(w, "\r[%s%s] %d/%d sessions, %d running, %s ", strings.Repeat("#", n), strings.Repeat(".", width-n),
+	fmt.Fprintf(w, "%s[%s%s] %d/%d sessions, %d running, %s ", prefix, strings.Repeat("#", n), strings.Repeat(".", width-n),
 		done, total, f.Active(), time.Since(start).Round(time.Second))
 }
 

@@ -284,3 +284,15 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// TestIsTerminal: a file or a buffer is not a terminal.
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || isTerminal(&bytes.Buffer{}) || isTerminal(io.Discard) {
+		t.Error("a file, a buffer or io.Discard taken for a terminal")
+	}
+}

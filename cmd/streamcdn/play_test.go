@@ -101,13 +101,17 @@ func TestBenchCommand(t *testing.T) {
 	})
 	t.Run("built-in", func(t *testing.T) {
 		// No --url, --video or --traces: the inputs built into the binary.
+		// Its progress, to a buffer (not a terminal), is plain lines.
 		dir := t.TempDir()
-		var out bytes.Buffer
-		if err := run(t.Context(), []string{"bench", "--players", "10", "--abr", "bola,bolae", "--no-progress", "--out", dir},
-			&out, io.Discard); err != nil {
+		var out, errs bytes.Buffer
+		if err := run(t.Context(), []string{"bench", "--players", "10", "--abr", "bola,bolae", "--out", dir},
+			&out, &errs); err != nil {
 			t.Fatalf("bench: %v\n%s", err, out.String())
 		}
 		checkFleetOut(t, dir, out.String(), []string{"bola (5)", "bolae (5)", "qoe_lin"})
+		if !strings.Contains(errs.String(), "10/10 sessions") || strings.ContainsAny(errs.String(), "\r\033") {
+			t.Errorf("progress off a terminal: %q, want plain lines", errs.String())
+		}
 	})
 	if err := run(t.Context(), []string{"bench", "--players", "2", "--url", "http://127.0.0.1:1/a.mpd", "--video", "v.json"},
 		io.Discard, io.Discard); err == nil {

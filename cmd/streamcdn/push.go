@@ -157,10 +157,12 @@ func printPlans(w io.Writer, r *origin.PopularReport) {
 	}
 }
 
-// bars draws one progress bar per edge, redrawn in place.
+// bars draws one progress bar per edge, redrawn in place on a terminal;
+// elsewhere, as plain lines every few seconds and at the end.
 type bars struct {
 	w     io.Writer
 	on    bool
+	term  bool
 	mu    sync.Mutex
 	order []string
 	state map[string]origin.EdgeProgress
@@ -169,7 +171,7 @@ type bars struct {
 }
 
 func newBars(w io.Writer, on bool) *bars {
-	return &bars{w: w, on: on, state: map[string]origin.EdgeProgress{}}
+	return &bars{w: w, on: on, term: isTerminal(w), state: map[string]origin.EdgeProgress{}, last: time.Now()}
 }
 
 func (b *bars) update(p origin.EdgeProgress) {
@@ -182,7 +184,11 @@ func (b *bars) update(p origin.EdgeProgress) {
 		b.order = append(b.order, p.Edge)
 	}
 	b.state[p.Edge] = p
-	if time.Since(b.last) >= 100*time.Millisecond {
+	every := plainEvery
+	if b.term {
+		every = 100 * time.Millisecond
+	}
+	if time.Since(b.last) >= every {
 		b.draw()
 	}
 }
@@ -190,13 +196,17 @@ func (b *bars) update(p origin.EdgeProgress) {
 // draw moves up over the bars drawn before and draws them again. b.mu held.
 func (b *bars) draw() {
 	const width = 30
-	if b.drawn > 0 {
+	if b.drawn > 0 && b.term {
 		fmt.Fprintf(b.w, "\033[%dA", b.drawn)
+	}
+	redraw := ""
+	if b.term {
+		redraw = "\r\033[K"
 	}
 	for _, e := range b.order {
 		p := b.state[e]
 		n := width * p.Done() / max(p.Objects, 1)
-		fmt.Fprintf(b.w, "\r\033[K%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s\n", e, strings.Repeat("#", n),
+		fmt.Fprintf(b.w, "%s%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s\n", redraw, e, strings.Repeat("#", n),
 			strings.Repeat(".", width-n), p.Done(), p.Objects, p.Failed, float64(p.Bytes)/1e6, throughput(p.Bytes, p.Seconds))
 	}
 	b.drawn = len(b.order)

@@ -374,7 +374,11 @@ func TestPushProgress(t *testing.T) {
 	if problems, err := promtest.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("promlint: %v %v", err, problems)
 	}
-	if last := out.String()[strings.LastIndex(out.String(), "\r"):]; !strings.Contains(last, "http://e1 [##############################] 3/3 objects, 2 failed") {
-		t.Errorf("last bar: %q", last)
+	// A buffer is not a terminal: plain lines, the last one the final
+	// state, no cursor movements.
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "http://e1 [##############################] 3/3 objects, 2 failed") ||
+		strings.ContainsAny(out.String(), "\r\033") {
+		t.Errorf("bars off a terminal: %q", out.String())
 	}
 }
