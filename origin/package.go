@@ -90,7 +90,7 @@ func Package(ctx context.Context, cfg PackageConfig) (*Result, error) {
 
 	start := time.Now()
 	job, sources, outs := encodeJobs(cfg, ladder, info, work)
-	err = job.run(ctx, cfg.Input, progressPrinter(cfg.Progress), info.Duration)
+	err = job.run(ctx, cfg.Input, progressPrinter(cfg.Progress, info.Duration, info.FPS, time.Now), info.Duration)
 	if cfg.Progress != nil {
 		fmt.Fprintln(cfg.Progress)
 	}
@@ -201,15 +201,26 @@ func encodeJobs(cfg PackageConfig, ladder []Rung, info *probeInfo, work string) 
 	return job, sources, outs
 }
 
-// progressPrinter returns a report function that prints the percentage
-// done to w whenever it moves by a percent. Nil w: no output.
-func progressPrinter(w io.Writer) func(float64) {
-	last := -1
+// progressPrinter returns a report function that prints, whenever the
+// fraction done moves by a percent, the percentage, the source frames
+// encoded a second (a source of duration at fps), the speed against real
+// time and the time left at that pace. Nil w: no output.
+func progressPrinter(w io.Writer, duration time.Duration, fps float64, now func() time.Time) func(float64) {
+	last, start := -1, now()
 	return func(f float64) {
-		if pct := int(100 * f); pct != last && w != nil {
-			last = pct
-			fmt.Fprintf(w, "\rencoding: %3d%%", pct)
+		pct := int(100 * f)
+		if pct == last || w == nil {
+			return
 		}
+		last = pct
+		elapsed := now().Sub(start).Seconds()
+		if elapsed <= 0 || f <= 0 {
+			fmt.Fprintf(w, "\rencoding: %3d%%", pct)
+			return
+		}
+		media := f * duration.Seconds()
+		eta := time.Duration((1 - f) / f * elapsed * float64(time.Second)).Round(time.Second)
+		fmt.Fprintf(w, "\rencoding: %3d%% at %.0f fps (%.1fx real time), ETA %s ", pct, media*fps/elapsed, media/elapsed, eta)
 	}
 }
 
