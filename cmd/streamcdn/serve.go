@@ -83,7 +83,10 @@ func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, l := range lns {
 		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext,
-			Protocols: serverProtocols()}
+			Protocols: serverProtocols(),
+			// net/http's own messages (a client gone mid-handshake, an
+			// accept error) through the component's logger, at info.
+			ErrorLog: slog.NewLogLogger(log.With("listener", l.name).Handler(), slog.LevelInfo)}
 		g.Go(func() error {
 			serve := func() error { return srv.Serve(l.ln) }
 			if l.tls != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -10,9 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // TestServeAllShutdown: a client that holds a connection open without
@@ -100,4 +104,58 @@ func TestAccessLogHangup(t *testing.T) {
 	if got := lines(path+".1", 1); !strings.Contains(got, `"GET /before HTTP/1.1" 404`) {
 		t.Errorf("rotated file: %q", got)
 	}
+}
+
+// TestServerErrorsLogged: net/http's own messages (here a client that
+// leaves mid-handshake) go through the component's logger, with the
+// listener's name, not to the process's standard error unformatted.
+func TestServerErrorsLogged(t *testing.T) {
+	ca := testutil.NewCA(t)
+	cert, key := ca.Issue(t, t.TempDir(), "edge", 2, "127.0.0.1")
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := listen("edge", "127.0.0.1:0", http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.tls = &tls.Config{Certificates: []tls.Certificate{pair}}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serveAll(ctx, slog.New(slog.NewTextHandler(&logs, nil)), l) }()
+	c, err := net.Dial("tcp", l.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("\x16\x03\x01\x00")) // the start of a ClientHello, then gone
+	c.Close()
+	for i := 0; i < 200 && !strings.Contains(logs.String(), "TLS handshake error"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if out := logs.String(); !strings.Contains(out, "level=INFO") || !strings.Contains(out, "listener=edge") ||
+		!strings.Contains(out, "TLS handshake error") {
+		t.Errorf("log: %q, want net/http's handshake error at info with the listener", out)
+	}
+}
+
+// syncBuffer is a buffer that the server's goroutines and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
