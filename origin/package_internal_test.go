@@ -19,7 +19,7 @@ func TestProgressPrinter(t *testing.T) {
 	}{
 		{0, 0, "\rencoding:   0%"},
 		{5 * time.Second, 0.25, "\rencoding:  25% at 75 fps (3.0x real time), ETA 15s "}, // 15 s of media in 5 s
-		{1 * time.Second, 0.251, ""},                                                       // the same percent: nothing
+		{1 * time.Second, 0.251, ""}, // the same percent: nothing
 		{4 * time.Second, 0.5, "\rencoding:  50% at 75 fps (3.0x real time), ETA 10s "},
 	} {
 		now = now.Add(tc.after)
