@@ -149,7 +149,8 @@ func (r *renderer) render() error {
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"streamcdn.io/region": reg.Name}}})
 		if reg.Name == t.Origin.Region {
 			k.Resources = append(k.Resources, "origin.yaml")
-			r.put(ov+"origin.yaml", r.originDeployment(), r.originVolume(),
+			od, oc := r.originDeployment()
+			r.put(ov+"origin.yaml", oc, od, r.originVolume(),
 				r.service("origin", corev1.ServiceTypeClusterIP, "origin", originPort, originPort, ""))
 		}
 		if t.Shield != nil && reg.Name == t.Shield.Region {
@@ -270,21 +271,13 @@ func (r *renderer) edge(name, region string, cl deploy.Cluster, upstream string)
 		storage += d + d/10
 	}
 	const gib = 1 << 30
-	storage = (storage + gib - 1) / gib * gib    // whole GiB
-	js, _ := json.MarshalIndent(flags, "", "  ") // a map of strings always marshals
-	js = append(js, '\n')
-	config := &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-config", Labels: labels(name)},
-		Data:       map[string]string{"edge.json": string(js)},
-	}
+	storage = (storage + gib - 1) / gib * gib // whole GiB
+	config, args, mount, sum := flagsConfig(name, "edge", flags)
 	replicas := int32(cl.Nodes)
-	dir := "/etc/streamcdn/" + name
-	c := r.container(name, []string{"edge", "--config", dir + "/edge.json"}, edgePort, edgeAdmin, cl.Memory)
-	c.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/var/cache/streamcdn"},
-		{Name: "config", MountPath: dir, ReadOnly: true}}
+	c := r.container(name, args, edgePort, edgeAdmin, cl.Memory)
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/var/cache/streamcdn"}, mount}
 	annotations := scrape(edgeAdmin)
-	annotations["streamcdn.io/config-sha256"] = fmt.Sprintf("%x", sha256.Sum256(js))
+	annotations["streamcdn.io/config-sha256"] = sum
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels(name)},
@@ -376,12 +369,37 @@ func (r *renderer) service(name string, typ corev1.ServiceType, component string
 	return s
 }
 
-func (r *renderer) originDeployment() *appsv1.Deployment {
-	c := r.container("origin", []string{"origin", "--dir", "/srv/titles", "--listen", fmt.Sprintf(":%d", originPort),
-		"--admin", fmt.Sprintf(":%d", originAdm)}, originPort, originAdm, "256MiB")
-	c.VolumeMounts = []corev1.VolumeMount{{Name: "titles", MountPath: "/srv/titles", ReadOnly: true}}
-	return deployment("origin", 1, c, originAdm, corev1.Volume{Name: "titles",
-		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "titles"}}})
+// flagsConfig makes the ConfigMap NAME-config holding a streamcdn
+// command's flags as CMD.json (keyed by flag name: what "streamcdn CMD
+// --config" reads), and returns it with the container's arguments, the
+// mount of the file's directory, and the file's SHA-256 for a pod
+// annotation, so that a changed configuration rolls the pods.
+func flagsConfig(name, cmd string, flags map[string]string) (*corev1.ConfigMap, []string, corev1.VolumeMount, string) {
+	js, _ := json.MarshalIndent(flags, "", "  ") // a map of strings always marshals
+	js = append(js, '\n')
+	config := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-config", Labels: labels(name)},
+		Data:       map[string]string{cmd + ".json": string(js)},
+	}
+	dir := "/etc/streamcdn/" + name
+	return config, []string{cmd, "--config", dir + "/" + cmd + ".json"}, corev1.VolumeMount{Name: "config", MountPath: dir, ReadOnly: true},
+		fmt.Sprintf("%x", sha256.Sum256(js))
+}
+
+// originDeployment runs the origin over the titles volume, its flags in
+// the ConfigMap origin-config, returned too.
+func (r *renderer) originDeployment() (*appsv1.Deployment, *corev1.ConfigMap) {
+	config, args, mount, sum := flagsConfig("origin", "origin", map[string]string{"dir": "/srv/titles",
+		"listen": fmt.Sprintf(":%d", originPort), "admin": fmt.Sprintf(":%d", originAdm)})
+	c := r.container("origin", args, originPort, originAdm, "256MiB")
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "titles", MountPath: "/srv/titles", ReadOnly: true}, mount}
+	d := deployment("origin", 1, c, originAdm, corev1.Volume{Name: "titles",
+		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "titles"}}},
+		corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: config.Name}}}})
+	d.Spec.Template.Annotations["streamcdn.io/config-sha256"] = sum
+	return d, config
 }
 
 func (r *renderer) originVolume() *corev1.PersistentVolumeClaim {

@@ -96,6 +96,13 @@ func TestRender(t *testing.T) {
 							}
 							continue
 						}
+						if oj, ok := o.Data["origin.json"]; ok {
+							var flags map[string]string
+							if err := json.Unmarshal([]byte(oj), &flags); err != nil || flags["dir"] == "" {
+								t.Errorf("%s: %s: origin.json %q: %v", path, o.Name, oj, err)
+							}
+							continue
+						}
 						// The DNS configuration is one the DNS accepts.
 						cfg, err := cdndns.LoadConfig([]byte(o.Data["dns.json"]))
 						if err != nil {
