@@ -198,13 +198,7 @@ func sum(s []int) int64 {
 // large to promote to memory: a file open, its header checked, and the
 // body from the file.
 func BenchmarkDiskHit(b *testing.B) {
-	body := make([]byte, 1<<20)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Write(body)
-	}))
-	defer up.Close()
+	up := benchOrigin(b, 1<<20)
 	// A memory tier of 4 MiB promotes nothing over 512 KiB.
 	s, err := New(Config{Upstream: up.URL, MemoryBytes: 4 << 20, DiskDir: b.TempDir(), DiskBytes: 64 << 20})
 	if err != nil {
@@ -217,7 +211,7 @@ func BenchmarkDiskHit(b *testing.B) {
 	s.mem.remove(s.fullKey(req))
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
+	b.SetBytes(1 << 20)
 	for b.Loop() {
 		clear(w.h)
 		s.ServeHTTP(w, req)
@@ -227,13 +221,7 @@ func BenchmarkDiskHit(b *testing.B) {
 // BenchmarkRangeHit is BenchmarkHit for a 64 KiB range of a 1 MiB
 // object in memory: it should cost no more than a 64 KiB object.
 func BenchmarkRangeHit(b *testing.B) {
-	body := make([]byte, 1<<20)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Write(body)
-	}))
-	defer up.Close()
+	up := benchOrigin(b, 1<<20)
 	s, err := New(Config{Upstream: up.URL})
 	if err != nil {
 		b.Fatal(err)
@@ -249,4 +237,17 @@ func BenchmarkRangeHit(b *testing.B) {
 		clear(w.h)
 		s.ServeHTTP(w, req)
 	}
+}
+
+// benchOrigin is an upstream that answers every request with size bytes
+// of video, cacheable for an hour; it is closed when b ends.
+func benchOrigin(b *testing.B, size int) *httptest.Server {
+	body := make([]byte, size)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Write(body)
+	}))
+	b.Cleanup(up.Close)
+	return up
 }
