@@ -131,207 +131,279 @@ func PlayerIP(r, k int) string { return RegionIP(r, hostPlayer+k%100) }
 
 // NewPlan lays t out under cfg.Dir.
 func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
-	ports := cfg.Ports
-	if ports == nil {
-		ports = FreePort
+	pl := &planner{t: t, cfg: cfg, ports: cfg.Ports, p: &Plan{Topology: t, Dir: cfg.Dir, Files: map[string][]byte{}},
+		tokenFile: filepath.Join(cfg.Dir, "admin-token"), wans: map[string]*wan.Config{}}
+	if pl.ports == nil {
+		pl.ports = FreePort
 	}
-	p := &Plan{Topology: t, Dir: cfg.Dir, Files: map[string][]byte{}}
-	addr := func(ip string) (string, error) {
-		port, err := ports(ip, false)
-		if err != nil {
-			return "", err
-		}
-		return net.JoinHostPort(ip, strconv.Itoa(port)), nil
-	}
-	var ips []string // every address that listens on EdgePort
-	for i, r := range t.Regions {
-		if r.Edge != nil {
-			ips = append(ips, RegionIP(i+1, hostVIP))
-			for n := range r.Edge.Nodes {
-				ips = append(ips, RegionIP(i+1, hostEdge+n))
-			}
-		}
-	}
+	p := pl.p
 	p.EdgePort = cfg.EdgePort
 	if p.EdgePort == 0 {
-		port, err := commonPort(ips, ports)
+		var ips []string // every address that listens on EdgePort
+		for i, r := range t.Regions {
+			if r.Edge != nil {
+				ips = append(ips, RegionIP(i+1, hostVIP))
+				for n := range r.Edge.Nodes {
+					ips = append(ips, RegionIP(i+1, hostEdge+n))
+				}
+			}
+		}
+		port, err := commonPort(ips, pl.ports)
 		if err != nil {
 			return nil, err
 		}
 		p.EdgePort = port
 	}
-	tokenFile := filepath.Join(cfg.Dir, "admin-token")
-	// pair is a service address and an admin address on ip.
-	pair := func(ip string) (listen, admin string, err error) {
-		if listen, err = addr(ip); err != nil {
-			return "", "", err
-		}
-		admin, err = addr(ip)
-		return listen, admin, err
-	}
-	// uplink is the WAN proxy at listen by which a tier in region from
-	// reaches its parent in region to, at toListen.
-	uplink := func(name, listen, toListen, toAdmin, from, to string) wan.ProxyConfig {
-		rtt, bps := t.Path(from, to)
-		return wan.ProxyConfig{Name: name, Listen: listen,
-			Backends: []wan.Backend{{Addr: toListen, Health: "http://" + toAdmin + "/healthz"}},
-			Default:  wan.Path{Label: to, RTTMs: ms(rtt), RateBPS: bps}}
-	}
-	_, o := t.Region(t.Origin.Region)
-	originListen, originAdmin, err := pair(RegionIP(o, hostOrigin))
-	if err != nil {
-		return nil, err
-	}
-	p.Components = append(p.Components, Component{
-		Name: "origin", Kind: KindOrigin, Region: t.Origin.Region, Program: "streamcdn",
-		Args: p.configured("origin", "origin", "dir", filepath.Join(cfg.Dir, "titles"), "listen", originListen,
-			"admin", originAdmin, "log-level", "warn"),
-		Listen: originListen, Admin: originAdmin,
-	})
-	parent, parentAdmin, parentRegion := originListen, originAdmin, t.Origin.Region
-	var wans = map[string]*wan.Config{}
-	wanOf := func(region string) *wan.Config {
-		if wans[region] == nil {
-			wans[region] = &wan.Config{}
-		}
-		return wans[region]
-	}
-	if t.Shield != nil {
-		_, s := t.Region(t.Shield.Region)
-		listen, admin, err := pair(RegionIP(s, hostShield))
-		if err != nil {
+	// The order is the start order: each tier after its parent.
+	steps := []func() error{pl.origin, pl.shield, pl.clusters, pl.wanProcesses, pl.dns}
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return nil, err
 		}
-		up, err := addr(RegionIP(s, hostShieldUp))
-		if err != nil {
-			return nil, err
-		}
-		wc := wanOf(t.Shield.Region)
-		wc.Proxies = append(wc.Proxies, uplink("shield-uplink", up, originListen, originAdmin, t.Shield.Region, t.Origin.Region))
-		p.Components = append(p.Components, Component{
-			Name: "shield", Kind: KindShield, Region: t.Shield.Region, Program: "streamcdn",
-			Args: p.configured("edge", "shield", "upstream", "http://"+up, "listen", listen, "admin", admin,
-				"name", "shield", "region", t.Shield.Region, "mem", t.Shield.Memory, "mode", "pull",
-				"token-file", tokenFile, "log-level", "warn"),
-			Listen: listen, Admin: admin,
-		})
-		parent, parentAdmin, parentRegion = listen, admin, t.Shield.Region
 	}
-	var clusters []cdndns.Cluster
-	for i, r := range t.Regions {
-		if r.Edge == nil {
-			continue
-		}
-		R := i + 1
-		wc := wanOf(r.Name)
-		vip := net.JoinHostPort(RegionIP(R, hostVIP), strconv.Itoa(p.EdgePort))
-		up, err := addr(RegionIP(R, hostUplink))
-		if err != nil {
-			return nil, err
-		}
-		wc.Proxies = append(wc.Proxies, uplink("uplink", up, parent, parentAdmin, r.Name, parentRegion))
-		cluster := wan.ProxyConfig{Name: "cluster", Listen: vip}
-		for n := range r.Edge.Nodes {
-			ip := RegionIP(R, hostEdge+n)
-			listen := net.JoinHostPort(ip, strconv.Itoa(p.EdgePort))
-			admin, err := addr(ip)
-			if err != nil {
-				return nil, err
-			}
-			name := fmt.Sprintf("edge-%s-%d", r.Name, n+1)
-			flags := []string{"upstream", "http://" + up, "listen", listen, "admin", admin,
-				"name", name, "region", r.Name, "mem", r.Edge.Memory,
-				"pinned", filepath.Join(cfg.Dir, "cache", name, "pinned"), "pinned-size", r.Edge.PinnedBudget(),
-				"mode", r.Edge.EdgeMode(), "token-file", tokenFile, "log-level", "warn"}
-			if r.Edge.Disk != "" {
-				flags = append(flags, "disk", filepath.Join(cfg.Dir, "cache", name, "disk"), "disk-size", r.Edge.Disk)
-			}
-			p.Components = append(p.Components, Component{Name: name, Kind: KindEdge, Region: r.Name,
-				Program: "streamcdn", Args: p.configured("edge", name, flags...), Listen: listen, Admin: admin})
-			cluster.Backends = append(cluster.Backends, wan.Backend{Addr: listen, Health: "http://" + admin + "/healthz"})
-		}
-		for j, c := range t.Regions {
-			rtt, bps := t.Path(c.Name, r.Name)
-			rtt += c.Clients.RTT.D()
-			if abps, _ := pace.ParseRate(c.Clients.Bandwidth); abps > 0 && (bps == 0 || abps < bps) {
-				bps = abps
-			}
-			cluster.Paths = append(cluster.Paths, wan.Path{From: netip.PrefixFrom(netip.MustParseAddr(RegionIP(j+1, 0)), 24).String(),
-				Label: c.Name, RTTMs: ms(rtt), RateBPS: bps})
-		}
-		wc.Proxies = append(wc.Proxies, cluster)
-		capacity, _ := pace.ParseRate(r.Edge.Capacity)
-		clusters = append(clusters, cdndns.Cluster{Name: r.Name, Region: r.Name, Lat: r.Lat, Lon: r.Lon,
-			IPv4: []string{RegionIP(R, hostVIP)}, Capacity: capacity / 1e6})
-	}
-	// The WAN processes, one per region that has proxies.
-	for i, r := range t.Regions {
-		wc := wans[r.Name]
-		if wc == nil {
-			continue
-		}
-		admin, err := addr(RegionIP(i+1, hostWANAdmin))
-		if err != nil {
-			return nil, err
-		}
-		file := filepath.Join(cfg.Dir, "wan-"+r.Name+".json")
-		b, err := json.MarshalIndent(wc, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		p.Files[file] = append(b, '\n')
-		p.Components = append(p.Components, Component{Name: "wan-" + r.Name, Kind: KindWAN, Region: r.Name,
-			Program: "streamcdn", Args: []string{"wan", "--config", file, "--admin", admin, "--log-level", "warn"}, Admin: admin})
-		for k := range clusters {
-			if clusters[k].Name == r.Name {
-				clusters[k].HealthURL = "http://" + admin + "/health/cluster"
-			}
-		}
-	}
-	dport, err := ports(dnsIP, true)
-	if err != nil {
-		return nil, err
-	}
-	p.DNS = net.JoinHostPort(dnsIP, strconv.Itoa(dport))
-	dadmin, err := addr(dnsIP)
-	if err != nil {
-		return nil, err
-	}
-	p.DNSAdmin = "http://" + dadmin
-	dcfg := t.DNSConfig(clusters, []string{dnsIP})
-	b, err := json.MarshalIndent(dcfg, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	dfile := filepath.Join(cfg.Dir, "dns.json")
-	p.Files[dfile] = append(b, '\n')
-	p.Components = append(p.Components, Component{Name: "dns", Kind: KindDNS, Program: "streamcdn",
-		Args:   []string{"dns", "--config", dfile, "--listen", p.DNS, "--admin", dadmin, "--token-file", tokenFile, "--log-level", "warn"},
-		Listen: p.DNS, Admin: dadmin})
 	for i := range p.Components {
 		c := &p.Components[i]
 		c.Ready, c.Metrics = "http://"+c.Admin+"/healthz", "/metrics"
 	}
 	if cfg.Prometheus {
-		padmin, err := addr(promIP)
-		if err != nil {
+		if err := pl.prometheus(); err != nil {
 			return nil, err
 		}
-		p.Prometheus = "http://" + padmin
-		pfile := filepath.Join(cfg.Dir, "prometheus.yml")
-		var extra []string
-		if cfg.Controller != "" {
-			extra = append(extra, cfg.Controller)
-		}
-		if p.Files[pfile], err = PrometheusConfig(p.Components, t.Name, extra...); err != nil {
-			return nil, err
-		}
-		p.Components = append(p.Components, Component{Name: "prometheus", Kind: KindPrometheus, Program: "prometheus",
-			Args: []string{"--config.file=" + pfile, "--storage.tsdb.path=" + filepath.Join(cfg.Dir, "prometheus"),
-				"--web.listen-address=" + padmin, "--storage.tsdb.retention.time=1d", "--log.level=warn"},
-			Admin: padmin, Ready: "http://" + padmin + "/-/ready", Metrics: "/metrics"})
 	}
 	return p, nil
+}
+
+// planner lays a topology out as NewPlan does, tier by tier.
+type planner struct {
+	t         *Topology
+	cfg       PlanConfig
+	ports     PortFunc
+	p         *Plan
+	tokenFile string
+	// parent is the tier the edges fill from: the shield, else the
+	// origin; its service and admin addresses and its region.
+	parent, parentAdmin, parentRegion string
+	wans                              map[string]*wan.Config // by region
+	dnsClusters                       []cdndns.Cluster
+}
+
+// addr is a free address on ip.
+func (pl *planner) addr(ip string) (string, error) {
+	port, err := pl.ports(ip, false)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(port)), nil
+}
+
+// pair is a service address and an admin address on ip.
+func (pl *planner) pair(ip string) (listen, admin string, err error) {
+	if listen, err = pl.addr(ip); err != nil {
+		return "", "", err
+	}
+	admin, err = pl.addr(ip)
+	return listen, admin, err
+}
+
+// uplink is the WAN proxy at listen by which a tier in region from
+// reaches its parent in region to, at toListen.
+func (pl *planner) uplink(name, listen, toListen, toAdmin, from, to string) wan.ProxyConfig {
+	rtt, bps := pl.t.Path(from, to)
+	return wan.ProxyConfig{Name: name, Listen: listen,
+		Backends: []wan.Backend{{Addr: toListen, Health: "http://" + toAdmin + "/healthz"}},
+		Default:  wan.Path{Label: to, RTTMs: ms(rtt), RateBPS: bps}}
+}
+
+// wanOf is region's WAN process configuration, made on first use.
+func (pl *planner) wanOf(region string) *wan.Config {
+	if pl.wans[region] == nil {
+		pl.wans[region] = &wan.Config{}
+	}
+	return pl.wans[region]
+}
+
+func (pl *planner) origin() error {
+	t := pl.t
+	_, o := t.Region(t.Origin.Region)
+	listen, admin, err := pl.pair(RegionIP(o, hostOrigin))
+	if err != nil {
+		return err
+	}
+	pl.p.Components = append(pl.p.Components, Component{
+		Name: "origin", Kind: KindOrigin, Region: t.Origin.Region, Program: "streamcdn",
+		Args: pl.p.configured("origin", "origin", "dir", filepath.Join(pl.cfg.Dir, "titles"), "listen", listen,
+			"admin", admin, "log-level", "warn"),
+		Listen: listen, Admin: admin,
+	})
+	pl.parent, pl.parentAdmin, pl.parentRegion = listen, admin, t.Origin.Region
+	return nil
+}
+
+// shield adds the shield, if the topology has one, behind its uplink to
+// the origin; it becomes the edges' parent.
+func (pl *planner) shield() error {
+	t := pl.t
+	if t.Shield == nil {
+		return nil
+	}
+	_, s := t.Region(t.Shield.Region)
+	listen, admin, err := pl.pair(RegionIP(s, hostShield))
+	if err != nil {
+		return err
+	}
+	up, err := pl.addr(RegionIP(s, hostShieldUp))
+	if err != nil {
+		return err
+	}
+	wc := pl.wanOf(t.Shield.Region)
+	wc.Proxies = append(wc.Proxies, pl.uplink("shield-uplink", up, pl.parent, pl.parentAdmin, t.Shield.Region, t.Origin.Region))
+	pl.p.Components = append(pl.p.Components, Component{
+		Name: "shield", Kind: KindShield, Region: t.Shield.Region, Program: "streamcdn",
+		Args: pl.p.configured("edge", "shield", "upstream", "http://"+up, "listen", listen, "admin", admin,
+			"name", "shield", "region", t.Shield.Region, "mem", t.Shield.Memory, "mode", "pull",
+			"token-file", pl.tokenFile, "log-level", "warn"),
+		Listen: listen, Admin: admin,
+	})
+	pl.parent, pl.parentAdmin, pl.parentRegion = listen, admin, t.Shield.Region
+	return nil
+}
+
+// clusters adds each region's edge nodes, its uplink to the parent and
+// the cluster proxy in front of the nodes, with a path from every
+// region's clients.
+func (pl *planner) clusters() error {
+	for i, r := range pl.t.Regions {
+		if r.Edge == nil {
+			continue
+		}
+		if err := pl.cluster(i+1, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (pl *planner) cluster(R int, r Region) error {
+	t, p := pl.t, pl.p
+	wc := pl.wanOf(r.Name)
+	vip := net.JoinHostPort(RegionIP(R, hostVIP), strconv.Itoa(p.EdgePort))
+	up, err := pl.addr(RegionIP(R, hostUplink))
+	if err != nil {
+		return err
+	}
+	wc.Proxies = append(wc.Proxies, pl.uplink("uplink", up, pl.parent, pl.parentAdmin, r.Name, pl.parentRegion))
+	cluster := wan.ProxyConfig{Name: "cluster", Listen: vip}
+	for n := range r.Edge.Nodes {
+		ip := RegionIP(R, hostEdge+n)
+		listen := net.JoinHostPort(ip, strconv.Itoa(p.EdgePort))
+		admin, err := pl.addr(ip)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("edge-%s-%d", r.Name, n+1)
+		flags := []string{"upstream", "http://" + up, "listen", listen, "admin", admin,
+			"name", name, "region", r.Name, "mem", r.Edge.Memory,
+			"pinned", filepath.Join(pl.cfg.Dir, "cache", name, "pinned"), "pinned-size", r.Edge.PinnedBudget(),
+			"mode", r.Edge.EdgeMode(), "token-file", pl.tokenFile, "log-level", "warn"}
+		if r.Edge.Disk != "" {
+			flags = append(flags, "disk", filepath.Join(pl.cfg.Dir, "cache", name, "disk"), "disk-size", r.Edge.Disk)
+		}
+		p.Components = append(p.Components, Component{Name: name, Kind: KindEdge, Region: r.Name,
+			Program: "streamcdn", Args: p.configured("edge", name, flags...), Listen: listen, Admin: admin})
+		cluster.Backends = append(cluster.Backends, wan.Backend{Addr: listen, Health: "http://" + admin + "/healthz"})
+	}
+	for j, c := range t.Regions {
+		rtt, bps := t.Path(c.Name, r.Name)
+		rtt += c.Clients.RTT.D()
+		if abps, _ := pace.ParseRate(c.Clients.Bandwidth); abps > 0 && (bps == 0 || abps < bps) {
+			bps = abps
+		}
+		cluster.Paths = append(cluster.Paths, wan.Path{From: netip.PrefixFrom(netip.MustParseAddr(RegionIP(j+1, 0)), 24).String(),
+			Label: c.Name, RTTMs: ms(rtt), RateBPS: bps})
+	}
+	wc.Proxies = append(wc.Proxies, cluster)
+	capacity, _ := pace.ParseRate(r.Edge.Capacity)
+	pl.dnsClusters = append(pl.dnsClusters, cdndns.Cluster{Name: r.Name, Region: r.Name, Lat: r.Lat, Lon: r.Lon,
+		IPv4: []string{RegionIP(R, hostVIP)}, Capacity: capacity / 1e6})
+	return nil
+}
+
+// wanProcesses adds the WAN processes, one per region that has proxies;
+// each region's cluster is healthy as its WAN process says.
+func (pl *planner) wanProcesses() error {
+	for i, r := range pl.t.Regions {
+		wc := pl.wans[r.Name]
+		if wc == nil {
+			continue
+		}
+		admin, err := pl.addr(RegionIP(i+1, hostWANAdmin))
+		if err != nil {
+			return err
+		}
+		file := filepath.Join(pl.cfg.Dir, "wan-"+r.Name+".json")
+		b, err := json.MarshalIndent(wc, "", "  ")
+		if err != nil {
+			return err
+		}
+		pl.p.Files[file] = append(b, '\n')
+		pl.p.Components = append(pl.p.Components, Component{Name: "wan-" + r.Name, Kind: KindWAN, Region: r.Name,
+			Program: "streamcdn", Args: []string{"wan", "--config", file, "--admin", admin, "--log-level", "warn"}, Admin: admin})
+		for k := range pl.dnsClusters {
+			if pl.dnsClusters[k].Name == r.Name {
+				pl.dnsClusters[k].HealthURL = "http://" + admin + "/health/cluster"
+			}
+		}
+	}
+	return nil
+}
+
+// dns adds the CDN's DNS, configured with the clusters.
+func (pl *planner) dns() error {
+	p := pl.p
+	dport, err := pl.ports(dnsIP, true)
+	if err != nil {
+		return err
+	}
+	p.DNS = net.JoinHostPort(dnsIP, strconv.Itoa(dport))
+	dadmin, err := pl.addr(dnsIP)
+	if err != nil {
+		return err
+	}
+	p.DNSAdmin = "http://" + dadmin
+	b, err := json.MarshalIndent(pl.t.DNSConfig(pl.dnsClusters, []string{dnsIP}), "", "  ")
+	if err != nil {
+		return err
+	}
+	dfile := filepath.Join(pl.cfg.Dir, "dns.json")
+	p.Files[dfile] = append(b, '\n')
+	p.Components = append(p.Components, Component{Name: "dns", Kind: KindDNS, Program: "streamcdn",
+		Args:   []string{"dns", "--config", dfile, "--listen", p.DNS, "--admin", dadmin, "--token-file", pl.tokenFile, "--log-level", "warn"},
+		Listen: p.DNS, Admin: dadmin})
+	return nil
+}
+
+// prometheus adds a Prometheus that scrapes every component (and the
+// controller, when given).
+func (pl *planner) prometheus() error {
+	p := pl.p
+	padmin, err := pl.addr(promIP)
+	if err != nil {
+		return err
+	}
+	p.Prometheus = "http://" + padmin
+	pfile := filepath.Join(pl.cfg.Dir, "prometheus.yml")
+	var extra []string
+	if pl.cfg.Controller != "" {
+		extra = append(extra, pl.cfg.Controller)
+	}
+	if p.Files[pfile], err = PrometheusConfig(p.Components, pl.t.Name, extra...); err != nil {
+		return err
+	}
+	p.Components = append(p.Components, Component{Name: "prometheus", Kind: KindPrometheus, Program: "prometheus",
+		Args: []string{"--config.file=" + pfile, "--storage.tsdb.path=" + filepath.Join(pl.cfg.Dir, "prometheus"),
+			"--web.listen-address=" + padmin, "--storage.tsdb.retention.time=1d", "--log.level=warn"},
+		Admin: padmin, Ready: "http://" + padmin + "/-/ready", Metrics: "/metrics"})
+	return nil
 }
 
 // DNSConfig is the DNS's configuration for clusters: the provider's

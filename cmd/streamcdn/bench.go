@@ -107,39 +107,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fleet.Run(gctx)
 	})
 	g.Go(func() error {
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		// A bar redrawn in place on a terminal; elsewhere a plain line
-		// every few seconds and at the end.
-		term, lastLine := isTerminal(stderr), time.Now()
-		show := func(final bool) {
-			switch {
-			case *noProgress:
-			case term:
-				progress(stderr, fleet, cfg.Players, start, "\r")
-				if final {
-					fmt.Fprintln(stderr)
-				}
-			case final || time.Since(lastLine) >= plainEvery:
-				progress(stderr, fleet, cfg.Players, start, "")
-				fmt.Fprintln(stderr)
-				lastLine = time.Now()
-			}
-		}
-		for {
-			var ms runtime.MemStats
-			select {
-			case <-finished:
-				show(true)
-				return nil
-			case <-tick.C:
-				if cfg.Video == nil {
-					runtime.ReadMemStats(&ms)
-					peak = max(peak, ms.HeapInuse+ms.StackInuse)
-				}
-				show(false)
-			}
-		}
+		peak = watchFleet(stderr, fleet, cfg.Players, start, finished, cfg.Video == nil, !*noProgress)
+		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return err
@@ -173,6 +142,45 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("bench: %d of %d sessions failed", failed, cfg.Players)
 	}
 	return nil
+}
+
+// watchFleet shows the fleet's progress on w until finished closes: a
+// bar redrawn in place on a terminal, elsewhere a plain line every few
+// seconds and at the end (none if !show). For a real fleet (sample) it
+// returns the peak of heap and stacks it saw, sampled twice a second.
+func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, finished <-chan struct{}, sample, show bool) uint64 {
+	var peak uint64
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	term, lastLine := isTerminal(w), time.Now()
+	draw := func(final bool) {
+		switch {
+		case !show:
+		case term:
+			progress(w, fleet, players, start, "\r")
+			if final {
+				fmt.Fprintln(w)
+			}
+		case final || time.Since(lastLine) >= plainEvery:
+			progress(w, fleet, players, start, "")
+			fmt.Fprintln(w)
+			lastLine = time.Now()
+		}
+	}
+	for {
+		select {
+		case <-finished:
+			draw(true)
+			return peak
+		case <-tick.C:
+			if sample {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse+ms.StackInuse)
+			}
+			draw(false)
+		}
+	}
 }
 
 // progress draws the bar, after prefix ("\r" to redraw it in place):
