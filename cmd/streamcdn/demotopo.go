@@ -142,8 +142,14 @@ func runTopologyDemo(ctx context.Context, cfg topologyDemo, stdout, stderr io.Wr
 		OnRoute: func(r deploy.Route) {
 			tl.route(r)
 		}})
-	stopEvents()
+	// Every scripted event runs, also one due after the players finished
+	// (a restore), so that the report shows the whole script; a failed
+	// run, or the end of ctx, stops them.
+	if playErr != nil {
+		stopEvents()
+	}
 	evWG.Wait()
+	stopEvents()
 	snap := w.Poll(context.Background())
 	var text strings.Builder
 	report(io.MultiWriter(stdout, &text), d, top, sessions, tl, snap)
