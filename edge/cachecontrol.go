@@ -11,11 +11,13 @@ import (
 // lower-cased directive names to their unquoted arguments ("" when none).
 type directives map[string]string
 
-// parseDirectives parses every Cache-Control-style line of h[name]
+// parseDirectives parses the lines of a Cache-Control-style field
 // (RFC 9111 §5.2): comma-separated tokens with optional =token or
-// =quoted-string arguments. Malformed members are skipped.
-func parseDirectives(h http.Header, name string) directives {
-	lines := h.Values(name)
+// =quoted-string arguments. Malformed members are skipped. The caller
+// finds the lines: h.Values(name), or, in a request as net/http parsed it
+// (canonical keys), h[name], which spares the hit path a canonicalising
+// lookup.
+func parseDirectives(lines []string) directives {
 	if len(lines) == 0 {
 		return nil
 	}

@@ -542,7 +542,7 @@ func (f *fill) passThrough(status int, h http.Header, size int64, why string) {
 // requests that waited for it together, unless it is private to its
 // requester.
 func shareableAnyway(h http.Header) bool {
-	cc := parseDirectives(h, "Cache-Control")
+	cc := parseDirectives(h.Values("Cache-Control"))
 	return !cc.has("private") && !cc.has("no-store") && h.Get("Set-Cookie") == ""
 }
 

@@ -27,10 +27,10 @@ type policy struct {
 // (and Expires) entirely, no-store included (RFC 9213 §2.1); else
 // Cache-Control. cdn reports which.
 func cacheDirectives(h http.Header) (cc directives, cdn bool) {
-	if d := parseDirectives(h, "CDN-Cache-Control"); d != nil {
+	if d := parseDirectives(h.Values("CDN-Cache-Control")); d != nil {
 		return d, true
 	}
-	return parseDirectives(h, "Cache-Control"), false
+	return parseDirectives(h.Values("Cache-Control")), false
 }
 
 // responsePolicy evaluates a response's freshness per RFC 9111 §4.2.1:
@@ -93,7 +93,7 @@ func storable(r *http.Request, status int, h http.Header) bool {
 	if cc.has("private") {
 		return false
 	}
-	if parseDirectives(r.Header, "Cache-Control").has("no-store") {
+	if parseDirectives(r.Header["Cache-Control"]).has("no-store") {
 		return false
 	}
 	if r.Header.Get("Authorization") != "" && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate")) {
@@ -129,10 +129,7 @@ type requestPolicy struct {
 }
 
 func parseRequestPolicy(r *http.Request) requestPolicy {
-	var cc directives
-	if _, ok := r.Header["Cache-Control"]; ok { // net/http's keys are canonical: skip Values' canonicalising when absent
-		cc = parseDirectives(r.Header, "Cache-Control")
-	}
+	cc := parseDirectives(r.Header["Cache-Control"])
 	var p requestPolicy
 	p.noCache = cc.has("no-cache") || (cc == nil && httpx.Field(r.Header, "Pragma") == "no-cache")
 	p.maxAge, p.hasMaxAge = cc.seconds("max-age")

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,15 +153,18 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 				RTTMs: min(max(float64(rtt)/float64(time.Millisecond), 0.001), dnsapi.MaxRTTMs)})
 		}
 		if len(rtts) > 0 {
-			s.report(ctx, rc, "rtt", dnsapi.RTTPath, rtts)
+			s.report(ctx, rc, dnsapi.RTTPath, rtts)
 		}
-		s.report(ctx, rc, "load", dnsapi.LoadPath, []dnsapi.LoadReport{{Cluster: rc.Cluster, Node: s.cfg.Name, Load: mbps}})
+		s.report(ctx, rc, dnsapi.LoadPath, []dnsapi.LoadReport{{Cluster: rc.Cluster, Node: s.cfg.Name, Load: mbps}})
 	}
 }
 
-func (s *Server) report(ctx context.Context, rc ReportConfig, kind, path string, body any) {
-	var ok dnsapi.Accepted
-	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+path, rc.Token, body, &ok)
+// report posts body to the DNS's admin API at path; the metrics count
+// it by kind, the path's name ("rtt", "load").
+func (s *Server) report(ctx context.Context, rc ReportConfig, path string, body any) {
+	kind := strings.TrimPrefix(path, "/")
+	var accepted dnsapi.Accepted // a JSON answer, not any 2xx page
+	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+path, rc.Token, body, &accepted)
 	result := "ok"
 	if err != nil {
 		result = "error"

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	streamtest "github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // The tests in this file are the edge under hostile and careless
@@ -229,7 +230,7 @@ func TestPathAliases(t *testing.T) {
 // TestAsteriskTarget: "GET *" is a quiet 400, not an upstream request.
 func TestAsteriskTarget(t *testing.T) {
 	up := newUpstream(t, newClock(), fixed("max-age=60", "x")(0))
-	var logs syncBuffer
+	var logs streamtest.SyncBuffer
 	_, edge := newEdge(t, up.URL, nil, func(cfg *Config) { cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	for range 3 {
 		if r := raw(t, edge.URL, "GET", "*"); r.status != http.StatusBadRequest {
@@ -594,24 +595,6 @@ func TestSlowReadersDoNotHoldObjects(t *testing.T) {
 		t.Errorf("%d readers that do not read grew the heap by %d MiB (the object is %d MiB)", readers, grew>>20, size>>20)
 	}
 	t.Logf("heap grew by %.1f MiB for %d stalled readers of a %d MiB disk object", float64(grew)/(1<<20), readers, size>>20)
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func heapInUse() int64 {

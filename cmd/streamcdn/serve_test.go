@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -121,7 +120,7 @@ func TestServerErrorsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.tls = &tls.Config{Certificates: []tls.Certificate{pair}}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- serveAll(ctx, slog.New(slog.NewTextHandler(&logs, nil)), l) }()
@@ -140,22 +139,4 @@ func TestServerErrorsLogged(t *testing.T) {
 		!strings.Contains(out, "TLS handshake error") {
 		t.Errorf("log: %q, want net/http's handshake error at info with the listener", out)
 	}
-}
-
-// syncBuffer is a buffer that the server's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
