@@ -82,6 +82,11 @@ func TestContainerImage(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(version), "streamcdn ") {
 		t.Fatalf("/streamcdn version in the image: %q, %v", version, err)
 	}
+	// Built from this checkout: the version names its revision, as the
+	// image's label does.
+	if rev := c.Labels["org.opencontainers.image.revision"]; !strings.Contains(string(version), rev) {
+		t.Errorf("/streamcdn version %q lacks the revision %s", version, rev)
+	}
 	bin, err := elf.Open(filepath.Join(rootfs, "streamcdn"))
 	if err != nil {
 		t.Fatal(err)

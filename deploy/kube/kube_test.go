@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -264,5 +265,64 @@ func TestKustomizeBuild(t *testing.T) {
 		if kinds["StatefulSet"] == 0 || kinds["Namespace"] != 1 || kinds["Service"] == 0 {
 			t.Errorf("%s: kustomize made %v", r.Name, kinds)
 		}
+	}
+}
+
+// TestConfigChecksum: every edge, shield and origin pod reads its flags
+// from the ConfigMap rendered beside it, and carries that file's SHA-256,
+// so that changing the configuration rolls the pods.
+func TestConfigChecksum(t *testing.T) {
+	top, err := deploy.Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Render(top, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := 0
+	for path, b := range files {
+		sums := map[string]string{} // ConfigMap name -> SHA-256 of its file
+		type pod struct {
+			name     string
+			template corev1.PodTemplateSpec
+		}
+		var found []pod
+		for _, doc := range bytes.Split(b, []byte("---\n")) {
+			switch o := decodeStrict(t, path, doc).(type) {
+			case *corev1.ConfigMap:
+				for k, v := range o.Data {
+					if k == "edge.json" || k == "origin.json" {
+						sums[o.Name] = fmt.Sprintf("%x", sha256.Sum256([]byte(v)))
+					}
+				}
+			case *appsv1.StatefulSet:
+				found = append(found, pod{o.Name, o.Spec.Template})
+			case *appsv1.Deployment:
+				if o.Name == "origin" {
+					found = append(found, pod{o.Name, o.Spec.Template})
+				}
+			}
+		}
+		for _, p := range found {
+			pods++
+			var cm string
+			for _, v := range p.template.Spec.Volumes {
+				if v.Name == "config" && v.ConfigMap != nil {
+					cm = v.ConfigMap.Name
+				}
+			}
+			args := p.template.Spec.Containers[0].Args
+			if cm == "" || sums[cm] == "" || len(args) != 3 || args[1] != "--config" {
+				t.Errorf("%s: %s: config volume %q (rendered beside it: %v), args %q", path, p.name, cm, sums[cm] != "", args)
+				continue
+			}
+			if got := p.template.Annotations["streamcdn.io/config-sha256"]; got != sums[cm] {
+				t.Errorf("%s: %s: config-sha256 %s, want %s (of %s)", path, p.name, got, sums[cm], cm)
+			}
+		}
+	}
+	if pods != 6 { // base edge, three regions' edge patches, shield, origin
+		t.Errorf("%d pods with a configuration, want 6", pods)
 	}
 }
