@@ -29,7 +29,9 @@ trap cleanup EXIT
 
 root=$work/rootfs
 mkdir -p "$root/etc/ssl/certs" "$root/tmp" "$root/var/cache/streamcdn" "$root/srv/titles"
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$root/streamcdn" ./cmd/streamcdn
+# -buildvcs=auto overrides a GOFLAGS=-buildvcs=false: the binary names its
+# revision (streamcdn version), as the image's label does.
+CGO_ENABLED=0 go build -trimpath -buildvcs=auto -ldflags '-s -w' -o "$root/streamcdn" ./cmd/streamcdn
 cp "$certs" "$root/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nstreamcdn:x:65532:65532:streamcdn:/var/cache/streamcdn:/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\nstreamcdn:x:65532:\n' > "$root/etc/group"

@@ -152,19 +152,14 @@ func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, 
 	var peak uint64
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	term, lastLine := isTerminal(w), time.Now()
+	out := newLiveOutput(w, 0) // on a terminal, every tick
 	draw := func(final bool) {
-		switch {
-		case !show:
-		case term:
-			progress(w, fleet, players, start, "\r")
-			if final {
-				fmt.Fprintln(w)
-			}
-		case final || time.Since(lastLine) >= plainEvery:
-			progress(w, fleet, players, start, "")
+		if !show || !out.due(final) {
+			return
+		}
+		progress(w, fleet, players, start, out.lineStart())
+		if final || !out.term {
 			fmt.Fprintln(w)
-			lastLine = time.Now()
 		}
 	}
 	for {
@@ -183,7 +178,7 @@ func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, 
 	}
 }
 
-// progress draws the bar, after prefix ("\r" to redraw it in place):
+// progress draws the bar, after prefix (to redraw it in place):
 // sessions done, running, and time.
 func progress(w io.Writer, f *player.Fleet, total int, start time.Time, prefix string) {
 	const width = 30

@@ -160,18 +160,16 @@ func printPlans(w io.Writer, r *origin.PopularReport) {
 // bars draws one progress bar per edge, redrawn in place on a terminal;
 // elsewhere, as plain lines every few seconds and at the end.
 type bars struct {
-	w     io.Writer
+	out   *liveOutput
 	on    bool
-	term  bool
 	mu    sync.Mutex
 	order []string
 	state map[string]origin.EdgeProgress
 	drawn int
-	last  time.Time
 }
 
 func newBars(w io.Writer, on bool) *bars {
-	return &bars{w: w, on: on, term: isTerminal(w), state: map[string]origin.EdgeProgress{}, last: time.Now()}
+	return &bars{out: newLiveOutput(w, 100*time.Millisecond), on: on, state: map[string]origin.EdgeProgress{}}
 }
 
 func (b *bars) update(p origin.EdgeProgress) {
@@ -184,11 +182,7 @@ func (b *bars) update(p origin.EdgeProgress) {
 		b.order = append(b.order, p.Edge)
 	}
 	b.state[p.Edge] = p
-	every := plainEvery
-	if b.term {
-		every = 100 * time.Millisecond
-	}
-	if time.Since(b.last) >= every {
+	if b.out.due(false) {
 		b.draw()
 	}
 }
@@ -196,21 +190,16 @@ func (b *bars) update(p origin.EdgeProgress) {
 // draw moves up over the bars drawn before and draws them again. b.mu held.
 func (b *bars) draw() {
 	const width = 30
-	if b.drawn > 0 && b.term {
-		fmt.Fprintf(b.w, "\033[%dA", b.drawn)
-	}
-	redraw := ""
-	if b.term {
-		redraw = "\r\033[K"
+	if b.drawn > 0 && b.out.term {
+		fmt.Fprintf(b.out.w, "\033[%dA", b.drawn)
 	}
 	for _, e := range b.order {
 		p := b.state[e]
 		n := width * p.Done() / max(p.Objects, 1)
-		fmt.Fprintf(b.w, "%s%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s\n", redraw, e, strings.Repeat("#", n),
+		fmt.Fprintf(b.out.w, "%s%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s\n", b.out.lineStart(), e, strings.Repeat("#", n),
 			strings.Repeat(".", width-n), p.Done(), p.Objects, p.Failed, float64(p.Bytes)/1e6, throughput(p.Bytes, p.Seconds))
 	}
 	b.drawn = len(b.order)
-	b.last = time.Now()
 }
 
 // finish draws the final state and starts over for the next title.
@@ -220,7 +209,7 @@ func (b *bars) finish() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.order) > 0 {
+	if len(b.order) > 0 && b.out.due(true) {
 		b.draw()
 	}
 }
