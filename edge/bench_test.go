@@ -32,13 +32,8 @@ func BenchmarkHitAccessLog(b *testing.B) {
 }
 
 func benchHit(b *testing.B, al *accesslog.Logger) {
-	body := make([]byte, 100<<10)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Write(body)
-	}))
-	defer up.Close()
+	const size = 100 << 10
+	up := benchOrigin(b, size)
 	s, err := New(Config{Upstream: up.URL, AccessLog: al})
 	if err != nil {
 		b.Fatal(err)
@@ -54,7 +49,7 @@ func benchHit(b *testing.B, al *accesslog.Logger) {
 	s.ServeHTTP(httptest.NewRecorder(), req) // fill
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
+	b.SetBytes(size)
 	for b.Loop() {
 		clear(w.h)
 		s.ServeHTTP(w, req)
