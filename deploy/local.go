@@ -199,7 +199,7 @@ func (d *Deployment) prepare(ctx context.Context) error {
 			return fmt.Errorf("deploy: %w", err)
 		}
 	}
-	if err := ensureToken(filepath.Join(p.Dir, "admin-token")); err != nil {
+	if err := ensureToken(filepath.Join(p.Dir, TokenFile)); err != nil {
 		return fmt.Errorf("deploy: %w", err)
 	}
 	for path, data := range p.Files {

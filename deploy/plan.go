@@ -132,7 +132,7 @@ func PlayerIP(r, k int) string { return RegionIP(r, hostPlayer+k%100) }
 // NewPlan lays t out under cfg.Dir.
 func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 	pl := &planner{t: t, cfg: cfg, ports: cfg.Ports, p: &Plan{Topology: t, Dir: cfg.Dir, Files: map[string][]byte{}},
-		tokenFile: filepath.Join(cfg.Dir, "admin-token"), wans: map[string]*wan.Config{}}
+		tokenFile: filepath.Join(cfg.Dir, TokenFile), wans: map[string]*wan.Config{}}
 	if pl.ports == nil {
 		pl.ports = FreePort
 	}

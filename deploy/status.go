@@ -32,6 +32,8 @@ type Snapshot struct {
 	// OriginRequests is the origin's request count: what the CDN did
 	// not absorb.
 	OriginRequests int64 `json:"origin_requests"`
+	// OriginBytes is the body bytes the origin sent.
+	OriginBytes int64 `json:"origin_bytes"`
 }
 
 // RegionStatus is a region on the map.
@@ -121,8 +123,12 @@ func (w *Watcher) poll(ctx context.Context) Snapshot {
 		}
 	}
 	if c, ok := p.Component("origin"); ok {
-		for _, m := range metricsOf(w.scrape(ctx, "http://"+c.Admin+"/metrics"), metricnames.OriginRequests) {
+		fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
+		for _, m := range metricsOf(fams, metricnames.OriginRequests) {
 			snap.OriginRequests += int64(m.GetCounter().GetValue())
+		}
+		for _, m := range metricsOf(fams, metricnames.OriginBodyBytes) {
+			snap.OriginBytes += int64(m.GetCounter().GetValue())
 		}
 	}
 	w.mu.Lock()

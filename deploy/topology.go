@@ -177,7 +177,8 @@ type Players struct {
 
 // Event is a scripted change during a demo run.
 type Event struct {
-	// At is when, from the players' start.
+	// At is when, from the players' start. A push at 0s is a fill ahead
+	// of demand: it completes before the first player starts.
 	At Duration `json:"at"`
 	// Action is fail (stop a region's edge nodes), restore (start them
 	// again) or push (fill a region's edges, or every region's, with a

@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "HTTP requests answered, by method and status code class.",
 		}, []string{metricnames.Method, metricnames.CodeClass}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "streamcdn", Subsystem: "origin", Name: "response_body_bytes_total",
+			Name: metricnames.OriginBodyBytes,
 			Help: "Response body bytes sent.",
 		}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,12 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/kube"
+	"github.com/streamcdn/streamcdn/deploy/report"
+	"github.com/streamcdn/streamcdn/deploy/scenario"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
@@ -140,9 +140,15 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	w := deploy.NewWatcher(d)
-	mux := adminMux(reg, w.Handler())
-	printDeployment(stdout, d.State(), plan)
+	ctl, err := deploy.ControlHandler(d)
+	if err != nil {
+		d.Stop(context.WithoutCancel(ctx))
+		ln.Close()
+		return err
+	}
+	mux := adminMux(reg, deploy.NewWatcher(d).Handler())
+	mux.Handle("/control/", ctl)
+	scenario.PrintDeployment(stdout, d.State(), plan)
 	fmt.Fprintf(stdout, "\nready in %.2f s. \"streamcdn deploy down --dir %s\" or Ctrl-C stops it.\n", d.ReadyAfter().Seconds(), dir)
 	err = serveAll(ctx, log, listener{name: "status", ln: ln, h: mux})
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -152,33 +158,6 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "deployment stopped")
 	return err
-}
-
-// printDeployment prints where everything is.
-func printDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
-	fmt.Fprintf(w, "deployment %s in %s (id %s)\n\n", st.Name, plan.Dir, st.ID)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "component\tregion\tpid\tlisten\tadmin (/metrics, /healthz)")
-	pids := map[string]int{}
-	for _, p := range st.Processes {
-		pids[p.Component] = p.PID
-	}
-	for _, c := range plan.Components {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\thttp://%s\n", c.Name, cmp.Or(c.Region, "-"), pids[c.Name], cmp.Or(c.Listen, "-"), c.Admin)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nclusters answer on port %d of 127.0.R.1; players of region R come from 127.0.R.100-199\n", plan.EdgePort)
-	for _, u := range st.VideoURLs {
-		fmt.Fprintf(w, "video: %s\n", u)
-	}
-	host, port, _ := net.SplitHostPort(plan.DNS)
-	fmt.Fprintf(w, "dns:   dig @%s -p %s -b 127.0.2.100 %s\n", host, port, strings.TrimSuffix(plan.Topology.DNS.Video, "."))
-	if st.Status != "" {
-		fmt.Fprintf(w, "status page: %s/   metrics: %s/metrics\n", st.Status, st.Status)
-	}
-	if plan.Prometheus != "" {
-		fmt.Fprintf(w, "prometheus: %s\n", plan.Prometheus)
-	}
 }
 
 func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -267,35 +246,26 @@ func deployPlay(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	// The deployment's own players, or those of the file given.
+	// The deployment's own players and events, or those of the file given.
 	t := st.Topology
 	if *tf.file != "" {
 		if t, err = deploy.LoadFile(*tf.file); err != nil {
 			return err
 		}
 	}
-	if len(t.Players) == 0 {
-		return errors.New("deploy play: the topology has no players")
+	remote, err := deploy.NewRemote(st)
+	if err != nil {
+		return err
 	}
-	sessions, err := deploy.Play(ctx, deploy.PlayConfig{State: st, Topology: t, Speed: *speed, Duration: *duration})
-	printSessions(stdout, sessions)
-	return err
-}
-
-// printSessions prints each player's clusters and QoE.
-func printSessions(w io.Writer, sessions []*deploy.Session) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "region\tplayer\tfrom\ttitle\tabr\tclusters\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\terrors")
-	for _, s := range sessions {
-		r := s.Report
-		if r == nil {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\tnot started: %s\n", s.Region, s.Player, s.Client, s.Title, s.ABR, strings.Join(s.Clusters, "→"), s.Err)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%d\n", s.Region, s.Player, s.Client, s.Title, s.ABR,
-			strings.Join(s.Clusters, "→"), r.Ended, r.StartupS, r.AvgBitrateKbps, r.Switches, r.RebufferEvents, r.RebufferS, len(r.Errors))
+	run, playErr := scenario.Script(ctx, scenario.ScriptConfig{State: st, Topology: t, Control: remote, Speed: *speed, Duration: *duration})
+	report.Sessions(stdout, run.Sessions)
+	if run.Snapshot, err = remote.Snapshot(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintf(stderr, "deploy play: %v\n", err)
 	}
-	tw.Flush()
+	if err := report.Text(stdout, run); err != nil {
+		return err
+	}
+	return playErr
 }
 
 func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) error {

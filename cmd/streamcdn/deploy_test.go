@@ -69,13 +69,24 @@ func TestDeployCommands(t *testing.T) {
 	if err != nil || strings.Count(out, " running  ok ") != 9 {
 		t.Errorf("status of a healthy deployment: %v\n%s", err, out)
 	}
-	out, err = run("play", "--dir", dir, "--speed", "8", "--duration", "4s") // the players of the state's topology
+	// The players and events of the state's topology: the players are
+	// done in 0.5 s, before eu-west's cluster fails at 3 s; the
+	// controller (deploy up) kills and restarts it on play's request.
+	out, err = run("play", "--dir", dir, "--speed", "8", "--duration", "4s")
 	if err != nil {
 		t.Errorf("play: %v\n%s", err, out)
 	}
+	for _, want := range []string{"EVENT push fill of trailer to every region", "pushed trailer: 65 objects",
+		"EVENT eu-west's edge cluster fails (edge-eu-west-1 killed)", "eu-west's edge cluster is ready again",
+		"== QoE per player population"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("play's report lacks %q:\n%s", want, out)
+		}
+	}
 	// Each region's players (two) are answered by their own cluster only.
 	served := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+	table, _, _ := strings.Cut(strings.TrimSpace(out), "\n\n")
+	for _, line := range strings.Split(table, "\n")[1:] {
 		f := strings.Fields(line) // region player from title abr clusters ended ...
 		if len(f) < 7 || f[5] != f[0] || f[6] != "duration" {
 			t.Errorf("play: %q", line)
@@ -90,6 +101,13 @@ func TestDeployCommands(t *testing.T) {
 	}
 
 	// An edge dies: status says so and fails.
+	out, err = run("status", "--dir", dir)
+	if err != nil || strings.Count(out, " running  ok ") != 9 {
+		t.Errorf("status after play's restore: %v\n%s", err, out)
+	}
+	if st, err = deploy.ReadState(dir); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range st.Processes {
 		if p.Component == "edge-eu-west-1" {
 			syscall.Kill(p.PID, syscall.SIGKILL)

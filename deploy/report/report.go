@@ -1,5 +1,6 @@
-// Package report writes a deployment run's report as one HTML page: the
-// text report, and SVG charts drawn with gonum/plot of each player's
+// Package report writes a deployment run's report: as text (Text, and
+// Compare for fill modes side by side), and as one HTML page of the text
+// and SVG charts drawn with gonum/plot of each player's
 // bitrate and buffer over the run, of the cluster the DNS sent each
 // region's players to over time, and of each cluster's hit ratio, with
 // the run's scripted events marked on the time axes.
@@ -36,8 +37,10 @@ type Run struct {
 	Routes   []deploy.Route
 	Events   []Event
 	Snapshot deploy.Snapshot
-	// Text is the text report, shown as it is.
-	Text string
+	// Explained is, per region, where the DNS sends its clients and why.
+	Explained []Explained
+	// Timeline is what happened, in words.
+	Timeline []Line
 }
 
 // Event is a scripted event, marked on the time charts.
@@ -83,10 +86,14 @@ func HTML(w io.Writer, r Run) error {
 		}
 		figs = append(figs, figure{c.title, template.HTML(svgBody(b.Bytes()))}) // our own plot's SVG
 	}
+	var text bytes.Buffer
+	if err := Text(&text, r); err != nil {
+		return err
+	}
 	return page.Execute(w, struct {
 		Name, Text string
 		Figures    []figure
-	}{r.Topology.Name, r.Text, figs})
+	}{r.Topology.Name, text.String(), figs})
 }
 
 // svgBody drops the XML declaration gonum/plot writes before <svg, which

@@ -29,7 +29,7 @@ func TestWriteHTML(t *testing.T) {
 		t.Errorf("%d charts, want 4", n)
 	}
 	for _, want := range []string{"eu-west fails", "eu-west restarts", "eu-west&#39;s players", "us-east", "ap-south",
-		"== QoE &lt;per&gt; population", "Hit ratio per edge cluster", "eu-west (100 req)", "origin offload 80.0%"} {
+		"EVENT &lt;eu-west&gt; fails", "== QoE per player population", "Hit ratio per edge cluster", "eu-west (100 req)", "origin offload 80.0%"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -64,8 +64,9 @@ func writeSample(t *testing.T) string {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	run := Run{Topology: top, Start: start, Speed: 2, Text: "== QoE <per> population",
-		Events: []Event{{3 * time.Second, "eu-west fails"}, {7 * time.Second, "eu-west restarts"}}}
+	run := Run{Topology: top, Start: start, Speed: 2,
+		Timeline: []Line{{3 * time.Second, "EVENT <eu-west> fails"}},
+		Events:   []Event{{3 * time.Second, "eu-west fails"}, {7 * time.Second, "eu-west restarts"}}}
 	for i, reg := range top.Regions {
 		s := &deploy.Session{Region: reg.Name, Started: start.Add(time.Duration(i) * 100 * time.Millisecond), Report: &player.Report{}}
 		for k := range 10 {

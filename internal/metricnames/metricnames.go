@@ -7,11 +7,12 @@ package metricnames
 
 // Metric names.
 const (
-	EdgeRequests   = "streamcdn_edge_requests_total"            // labels: cache, code_class
-	EdgeBodyBytes  = "streamcdn_edge_response_body_bytes_total" // labels: cache
-	DNSAnswers     = "streamcdn_dns_answers_total"              // labels: cluster, reason
-	DNSClusterUp   = "streamcdn_dns_cluster_up"                 // labels: cluster
-	OriginRequests = "streamcdn_origin_requests_total"          // labels: method, code_class
+	EdgeRequests    = "streamcdn_edge_requests_total"            // labels: cache, code_class
+	EdgeBodyBytes   = "streamcdn_edge_response_body_bytes_total" // labels: cache
+	DNSAnswers      = "streamcdn_dns_answers_total"              // labels: cluster, reason
+	DNSClusterUp    = "streamcdn_dns_cluster_up"                 // labels: cluster
+	OriginRequests  = "streamcdn_origin_requests_total"          // labels: method, code_class
+	OriginBodyBytes = "streamcdn_origin_response_body_bytes_total"
 )
 
 // Label names.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,92 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// TestDemoModes runs the fill comparison as a user does: the built-in
+// topology once per mode, each a fresh deployment of processes. Every
+// player finishes in every mode; pushed titles cost the origin nothing
+// while people watch; the modes are compared; an interrupt ends it and
+// leaves no process.
+func TestDemoModes(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
+	defer cancel()
+	reportDir := t.TempDir()
+	var errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "demo", "--mode", "all", "--admin", "127.0.0.1:0", "--speed", "8", "--report", reportDir)
+	cmd.Stderr = &errOut
+	testutil.DieWithTest(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	var mode string
+	finished := map[string]bool{}
+	compared := map[string][]string{}
+	var ids []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "== mode "):
+			mode = strings.TrimSuffix(f[2], ":")
+		case strings.HasPrefix(line, "== modes compared"):
+			mode = "compared"
+		case mode == "compared" && len(f) > 6:
+			compared[f[0]] = f
+		case strings.HasPrefix(line, "every player finished without an error"):
+			finished[mode] = true
+		}
+		if m := regexp.MustCompile(`\(id ([A-Z0-9]+)\)`).FindStringSubmatch(line); m != nil {
+			ids = append(ids, m[1])
+		}
+		if strings.HasPrefix(line, "Still serving") {
+			cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	origin := map[string][2]int{} // requests for the push, during play
+	for _, m := range []string{"pull", "push", "hybrid"} {
+		if !finished[m] {
+			t.Errorf("mode %s: not every player finished", m)
+		}
+		if _, err := os.Stat(filepath.Join(reportDir, "report-"+m+".html")); err != nil {
+			t.Errorf("mode %s: %v", m, err)
+		}
+		row := compared[m]
+		if len(row) < 7 {
+			t.Fatalf("no comparison row for %s:\n%s", m, out.String())
+		}
+		push, err1 := strconv.Atoi(row[1])
+		play, err2 := strconv.Atoi(row[3])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("comparison row %q", row)
+		}
+		origin[m] = [2]int{push, play}
+	}
+	// Pull fills nothing ahead; push fills everything, so the origin sees
+	// nothing during play; hybrid is between.
+	if origin["pull"][0] != 0 || origin["push"][0] == 0 || origin["hybrid"][0] == 0 || origin["hybrid"][0] >= origin["push"][0] {
+		t.Errorf("origin requests for the push: %v", origin)
+	}
+	if origin["push"][1] != 0 || origin["hybrid"][1] == 0 || origin["hybrid"][1] >= origin["pull"][1] {
+		t.Errorf("origin requests during play: %v, want push 0 and hybrid below pull", origin)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("deployments = %v, want one per mode", ids)
+	}
+	for _, id := range ids {
+		if left := deploy.Processes(id); len(left) > 0 {
+			t.Errorf("processes of %s left after the demo: %v", id, left)
+		}
+	}
 }

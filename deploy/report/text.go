@@ -1,0 +1,161 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/streamcdn/streamcdn/deploy"
+)
+
+// Explained is where the DNS sends a region's clients, and why.
+type Explained struct {
+	Region  string
+	Clients string // the clients' network
+	Cluster string // "?" when the DNS could not say
+	Why     string
+}
+
+// Line is a line of the run's timeline: a scripted event, a player's
+// move, an event's outcome.
+type Line struct {
+	At   time.Duration
+	What string
+}
+
+// Text writes the text report: where each region's clients were sent
+// and why, QoE per player population, each cluster's hit ratio and the
+// origin offload, the DNS's answers, and the timeline.
+func Text(w io.Writer, r Run) error {
+	fmt.Fprintln(w, "\n== where each region's clients were sent, and why (the DNS's explanation at the end)")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tclients\tcluster\twhy")
+	for _, e := range r.Explained {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Region, e.Clients, e.Cluster, e.Why)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\n== QoE per player population")
+	populations(w, r)
+
+	fmt.Fprintln(w, "\n== clusters: hit ratio and origin offload")
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "cluster\thealth\tnodes up\trequests\thits\thit ratio\t")
+	var total int64
+	for _, c := range r.Snapshot.Regions {
+		if !c.Cluster {
+			continue
+		}
+		total += c.Requests
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%.1f%%\t\n", c.Name, c.Health, c.NodesUp, c.Nodes, c.Requests, c.Hits, 100*c.HitRatio)
+	}
+	tw.Flush()
+	if o := r.Snapshot.OriginRequests; total > 0 {
+		fmt.Fprintf(w, "origin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)\n", o, total, Offload(o, total), r.Snapshot.OriginBytes)
+	}
+	var answers []string
+	for _, a := range r.Snapshot.Answers {
+		answers = append(answers, fmt.Sprintf("%s by %s: %d", a.Cluster, a.Reason, a.Count))
+	}
+	fmt.Fprintf(w, "DNS answers: %s\n", strings.Join(answers, "; "))
+
+	fmt.Fprintln(w, "\n== timeline: events and DNS decisions as the players saw them")
+	for _, l := range r.Timeline {
+		fmt.Fprintf(w, "%7.2f s  %s\n", l.At.Seconds(), l.What)
+	}
+	return nil
+}
+
+// Offload is the share of client requests the origin did not see, in
+// percent.
+func Offload(origin, clients int64) float64 {
+	if clients == 0 {
+		return 0
+	}
+	return 100 - 100*float64(origin)/float64(clients)
+}
+
+// populations writes a row per player population.
+func populations(w io.Writer, r Run) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "population\tplayers\ttitle\tabr\tclusters\tfinished\tmean startup\tmean bitrate\tstalls\trebuffer\tretries")
+	for pi, p := range r.Topology.Players {
+		var n, ok, stalls, retries int
+		var startup, bitrate, rebuffer float64
+		clusters := map[string]bool{}
+		var title, abr string
+		for _, s := range r.Sessions {
+			if s.Population != pi {
+				continue
+			}
+			n++
+			title, abr = s.Title, s.ABR
+			for _, c := range s.Clusters {
+				clusters[c] = true
+			}
+			if rep := s.Report; rep != nil {
+				if s.Err == "" {
+					ok++
+				}
+				startup += rep.StartupS
+				bitrate += rep.AvgBitrateKbps
+				stalls += rep.RebufferEvents
+				rebuffer += rep.RebufferS
+				retries += len(rep.Errors)
+			}
+		}
+		var cl []string
+		for c := range clusters {
+			cl = append(cl, c)
+		}
+		sort.Strings(cl)
+		fmt.Fprintf(tw, "%s #%d\t%d\t%s\t%s\t%s\t%d/%d\t%.2f s\t%.0f kbit/s\t%d\t%.2f s\t%d\n", p.Region, pi, n, title, abr, strings.Join(cl, ","),
+			ok, n, startup/float64(max(n, 1)), bitrate/float64(max(n, 1)), stalls, rebuffer, retries)
+	}
+	tw.Flush()
+}
+
+// Sessions writes a row per player: its clusters and QoE.
+func Sessions(w io.Writer, sessions []*deploy.Session) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tplayer\tfrom\ttitle\tabr\tclusters\tended\tstartup\tbitrate\tswitches\tstalls\trebuffer\terrors")
+	for _, s := range sessions {
+		r := s.Report
+		if r == nil {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\tnot started: %s\n", s.Region, s.Player, s.Client, s.Title, s.ABR, strings.Join(s.Clusters, "→"), s.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f s\t%.0f kbit/s\t%d\t%d\t%.2f s\t%d\n", s.Region, s.Player, s.Client, s.Title, s.ABR,
+			strings.Join(s.Clusters, "→"), r.Ended, r.StartupS, r.AvgBitrateKbps, r.Switches, r.RebufferEvents, r.RebufferS, len(r.Errors))
+	}
+	tw.Flush()
+}
+
+// Fill is what one fill mode cost the origin and gave the players.
+type Fill struct {
+	Mode string
+	// PushRequests and PushBytes are the origin's, for the fill before
+	// the players started; PlayRequests and PlayBytes, during play.
+	PushRequests, PushBytes int64
+	PlayRequests, PlayBytes int64
+	// ClientRequests are the clusters' requests during play.
+	ClientRequests int64
+	// Startup is the players' mean startup delay, Rebuffer their total
+	// rebuffering.
+	Startup, Rebuffer time.Duration
+	Stalls            int
+}
+
+// Compare writes the fill modes side by side.
+func Compare(w io.Writer, fills []Fill) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "mode\tpush: origin requests\tpush: origin bytes\tplay: origin requests\tplay: origin bytes\tclient requests\torigin offload\tmean startup\tstalls\trebuffer\t\n")
+	for _, f := range fills {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%.2f s\t%d\t%.2f s\t\n", f.Mode, f.PushRequests, f.PushBytes,
+			f.PlayRequests, f.PlayBytes, f.ClientRequests, Offload(f.PlayRequests, f.ClientRequests), f.Startup.Seconds(), f.Stalls, f.Rebuffer.Seconds())
+	}
+	tw.Flush()
+}

@@ -1,0 +1,308 @@
+package scenario
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/deploy/report"
+	"github.com/streamcdn/streamcdn/edge"
+)
+
+// Config is a demo: a topology brought up as processes on this machine,
+// its script run, its report written and its status page served.
+type Config struct {
+	Topology *deploy.Topology
+	// Modes, when set, run the topology once per fill mode (pull, push,
+	// hybrid; ForMode), each on a fresh deployment, and compare them.
+	Modes []string
+	// Dir holds the deployments, each in a subdirectory. Required.
+	Dir string
+	// ReportDir is where report.html is written, or report-MODE.html
+	// per mode. Required.
+	ReportDir string
+	// Speed dilates the players' time; if zero, 1.
+	Speed float64
+	// Status is the address (host:port) the caller serves Handler on:
+	// the state file names it, and Prometheus scrapes it.
+	Status string
+	// Prometheus is the prometheus program to run beside the
+	// components; "" for none.
+	Prometheus string
+	// Binary is the streamcdn executable the components run; if empty,
+	// this process's own.
+	Binary string
+	Logger *slog.Logger
+	// Registry, when set, gets each deployment's controller metrics.
+	Registry prometheus.Registerer
+	// Out gets the text: where everything is, progress and the reports.
+	Out io.Writer
+}
+
+// Runner runs a demo and serves its status.
+type Runner struct {
+	cfg     Config
+	watcher atomic.Pointer[deploy.Watcher]
+	report  atomic.Pointer[string] // the last report written
+}
+
+// New checks cfg.
+func New(cfg Config) (*Runner, error) {
+	switch {
+	case cfg.Topology == nil:
+		return nil, errors.New("scenario: no topology")
+	case len(cfg.Topology.Players) == 0:
+		return nil, errors.New("scenario: the topology has no players")
+	case cfg.Dir == "" || cfg.ReportDir == "":
+		return nil, errors.New("scenario: Dir and ReportDir are required")
+	case cfg.Speed < 0 || cfg.Speed > 1000:
+		return nil, fmt.Errorf("scenario: speed %v: want 0 < K <= 1000", cfg.Speed)
+	}
+	for _, m := range cfg.Modes {
+		if _, err := ForMode(cfg.Topology, m); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Speed = cmp.Or(cfg.Speed, 1)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// Handler serves the running deployment's status page (deploy.Watcher)
+// and, once written, the last report at /report.
+func (r *Runner) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /report", func(w http.ResponseWriter, req *http.Request) {
+		p := r.report.Load()
+		if p == nil {
+			http.Error(w, "the report is written when the players finish", http.StatusNotFound)
+			return
+		}
+		http.ServeFile(w, req, *p)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		wa := r.watcher.Load()
+		if wa == nil {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		wa.Handler().ServeHTTP(w, req)
+	})
+	return mux
+}
+
+// Run runs the demo: once, or once per mode and then the comparison.
+// It fails when a player fails. When every player finished, the last
+// deployment serves until ctx ends; then it is taken down.
+func (r *Runner) Run(ctx context.Context) error {
+	modes := r.cfg.Modes
+	if len(modes) == 0 {
+		modes = []string{""} // the topology as it is
+	}
+	var d *deploy.Deployment
+	stop := func() {
+		if d != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			d.Stop(sctx)
+			d = nil
+		}
+	}
+	defer stop()
+	var fills []report.Fill
+	for _, m := range modes {
+		stop()
+		t := r.cfg.Topology
+		if m != "" {
+			t, _ = ForMode(t, m) // checked by New
+			fmt.Fprintf(r.cfg.Out, "\n== mode %s: %s\n", m, modeDoc[m])
+		}
+		var fill report.Fill
+		var err error
+		d, fill, err = r.run(ctx, t, m)
+		if err != nil {
+			return err
+		}
+		fills = append(fills, fill)
+	}
+	if len(fills) > 1 {
+		fmt.Fprintf(r.cfg.Out, "\n== modes compared: the same %d players, fresh caches each time\n", r.cfg.Topology.PlayerCount())
+		report.Compare(r.cfg.Out, fills)
+	}
+	fmt.Fprintln(r.cfg.Out, "\nStill serving; Ctrl-C stops the demo.")
+	<-ctx.Done()
+	return nil
+}
+
+// modeDoc says what each fill mode does.
+var modeDoc = map[string]string{
+	edge.ModePull:   "edges fetch on a miss, through the shield",
+	edge.ModePush:   "every title pushed to every edge before the players start; a miss is 404",
+	edge.ModeHybrid: "the most watched title pushed before the players start, the others pulled on a miss",
+}
+
+// run brings t up in its own directory, runs its script and writes its
+// report. It returns the deployment, which the caller stops (also on
+// error), and what the run cost the origin and gave the players.
+func (r *Runner) run(ctx context.Context, t *deploy.Topology, mode string) (*deploy.Deployment, report.Fill, error) {
+	fill := report.Fill{Mode: mode}
+	reg := r.cfg.Registry
+	if reg != nil && mode != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
+	}
+	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)),
+		Prometheus: r.cfg.Prometheus != "", Controller: r.cfg.Status})
+	if err != nil {
+		return nil, fill, err
+	}
+	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary, Prometheus: r.cfg.Prometheus,
+		Status: "http://" + r.cfg.Status, Logger: r.cfg.Logger, Registry: reg})
+	if err != nil {
+		return nil, fill, err
+	}
+	w := deploy.NewWatcher(d)
+	r.watcher.Store(w)
+	out := r.cfg.Out
+	fmt.Fprintf(out, "streamcdn demo: topology %q, every component its own process, up in %.2f s.\n\n", t.Name, d.ReadyAfter().Seconds())
+	PrintDeployment(out, d.State(), plan)
+	fmt.Fprintf(out, "\n== %d players in %d populations stream %s through the DNS, at speed %g\n", t.PlayerCount(), len(t.Players),
+		plan.VideoURL("TITLE"), r.cfg.Speed)
+	var filled deploy.Snapshot
+	run, playErr := Script(ctx, ScriptConfig{State: d.State(), Topology: t, Control: d, Speed: r.cfg.Speed, Logger: r.cfg.Logger,
+		Filled: func() { filled = w.Poll(ctx) }})
+	if playErr != nil && ctx.Err() != nil {
+		return d, fill, ctx.Err()
+	}
+	run.Snapshot = w.Poll(context.WithoutCancel(ctx))
+	if err := report.Text(out, run); err != nil {
+		return d, fill, err
+	}
+	path := filepath.Join(r.cfg.ReportDir, "report.html")
+	if mode != "" {
+		path = filepath.Join(r.cfg.ReportDir, "report-"+mode+".html")
+	}
+	if err := report.WriteHTML(path, run); err != nil {
+		return d, fill, fmt.Errorf("scenario: %w", err)
+	}
+	r.report.Store(&path)
+	fmt.Fprintf(out, "\nreport with charts: %s (and http://%s/report)\n", path, r.cfg.Status)
+	if playErr != nil {
+		return d, fill, fmt.Errorf("scenario: %w", playErr)
+	}
+	fmt.Fprintln(out, "\nevery player finished without an error")
+	fill.PushRequests, fill.PushBytes = filled.OriginRequests, filled.OriginBytes
+	fill.PlayRequests = run.Snapshot.OriginRequests - filled.OriginRequests
+	fill.PlayBytes = run.Snapshot.OriginBytes - filled.OriginBytes
+	for _, c := range run.Snapshot.Regions {
+		fill.ClientRequests += c.Requests
+	}
+	for _, s := range run.Sessions {
+		if s.Report != nil {
+			fill.Startup += time.Duration(s.Report.StartupS * float64(time.Second) / float64(len(run.Sessions)))
+			fill.Stalls += s.Report.RebufferEvents
+			fill.Rebuffer += time.Duration(s.Report.RebufferS * float64(time.Second))
+		}
+	}
+	return d, fill, nil
+}
+
+// ForMode is t with every edge cluster in fill mode m, and its pushes
+// replaced by m's fill ahead of demand (pushes at 0s): for push, every
+// title; for hybrid, the title most players watch; for pull, none.
+// Its failures and restores stay.
+func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
+	switch m {
+	case edge.ModePull, edge.ModePush, edge.ModeHybrid:
+	default:
+		return nil, fmt.Errorf("scenario: mode %q: want pull, push or hybrid", m)
+	}
+	c := *t
+	c.Regions = make([]deploy.Region, len(t.Regions))
+	for i, r := range t.Regions {
+		c.Regions[i] = r
+		if r.Edge != nil {
+			e := *r.Edge
+			e.Mode = m
+			c.Regions[i].Edge = &e
+		}
+	}
+	c.Events = nil
+	var fill []string
+	switch m {
+	case edge.ModePush:
+		for _, ti := range t.Origin.Titles {
+			fill = append(fill, ti.Name)
+		}
+	case edge.ModeHybrid:
+		fill = []string{mostWatched(t)}
+	}
+	for _, title := range fill {
+		c.Events = append(c.Events, deploy.Event{Action: "push", Title: title})
+	}
+	for _, e := range t.Events {
+		if e.Action != "push" {
+			c.Events = append(c.Events, e)
+		}
+	}
+	return &c, c.Validate()
+}
+
+// mostWatched is the title with the most players, the first of the
+// origin's on a tie.
+func mostWatched(t *deploy.Topology) string {
+	count := map[string]int{}
+	for _, p := range t.Players {
+		count[cmp.Or(p.Title, t.Origin.Titles[0].Name)] += p.Count
+	}
+	best := t.Origin.Titles[0].Name
+	for _, ti := range t.Origin.Titles {
+		if count[ti.Name] > count[best] {
+			best = ti.Name
+		}
+	}
+	return best
+}
+
+// PrintDeployment prints where everything of a deployment is.
+func PrintDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
+	fmt.Fprintf(w, "deployment %s in %s (id %s)\n\n", st.Name, plan.Dir, st.ID)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "component\tregion\tpid\tlisten\tadmin (/metrics, /healthz)")
+	pids := map[string]int{}
+	for _, p := range st.Processes {
+		pids[p.Component] = p.PID
+	}
+	for _, c := range plan.Components {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\thttp://%s\n", c.Name, cmp.Or(c.Region, "-"), pids[c.Name], cmp.Or(c.Listen, "-"), c.Admin)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nclusters answer on port %d of 127.0.R.1; players of region R come from 127.0.R.100-199\n", plan.EdgePort)
+	for _, u := range st.VideoURLs {
+		fmt.Fprintf(w, "video: %s\n", u)
+	}
+	host, port, _ := net.SplitHostPort(plan.DNS)
+	fmt.Fprintf(w, "dns:   dig @%s -p %s -b 127.0.2.100 %s\n", host, port, strings.TrimSuffix(plan.Topology.DNS.Video, "."))
+	if st.Status != "" {
+		fmt.Fprintf(w, "status page: %s/   metrics: %s/metrics\n", st.Status, st.Status)
+	}
+	if plan.Prometheus != "" {
+		fmt.Fprintf(w, "prometheus: %s\n", plan.Prometheus)
+	}
+}

@@ -1,0 +1,277 @@
+// Package scenario runs a topology end to end: its player populations
+// stream through the DNS while its scripted events happen (a cluster
+// fails and is restored, a title is pushed), and the run becomes a
+// report (deploy/report, text and HTML).
+//
+// Script plays the script against a deployment that is up: one this
+// process controls (deploy.Deployment) or one another controller runs
+// (deploy.Remote). Runner is the whole demo: it brings the topology up
+// as processes (deploy.Up), runs the script, writes the report and
+// serves the status page; with fill modes it does so once per mode, on
+// fresh caches, and compares them.
+package scenario
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/streamcdn/streamcdn/cdndns"
+	"github.com/streamcdn/streamcdn/deploy"
+	"github.com/streamcdn/streamcdn/deploy/report"
+	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/origin"
+)
+
+// ScriptConfig is a run of a topology's players and events against a
+// deployment that is up.
+type ScriptConfig struct {
+	// State is the deployment's.
+	State *deploy.State
+	// Topology's players and events are run; if nil, the deployment's.
+	Topology *deploy.Topology
+	// Control carries out the fail and restore events.
+	Control deploy.Control
+	// Speed dilates the players' time; if zero, 1.
+	Speed float64
+	// Duration, when set, plays only each title's first D.
+	Duration time.Duration
+	// Filled, when set, is called once the fill ahead of demand (the
+	// pushes at 0s) is done, before the first player starts.
+	Filled func()
+	Logger *slog.Logger
+}
+
+// Script runs cfg's players and, beside them, its events at their
+// times. A push at 0s is a fill ahead of demand: it completes before the
+// first player starts. Every event runs, also one due after the players
+// finished (a restore), unless a player fails or ctx ends. The returned
+// run has everything but the Snapshot, which the caller takes; its error
+// is the first failed player's.
+func Script(ctx context.Context, cfg ScriptConfig) (report.Run, error) {
+	t := cmp.Or(cfg.Topology, cfg.State.Topology)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Speed = cmp.Or(cfg.Speed, 1)
+	run := report.Run{Topology: t, Speed: cfg.Speed}
+	if len(t.Players) == 0 {
+		return run, errors.New("scenario: the topology has no players")
+	}
+	ev := &events{plan: cfg.State.Plan, ctl: cfg.Control, log: cfg.Logger, tl: &timeline{start: time.Now()}}
+	before, during := prefill(t.Events)
+	for _, e := range before {
+		if err := ev.do(ctx, e); err != nil {
+			return run, err
+		}
+	}
+	if cfg.Filled != nil {
+		cfg.Filled()
+	}
+	ev.tl.begin()
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	var wg sync.WaitGroup
+	wg.Go(func() { ev.run(evCtx, during) })
+	sessions, err := deploy.Play(ctx, deploy.PlayConfig{State: cfg.State, Topology: t, Speed: cfg.Speed, Duration: cfg.Duration,
+		Logger: cfg.Logger, OnRoute: ev.tl.route})
+	if err != nil {
+		stopEvents()
+	}
+	wg.Wait()
+	run.Sessions = sessions
+	run.Start, run.Routes, run.Events, run.Timeline = ev.tl.result()
+	run.Explained = explain(cfg.State, t)
+	return run, err
+}
+
+// prefill splits events into the pushes at 0s, which fill the edges
+// before the players start, and the rest, in time order.
+func prefill(evs []deploy.Event) (before, during []deploy.Event) {
+	for _, e := range evs {
+		if e.Action == "push" && e.At.D() == 0 {
+			before = append(before, e)
+		} else {
+			during = append(during, e)
+		}
+	}
+	slices.SortStableFunc(during, func(a, b deploy.Event) int { return cmp.Compare(a.At, b.At) })
+	return before, during
+}
+
+// events carries out a topology's events.
+type events struct {
+	plan *deploy.Plan
+	ctl  deploy.Control
+	log  *slog.Logger
+	tl   *timeline
+}
+
+// run does each event at its time since the timeline's start.
+func (ev *events) run(ctx context.Context, evs []deploy.Event) {
+	for _, e := range evs {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(ev.tl.at(e.At.D()))):
+		}
+		if err := ev.do(ctx, e); err != nil {
+			ev.tl.add(time.Now(), "event failed: "+err.Error())
+		}
+	}
+}
+
+// do carries out one event and records it.
+func (ev *events) do(ctx context.Context, e deploy.Event) error {
+	names, admins := ev.edges(e.Region)
+	if ev.ctl == nil && e.Action != "push" {
+		return fmt.Errorf("scenario: %s %s: no control of the deployment's processes", e.Action, e.Region)
+	}
+	switch e.Action {
+	case "fail":
+		ev.tl.event(e.Region+" fails", fmt.Sprintf("%s's edge cluster fails (%s killed)", e.Region, strings.Join(names, ", ")))
+		return ev.ctl.Kill(names...)
+	case "restore":
+		ev.tl.event(e.Region+" restarts", fmt.Sprintf("%s's edge cluster restarts", e.Region))
+		if err := ev.ctl.Start(ctx, names...); err != nil {
+			return err
+		}
+		ev.tl.add(time.Now(), fmt.Sprintf("%s's edge cluster is ready again", e.Region))
+	case "push":
+		ev.tl.event("push "+e.Title, fmt.Sprintf("push fill of %s to %s", e.Title, cmp.Or(e.Region, "every region")))
+		rep, err := ev.push(ctx, e.Title, admins)
+		if err != nil {
+			return fmt.Errorf("push %s: %w", e.Title, err)
+		}
+		var bytes int64
+		for _, e := range rep.Edges {
+			bytes += e.Bytes
+		}
+		ev.tl.add(time.Now(), fmt.Sprintf("pushed %s: %d objects, %d bytes to %d edges in %.2f s", e.Title, rep.Objects, bytes, len(rep.Edges), rep.Seconds))
+	default:
+		return fmt.Errorf("scenario: unknown action %q", e.Action)
+	}
+	return nil
+}
+
+// edges are the names and admin URLs of region's edges, or of every
+// edge when region is "".
+func (ev *events) edges(region string) (names, admins []string) {
+	for _, c := range ev.plan.Components {
+		if c.Kind == deploy.KindEdge && (region == "" || c.Region == region) {
+			names, admins = append(names, c.Name), append(admins, "http://"+c.Admin)
+		}
+	}
+	return names, admins
+}
+
+// push fills the edges' pinned areas with title, from the origin.
+func (ev *events) push(ctx context.Context, title string, edges []string) (*origin.PushReport, error) {
+	o, _ := ev.plan.Component("origin")
+	token, err := ev.plan.Token()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := origin.Push(ctx, origin.PushConfig{MPD: fmt.Sprintf("http://%s/%s/%s", o.Listen, title, origin.ManifestName),
+		Edges: edges, Token: token, Concurrency: 8, Logger: ev.log})
+	if err == nil && rep.Failed() {
+		err = errors.New("some objects did not reach every edge")
+	}
+	return rep, err
+}
+
+// explain asks the DNS, for each region's clients, where it sends them
+// and why.
+func explain(st *deploy.State, t *deploy.Topology) []report.Explained {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	token, _ := st.Plan.Token()
+	var out []report.Explained
+	for i, r := range t.Regions {
+		client := deploy.PlayerIP(i+1, 0)
+		ex := report.Explained{Region: r.Name, Clients: deploy.RegionIP(i+1, 0) + "/24", Cluster: "?"}
+		var e cdndns.Explanation
+		u := st.Plan.DNSAdmin + "/explain?name=" + url.QueryEscape(t.DNS.Host) + "&client=" + client
+		if err := httpx.DoJSON(context.Background(), hc, http.MethodGet, u, token, nil, &e); err != nil {
+			ex.Why = err.Error()
+			out = append(out, ex)
+			continue
+		}
+		ex.Cluster, ex.Why = e.Decision.Cluster, e.Decision.Reason
+		for _, c := range e.Clusters {
+			if c.Name == e.Decision.Cluster && c.DistanceKm != nil {
+				ex.Why += fmt.Sprintf(": client in %s, %.0f km away", cmp.Or(e.Location, "?"), *c.DistanceKm)
+			}
+		}
+		out = append(out, ex)
+	}
+	return out
+}
+
+// timeline is what happened, when: in words, and as the report's
+// charts take it (the players' routes, the scripted events).
+type timeline struct {
+	mu     sync.Mutex
+	start  time.Time
+	lines  []report.Line
+	routes []deploy.Route
+	marks  []report.Event
+}
+
+// begin starts the clock: what happened before (a fill ahead of demand)
+// is at 0.
+func (tl *timeline) begin() {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.start = time.Now()
+	for i := range tl.lines {
+		tl.lines[i].At = 0
+	}
+	for i := range tl.marks {
+		tl.marks[i].At = 0
+	}
+}
+
+// at is the time d after the start.
+func (tl *timeline) at(d time.Duration) time.Time {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.start.Add(d)
+}
+
+// route records a player's move, for the text and the charts.
+func (tl *timeline) route(r deploy.Route) {
+	tl.add(r.At, fmt.Sprintf("player %d of %s streams from %s", r.Player, r.Region, r.Cluster))
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.routes = append(tl.routes, r)
+}
+
+// event records a scripted event now: in words, and marked on the
+// charts with label.
+func (tl *timeline) event(label, what string) {
+	now := time.Now()
+	tl.add(now, "EVENT "+what)
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.marks = append(tl.marks, report.Event{At: now.Sub(tl.start), Label: label})
+}
+
+func (tl *timeline) add(at time.Time, what string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.lines = append(tl.lines, report.Line{At: at.Sub(tl.start), What: what})
+}
+
+func (tl *timeline) result() (time.Time, []deploy.Route, []report.Event, []report.Line) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.start, slices.Clone(tl.routes), slices.Clone(tl.marks), slices.Clone(tl.lines)
+}
