@@ -85,7 +85,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// first, with --duration).
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
-	go func() { served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, r.Handler())}) }()
+	go func() {
+		served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, r.Handler())})
+	}()
 	defer func() { stopServing(); <-served }()
 	if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("demo: %w", err)
