@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
 	"github.com/streamcdn/streamcdn/player/charts"
 	"github.com/streamcdn/streamcdn/player/sample"
@@ -76,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		resolver, h2 := *pf.resolver, *pf.http2
 		cfg.NewClient = func() *http.Client { return player.NewClient(player.ClientConfig{Resolver: resolver, HTTP2: h2}) }
 	}
-	reg := newRegistry()
+	reg := serve.NewRegistry()
 	if cfg.Session.Metrics, err = player.NewFleetMetrics(reg); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -87,14 +88,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	g, gctx := errgroup.WithContext(ctx)
 	if *metricsAddr != "" {
-		l, err := listen("metrics", *metricsAddr, adminMux(reg, nil))
+		l, err := serve.Listen("metrics", *metricsAddr, serve.AdminMux(reg, nil))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "fleet metrics on http://%s/metrics\n", l.ln.Addr())
+		fmt.Fprintf(stderr, "fleet metrics on http://%s/metrics\n", l.Ln.Addr())
 		srvCtx, stop := context.WithCancel(context.Background())
 		defer stop()
-		go serveAll(srvCtx, slog.New(slog.DiscardHandler), l)
+		go serve.All(srvCtx, slog.New(slog.DiscardHandler), l)
 	}
 	var base runtime.MemStats
 	runtime.GC()

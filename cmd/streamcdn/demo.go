@@ -14,6 +14,7 @@ import (
 	"github.com/streamcdn/streamcdn/deploy/examples"
 	"github.com/streamcdn/streamcdn/deploy/scenario"
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,7 +46,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, "warn")
+	log, err := serve.NewLogger(stderr, "warn")
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("demo: status listener: %w", err)
 	}
-	reg := newRegistry()
+	reg := serve.NewRegistry()
 	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, Dir: dir, ReportDir: *reportDir, Speed: *speed,
 		Status: ln.Addr().String(), Prometheus: promPath, Logger: log, Registry: reg, Out: stdout})
 	if err != nil {
@@ -86,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() {
-		served <- serveAll(serveCtx, log, listener{name: "status", ln: ln, h: adminMux(reg, r.Handler())})
+		served <- serve.All(serveCtx, log, serve.Listener{Name: "status", Ln: ln, Handler: serve.AdminMux(reg, r.Handler())})
 	}()
 	defer func() { stopServing(); <-served }()
 	if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {

@@ -20,6 +20,7 @@ import (
 	"github.com/streamcdn/streamcdn/deploy/report"
 	"github.com/streamcdn/streamcdn/deploy/scenario"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
 const deployUsage = `usage: streamcdn deploy <up|status|down|play|render|validate> [flags]
@@ -113,7 +114,7 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := serve.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	reg := newRegistry()
+	reg := serve.NewRegistry()
 	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Prometheus: promPath, Status: "http://" + ln.Addr().String(),
 		Logger: log, Registry: reg})
 	if err != nil {
@@ -146,11 +147,11 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	mux := adminMux(reg, deploy.NewWatcher(d).Handler())
+	mux := serve.AdminMux(reg, deploy.NewWatcher(d).Handler())
 	mux.Handle("/control/", ctl)
 	scenario.PrintDeployment(stdout, d.State(), plan)
 	fmt.Fprintf(stdout, "\nready in %.2f s. \"streamcdn deploy down --dir %s\" or Ctrl-C stops it.\n", d.ReadyAfter().Seconds(), dir)
-	err = serveAll(ctx, log, listener{name: "status", ln: ln, h: mux})
+	err = serve.All(ctx, log, serve.Listener{Name: "status", Ln: ln, Handler: mux})
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if serr := d.Stop(sctx); serr != nil && err == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -77,17 +78,17 @@ Flags:
 	if err != nil {
 		return err
 	}
-	adm, err := listen("admin", *admin, adminMux(reg, srv.Admin()))
+	adm, err := serve.Listen("admin", *admin, serve.AdminMux(reg, srv.Admin()))
 	if err != nil {
 		sockets.close()
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	onHangup(ctx, func() { reload(log, srv, *config) })
-	log.Info("dns serving", "listen", sockets.addr(), "admin", adm.ln.Addr().String())
+	serve.OnHangup(ctx, func() { reload(log, srv, *config) })
+	log.Info("dns serving", "listen", sockets.addr(), "admin", adm.Ln.Addr().String())
 	g.Go(func() error { return sockets.serve(ctx, srv) })
 	g.Go(func() error { srv.RunHealthChecks(ctx); return nil })
-	g.Go(func() error { return serveAll(ctx, log, adm) })
+	g.Go(func() error { return serve.All(ctx, log, adm) })
 	return g.Wait()
 }
 

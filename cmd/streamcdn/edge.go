@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/internal/units"
 	"golang.org/x/sync/errgroup"
 )
@@ -106,7 +107,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer fr.Close()
-	upstreamCAs, err := caPool(*upstreamCA)
+	upstreamCAs, err := serve.CAPool(*upstreamCA)
 	if err != nil {
 		return err
 	}
@@ -114,30 +115,30 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Upstream: *upstream, Name: *name, Region: *region, MemoryBytes: memBytes, DiskDir: *disk, DiskBytes: diskBytes,
 		MaxObjectBytes: maxBytes, SliceBytes: sliceBytes, AdminToken: svc.token, Logger: log, Registry: reg,
 		PinnedDir: *pinnedDir, PinnedBytes: pinnedBytes, Mode: *mode, TitleModes: modes, MissRedirect: *missRedirect,
-		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: fr.access, UpstreamCAs: upstreamCAs,
+		SendTimeout: *sendTimeout, StaleIfDisconnected: *staleDisconnected, AccessLog: fr.Access, UpstreamCAs: upstreamCAs,
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	pub, err := listen("edge", *addr, srv)
+	pub, err := serve.Listen("edge", *addr, srv)
 	if err != nil {
 		return err
 	}
-	pub.connContext = srv.ConnContext
-	adm, err := listen("admin", *admin, adminMux(reg, srv.Admin()))
+	pub.ConnContext = srv.ConnContext
+	adm, err := serve.Listen("admin", *admin, serve.AdminMux(reg, srv.Admin()))
 	if err != nil {
-		pub.ln.Close()
+		pub.Ln.Close()
 		return err
 	}
-	pub.tls, adm.tls = fr.tls, fr.tls
-	log.Info("edge serving", "upstream", *upstream, "listen", pub.ln.Addr().String(), "admin", adm.ln.Addr().String())
+	pub.TLS, adm.TLS = fr.TLS, fr.TLS
+	log.Info("edge serving", "upstream", *upstream, "listen", pub.Ln.Addr().String(), "admin", adm.Ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	if *dnsAdmin != "" {
 		rc := edge.ReportConfig{URL: strings.TrimSuffix(*dnsAdmin, "/"), Cluster: *cluster, Token: dnsToken, Interval: *every}
 		g.Go(func() error { srv.RunReports(ctx, rc); return nil })
 	}
-	g.Go(func() error { return serveAll(ctx, log, pub, adm) })
+	g.Go(func() error { return serve.All(ctx, log, pub, adm) })
 	return g.Wait()
 }
 

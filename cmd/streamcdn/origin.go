@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
 
@@ -33,7 +34,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return errors.New("origin: --dir is required")
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := serve.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer fr.Close()
-	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: fr.access}, *addr, *admin, fr.tls, func(pub, adm net.Addr) {
+	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: fr.Access}, *addr, *admin, fr.TLS, func(pub, adm net.Addr) {
 		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
 	})
 }
@@ -50,23 +51,23 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // serveOrigin runs an origin over cfg.Dir on addr with its admin listener
 // on admin until ctx ends, calling ready once both listen.
 func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr, admin string, tlsCfg *tls.Config, ready func(pub, adm net.Addr)) error {
-	reg := newRegistry()
+	reg := serve.NewRegistry()
 	cfg.Logger, cfg.Registry = log, reg
 	srv, err := origin.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	pub, err := listen("origin", addr, srv)
+	pub, err := serve.Listen("origin", addr, srv)
 	if err != nil {
 		return err
 	}
-	adm, err := listen("admin", admin, adminMux(reg, srv.Admin()))
+	adm, err := serve.Listen("admin", admin, serve.AdminMux(reg, srv.Admin()))
 	if err != nil {
-		pub.ln.Close()
+		pub.Ln.Close()
 		return err
 	}
-	pub.tls, adm.tls = tlsCfg, tlsCfg
-	ready(pub.ln.Addr(), adm.ln.Addr())
-	return serveAll(ctx, log, pub, adm)
+	pub.TLS, adm.TLS = tlsCfg, tlsCfg
+	ready(pub.Ln.Addr(), adm.Ln.Addr())
+	return serve.All(ctx, log, pub, adm)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
 )
 
@@ -116,7 +117,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := player.Known(cfg.ABR); err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
-	if cfg.Logger, err = newLogger(stderr, *verbose); err != nil {
+	if cfg.Logger, err = serve.NewLogger(stderr, *verbose); err != nil {
 		return err
 	}
 	if *tracePath != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
 
@@ -72,14 +73,14 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	m := newPushMetrics(svc.reg)
 	if *metricsAddr != "" {
-		l, err := listen("metrics", *metricsAddr, adminMux(svc.reg, nil))
+		l, err := serve.Listen("metrics", *metricsAddr, serve.AdminMux(svc.reg, nil))
 		if err != nil {
 			return err
 		}
 		mctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		go serveAll(mctx, svc.log, l)
-		fmt.Fprintf(stderr, "push metrics on http://%s/metrics\n", l.ln.Addr())
+		go serve.All(mctx, svc.log, l)
+		fmt.Fprintf(stderr, "push metrics on http://%s/metrics\n", l.Ln.Addr())
 	}
 	bars := newBars(stderr, !*noProgress)
 	cfg := origin.PushConfig{MPD: *mpd, Edges: edges, Token: svc.token, RateBPS: bps, Concurrency: *conc, Window: win,

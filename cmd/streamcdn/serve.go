@@ -2,119 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/streamcdn/streamcdn/internal/accesslog"
 	"github.com/streamcdn/streamcdn/internal/certs"
-	"golang.org/x/sync/errgroup"
+	"github.com/streamcdn/streamcdn/internal/serve"
 )
-
-// newRegistry returns a registry with the Go and process collectors.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
-
-// adminMux serves /metrics from reg and, for every other path, the
-// component's own admin handler, or a plain /healthz when it has none.
-func adminMux(reg *prometheus.Registry, component http.Handler) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	if component != nil {
-		mux.Handle("/", component)
-		return mux
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	return mux
-}
-
-// listener is a bound socket and the handler to serve on it.
-type listener struct {
-	name        string
-	ln          net.Listener
-	h           http.Handler
-	connContext func(context.Context, net.Conn) context.Context // optional
-	tls         *tls.Config                                     // nil: plain HTTP
-}
-
-func listen(name, addr string, h http.Handler) (listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return listener{}, fmt.Errorf("%s listener: %w", name, err)
-	}
-	return listener{name: name, ln: ln, h: h}, nil
-}
-
-// serverProtocols are HTTP/1.1, HTTP/2 over TLS and HTTP/2 with prior
-// knowledge (h2c) over plain TCP, as players and CDN tiers speak them.
-func serverProtocols() *http.Protocols {
-	p := new(http.Protocols)
-	p.SetHTTP1(true)
-	p.SetHTTP2(true)
-	p.SetUnencryptedHTTP2(true)
-	return p
-}
-
-// shutdownGrace is how long a shutdown waits for requests in flight.
-const shutdownGrace = 5 * time.Second
-
-// serveAll serves every listener until ctx ends, then shuts them down
-// gracefully: requests in flight get shutdownGrace to finish, then
-// whatever connections remain are closed.
-func serveAll(ctx context.Context, log *slog.Logger, lns ...listener) error {
-	g, ctx := errgroup.WithContext(ctx)
-	for _, l := range lns {
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.connContext,
-			Protocols: serverProtocols(),
-			// net/http's own messages (a client gone mid-handshake, an
-			// accept error) through the component's logger, at info.
-			ErrorLog: slog.NewLogLogger(log.With("listener", l.name).Handler(), slog.LevelInfo)}
-		g.Go(func() error {
-			serve := func() error { return srv.Serve(l.ln) }
-			if l.tls != nil {
-				// A copy each: net/http adds "h2" to the server's config,
-				// and listeners share one.
-				srv.TLSConfig = l.tls.Clone()
-				serve = func() error { return srv.ServeTLS(l.ln, "", "") }
-			}
-			if err := serve(); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("%s: %w", l.name, err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer cancel()
-			log.Info("shutting down", "listener", l.name)
-			if err := srv.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			log.Warn("connections still open after the grace period; closing them", "listener", l.name, "grace", shutdownGrace)
-			srv.Close() // its only error is the listener's, closed by Shutdown already
-			return nil
-		})
-	}
-	return g.Wait()
-}
 
 // service holds what a long-running subcommand builds before its
 // component: the admin token, a logger and a metrics registry.
@@ -129,38 +25,11 @@ func newService(stderr io.Writer, tokenFile, level string) (service, error) {
 	if err != nil {
 		return service{}, err
 	}
-	log, err := newLogger(stderr, level)
+	log, err := serve.NewLogger(stderr, level)
 	if err != nil {
 		return service{}, err
 	}
-	return service{token, log, newRegistry()}, nil
-}
-
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// onHangup calls fn on each SIGHUP until ctx ends. The signal is
-// caught from the call on, so a SIGHUP right after cannot kill the
-// process.
-func onHangup(ctx context.Context, fn func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				fn()
-			}
-		}
-	}()
+	return service{token, log, serve.NewRegistry()}, nil
 }
 
 // frontFlags are the flags of a server's HTTP front, the origin's and the
@@ -179,77 +48,14 @@ func addFrontFlags(fs *flag.FlagSet) frontFlags {
 	return f
 }
 
-// front is what frontFlags open: the access log (nil: none) and the TLS
-// configuration (nil: plain HTTP).
-type front struct {
-	access *accesslog.Logger
-	tls    *tls.Config
-}
-
-// open opens the access log and loads the certificates; on SIGHUP, until
-// ctx ends, the log is reopened (logrotate) and the certificates
-// reloaded, which they also are when their files change. The caller
-// closes the front.
-func (f frontFlags) open(ctx context.Context, log *slog.Logger, stdout io.Writer) (front, error) {
-	var fr front
+// open opens the front the flags describe (serve.OpenFront).
+func (f frontFlags) open(ctx context.Context, log *slog.Logger, stdout io.Writer) (serve.Front, error) {
 	if len(*f.certFiles) != len(*f.keyFiles) {
-		return fr, fmt.Errorf("tls: %d --tls-cert and %d --tls-key: give them in pairs", len(*f.certFiles), len(*f.keyFiles))
+		return serve.Front{}, fmt.Errorf("tls: %d --tls-cert and %d --tls-key: give them in pairs", len(*f.certFiles), len(*f.keyFiles))
 	}
-	var store *certs.Store
-	if len(*f.certFiles) > 0 {
-		var pairs []certs.Pair
-		for i := range *f.certFiles {
-			pairs = append(pairs, certs.Pair{Cert: (*f.certFiles)[i], Key: (*f.keyFiles)[i]})
-		}
-		var err error
-		if store, err = certs.Load(pairs); err != nil {
-			return fr, err
-		}
-		fr.tls = store.TLSConfig()
-		go store.Watch(ctx, 5*time.Second, log)
+	var pairs []certs.Pair
+	for i := range *f.certFiles {
+		pairs = append(pairs, certs.Pair{Cert: (*f.certFiles)[i], Key: (*f.keyFiles)[i]})
 	}
-	if *f.accessPath != "" {
-		var err error
-		fr.access, err = accesslog.New(accesslog.Config{Path: *f.accessPath, Format: *f.accessFormat, Stdout: stdout})
-		if err != nil {
-			return fr, err
-		}
-	}
-	onHangup(ctx, func() {
-		if fr.access != nil {
-			if err := fr.access.Reopen(); err != nil {
-				log.Error("reopen the access log", "path", *f.accessPath, "err", err)
-			}
-		}
-		if store != nil {
-			if err := store.Reload(); err != nil {
-				log.Error("reload TLS certificates", "err", err)
-			}
-		}
-	})
-	return fr, nil
-}
-
-// Close flushes and closes the access log.
-func (fr front) Close() {
-	if fr.access != nil {
-		fr.access.Close()
-	}
-}
-
-// caPool reads a PEM file of CA certificates; nil for no file (the
-// system's roots).
-func caPool(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("upstream CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("upstream CA %s: no PEM certificate", caFile)
-	}
-	return pool, nil
+	return serve.OpenFront(ctx, serve.FrontConfig{AccessLog: *f.accessPath, AccessFormat: *f.accessFormat, Certs: pairs, Stdout: stdout, Logger: log})
 }

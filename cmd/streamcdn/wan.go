@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/deploy/wan"
 	"github.com/streamcdn/streamcdn/internal/conf"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -37,11 +38,11 @@ func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := conf.Decode(data, &cfg); err != nil {
 		return fmt.Errorf("%s: %w", *config, err)
 	}
-	log, err := newLogger(stderr, *level)
+	log, err := serve.NewLogger(stderr, *level)
 	if err != nil {
 		return err
 	}
-	reg := newRegistry()
+	reg := serve.NewRegistry()
 	m, err := wan.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -64,17 +65,17 @@ func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		proxies, lns = append(proxies, p), append(lns, ln)
 	}
-	mux := adminMux(reg, nil)
+	mux := serve.AdminMux(reg, nil)
 	mux.Handle("GET /health/", wan.HealthHandler(proxies))
-	adm, err := listen("admin", *admin, mux)
+	adm, err := serve.Listen("admin", *admin, mux)
 	if err != nil {
 		return err
 	}
-	log.Info("wan proxies serving", "proxies", len(proxies), "admin", adm.ln.Addr().String())
+	log.Info("wan proxies serving", "proxies", len(proxies), "admin", adm.Ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	for i, p := range proxies {
 		g.Go(func() error { return p.Serve(ctx, lns[i]) })
 	}
-	g.Go(func() error { return serveAll(ctx, log, adm) })
+	g.Go(func() error { return serve.All(ctx, log, adm) })
 	return g.Wait()
 }

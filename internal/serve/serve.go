@@ -1,0 +1,229 @@
+// Package serve runs a component's HTTP listeners: the protocols every
+// listener speaks, a graceful shutdown, an admin mux with /metrics, the
+// process's logger and registry, SIGHUP handling, and the front of a
+// public listener (access log and TLS certificates, both reloadable).
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/streamcdn/streamcdn/internal/accesslog"
+	"github.com/streamcdn/streamcdn/internal/certs"
+	"golang.org/x/sync/errgroup"
+)
+
+// NewRegistry returns a registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// AdminMux serves /metrics from reg and, for every other path, the
+// component's own admin handler, or a plain /healthz when it has none.
+func AdminMux(reg *prometheus.Registry, component http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if component != nil {
+		mux.Handle("/", component)
+		return mux
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// Listener is a bound socket and the handler to serve on it.
+type Listener struct {
+	Name        string
+	Ln          net.Listener
+	Handler     http.Handler
+	ConnContext func(context.Context, net.Conn) context.Context // optional
+	TLS         *tls.Config                                     // nil: plain HTTP
+}
+
+func Listen(name, addr string, h http.Handler) (Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return Listener{}, fmt.Errorf("%s listener: %w", name, err)
+	}
+	return Listener{Name: name, Ln: ln, Handler: h}, nil
+}
+
+// Protocols are HTTP/1.1, HTTP/2 over TLS and HTTP/2 with prior
+// knowledge (h2c) over plain TCP, as players and CDN tiers speak them.
+func Protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+// ShutdownGrace is how long a shutdown waits for requests in flight.
+const ShutdownGrace = 5 * time.Second
+
+// All serves every listener until ctx ends, then shuts them down
+// gracefully: requests in flight get ShutdownGrace to finish, then
+// whatever connections remain are closed.
+func All(ctx context.Context, log *slog.Logger, lns ...Listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, l := range lns {
+		srv := &http.Server{Handler: l.Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ConnContext: l.ConnContext,
+			Protocols: Protocols(),
+			// net/http's own messages (a client gone mid-handshake, an
+			// accept error) through the component's logger, at info.
+			ErrorLog: slog.NewLogLogger(log.With("listener", l.Name).Handler(), slog.LevelInfo)}
+		g.Go(func() error {
+			serve := func() error { return srv.Serve(l.Ln) }
+			if l.TLS != nil {
+				// A copy each: net/http adds "h2" to the server's config,
+				// and listeners share one.
+				srv.TLSConfig = l.TLS.Clone()
+				serve = func() error { return srv.ServeTLS(l.Ln, "", "") }
+			}
+			if err := serve(); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s: %w", l.Name, err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+			defer cancel()
+			log.Info("shutting down", "listener", l.Name)
+			if err := srv.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			log.Warn("connections still open after the grace period; closing them", "listener", l.Name, "grace", ShutdownGrace)
+			srv.Close() // its only error is the listener's, closed by Shutdown already
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// NewLogger is a text logger on w at level (debug, info, warn, error).
+func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// OnHangup calls fn on each SIGHUP until ctx ends. The signal is
+// caught from the call on, so a SIGHUP right after cannot kill the
+// process.
+func OnHangup(ctx context.Context, fn func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				fn()
+			}
+		}
+	}()
+}
+
+// FrontConfig is a public listener's front.
+type FrontConfig struct {
+	// AccessLog is the access log's path ("-": stdout); "": none.
+	AccessLog string
+	// AccessFormat is text or json.
+	AccessFormat string
+	// Certs are the TLS certificates; none: plain HTTP.
+	Certs  []certs.Pair
+	Stdout io.Writer
+	Logger *slog.Logger
+}
+
+// Front is what OpenFront opens: the access log (nil: none) and the TLS
+// configuration (nil: plain HTTP).
+type Front struct {
+	Access *accesslog.Logger
+	TLS    *tls.Config
+}
+
+// OpenFront opens the access log and loads the certificates; on SIGHUP,
+// until ctx ends, the log is reopened (logrotate) and the certificates
+// reloaded, which they also are when their files change. The caller
+// closes the front.
+func OpenFront(ctx context.Context, cfg FrontConfig) (Front, error) {
+	var fr Front
+	log := cfg.Logger
+	var store *certs.Store
+	if len(cfg.Certs) > 0 {
+		var err error
+		if store, err = certs.Load(cfg.Certs); err != nil {
+			return fr, err
+		}
+		fr.TLS = store.TLSConfig()
+		go store.Watch(ctx, 5*time.Second, log)
+	}
+	if cfg.AccessLog != "" {
+		var err error
+		fr.Access, err = accesslog.New(accesslog.Config{Path: cfg.AccessLog, Format: cfg.AccessFormat, Stdout: cfg.Stdout})
+		if err != nil {
+			return fr, err
+		}
+	}
+	OnHangup(ctx, func() {
+		if fr.Access != nil {
+			if err := fr.Access.Reopen(); err != nil {
+				log.Error("reopen the access log", "path", cfg.AccessLog, "err", err)
+			}
+		}
+		if store != nil {
+			if err := store.Reload(); err != nil {
+				log.Error("reload TLS certificates", "err", err)
+			}
+		}
+	})
+	return fr, nil
+}
+
+// Close flushes and closes the access log.
+func (fr Front) Close() {
+	if fr.Access != nil {
+		fr.Access.Close()
+	}
+}
+
+// CAPool reads a PEM file of CA certificates; nil for no file (the
+// system's roots).
+func CAPool(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("upstream CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("upstream CA %s: no PEM certificate", caFile)
+	}
+	return pool, nil
+}
