@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/progress"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
 	"github.com/streamcdn/streamcdn/player/charts"
@@ -145,28 +146,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// watchFleet shows the fleet's progress on w until finished closes: a
-// bar redrawn in place on a terminal, elsewhere a plain line every few
-// seconds and at the end (none if !show). For a real fleet (sample) it
-// returns the peak of heap and stacks it saw, sampled twice a second.
+// watchFleet shows the fleet's progress on w until finished closes
+// (none if !show). For a real fleet (sample) it returns the peak of heap
+// and stacks it saw, sampled twice a second.
 func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, finished <-chan struct{}, sample, show bool) uint64 {
 	var peak uint64
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	out := newLiveOutput(w, 0) // on a terminal, every tick
-	draw := func(final bool) {
-		if !show || !out.due(final) {
-			return
-		}
-		progress(w, fleet, players, start, out.lineStart())
-		if final || !out.term {
-			fmt.Fprintln(w)
+	out := progress.New(w, 0) // on a terminal, every tick
+	draw := func() {
+		if show {
+			done := fleet.Done()
+			out.Set("fleet", fmt.Sprintf("%s %d/%d sessions, %d running, %s", progress.Bar(done, players, 30), done, players,
+				fleet.Active(), time.Since(start).Round(time.Second)))
 		}
 	}
 	for {
 		select {
 		case <-finished:
-			draw(true)
+			draw()
+			out.Flush()
 			return peak
 		case <-tick.C:
 			if sample {
@@ -174,19 +173,9 @@ func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, 
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapInuse+ms.StackInuse)
 			}
-			draw(false)
+			draw()
 		}
 	}
-}
-
-// progress draws the bar, after prefix (to redraw it in place):
-// sessions done, running, and time.
-func progress(w io.Writer, f *player.Fleet, total int, start time.Time, prefix string) {
-	const width = 30
-	done := f.Done()
-	n := width * done / max(total, 1)
-	fmt.Fprintf(w, "%s[%s%s] %d/%d sessions, %d running, %s ", prefix, strings.Repeat("#", n), strings.Repeat(".", width-n),
-		done, total, f.Active(), time.Since(start).Round(time.Second))
 }
 
 func printFleet(w io.Writer, table map[string]*player.ABRSummary) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/conf"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/internal/units"
 	"golang.org/x/sync/errgroup"
@@ -55,7 +56,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := applyConfigFile(fs, *config); err != nil {
+	if err := conf.ApplyFlags(fs, *config); err != nil {
 		return fmt.Errorf("edge: --config %w", err)
 	}
 	if *dnsAdmin != "" && *cluster == "" {

@@ -145,33 +145,4 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 }
 
-// TestIsTerminal: a file or a buffer is not a terminal.
-func TestIsTerminal(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if isTerminal(f) || isTerminal(&bytes.Buffer{}) || isTerminal(io.Discard) {
-		t.Error("a file, a buffer or io.Discard taken for a terminal")
-	}
-}
 
-// TestLiveOutput: off a terminal, progress is due at most every
-// plainEvery, and always when final; lines start plain.
-func TestLiveOutput(t *testing.T) {
-	o := newLiveOutput(&bytes.Buffer{}, 0)
-	if o.term || o.lineStart() != "" {
-		t.Fatalf("a buffer taken for a terminal: %+v", o)
-	}
-	if o.due(false) {
-		t.Error("due at once, off a terminal")
-	}
-	if !o.due(true) || o.due(false) {
-		t.Error("the final state not due, or due again right after")
-	}
-	o.last = o.last.Add(-plainEvery)
-	if !o.due(false) {
-		t.Error("not due after plainEvery")
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/streamcdn/streamcdn/internal/conf"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
@@ -27,7 +28,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := applyConfigFile(fs, *config); err != nil {
+	if err := conf.ApplyFlags(fs, *config); err != nil {
 		return fmt.Errorf("origin: --config %w", err)
 	}
 	if *dir == "" {

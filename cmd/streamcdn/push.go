@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/internal/progress"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
@@ -71,7 +69,10 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if svc.token == "" {
 		return errors.New("push: no admin token: give --token-file or set STREAMCDN_ADMIN_TOKEN")
 	}
-	m := newPushMetrics(svc.reg)
+	m, err := origin.NewPushMetrics(svc.reg)
+	if err != nil {
+		return err
+	}
 	if *metricsAddr != "" {
 		l, err := serve.Listen("metrics", *metricsAddr, serve.AdminMux(svc.reg, nil))
 		if err != nil {
@@ -82,9 +83,14 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		go serve.All(mctx, svc.log, l)
 		fmt.Fprintf(stderr, "push metrics on http://%s/metrics\n", l.Ln.Addr())
 	}
-	bars := newBars(stderr, !*noProgress)
+	bars := progress.New(stderr, 100*time.Millisecond)
 	cfg := origin.PushConfig{MPD: *mpd, Edges: edges, Token: svc.token, RateBPS: bps, Concurrency: *conc, Window: win,
-		Fill: *fill, Logger: svc.log, Progress: func(p origin.EdgeProgress) { m.update(p); bars.update(p) }}
+		Fill: *fill, Logger: svc.log, Progress: func(p origin.EdgeProgress) {
+			m.Observe(p)
+			if !*noProgress {
+				bars.Set(p.Edge, edgeLine(p))
+			}
+		}}
 	if win != nil && !win.Contains(time.Now()) {
 		fmt.Fprintf(stderr, "push: waiting %s for the window %s to open\n", win.Until(time.Now()).Round(time.Second), win)
 	}
@@ -92,15 +98,15 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *popular > 0 {
 		rep, perr := origin.PushPopular(ctx, origin.PopularConfig{Push: cfg, OriginAdmin: *originAdmin, Origin: *originURL,
 			Top: *popular, Since: *since})
-		bars.finish()
+		bars.Flush()
 		err = perr
 		if rep != nil {
-			printPlans(stdout, rep)
+			rep.WriteText(stdout)
 			reports = rep.Pushes
 		}
 	} else {
 		rep, perr := origin.Push(ctx, cfg)
-		bars.finish()
+		bars.Flush()
 		err = perr
 		if rep != nil {
 			reports = append(reports, rep)
@@ -108,7 +114,7 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	failed := false
 	for _, r := range reports {
-		printPush(stdout, r)
+		r.WriteText(stdout)
 		failed = failed || r.Failed()
 	}
 	if err == nil && failed {
@@ -117,142 +123,12 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return err
 }
 
-// printPush prints one title's summary, a row per edge.
-func printPush(w io.Writer, r *origin.PushReport) {
-	fmt.Fprintf(w, "%s: %d objects\n", r.MPD, r.Objects)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "edge\tpushed\tskipped\tfailed\tleft\tbytes\ttime\tthroughput\t\n")
-	for _, e := range r.Edges {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f s\t%s\t\n", e.Edge, e.Pushed, e.Skipped, e.Failed, e.Left, e.Bytes,
-			e.Seconds, throughput(e.Bytes, e.Seconds))
+// edgeLine is an edge's line of push progress.
+func edgeLine(p origin.EdgeProgress) string {
+	mbps := "-"
+	if p.Seconds > 0 && p.Bytes > 0 {
+		mbps = fmt.Sprintf("%.1f Mbit/s", float64(p.Bytes)*8/p.Seconds/1e6)
 	}
-	tw.Flush()
-	for _, e := range r.Edges {
-		for _, f := range e.Failures {
-			fmt.Fprintf(w, "  failed on %s: %s: %s\n", e.Edge, f.URL, f.Error)
-		}
-	}
-	if r.WindowClosed {
-		fmt.Fprintln(w, "  the window closed: run it again in the next window to send what is left")
-	}
-}
-
-func throughput(bytes int64, secs float64) string {
-	if secs <= 0 || bytes == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f Mbit/s", float64(bytes)*8/secs/1e6)
-}
-
-func printPlans(w io.Writer, r *origin.PopularReport) {
-	fmt.Fprintln(w, "most requested titles:")
-	for i, t := range r.Titles {
-		fmt.Fprintf(w, "  %d. %s: %d requests, %d plays, %d bytes\n", i+1, t.Title, t.Requests, t.Plays, t.SizeBytes)
-	}
-	for _, p := range r.Plans {
-		fmt.Fprintf(w, "edge %s: %d bytes free; pushing %s (%d bytes)", p.Edge, p.FreeBytes, strings.Join(p.Titles, ", "), p.PlannedBytes)
-		if len(p.DoNotFit) > 0 {
-			fmt.Fprintf(w, "; do not fit: %s", strings.Join(p.DoNotFit, ", "))
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// bars draws one progress bar per edge, redrawn in place on a terminal;
-// elsewhere, as plain lines every few seconds and at the end.
-type bars struct {
-	out   *liveOutput
-	on    bool
-	mu    sync.Mutex
-	order []string
-	state map[string]origin.EdgeProgress
-	drawn int
-}
-
-func newBars(w io.Writer, on bool) *bars {
-	return &bars{out: newLiveOutput(w, 100*time.Millisecond), on: on, state: map[string]origin.EdgeProgress{}}
-}
-
-func (b *bars) update(p origin.EdgeProgress) {
-	if !b.on {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.state[p.Edge]; !ok {
-		b.order = append(b.order, p.Edge)
-	}
-	b.state[p.Edge] = p
-	if b.out.due(false) {
-		b.draw()
-	}
-}
-
-// draw moves up over the bars drawn before and draws them again. b.mu held.
-func (b *bars) draw() {
-	const width = 30
-	if b.drawn > 0 && b.out.term {
-		fmt.Fprintf(b.out.w, "\033[%dA", b.drawn)
-	}
-	for _, e := range b.order {
-		p := b.state[e]
-		n := width * p.Done() / max(p.Objects, 1)
-		fmt.Fprintf(b.out.w, "%s%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s\n", b.out.lineStart(), e, strings.Repeat("#", n),
-			strings.Repeat(".", width-n), p.Done(), p.Objects, p.Failed, float64(p.Bytes)/1e6, throughput(p.Bytes, p.Seconds))
-	}
-	b.drawn = len(b.order)
-}
-
-// finish draws the final state and starts over for the next title.
-func (b *bars) finish() {
-	if !b.on {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.order) > 0 && b.out.due(true) {
-		b.draw()
-	}
-}
-
-// pushMetrics are the push command's own metrics.
-type pushMetrics struct {
-	mu         sync.Mutex
-	seen       map[string]origin.EdgeProgress
-	objects    *prometheus.CounterVec
-	bytes      *prometheus.CounterVec
-	throughput *prometheus.GaugeVec
-}
-
-func newPushMetrics(reg prometheus.Registerer) *pushMetrics {
-	m := &pushMetrics{
-		seen: map[string]origin.EdgeProgress{},
-		objects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "push", Name: "objects_total",
-			Help: "Objects dealt with, by edge and result (pushed, skipped, failed)."}, []string{"edge", "result"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "push", Name: "bytes_total",
-			Help: "Body bytes pushed, by edge."}, []string{"edge"}),
-		throughput: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "push", Name: "throughput_bytes_per_second",
-			Help: "Average push throughput to each edge since its push started."}, []string{"edge"}),
-	}
-	reg.MustRegister(m.objects, m.bytes, m.throughput)
-	return m
-}
-
-// update adds what changed since the edge's last progress on the same
-// title.
-func (m *pushMetrics) update(p origin.EdgeProgress) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev := m.seen[p.Edge]
-	if prev.MPD != p.MPD { // a new title: its counts start from zero
-		prev = origin.EdgeProgress{}
-	}
-	m.objects.WithLabelValues(p.Edge, "pushed").Add(float64(max(p.Pushed-prev.Pushed, 0)))
-	m.objects.WithLabelValues(p.Edge, "skipped").Add(float64(max(p.Skipped-prev.Skipped, 0)))
-	m.objects.WithLabelValues(p.Edge, "failed").Add(float64(max(p.Failed-prev.Failed, 0)))
-	m.bytes.WithLabelValues(p.Edge).Add(float64(max(p.Bytes-prev.Bytes, 0)))
-	if p.Seconds > 0 {
-		m.throughput.WithLabelValues(p.Edge).Set(float64(p.Bytes) / p.Seconds)
-	}
-	m.seen[p.Edge] = p
+	return fmt.Sprintf("%s %s %d/%d objects, %d failed, %.1f MB, %s", p.Edge, progress.Bar(p.Done(), p.Objects, 30), p.Done(), p.Objects,
+		p.Failed, float64(p.Bytes)/1e6, mbps)
 }

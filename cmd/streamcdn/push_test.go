@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/streamcdn/streamcdn/edge"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/sample"
@@ -340,45 +339,3 @@ func TestPushFlags(t *testing.T) {
 	}
 }
 
-// TestPushProgress feeds progress of two titles on one edge to the
-// metrics and the bars: counters add each title's own counts, and the
-// bars show each edge's last state.
-func TestPushProgress(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := newPushMetrics(reg)
-	var out bytes.Buffer
-	b := newBars(&out, true)
-	steps := []origin.EdgeProgress{
-		{MPD: "http://o/a/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Bytes: 100, Seconds: 1},
-		{MPD: "http://o/a/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 2, Skipped: 1, Bytes: 250, Seconds: 2},
-		{MPD: "http://o/b/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Bytes: 40, Seconds: 1},
-		{MPD: "http://o/b/manifest.mpd", Edge: "http://e1", Objects: 3, Pushed: 1, Failed: 2, Bytes: 40, Seconds: 2},
-	}
-	for _, p := range steps {
-		m.update(p)
-		b.update(p)
-	}
-	b.finish()
-	want := map[string]float64{"pushed": 3, "skipped": 1, "failed": 2}
-	for result, n := range want {
-		if got := promtest.ToFloat64(m.objects.WithLabelValues("http://e1", result)); got != n {
-			t.Errorf("objects_total{result=%q} = %v, want %v", result, got, n)
-		}
-	}
-	if got := promtest.ToFloat64(m.bytes.WithLabelValues("http://e1")); got != 290 {
-		t.Errorf("bytes_total = %v, want 290", got)
-	}
-	if got := promtest.ToFloat64(m.throughput.WithLabelValues("http://e1")); got != 20 {
-		t.Errorf("throughput = %v B/s, want 20", got)
-	}
-	if problems, err := promtest.GatherAndLint(reg); err != nil || len(problems) > 0 {
-		t.Errorf("promlint: %v %v", err, problems)
-	}
-	// A buffer is not a terminal: plain lines, the last one the final
-	// state, no cursor movements.
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "http://e1 [##############################] 3/3 objects, 2 failed") ||
-		strings.ContainsAny(out.String(), "\r\033") {
-		t.Errorf("bars off a terminal: %q", out.String())
-	}
-}

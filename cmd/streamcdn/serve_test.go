@@ -9,9 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
-
 
 // TestAccessLogHangup: "origin --access-log FILE" writes a line per
 // request, and after logrotate's rename a SIGHUP makes it write to a new
@@ -61,4 +59,3 @@ func TestAccessLogHangup(t *testing.T) {
 		t.Errorf("rotated file: %q", got)
 	}
 }
-
