@@ -1,26 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/progress"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
@@ -118,7 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	elapsed := time.Since(start)
 
 	table := player.Table(fleet.Reports)
-	printFleet(stdout, table)
+	player.WriteTable(stdout, table)
 	segs, delayed, failed := 0, 0, 0
 	for _, s := range table {
 		segs += s.Segments
@@ -135,7 +128,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *outDir != "" {
-		if err := writeFleet(*outDir, fleet.Reports, table, *sampled); err != nil {
+		if err := charts.WriteFleet(*outDir, fleet.Reports, table, *sampled); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s: fleet.json sessions.csv segments.csv qoe_cdf.svg bitrate.svg buffer.svg\n", *outDir)
@@ -176,60 +169,4 @@ func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, 
 			draw()
 		}
 	}
-}
-
-func printFleet(w io.Writer, table map[string]*player.ABRSummary) {
-	abrs := make([]string, 0, len(table))
-	for k := range table {
-		abrs = append(abrs, k)
-	}
-	sort.Strings(abrs)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "abr\tmetric\tmean\tmedian\tp95\t\n")
-	for _, a := range abrs {
-		s := table[a]
-		for i, n := range player.FleetMetricNames {
-			label := ""
-			if i == 0 {
-				label = fmt.Sprintf("%s (%d)", a, s.Sessions)
-			}
-			st := s.Metrics[n]
-			fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%.4g\t\n", label, n, st.Mean, st.Median, st.P95)
-		}
-	}
-	tw.Flush()
-}
-
-// writeFleet writes the fleet's files, each whole or not at all.
-func writeFleet(dir string, reports []*player.Report, table map[string]*player.ABRSummary, sampled int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(map[string]any{"summary": table, "sessions": reports}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(dir, "fleet.json"), append(b, '\n')); err != nil {
-		return err
-	}
-	for name, write := range map[string]func(io.Writer, []*player.Report) error{
-		"sessions.csv": player.WriteSessionsCSV, "segments.csv": player.WriteFleetLogCSV,
-	} {
-		if err := atomicfile.WriteFrom(filepath.Join(dir, name), func(w io.Writer) error { return write(w, reports) }); err != nil {
-			return err
-		}
-	}
-	var cdf, rate, buf bytes.Buffer
-	if err := charts.QoECDF(&cdf, reports); err != nil {
-		return err
-	}
-	if err := charts.Timelines(&rate, &buf, reports, sampled); err != nil {
-		return err
-	}
-	for name, b := range map[string]*bytes.Buffer{"qoe_cdf.svg": &cdf, "bitrate.svg": &rate, "buffer.svg": &buf} {
-		if err := atomicfile.Write(filepath.Join(dir, name), b.Bytes()); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -9,17 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 )
 
 func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,100 +71,22 @@ Flags:
 	if err != nil {
 		return err
 	}
-	sockets, err := listenDNS(*addr, *workers)
+	sockets, err := cdndns.Listen(*addr, *workers)
 	if err != nil {
 		return err
 	}
 	adm, err := serve.Listen("admin", *admin, serve.AdminMux(reg, srv.Admin()))
 	if err != nil {
-		sockets.close()
+		sockets.Close()
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	serve.OnHangup(ctx, func() { reload(log, srv, *config) })
-	log.Info("dns serving", "listen", sockets.addr(), "admin", adm.Ln.Addr().String())
-	g.Go(func() error { return sockets.serve(ctx, srv) })
+	log.Info("dns serving", "listen", sockets.Addr(), "admin", adm.Ln.Addr().String())
+	g.Go(func() error { return sockets.Serve(ctx, srv) })
 	g.Go(func() error { srv.RunHealthChecks(ctx); return nil })
 	g.Go(func() error { return serve.All(ctx, log, adm) })
 	return g.Wait()
-}
-
-// dnsSockets are a DNS server's sockets: UDP, answered in batches by
-// cdndns.Server.ServeUDP, one goroutine per socket, and TCP, by
-// cdndns.Server.ServeTCP.
-type dnsSockets struct {
-	udp []*net.UDPConn
-	tcp net.Listener
-}
-
-// listenDNS binds addr over UDP, with workers sockets sharing the port
-// (SO_REUSEPORT: the kernel spreads the clients over them), and the same
-// port over TCP.
-//
-// With port 0 the TCP port is the one the system gave the UDP socket,
-// which a TCP connection may hold already: then another is tried, a few
-// times.
-func listenDNS(addr string, workers int) (*dnsSockets, error) {
-	workers = max(workers, 1)
-	lc := net.ListenConfig{}
-	if workers > 1 {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	for attempt := 1; ; attempt++ {
-		d := &dnsSockets{}
-		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dns udp: %w", err)
-		}
-		d.udp = append(d.udp, pc.(*net.UDPConn))
-		bound := pc.LocalAddr().String()
-		for len(d.udp) < workers {
-			pc, err := lc.ListenPacket(context.Background(), "udp", bound)
-			if err != nil {
-				d.close()
-				return nil, fmt.Errorf("dns udp socket %d: %w", len(d.udp)+1, err)
-			}
-			d.udp = append(d.udp, pc.(*net.UDPConn))
-		}
-		if d.tcp, err = net.Listen("tcp", bound); err == nil {
-			return d, nil
-		}
-		d.close()
-		if port != "0" || attempt == 5 {
-			return nil, fmt.Errorf("dns tcp: %w", err)
-		}
-	}
-}
-
-// addr is the address answered on.
-func (d *dnsSockets) addr() string { return d.udp[0].LocalAddr().String() }
-
-// serve answers on d with srv until ctx ends.
-func (d *dnsSockets) serve(ctx context.Context, srv *cdndns.Server) error {
-	g, ctx := errgroup.WithContext(ctx)
-	for _, u := range d.udp {
-		g.Go(func() error { return srv.ServeUDP(ctx, u) })
-	}
-	g.Go(func() error { return srv.ServeTCP(ctx, d.tcp) })
-	return g.Wait()
-}
-
-func (d *dnsSockets) close() {
-	for _, u := range d.udp {
-		u.Close()
-	}
-	if d.tcp != nil {
-		d.tcp.Close()
-	}
 }
 
 // reload loads the configuration at path into srv (on SIGHUP); a bad

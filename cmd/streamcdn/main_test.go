@@ -144,5 +144,3 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
-
-

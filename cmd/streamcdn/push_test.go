@@ -338,4 +338,3 @@ func TestPushFlags(t *testing.T) {
 		}
 	}
 }
-
