@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/progress"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
@@ -43,33 +44,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errors.New("bench: give --url or --video, not both")
 	}
-	session, err := pf.config()
+	cfg, err := fleetConfig(pf, *url, *videoPath, *tracesPath, *players, *stagger)
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	session.URL = *url
-	cfg := player.FleetConfig{Players: *players, Session: session, Stagger: *stagger,
-		MaxBufferMs: float64(pf.maxBuffer.Milliseconds()), NoAbandon: *pf.noAbandon}
-	for _, a := range strings.Split(*pf.abr, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.ABRs = append(cfg.ABRs, strings.ToLower(a))
-		}
-	}
-	if *tracesPath != "" || *url == "" { // a virtual-time fleet always has traces
-		if cfg.TraceNames, cfg.Traces, err = loadTraces(*tracesPath); err != nil {
-			return err
-		}
-		for i := range cfg.Traces {
-			cfg.Traces[i] = withLatency(cfg.Traces[i], *pf.latency)
-		}
-	}
-	if *url == "" {
-		if cfg.Video, err = loadVideo(*videoPath); err != nil {
-			return err
-		}
-	} else {
-		resolver, h2 := *pf.resolver, *pf.http2
-		cfg.NewClient = func() *http.Client { return player.NewClient(player.ClientConfig{Resolver: resolver, HTTP2: h2}) }
+		return err
 	}
 	reg := serve.NewRegistry()
 	if cfg.Session.Metrics, err = player.NewFleetMetrics(reg); err != nil {
@@ -81,16 +58,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	if *metricsAddr != "" {
-		l, err := serve.Listen("metrics", *metricsAddr, serve.AdminMux(reg, nil))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "fleet metrics on http://%s/metrics\n", l.Ln.Addr())
-		srvCtx, stop := context.WithCancel(context.Background())
-		defer stop()
-		go serve.All(srvCtx, slog.New(slog.DiscardHandler), l)
+	stopMetrics, err := serveMetrics(*metricsAddr, reg, stderr, "fleet")
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	var base runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&base)
@@ -108,25 +80,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
-
 	table := player.Table(fleet.Reports)
-	player.WriteTable(stdout, table)
-	segs, delayed, failed := 0, 0, 0
-	for _, s := range table {
-		segs += s.Segments
-		delayed += s.DelayedSegments
-		failed += s.Failed
-	}
-	fmt.Fprintf(stdout, "\n%d sessions in %s (%.1f sessions/s), at most %d at once; %d failed\n", cfg.Players, elapsed.Round(time.Millisecond),
-		float64(cfg.Players)/elapsed.Seconds(), fleet.Peak(), failed)
-	if cfg.Video == nil {
-		fmt.Fprintf(stdout, "segments delayed by the client's CPU (a timer > 50 ms late): %d of %d (%.2f%%)\n", delayed, segs, 100*float64(delayed)/float64(max(segs, 1)))
-		if peak > base.HeapInuse+base.StackInuse {
-			perPlayer := float64(peak-base.HeapInuse-base.StackInuse) / float64(cfg.Players)
-			fmt.Fprintf(stdout, "memory: peak heap+stacks %.1f MiB, %.1f KiB per player\n", float64(peak)/(1<<20), perPlayer/1024)
-		}
-	}
+	failed := printBench(stdout, fleet, table, time.Since(start), cfg.Video == nil, peak, base)
 	if *outDir != "" {
 		if err := charts.WriteFleet(*outDir, fleet.Reports, table, *sampled); err != nil {
 			return err
@@ -169,4 +124,76 @@ func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, 
 			draw()
 		}
 	}
+}
+
+// fleetConfig is the fleet the flags describe: a real-HTTP one with a
+// URL, else a virtual-time one on the video (default: the built-in).
+func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, stagger time.Duration) (player.FleetConfig, error) {
+	session, err := pf.config()
+	if err != nil {
+		return player.FleetConfig{}, fmt.Errorf("bench: %w", err)
+	}
+	session.URL = url
+	cfg := player.FleetConfig{Players: players, Session: session, Stagger: stagger,
+		MaxBufferMs: float64(pf.maxBuffer.Milliseconds()), NoAbandon: *pf.noAbandon}
+	for _, a := range strings.Split(*pf.abr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.ABRs = append(cfg.ABRs, strings.ToLower(a))
+		}
+	}
+	if tracesPath != "" || url == "" { // a virtual-time fleet always has traces
+		if cfg.TraceNames, cfg.Traces, err = loadTraces(tracesPath); err != nil {
+			return cfg, err
+		}
+		for i := range cfg.Traces {
+			cfg.Traces[i] = withLatency(cfg.Traces[i], *pf.latency)
+		}
+	}
+	if url == "" {
+		if cfg.Video, err = loadVideo(videoPath); err != nil {
+			return cfg, err
+		}
+	} else {
+		resolver, h2 := *pf.resolver, *pf.http2
+		cfg.NewClient = func() *http.Client { return player.NewClient(player.ClientConfig{Resolver: resolver, HTTP2: h2}) }
+	}
+	return cfg, nil
+}
+
+// printBench prints the fleet's summary and returns its failed sessions.
+func printBench(stdout io.Writer, fleet *player.Fleet, table map[string]*player.ABRSummary, elapsed time.Duration, real bool, peak uint64, base runtime.MemStats) int {
+	player.WriteTable(stdout, table)
+	segs, delayed, failed := 0, 0, 0
+	for _, s := range table {
+		segs += s.Segments
+		delayed += s.DelayedSegments
+		failed += s.Failed
+	}
+	fmt.Fprintf(stdout, "\n%d sessions in %s (%.1f sessions/s), at most %d at once; %d failed\n", len(fleet.Reports), elapsed.Round(time.Millisecond),
+		float64(len(fleet.Reports))/elapsed.Seconds(), fleet.Peak(), failed)
+	if real {
+		fmt.Fprintf(stdout, "segments delayed by the client's CPU (a timer > 50 ms late): %d of %d (%.2f%%)\n", delayed, segs, 100*float64(delayed)/float64(max(segs, 1)))
+		if peak > base.HeapInuse+base.StackInuse {
+			perPlayer := float64(peak-base.HeapInuse-base.StackInuse) / float64(len(fleet.Reports))
+			fmt.Fprintf(stdout, "memory: peak heap+stacks %.1f MiB, %.1f KiB per player\n", float64(peak)/(1<<20), perPlayer/1024)
+		}
+	}
+	return failed
+}
+
+// serveMetrics serves reg's metrics on addr until stop; none when addr
+// is "".
+func serveMetrics(addr string, reg *prometheus.Registry, stderr io.Writer, what string) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	l, err := serve.Listen("metrics", addr, serve.AdminMux(reg, nil))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "%s metrics on http://%s/metrics\n", what, l.Ln.Addr())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { serve.All(ctx, slog.New(slog.DiscardHandler), l); close(done) }()
+	return func() { cancel(); <-done }, nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/streamcdn/streamcdn/deploy/kube"
 	"github.com/streamcdn/streamcdn/deploy/report"
 	"github.com/streamcdn/streamcdn/deploy/scenario"
-	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
@@ -178,37 +176,19 @@ func deployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "deployment %s: controller pid %d, up since %s, ready after %.2f s\n\n", st.Name, st.Controller,
 		st.Started.Format(time.RFC3339), st.ReadyAfter)
-	hc := &http.Client{Timeout: time.Second}
-	// The state file may lag a process's death; the processes that carry
-	// the deployment's ID are the truth.
-	live := map[int]bool{}
-	for _, pid := range deploy.Processes(st.ID) {
-		live[pid] = true
-	}
+	health := deploy.Check(ctx, st)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "component\tpid\tprocess\thealth\tlog")
 	down := 0
-	for _, p := range st.Processes {
-		c, _ := st.Plan.Component(p.Component)
-		health := "down"
-		if code, err := httpx.Probe(ctx, hc, c.Ready); err == nil {
-			health = "ok"
-			if code != http.StatusOK {
-				health = http.StatusText(code)
-			}
-		}
-		if health != "ok" {
+	for _, h := range health {
+		if h.Health != "ok" {
 			down++
 		}
-		state := p.State
-		if state == "running" && !live[p.PID] {
-			state = "exited"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", p.Component, p.PID, state, health, p.Log)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", h.Component, h.PID, h.State, h.Health, h.Log)
 	}
 	tw.Flush()
 	if down > 0 {
-		return fmt.Errorf("deploy: %d of %d components not healthy", down, len(st.Processes))
+		return fmt.Errorf("deploy: %d of %d components not healthy", down, len(health))
 	}
 	return nil
 }
@@ -317,20 +297,6 @@ func deployValidate(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	nodes := 0
-	for _, c := range plan.Components {
-		if c.Kind == deploy.KindEdge {
-			nodes++
-		}
-	}
-	fmt.Fprintf(stdout, "%s: valid. %d regions, %d edge nodes, %d processes, %d players, %d titles\n", t.Name,
-		len(t.Regions), nodes, len(plan.Components), t.PlayerCount(), len(t.Origin.Titles))
-	for i, r := range t.Regions {
-		cl := "clients only"
-		if r.Edge != nil {
-			cl = fmt.Sprintf("cluster 127.0.%d.1, %d nodes, mode %s", i+1, r.Edge.Nodes, r.Edge.EdgeMode())
-		}
-		fmt.Fprintf(stdout, "  %-10s 127.0.%d.0/24  %s\n", r.Name, i+1, cl)
-	}
+	plan.WriteLayout(stdout)
 	return nil
 }

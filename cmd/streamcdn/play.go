@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
@@ -129,7 +128,7 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.SessionID = sessionID()
 	rep, playErr := player.Play(ctx, cfg)
-	printReport(stdout, rep)
+	rep.WriteText(stdout)
 	if *jsonPath != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -148,20 +147,4 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return playErr
-}
-
-func printReport(w io.Writer, r *player.Report) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "session\t%s, %s, ended %s\n", r.URL, r.Protocol, r.Ended)
-	fmt.Fprintf(tw, "abr\t%s\n", r.ABR)
-	fmt.Fprintf(tw, "segments\t%d (%d abandoned), %d bytes\n", r.Segments, r.Abandoned, r.Bytes)
-	fmt.Fprintf(tw, "startup\t%.3f s\n", r.StartupS)
-	fmt.Fprintf(tw, "rebuffering\t%d stalls, %.2f s, ratio %.4f\n", r.RebufferEvents, r.RebufferS, r.RebufferRatio)
-	fmt.Fprintf(tw, "bitrate\t%.0f kbit/s time-average, %d switches, %.0f kbit/s mean change\n", r.AvgBitrateKbps, r.Switches, r.AvgBitrateChange)
-	fmt.Fprintf(tw, "QoE\tsabre score %.3f, qoe_lin %.3f\n", r.SabreScore, r.QoELin)
-	fmt.Fprintf(tw, "client delays\t%d segments\n", r.DelayedSegments)
-	for _, e := range r.Errors {
-		fmt.Fprintf(tw, "error\t%.2f s segment %d: %s (%s): %s\n", e.AtS, e.Segment, e.Kind, e.Action, e.Error)
-	}
-	tw.Flush()
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/progress"
-	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
 
@@ -73,16 +72,11 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *metricsAddr != "" {
-		l, err := serve.Listen("metrics", *metricsAddr, serve.AdminMux(svc.reg, nil))
-		if err != nil {
-			return err
-		}
-		mctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go serve.All(mctx, svc.log, l)
-		fmt.Fprintf(stderr, "push metrics on http://%s/metrics\n", l.Ln.Addr())
+	stopMetrics, err := serveMetrics(*metricsAddr, svc.reg, stderr, "push")
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	bars := progress.New(stderr, 100*time.Millisecond)
 	cfg := origin.PushConfig{MPD: *mpd, Edges: edges, Token: svc.token, RateBPS: bps, Concurrency: *conc, Window: win,
 		Fill: *fill, Logger: svc.log, Progress: func(p origin.EdgeProgress) {

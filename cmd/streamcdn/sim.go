@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/streamcdn/streamcdn/player"
@@ -61,18 +59,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"sessions": sessions, "summary": summary})
 	}
-	var keys []string
-	for k := range summary {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "abr\tsessions\tbitrate kbit/s\trebuffer ratio\trebuffer s\tswitches\tstartup s\tsabre score\tqoe_lin\t")
-	for _, k := range keys {
-		s := summary[k]
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.4f\t%.2f\t%.1f\t%.2f\t%.3f\t%.3f\t\n", k, s.Sessions, s.AvgBitrateKbps, s.RebufferRatio, s.RebufferS, s.Switches, s.StartupS, s.SabreScore, s.QoELin)
-	}
-	return tw.Flush()
+	return player.WriteSummary(stdout, summary)
 }
 
 // loadVideo reads the video description at path, or returns the

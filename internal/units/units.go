@@ -29,3 +29,33 @@ func ParseSize(s string) (int64, error) {
 	}
 	return int64(v * float64(mult)), nil
 }
+
+// Size is a byte size that a flag sets from text (flag.Value): 1GiB.
+type Size int64
+
+// Set parses s (ParseSize).
+func (z *Size) Set(s string) error {
+	v, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*z = Size(v)
+	return nil
+}
+
+// String writes the size in the largest binary unit that divides it.
+func (z *Size) String() string {
+	if z == nil {
+		return "0"
+	}
+	v := int64(*z)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v != 0 && v%u.mult == 0 {
+			return strconv.FormatInt(v/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(v, 10) + "B"
+}

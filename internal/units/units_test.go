@@ -33,3 +33,20 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeFlag: a Size is set from text and written back in the largest
+// binary unit that divides it.
+func TestSizeFlag(t *testing.T) {
+	for _, tc := range []struct{ in, out string }{
+		{"1GiB", "1GiB"}, {"1536MiB", "1536MiB"}, {"20GB", "19531250KiB"}, {"1000B", "1000B"}, {"4096", "4KiB"}, {"1.5KiB", "1536B"},
+	} {
+		var z Size
+		if err := z.Set(tc.in); err != nil || z.String() != tc.out {
+			t.Errorf("Set(%q): %v, String %q, want %q", tc.in, err, z.String(), tc.out)
+		}
+	}
+	var z Size = 7
+	if err := z.Set("-1MiB"); err == nil || z != 7 {
+		t.Errorf("Set(-1MiB) = %v, size %d: want an error and the size unchanged", err, z)
+	}
+}
