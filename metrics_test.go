@@ -33,7 +33,8 @@ func TestMetricNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cdndns.New(*cfg, cdndns.Options{Registry: wrap("dns")}); err != nil {
+	cfg.Registry = wrap("dns")
+	if _, err := cdndns.New(*cfg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := player.NewFleetMetrics(wrap("fleet")); err != nil {

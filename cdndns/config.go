@@ -37,6 +37,9 @@ type Config struct {
 	Health HealthConfig `json:"health"`
 	// RTTMaxAge is how long a measured RTT stays fresh; if zero, 5m.
 	RTTMaxAge Duration `json:"rtt_max_age,omitempty"`
+	// Options are the process's settings, not read from the file; Reload
+	// keeps New's.
+	Options `json:"-"`
 }
 
 // Zone is one zone with its SOA, NS and static records.

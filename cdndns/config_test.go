@@ -91,11 +91,11 @@ func TestConfigFileGeoDB(t *testing.T) {
 		t.Errorf("geo_db = %q", c.GeoDB)
 	}
 	c.GeoDB = filepath.Join(t.TempDir(), "missing.mmdb")
-	if _, err := New(*c, Options{}); err == nil || !strings.Contains(err.Error(), "geo_db") {
+	if _, err := New(*c); err == nil || !strings.Contains(err.Error(), "geo_db") {
 		t.Errorf("missing geo db: %v, want an error naming geo_db", err)
 	}
 	c.GeoDB = "examples/kingcdn.yaml" // not a database
-	if _, err := New(*c, Options{}); err == nil || !strings.Contains(err.Error(), "geo_db") {
+	if _, err := New(*c); err == nil || !strings.Contains(err.Error(), "geo_db") {
 		t.Errorf("not a geo db: %v, want an error naming geo_db", err)
 	}
 }

@@ -26,7 +26,7 @@ func hardServer(t *testing.T) string {
 		cfg.Zones[0].Records = append(cfg.Zones[0].Records, Record{Name: "txt.netcinema.com.", Type: "TXT", TTL: 60,
 			Value: `"` + strings.Repeat("t", 50) + fmt.Sprint(i) + `"`})
 	}
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

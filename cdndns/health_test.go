@@ -61,7 +61,7 @@ func TestRunHealthChecks(t *testing.T) {
 	}
 	cfg.Clusters[1].HealthURL = hs.URL + "/healthz"
 	cfg.Health.Interval = Duration(10 * time.Millisecond)
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

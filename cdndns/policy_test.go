@@ -38,7 +38,8 @@ func policyServer(t *testing.T) (*Server, *fakeClock, string) {
 	}
 	cfg.Geo = append(cfg.Geo, GeoNet{Prefix: "100.64.0.0/10", Lat: 48.86, Lon: 2.35})
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	s, err := New(*cfg, Options{Now: clock.Now, AdminToken: "secret"})
+	cfg.Now, cfg.AdminToken = clock.Now, "secret"
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,8 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	s, err := New(*cfg, Options{Registry: reg})
+	cfg.Registry = reg
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

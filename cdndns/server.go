@@ -92,7 +92,8 @@ type alias struct {
 }
 
 // New compiles cfg, which must be valid (LoadConfig checks it).
-func New(cfg Config, opts Options) (*Server, error) {
+func New(cfg Config) (*Server, error) {
+	opts := cfg.Options
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -32,7 +32,7 @@ func exampleServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestTruncationAndTCP(t *testing.T) {
 		cfg.Zones[0].Records = append(cfg.Zones[0].Records, Record{Name: "big.netcinema.com.", Type: "TXT", TTL: 60,
 			Value: `"` + strings.Repeat("x", 60) + string(rune('a'+i%26)) + `"`})
 	}
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,4 +88,3 @@ func (d *Sockets) Close() {
 		d.tcp.Close()
 	}
 }
-

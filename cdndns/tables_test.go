@@ -102,7 +102,7 @@ func TestDamagedGeoDBRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,8 @@ func tcpServe(t *testing.T, opts Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(*cfg, opts)
+	cfg.Options = opts
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func tcpChild() {
 		fmt.Println(err)
 		os.Exit(1)
 	}
-	s, err := New(*cfg, Options{}) // the cap derived from the limit
+	s, err := New(*cfg) // the cap derived from the limit
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)

@@ -180,7 +180,7 @@ func TestFastPathAliases(t *testing.T) {
 		Record{Name: "away.netcinema.com.", Type: "CNAME", TTL: 60, Value: "cdn.example.net."},
 		Record{Name: "nohost.netcinema.com.", Type: "CNAME", TTL: 60, Value: "nope.kingcdn.com."},
 	)
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestFastPathTruncates(t *testing.T) {
 	for i := range 40 {
 		cfg.Clusters[1].IPv4 = append(cfg.Clusters[1].IPv4, netip.AddrFrom4([4]byte{127, 0, 2, byte(10 + i)}).String())
 	}
-	s, err := New(*cfg, Options{})
+	s, err := New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

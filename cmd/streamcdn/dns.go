@@ -67,7 +67,8 @@ Flags:
 		return err
 	}
 	log, reg := svc.log, svc.reg
-	srv, err := cdndns.New(*cfg, cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token, MaxUDPSize: *maxUDP})
+	cfg.Options = cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token, MaxUDPSize: *maxUDP}
+	srv, err := cdndns.New(*cfg)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func runDNSExplain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := cdndns.New(*cfg, cdndns.Options{})
+	srv, err := cdndns.New(*cfg)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,8 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := cdndns.New(*cfg, cdndns.Options{AdminToken: "dns-secret"})
+	cfg.AdminToken = "dns-secret"
+	d, err := cdndns.New(*cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 
 	"github.com/streamcdn/streamcdn/deploy/wan"
@@ -43,39 +42,24 @@ func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	reg := serve.NewRegistry()
-	m, err := wan.NewMetrics(reg)
+	cfg.Logger, cfg.Registry = log, reg
+	w, err := wan.New(cfg)
 	if err != nil {
 		return err
 	}
-	var proxies []*wan.Proxy
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for _, pc := range cfg.Proxies {
-		p, err := wan.New(pc, m, log)
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", pc.Listen)
-		if err != nil {
-			return fmt.Errorf("wan %s: %w", pc.Name, err)
-		}
-		proxies, lns = append(proxies, p), append(lns, ln)
+	defer w.Close()
+	if err := w.Listen(); err != nil {
+		return err
 	}
 	mux := serve.AdminMux(reg, nil)
-	mux.Handle("GET /health/", wan.HealthHandler(proxies))
+	mux.Handle("GET /health/", w.Health())
 	adm, err := serve.Listen("admin", *admin, mux)
 	if err != nil {
 		return err
 	}
-	log.Info("wan proxies serving", "proxies", len(proxies), "admin", adm.Ln.Addr().String())
+	log.Info("wan proxies serving", "proxies", len(cfg.Proxies), "admin", adm.Ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
-	for i, p := range proxies {
-		g.Go(func() error { return p.Serve(ctx, lns[i]) })
-	}
+	g.Go(func() error { return w.Serve(ctx) })
 	g.Go(func() error { return serve.All(ctx, log, adm) })
 	return g.Wait()
 }

@@ -22,11 +22,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"golang.org/x/sync/errgroup"
 )
 
 // Config is a set of proxies.
 type Config struct {
 	Proxies []ProxyConfig `json:"proxies"`
+	// Logger and Registry are the process's, not read from the file.
+	Logger *slog.Logger `json:"-"`
+	// Registry gets the proxies' metrics; nil: none.
+	Registry prometheus.Registerer `json:"-"`
 }
 
 // ProxyConfig is one emulated path into a service.
@@ -116,8 +121,65 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// New checks cfg and makes its proxy; m is from NewMetrics.
-func New(cfg ProxyConfig, m *Metrics, log *slog.Logger) (*Proxy, error) {
+// WAN is a region's proxies.
+type WAN struct {
+	proxies []*Proxy
+	lns     []net.Listener
+}
+
+// New checks cfg and makes its proxies; Listen binds them.
+func New(cfg Config) (*WAN, error) {
+	m, err := NewMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("wan: %w", err)
+	}
+	w := &WAN{}
+	for _, pc := range cfg.Proxies {
+		p, err := newProxy(pc, m, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		w.proxies = append(w.proxies, p)
+	}
+	return w, nil
+}
+
+// Listen binds every proxy's address.
+func (w *WAN) Listen() error {
+	for _, p := range w.proxies[len(w.lns):] {
+		ln, err := net.Listen("tcp", p.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("wan %s: %w", p.cfg.Name, err)
+		}
+		w.lns = append(w.lns, ln)
+	}
+	return nil
+}
+
+// Serve carries every proxy's connections until ctx ends; Listen first.
+func (w *WAN) Serve(ctx context.Context) error {
+	if len(w.lns) != len(w.proxies) {
+		return errors.New("wan: Serve before Listen")
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for i, p := range w.proxies {
+		g.Go(func() error { return p.Serve(ctx, w.lns[i]) })
+	}
+	return g.Wait()
+}
+
+// Close closes the listeners of a WAN that does not serve.
+func (w *WAN) Close() {
+	for _, ln := range w.lns {
+		ln.Close()
+	}
+}
+
+// Health answers GET /health/NAME (HealthHandler).
+func (w *WAN) Health() http.Handler { return HealthHandler(w.proxies) }
+
+// newProxy checks cfg and makes its proxy; m is from NewMetrics.
+func newProxy(cfg ProxyConfig, m *Metrics, log *slog.Logger) (*Proxy, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("wan: proxy without a name")
 	}

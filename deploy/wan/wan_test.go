@@ -22,7 +22,7 @@ func start(t *testing.T, cfg ProxyConfig) (string, *Proxy, *prometheus.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg, m, nil)
+	p, err := newProxy(cfg, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +193,67 @@ func TestNewRefuses(t *testing.T) {
 		{Name: "n", Backends: []Backend{{Addr: "x:1"}}, Paths: []Path{{Label: "no prefix"}}},
 		{Name: "n", Backends: []Backend{{Addr: "x:1"}}, Default: Path{RTTMs: -1}},
 	} {
-		if _, err := New(cfg, m, nil); err == nil {
+		if _, err := newProxy(cfg, m, nil); err == nil {
 			t.Errorf("New(%+v): no error", cfg)
 		}
 	}
+}
+
+// TestWAN: New makes a region's proxies from one Config, Listen binds
+// them, Serve carries them until its context ends, Health answers for
+// each by name; a bad proxy fails New, a taken address Listen.
+func TestWAN(t *testing.T) {
+	be := backend(t, "hello")
+	backends := []Backend{{Addr: strings.TrimPrefix(be.URL, "http://"), Health: be.URL}}
+	reg := prometheus.NewRegistry()
+	w, err := New(Config{Registry: reg, Proxies: []ProxyConfig{
+		{Name: "a", Listen: "127.0.0.1:0", Backends: backends}, {Name: "b", Listen: "127.0.0.1:0", Backends: backends}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Serve(t.Context()); err == nil {
+		t.Error("Serve before Listen: no error")
+	}
+	if err := w.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ctx) }()
+	for _, ln := range w.lns {
+		if body, _ := get(t, "127.0.0.1", "http://"+ln.Addr().String()+"/"); body != "hello" {
+			t.Errorf("through %s: %q", ln.Addr(), body)
+		}
+	}
+	for path, code := range map[string]int{"/health/a": 200, "/health/b": 200, "/health/c": 404} {
+		rec := httptest.NewRecorder()
+		w.Health().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != code {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, code)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel: %v", err)
+	}
+	if n := testutil.ToFloat64(w.proxies[0].active); n != 0 {
+		t.Errorf("connections open after Serve returned: %v", n)
+	}
+
+	if _, err := New(Config{Proxies: []ProxyConfig{{Name: "x"}}}); err == nil {
+		t.Error("a proxy without backends: no error")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	w2, err := New(Config{Proxies: []ProxyConfig{{Name: "a", Listen: taken.Addr().String(), Backends: backends}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Listen(); err == nil {
+		t.Error("Listen on a taken address: no error")
+	}
+	w2.Close()
 }

@@ -73,4 +73,3 @@ func TestApplyFlags(t *testing.T) {
 		}
 	}
 }
-
