@@ -3,6 +3,7 @@ package player
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,8 @@ type Config struct {
 	// time. 0 means 1.
 	Speed float64
 	// CMCD sends Common Media Client Data with every request.
-	CMCD      CMCD
+	CMCD CMCD
+	// SessionID is CMCD's sid; if empty, a random one.
 	SessionID string
 	// NoAbandon turns abandonment off.
 	NoAbandon bool
@@ -169,6 +171,9 @@ func newSession(cfg Config) *session {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionID == "" {
+		cfg.SessionID = rand.Text()
 	}
 	s := &session{cfg: cfg, log: cfg.Logger, client: cfg.Client, clk: newClock(cfg.Speed),
 		inits: map[*manifest.Track]*initInfo{}}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Period is one stretch of a network trace.
@@ -23,6 +24,22 @@ type Period struct {
 
 // Trace is a network trace; it loops when it ends.
 type Trace []Period
+
+// WithLatency is t with d as the latency of every period that has none
+// (Pensieve's traces have none).
+func (t Trace) WithLatency(d time.Duration) Trace {
+	if d <= 0 || t == nil {
+		return t
+	}
+	out := make(Trace, len(t))
+	for i, p := range t {
+		if p.LatencyMs == 0 {
+			p.LatencyMs = float64(d.Milliseconds())
+		}
+		out[i] = p
+	}
+	return out
+}
 
 // maxPeriods bounds a trace read from a file.
 const maxPeriods = 1 << 20

@@ -3,6 +3,7 @@ package player
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseTrace(t *testing.T) {
@@ -42,5 +43,16 @@ func TestParseTrace(t *testing.T) {
 				t.Errorf("%s: period %d = %+v, want %+v", tc.name, i, got[i], tc.want[i])
 			}
 		}
+	}
+}
+
+func TestWithLatency(t *testing.T) {
+	tr := Trace{{DurationMs: 1000, BandwidthKbps: 1, LatencyMs: 0}, {DurationMs: 1000, BandwidthKbps: 1, LatencyMs: 40}}
+	got := tr.WithLatency(80 * time.Millisecond)
+	if got[0].LatencyMs != 80 || got[1].LatencyMs != 40 || tr[0].LatencyMs != 0 {
+		t.Errorf("WithLatency: %+v (input now %+v); want 80 added where there was none, the input untouched", got, tr)
+	}
+	if got := tr.WithLatency(0); got[0].LatencyMs != 0 {
+		t.Errorf("no latency to add: %+v", got)
 	}
 }

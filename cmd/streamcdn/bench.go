@@ -146,7 +146,7 @@ func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, 
 			return cfg, err
 		}
 		for i := range cfg.Traces {
-			cfg.Traces[i] = withLatency(cfg.Traces[i], *pf.latency)
+			cfg.Traces[i] = cfg.Traces[i].WithLatency(*pf.latency)
 		}
 	}
 	if url == "" {

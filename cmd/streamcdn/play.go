@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -60,27 +58,6 @@ func (f *playFlags) config() (player.Config, error) {
 		Client: player.NewClient(player.ClientConfig{Resolver: *f.resolver, HTTP2: *f.http2})}, nil
 }
 
-// withLatency returns t with ms added to every period with no latency.
-func withLatency(t player.Trace, d time.Duration) player.Trace {
-	if d <= 0 || t == nil {
-		return t
-	}
-	out := make(player.Trace, len(t))
-	for i, p := range t {
-		if p.LatencyMs == 0 {
-			p.LatencyMs = float64(d.Milliseconds())
-		}
-		out[i] = p
-	}
-	return out
-}
-
-func sessionID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // runPlay streams one title as a headless player:
 // streamcdn play URL [--abr NAME] [--trace FILE] [--json FILE] [--log FILE.csv] ...
 func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -123,10 +100,9 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if cfg.Trace, err = player.LoadTrace(*tracePath); err != nil {
 			return err
 		}
-		cfg.Trace = withLatency(cfg.Trace, *pf.latency)
+		cfg.Trace = cfg.Trace.WithLatency(*pf.latency)
 		cfg.TraceName = *tracePath
 	}
-	cfg.SessionID = sessionID()
 	rep, playErr := player.Play(ctx, cfg)
 	rep.WriteText(stdout)
 	if *jsonPath != "" {

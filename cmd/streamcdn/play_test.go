@@ -10,12 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 	"github.com/streamcdn/streamcdn/origin"
-	"github.com/streamcdn/streamcdn/player"
 )
 
 // sampleOrigin serves the sample from a real origin on 127.0.0.1 and
@@ -138,13 +136,3 @@ func checkFleetOut(t *testing.T, dir, out string, want []string) {
 	}
 }
 
-func TestWithLatency(t *testing.T) {
-	tr := player.Trace{{DurationMs: 1000, BandwidthKbps: 1, LatencyMs: 0}, {DurationMs: 1000, BandwidthKbps: 1, LatencyMs: 40}}
-	got := withLatency(tr, 80*time.Millisecond)
-	if got[0].LatencyMs != 80 || got[1].LatencyMs != 40 || tr[0].LatencyMs != 0 {
-		t.Errorf("withLatency: %+v (input now %+v); want 80 added where there was none, the input untouched", got, tr)
-	}
-	if got := withLatency(tr, 0); got[0].LatencyMs != 0 {
-		t.Errorf("no latency to add: %+v", got)
-	}
-}
