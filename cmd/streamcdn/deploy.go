@@ -21,35 +21,15 @@ import (
 	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
-const deployUsage = `usage: streamcdn deploy <up|status|down|play|render|validate> [flags]
-
-  up        start every component of a topology as its own process, each
-            region on 127.0.R.0/24 with emulated WAN links; runs until
-            interrupted or "deploy down"
-  status    the state of a local deployment and its processes' health
-  down      stop a local deployment; no process is left behind
-  play      run the topology's player populations against a deployment
-  render    write Kubernetes manifests, one namespace per region
-  validate  check a topology file and print its layout`
-
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, deployUsage)
-		return errors.New("deploy: give a subcommand")
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, deployUsage)
-		return flag.ErrHelp
-	}
-	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"up": deployUp, "status": deployStatus, "down": deployDown, "play": deployPlay,
-		"render": deployRender, "validate": deployValidate,
-	}[args[0]]
-	if sub == nil {
-		fmt.Fprintln(stderr, deployUsage)
-		return fmt.Errorf("deploy: unknown subcommand %q", args[0])
-	}
-	return sub(ctx, args[1:], stdout, stderr)
+	return dispatch(ctx, "deploy", []command{
+		{"up", "start every component of a topology as its own process, each region on 127.0.R.0/24 with emulated WAN links; runs until interrupted or \"deploy down\"", deployUp},
+		{"status", "the state of a local deployment and its processes' health", deployStatus},
+		{"down", "stop a local deployment; no process is left behind", deployDown},
+		{"play", "run the topology's player populations and events against a deployment, and report", deployPlay},
+		{"render", "write Kubernetes manifests, one namespace per region", deployRender},
+		{"validate", "check a topology file and print its layout", deployValidate},
+	}, args, stdout, stderr)
 }
 
 // topologyFlags are the flags that name a deployment.

@@ -134,17 +134,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer srv.Close()
-	pub, err := serve.Listen("edge", *f.addr, srv)
+	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
+		AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
 	if err != nil {
 		return err
 	}
-	pub.ConnContext = srv.ConnContext
-	adm, err := serve.Listen("admin", *f.admin, serve.AdminMux(reg, srv.Admin()))
-	if err != nil {
-		pub.Ln.Close()
-		return err
-	}
-	pub.TLS, adm.TLS = fr.TLS, fr.TLS
 	log.Info("edge serving", "upstream", cfg.Upstream, "listen", pub.Ln.Addr().String(), "admin", adm.Ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
 	if *f.dnsAdmin != "" {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -66,28 +67,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		return runVersion(ctx, nil, stdout, stderr)
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return errors.New("no command")
+	return dispatch(ctx, "", commands(), args, stdout, stderr)
+}
+
+// dispatch runs the command of cmds that args name, after group ("" for
+// the binary's own commands).
+func dispatch(ctx context.Context, group string, cmds []command, args []string, stdout, stderr io.Writer) error {
+	name := strings.TrimSpace("streamcdn " + group)
+	usage := func() {
+		fmt.Fprintf(stderr, "usage: %s <command> [flags]\n\ncommands:\n", name)
+		for _, c := range cmds {
+			fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
 		}
-		return nil
+		fmt.Fprintf(stderr, "\nRun \"%s <command> -h\" for a command's flags.\n", name)
 	}
-	for _, c := range commands() {
+	if len(args) == 0 {
+		usage()
+		return fmt.Errorf("%s: no command", name)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return flag.ErrHelp
+	}
+	for _, c := range cmds {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}
-	usage(stderr)
-	return fmt.Errorf("unknown command %q", args[0])
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: streamcdn <command> [flags]\n\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun \"streamcdn <command> -h\" for a command's flags.")
+	usage()
+	return fmt.Errorf("%s: unknown command %q", name, args[0])
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {

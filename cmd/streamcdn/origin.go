@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 
 	"github.com/streamcdn/streamcdn/internal/conf"
 	"github.com/streamcdn/streamcdn/internal/serve"
@@ -44,31 +41,16 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer fr.Close()
-	return serveOrigin(ctx, log, origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: fr.Access}, *addr, *admin, fr.TLS, func(pub, adm net.Addr) {
-		log.Info("origin serving", "dir", *dir, "listen", pub.String(), "admin", adm.String())
-	})
-}
-
-// serveOrigin runs an origin over cfg.Dir on addr with its admin listener
-// on admin until ctx ends, calling ready once both listen.
-func serveOrigin(ctx context.Context, log *slog.Logger, cfg origin.Config, addr, admin string, tlsCfg *tls.Config, ready func(pub, adm net.Addr)) error {
 	reg := serve.NewRegistry()
-	cfg.Logger, cfg.Registry = log, reg
-	srv, err := origin.New(cfg)
+	srv, err := origin.New(origin.Config{Dir: *dir, MPDMaxAge: *mpdAge, AccessLog: fr.Access, Logger: log, Registry: reg})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	pub, err := serve.Listen("origin", addr, srv)
+	pub, adm, err := serve.Bind(serve.Pair{Name: "origin", Addr: *addr, Handler: srv, AdminAddr: *admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
 	if err != nil {
 		return err
 	}
-	adm, err := serve.Listen("admin", admin, serve.AdminMux(reg, srv.Admin()))
-	if err != nil {
-		pub.Ln.Close()
-		return err
-	}
-	pub.TLS, adm.TLS = tlsCfg, tlsCfg
-	ready(pub.Ln.Addr(), adm.Ln.Addr())
+	log.Info("origin serving", "dir", *dir, "listen", pub.Ln.Addr().String(), "admin", adm.Ln.Addr().String())
 	return serve.All(ctx, log, pub, adm)
 }

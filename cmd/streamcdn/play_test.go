@@ -135,4 +135,3 @@ func checkFleetOut(t *testing.T, dir, out string, want []string) {
 		}
 	}
 }
-

@@ -227,3 +227,30 @@ func CAPool(caFile string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// Pair is a component's two listeners: the public one, and the admin one
+// with /metrics from Registry and the component's admin handler.
+type Pair struct {
+	Name        string
+	Addr        string
+	Handler     http.Handler
+	ConnContext func(context.Context, net.Conn) context.Context // optional
+	AdminAddr   string
+	Admin       http.Handler // nil: a plain /healthz
+	Registry    *prometheus.Registry
+	TLS         *tls.Config // on both; nil: plain HTTP
+}
+
+// Bind binds both listeners of p: the public one, then the admin one.
+func Bind(p Pair) (pub, admin Listener, err error) {
+	if pub, err = Listen(p.Name, p.Addr, p.Handler); err != nil {
+		return pub, admin, err
+	}
+	if admin, err = Listen("admin", p.AdminAddr, AdminMux(p.Registry, p.Admin)); err != nil {
+		pub.Ln.Close()
+		return pub, admin, err
+	}
+	pub.ConnContext = p.ConnContext
+	pub.TLS, admin.TLS = p.TLS, p.TLS
+	return pub, admin, nil
+}
