@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
 // TokenFile is the name of the admin token's file in a deployment's
@@ -119,4 +122,24 @@ func (r *Remote) Snapshot(ctx context.Context) (Snapshot, error) {
 		return s, fmt.Errorf("deploy: status: %w", err)
 	}
 	return s, nil
+}
+
+// Serve serves the controller's page on ln until ctx ends, then stops
+// the deployment: the status page (Watcher), /metrics from reg and the
+// control API (ControlHandler).
+func (d *Deployment) Serve(ctx context.Context, ln net.Listener, reg *prometheus.Registry) error {
+	ctl, err := ControlHandler(d)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := serve.AdminMux(reg, NewWatcher(d).Handler())
+	mux.Handle("/control/", ctl)
+	err = serve.All(ctx, d.log, serve.Listener{Name: "status", Ln: ln, Handler: mux})
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if serr := d.Stop(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,8 +24,7 @@ import (
 // runBench runs a fleet of players, against a server or in virtual time:
 // streamcdn bench --url URL|--video FILE --players N --traces DIR --abr a,b,c [--speed K] [--out DIR].
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", stderr)
 	pf := addPlayFlags(fs, "bolae")
 	url := fs.String("url", "", "The MPD to stream: a real-HTTP fleet.")
 	videoPath := fs.String("video", "", "A video description in Sabre's format: a virtual-time fleet (Sabre's model). Without --url or --video, the built-in "+sample.VideoName+".")

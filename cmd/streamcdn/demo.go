@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +17,7 @@ import (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", stderr)
 	topology := fs.String("topology", "", "The topology file to run; default: the built-in three-region topology (deploy/examples/three-region.yaml).")
 	mode := fs.String("mode", "", "Compare how edges are filled: run the topology once per mode, each on fresh caches, every cluster in the mode: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the others pulled), or all three, and print them side by side. Failures and restores happen as scripted; the topology's own pushes are replaced by the mode's fill.")
 	admin := fs.String("admin", "127.0.0.1:9080", "The address of the status page, the report (/report) and the controller's /metrics.")

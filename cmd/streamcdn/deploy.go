@@ -40,8 +40,7 @@ type topologyFlags struct {
 // deployFlags is the flag set of subcommand name, with the flags that
 // name a deployment.
 func deployFlags(name string, stderr io.Writer) (*flag.FlagSet, topologyFlags) {
-	fs := flag.NewFlagSet("deploy "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("deploy "+name, stderr)
 	return fs, topologyFlags{
 		file: fs.String("f", "", "The topology file (YAML or JSON)."),
 		dir:  fs.String("dir", "", "The deployment's directory: state, generated configuration, titles, caches, logs. Default: $TMPDIR/streamcdn-NAME."),
@@ -119,22 +118,9 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	ctl, err := deploy.ControlHandler(d)
-	if err != nil {
-		d.Stop(context.WithoutCancel(ctx))
-		ln.Close()
-		return err
-	}
-	mux := serve.AdminMux(reg, deploy.NewWatcher(d).Handler())
-	mux.Handle("/control/", ctl)
 	scenario.PrintDeployment(stdout, d.State(), plan)
 	fmt.Fprintf(stdout, "\nready in %.2f s. \"streamcdn deploy down --dir %s\" or Ctrl-C stops it.\n", d.ReadyAfter().Seconds(), dir)
-	err = serve.All(ctx, log, serve.Listener{Name: "status", Ln: ln, Handler: mux})
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if serr := d.Stop(sctx); serr != nil && err == nil {
-		err = serr
-	}
+	err = d.Serve(ctx, ln, reg)
 	fmt.Fprintln(stdout, "deployment stopped")
 	return err
 }
@@ -230,8 +216,7 @@ func deployPlay(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("deploy render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("deploy render", stderr)
 	file := fs.String("f", "", "The topology file (YAML or JSON). Required.")
 	target := fs.String("target", "kubernetes", "What to render for: kubernetes.")
 	out := fs.String("out", "", "The directory to write (replaced). Required.")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,8 +25,7 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(args) > 0 && args[0] == "geodb" {
 		return runGeoDB(args[1:], stderr)
 	}
-	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dns", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: streamcdn dns --config FILE [flags]
        streamcdn dns explain --config FILE [--client IP | --ecs PREFIX] HOSTNAME
@@ -105,8 +103,7 @@ func reload(log *slog.Logger, srv *cdndns.Server, path string) {
 // runGeoDB builds a MaxMind-format city database from a CSV:
 // streamcdn dns geodb --csv FILE --out FILE.mmdb.
 func runGeoDB(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dns geodb", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dns geodb", stderr)
 	in := fs.String("csv", "", "Rows network,city,country,latitude,longitude. Required.")
 	out := fs.String("out", "", "The database to write. Required.")
 	built := fs.String("build-time", "", "The build time to record, RFC 3339; default now. The same CSV and time give the same bytes.")
@@ -139,8 +136,7 @@ func runGeoDB(args []string, stderr io.Writer) error {
 // runDNSExplain prints how the server would answer a client: streamcdn
 // dns explain --config FILE [--client IP | --ecs PREFIX] NAME.
 func runDNSExplain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dns explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dns explain", stderr)
 	config := fs.String("config", "", "The YAML or JSON configuration. Required.")
 	client := fs.String("client", "127.0.0.1", "The resolver's address.")
 	ecs := fs.String("ecs", "", "An EDNS Client Subnet prefix, which takes precedence over --client.")

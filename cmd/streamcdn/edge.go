@@ -91,8 +91,7 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 }
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("edge", stderr)
 	f := addEdgeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -70,6 +70,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "", commands(), args, stdout, stderr)
 }
 
+// newFlagSet is a command's flag set, its errors and usage on stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // dispatch runs the command of cmds that args name, after group ("" for
 // the binary's own commands).
 func dispatch(ctx context.Context, group string, cmds []command, args []string, stdout, stderr io.Writer) error {

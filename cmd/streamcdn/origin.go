@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,8 +12,7 @@ import (
 )
 
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("origin", stderr)
 	dir := fs.String("dir", "", "The directory of titles, each at DIR/<title>/manifest.mpd. Required.")
 	addr := fs.String("listen", "127.0.0.1:8080", "The address to serve titles on.")
 	admin := fs.String("admin", "127.0.0.1:9080", "The address to serve /metrics, /healthz and /titles (request counts per title) on.")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,8 +15,7 @@ import (
 )
 
 func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("package", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("package", stderr)
 	input := fs.String("i", "", "The input video file. Any format ffmpeg reads.")
 	output := fs.String("o", "", "The title's output directory; DIR/manifest.mpd and the segments are written below it. Required.")
 	ladder := fs.String("ladder", "360p:400k,540p:1200k,720p:3000k,1080p:6000k", "The video ladder, HEIGHTp:BITRATE,... Rungs taller than the input are dropped.")

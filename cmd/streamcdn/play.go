@@ -61,8 +61,7 @@ func (f *playFlags) config() (player.Config, error) {
 // runPlay streams one title as a headless player:
 // streamcdn play URL [--abr NAME] [--trace FILE] [--json FILE] [--log FILE.csv] ...
 func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("play", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("play", stderr)
 	pf := addPlayFlags(fs, "dynamic")
 	tracePath := fs.String("trace", "", "Shape reads to this trace (Sabre JSON or Pensieve text), looping.")
 	jsonPath := fs.String("json", "", "Write the session's report as JSON to this file (- for stdout).")

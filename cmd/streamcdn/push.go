@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -21,8 +20,7 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("push", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("push", stderr)
 	mpd := fs.String("mpd", "", "The title's MPD URL on the origin: every segment of every representation, then the MPD, is pushed.")
 	var edges stringList
 	fs.Var(&edges, "edge", "An edge's admin URL, e.g. http://127.0.0.1:9081. Repeat for each edge.")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,8 +15,7 @@ import (
 // runSim runs ABR algorithms in virtual time on traces:
 // streamcdn sim --video FILE --trace FILE|DIR --abr a,b [--max-buffer 25s] [--json].
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sim", stderr)
 	videoPath := fs.String("video", "", "A video description in Sabre's format (default: the built-in "+sample.VideoName+").")
 	tracePath := fs.String("trace", "", "A trace (Sabre JSON or Pensieve text), or a directory of them (default: the built-in "+sample.TracesName+").")
 	abrs := fs.String("abr", "bolae", "ABR algorithms, comma-separated: "+strings.Join(player.Names(), ", ")+".")

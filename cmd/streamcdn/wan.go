@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,7 @@ import (
 // runWAN runs the TCP proxies that emulate a region's wide-area links
 // (deploy up starts one per region).
 func runWAN(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("wan", stderr)
 	config := fs.String("config", "", "The JSON configuration: proxies, each with its listen address, backends and paths (client prefix, rtt_ms, rate_bps). Required.")
 	admin := fs.String("admin", "127.0.0.1:9090", "The address of /metrics, /healthz and /health/PROXY (200 while the proxy has a healthy backend).")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
