@@ -140,7 +140,7 @@ func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, 
 		}
 	}
 	if tracesPath != "" || url == "" { // a virtual-time fleet always has traces
-		if cfg.TraceNames, cfg.Traces, err = loadTraces(tracesPath); err != nil {
+		if cfg.TraceNames, cfg.Traces, err = sample.LoadTraces(tracesPath); err != nil {
 			return cfg, err
 		}
 		for i := range cfg.Traces {
@@ -148,7 +148,7 @@ func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, 
 		}
 	}
 	if url == "" {
-		if cfg.Video, err = loadVideo(videoPath); err != nil {
+		if cfg.Video, err = sample.LoadVideo(videoPath); err != nil {
 			return cfg, err
 		}
 	} else {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 
 	"github.com/streamcdn/streamcdn/deploy"
@@ -54,23 +53,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("demo --prometheus: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "streamcdn-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if *reportDir == "" {
-		if *reportDir, err = os.MkdirTemp("", "streamcdn-demo-report-"); err != nil {
-			return err
-		}
-	}
 	ln, err := net.Listen("tcp", *admin)
 	if err != nil {
 		return fmt.Errorf("demo: status listener: %w", err)
 	}
-	reg := serve.NewRegistry()
-	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, Dir: dir, ReportDir: *reportDir, Speed: *speed,
-		Status: ln.Addr().String(), Prometheus: promPath, Logger: log, Registry: reg, Out: stdout})
+	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, ReportDir: *reportDir, Speed: *speed,
+		Listener: ln, Prometheus: promPath, Logger: log, Registry: serve.NewRegistry(), Out: stdout})
 	if err != nil {
 		ln.Close()
 		return err
@@ -80,14 +68,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	// The status page lives until the demo returns (its context may end
-	// first, with --duration).
-	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() {
-		served <- serve.All(serveCtx, log, serve.Listener{Name: "status", Ln: ln, Handler: serve.AdminMux(reg, r.Handler())})
-	}()
-	defer func() { stopServing(); <-served }()
 	if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("demo: %w", err)
 	}

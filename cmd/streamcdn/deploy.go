@@ -16,7 +16,6 @@ import (
 
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/kube"
-	"github.com/streamcdn/streamcdn/deploy/report"
 	"github.com/streamcdn/streamcdn/deploy/scenario"
 	"github.com/streamcdn/streamcdn/internal/serve"
 )
@@ -200,19 +199,7 @@ func deployPlay(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	remote, err := deploy.NewRemote(st)
-	if err != nil {
-		return err
-	}
-	run, playErr := scenario.Script(ctx, scenario.ScriptConfig{State: st, Topology: t, Control: remote, Speed: *speed, Duration: *duration})
-	report.Sessions(stdout, run.Sessions)
-	if run.Snapshot, err = remote.Snapshot(context.WithoutCancel(ctx)); err != nil {
-		fmt.Fprintf(stderr, "deploy play: %v\n", err)
-	}
-	if err := report.Text(stdout, run); err != nil {
-		return err
-	}
-	return playErr
+	return scenario.Play(ctx, scenario.PlayConfig{State: st, Topology: t, Speed: *speed, Duration: *duration, Out: stdout})
 }
 
 func deployRender(_ context.Context, args []string, stdout, stderr io.Writer) error {

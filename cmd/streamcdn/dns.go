@@ -60,12 +60,12 @@ Flags:
 	if err != nil {
 		return err
 	}
-	svc, err := newService(stderr, *tokenFile, *level)
+	svc, err := serve.NewProcess(stderr, *tokenFile, *level)
 	if err != nil {
 		return err
 	}
-	log, reg := svc.log, svc.reg
-	cfg.Options = cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.token, MaxUDPSize: *maxUDP}
+	log, reg := svc.Log, svc.Reg
+	cfg.Options = cdndns.Options{Logger: log, Registry: reg, AdminToken: svc.Token, MaxUDPSize: *maxUDP}
 	srv, err := cdndns.New(*cfg)
 	if err != nil {
 		return err

@@ -111,23 +111,23 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// harder near the limit instead of letting the heap double.
 		debug.SetMemoryLimit(cfg.MemoryBytes + cfg.MemoryBytes/8 + edgeMemOverhead)
 	}
-	svc, err := newService(stderr, *f.tokenFile, *f.level)
+	svc, err := serve.NewProcess(stderr, *f.tokenFile, *f.level)
 	if err != nil {
 		return err
 	}
-	dnsToken := svc.token
+	dnsToken := svc.Token
 	if *f.dnsTokenFile != "" {
-		if dnsToken, err = adminToken(*f.dnsTokenFile); err != nil {
+		if dnsToken, err = serve.AdminToken(*f.dnsTokenFile); err != nil {
 			return err
 		}
 	}
-	log, reg := svc.log, svc.reg
+	log, reg := svc.Log, svc.Reg
 	fr, err := f.front.open(ctx, log, stdout)
 	if err != nil {
 		return err
 	}
 	defer fr.Close()
-	cfg.AdminToken, cfg.Logger, cfg.Registry, cfg.AccessLog = svc.token, log, reg, fr.Access
+	cfg.AdminToken, cfg.Logger, cfg.Registry, cfg.AccessLog = svc.Token, log, reg, fr.Access
 	srv, err := edge.New(cfg)
 	if err != nil {
 		return err
@@ -146,21 +146,4 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	g.Go(func() error { return serve.All(ctx, log, pub, adm) })
 	return g.Wait()
-}
-
-// adminToken reads the admin token from file, or from
-// $STREAMCDN_ADMIN_TOKEN when file is empty.
-func adminToken(file string) (string, error) {
-	if file == "" {
-		return os.Getenv("STREAMCDN_ADMIN_TOKEN"), nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("token file %s is empty", file)
-	}
-	return token, nil
 }

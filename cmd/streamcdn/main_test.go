@@ -41,26 +41,6 @@ func TestPackageSample(t *testing.T) {
 	}
 }
 
-func TestAdminToken(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "token")
-	os.WriteFile(file, []byte("  s3cret\n"), 0o600)
-	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, []byte("\n"), 0o600)
-	t.Setenv("STREAMCDN_ADMIN_TOKEN", "from-env")
-	if got, err := adminToken(file); err != nil || got != "s3cret" {
-		t.Errorf("adminToken(file) = %q, %v", got, err)
-	}
-	if got, err := adminToken(""); err != nil || got != "from-env" {
-		t.Errorf("adminToken(\"\") = %q, %v, want the environment's", got, err)
-	}
-	for _, bad := range []string{empty, filepath.Join(dir, "missing")} {
-		if _, err := adminToken(bad); err == nil {
-			t.Errorf("adminToken(%s): no error", bad)
-		}
-	}
-}
-
 // TestSimJSON: sim --json prints one row per ABR × trace and a summary
 // keyed by ABR with the fields.
 func TestSimJSON(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/progress"
+	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/origin"
 )
 
@@ -59,25 +60,25 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("push: --window: %w", err)
 		}
 	}
-	svc, err := newService(stderr, *tokenFile, *level)
+	svc, err := serve.NewProcess(stderr, *tokenFile, *level)
 	if err != nil {
 		return err
 	}
-	if svc.token == "" {
+	if svc.Token == "" {
 		return errors.New("push: no admin token: give --token-file or set STREAMCDN_ADMIN_TOKEN")
 	}
-	m, err := origin.NewPushMetrics(svc.reg)
+	m, err := origin.NewPushMetrics(svc.Reg)
 	if err != nil {
 		return err
 	}
-	stopMetrics, err := serveMetrics(*metricsAddr, svc.reg, stderr, "push")
+	stopMetrics, err := serveMetrics(*metricsAddr, svc.Reg, stderr, "push")
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
 	bars := progress.New(stderr, 100*time.Millisecond)
-	cfg := origin.PushConfig{MPD: *mpd, Edges: edges, Token: svc.token, RateBPS: bps, Concurrency: *conc, Window: win,
-		Fill: *fill, Logger: svc.log, Progress: func(p origin.EdgeProgress) {
+	cfg := origin.PushConfig{MPD: *mpd, Edges: edges, Token: svc.Token, RateBPS: bps, Concurrency: *conc, Window: win,
+		Fill: *fill, Logger: svc.Log, Progress: func(p origin.EdgeProgress) {
 			m.Observe(p)
 			if !*noProgress {
 				bars.Set(p.Edge, edgeLine(p))

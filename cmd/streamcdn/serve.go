@@ -7,30 +7,9 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/certs"
 	"github.com/streamcdn/streamcdn/internal/serve"
 )
-
-// service holds what a long-running subcommand builds before its
-// component: the admin token, a logger and a metrics registry.
-type service struct {
-	token string
-	log   *slog.Logger
-	reg   *prometheus.Registry
-}
-
-func newService(stderr io.Writer, tokenFile, level string) (service, error) {
-	token, err := adminToken(tokenFile)
-	if err != nil {
-		return service{}, err
-	}
-	log, err := serve.NewLogger(stderr, level)
-	if err != nil {
-		return service{}, err
-	}
-	return service{token, log, serve.NewRegistry()}, nil
-}
 
 // frontFlags are the flags of a server's HTTP front, the origin's and the
 // edge's alike: its access log and its TLS certificates.

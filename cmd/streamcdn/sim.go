@@ -25,11 +25,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	video, err := loadVideo(*videoPath)
+	video, err := sample.LoadVideo(*videoPath)
 	if err != nil {
 		return err
 	}
-	names, traces, err := loadTraces(*tracePath)
+	names, traces, err := sample.LoadTraces(*tracePath)
 	if err != nil {
 		return err
 	}
@@ -58,22 +58,4 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return enc.Encode(map[string]any{"sessions": sessions, "summary": summary})
 	}
 	return player.WriteSummary(stdout, summary)
-}
-
-// loadVideo reads the video description at path, or returns the
-// built-in one when path is empty.
-func loadVideo(path string) (*player.Video, error) {
-	if path == "" {
-		return sample.Video()
-	}
-	return player.LoadVideo(path)
-}
-
-// loadTraces reads the trace or directory of traces at path, or returns
-// the built-in ones when path is empty.
-func loadTraces(path string) ([]string, []player.Trace, error) {
-	if path == "" {
-		return sample.Traces()
-	}
-	return player.LoadTraces(path)
 }

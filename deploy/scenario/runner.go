@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/report"
 	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/serve"
 )
 
 // Config is a demo: a topology brought up as processes on this machine,
@@ -28,16 +30,19 @@ type Config struct {
 	// Modes, when set, run the topology once per fill mode (pull, push,
 	// hybrid; ForMode), each on a fresh deployment, and compare them.
 	Modes []string
-	// Dir holds the deployments, each in a subdirectory. Required.
+	// Dir holds the deployments, each in a subdirectory; if empty, a new
+	// temporary directory, removed when Run returns.
 	Dir string
 	// ReportDir is where report.html is written, or report-MODE.html
-	// per mode. Required.
+	// per mode; if empty, a new temporary directory, which stays.
 	ReportDir string
 	// Speed dilates the players' time; if zero, 1.
 	Speed float64
-	// Status is the address (host:port) the caller serves Handler on:
-	// the state file names it, and Prometheus scrapes it.
-	Status string
+	// Listener is the controller's: Run serves the status page, the
+	// report (/report) and /metrics from Registry on it until it
+	// returns. The state file names it, and Prometheus scrapes it.
+	// Required.
+	Listener net.Listener
 	// Prometheus is the prometheus program to run beside the
 	// components; "" for none.
 	Prometheus string
@@ -45,8 +50,9 @@ type Config struct {
 	// this process's own.
 	Binary string
 	Logger *slog.Logger
-	// Registry, when set, gets each deployment's controller metrics.
-	Registry prometheus.Registerer
+	// Registry gets each deployment's controller metrics, served on
+	// Listener; if nil, a new one.
+	Registry *prometheus.Registry
 	// Out gets the text: where everything is, progress and the reports.
 	Out io.Writer
 }
@@ -54,6 +60,7 @@ type Config struct {
 // Runner runs a demo and serves its status.
 type Runner struct {
 	cfg     Config
+	status  string // the listener's address
 	watcher atomic.Pointer[deploy.Watcher]
 	report  atomic.Pointer[string] // the last report written
 }
@@ -65,8 +72,8 @@ func New(cfg Config) (*Runner, error) {
 		return nil, errors.New("scenario: no topology")
 	case len(cfg.Topology.Players) == 0:
 		return nil, errors.New("scenario: the topology has no players")
-	case cfg.Dir == "" || cfg.ReportDir == "":
-		return nil, errors.New("scenario: Dir and ReportDir are required")
+	case cfg.Listener == nil:
+		return nil, errors.New("scenario: no status listener")
 	case cfg.Speed < 0 || cfg.Speed > 1000:
 		return nil, fmt.Errorf("scenario: speed %v: want 0 < K <= 1000", cfg.Speed)
 	}
@@ -82,7 +89,10 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	return &Runner{cfg: cfg}, nil
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	return &Runner{cfg: cfg, status: cfg.Listener.Addr().String()}, nil
 }
 
 // Handler serves the running deployment's status page (deploy.Watcher)
@@ -110,8 +120,35 @@ func (r *Runner) Handler() http.Handler {
 
 // Run runs the demo: once, or once per mode and then the comparison.
 // It fails when a player fails. When every player finished, the last
-// deployment serves until ctx ends; then it is taken down.
+// deployment serves until ctx ends; then it is taken down. The status
+// listener serves until Run returns, and is closed.
 func (r *Runner) Run(ctx context.Context) error {
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() {
+		served <- serve.All(serveCtx, r.cfg.Logger, serve.Listener{Name: "status", Ln: r.cfg.Listener,
+			Handler: serve.AdminMux(r.cfg.Registry, r.Handler())})
+	}()
+	defer func() { stopServing(); <-served }()
+	if r.cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "streamcdn-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		r.cfg.Dir = dir
+	}
+	if r.cfg.ReportDir == "" {
+		dir, err := os.MkdirTemp("", "streamcdn-demo-report-")
+		if err != nil {
+			return err
+		}
+		r.cfg.ReportDir = dir
+	}
+	return r.run(ctx)
+}
+
+func (r *Runner) run(ctx context.Context) error {
 	modes := r.cfg.Modes
 	if len(modes) == 0 {
 		modes = []string{""} // the topology as it is
@@ -136,7 +173,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		var fill report.Fill
 		var err error
-		d, fill, err = r.run(ctx, t, m)
+		d, fill, err = r.runOne(ctx, t, m)
 		if err != nil {
 			return err
 		}
@@ -158,22 +195,22 @@ var modeDoc = map[string]string{
 	edge.ModeHybrid: "the most watched title pushed before the players start, the others pulled on a miss",
 }
 
-// run brings t up in its own directory, runs its script and writes its
+// runOne brings t up in its own directory, runs its script and writes its
 // report. It returns the deployment, which the caller stops (also on
 // error), and what the run cost the origin and gave the players.
-func (r *Runner) run(ctx context.Context, t *deploy.Topology, mode string) (*deploy.Deployment, report.Fill, error) {
+func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*deploy.Deployment, report.Fill, error) {
 	fill := report.Fill{Mode: mode}
-	reg := r.cfg.Registry
-	if reg != nil && mode != "" {
+	var reg prometheus.Registerer = r.cfg.Registry
+	if mode != "" {
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
 	}
 	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)),
-		Prometheus: r.cfg.Prometheus != "", Controller: r.cfg.Status})
+		Prometheus: r.cfg.Prometheus != "", Controller: r.status})
 	if err != nil {
 		return nil, fill, err
 	}
 	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary, Prometheus: r.cfg.Prometheus,
-		Status: "http://" + r.cfg.Status, Logger: r.cfg.Logger, Registry: reg})
+		Status: "http://" + r.status, Logger: r.cfg.Logger, Registry: reg})
 	if err != nil {
 		return nil, fill, err
 	}
@@ -202,7 +239,7 @@ func (r *Runner) run(ctx context.Context, t *deploy.Topology, mode string) (*dep
 		return d, fill, fmt.Errorf("scenario: %w", err)
 	}
 	r.report.Store(&path)
-	fmt.Fprintf(out, "\nreport with charts: %s (and http://%s/report)\n", path, r.cfg.Status)
+	fmt.Fprintf(out, "\nreport with charts: %s (and http://%s/report)\n", path, r.status)
 	if playErr != nil {
 		return d, fill, fmt.Errorf("scenario: %w", playErr)
 	}

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -198,17 +199,22 @@ func TestNew(t *testing.T) {
 	top := threeRegion(t)
 	noPlayers := *top
 	noPlayers.Players = nil
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		err  string
 	}{
-		{"no topology", Config{Dir: "d", ReportDir: "r"}, "no topology"},
-		{"no players", Config{Topology: &noPlayers, Dir: "d", ReportDir: "r"}, "no players"},
-		{"no dir", Config{Topology: top, ReportDir: "r"}, "Dir and ReportDir are required"},
-		{"speed", Config{Topology: top, Dir: "d", ReportDir: "r", Speed: 1001}, "want 0 < K <= 1000"},
-		{"mode", Config{Topology: top, Dir: "d", ReportDir: "r", Modes: []string{"pull", "pushy"}}, `mode "pushy"`},
-		{"ok", Config{Topology: top, Dir: "d", ReportDir: "r", Modes: []string{"pull", "push", "hybrid"}}, ""},
+		{"no topology", Config{Listener: ln}, "no topology"},
+		{"no players", Config{Topology: &noPlayers, Listener: ln}, "no players"},
+		{"no listener", Config{Topology: top}, "no status listener"},
+		{"speed", Config{Topology: top, Listener: ln, Speed: 1001}, "want 0 < K <= 1000"},
+		{"mode", Config{Topology: top, Listener: ln, Modes: []string{"pull", "pushy"}}, `mode "pushy"`},
+		{"ok", Config{Topology: top, Listener: ln, Modes: []string{"pull", "push", "hybrid"}}, ""},
 	} {
 		_, err := New(tc.cfg)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {

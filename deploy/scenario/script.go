@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -91,6 +92,39 @@ func Script(ctx context.Context, cfg ScriptConfig) (report.Run, error) {
 	run.Start, run.Routes, run.Events, run.Timeline = ev.tl.result()
 	run.Explained = explain(cfg.State, t)
 	return run, err
+}
+
+// PlayConfig is a run of a topology's players and events against a
+// deployment another process controls ("deploy play").
+type PlayConfig struct {
+	// State is the deployment's, from its state file.
+	State *deploy.State
+	// Topology's players and events are run; if nil, the deployment's.
+	Topology *deploy.Topology
+	Speed    float64
+	Duration time.Duration
+	// Out gets a row per player, then the report (report.Text).
+	Out io.Writer
+}
+
+// Play runs the script against the deployment cfg.State describes,
+// asking its controller (deploy.Remote) to carry out failures and
+// restores, and writes the report with the controller's status at the
+// end. Its error is the first failed player's.
+func Play(ctx context.Context, cfg PlayConfig) error {
+	remote, err := deploy.NewRemote(cfg.State)
+	if err != nil {
+		return err
+	}
+	run, playErr := Script(ctx, ScriptConfig{State: cfg.State, Topology: cfg.Topology, Control: remote, Speed: cfg.Speed, Duration: cfg.Duration})
+	report.Sessions(cfg.Out, run.Sessions)
+	if run.Snapshot, err = remote.Snapshot(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintf(cfg.Out, "\n(no status from the controller: %v)\n", err)
+	}
+	if err := report.Text(cfg.Out, run); err != nil {
+		return err
+	}
+	return playErr
 }
 
 // prefill splits events into the pushes at 0s, which fill the edges

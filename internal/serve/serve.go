@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -253,4 +254,43 @@ func Bind(p Pair) (pub, admin Listener, err error) {
 	pub.ConnContext = p.ConnContext
 	pub.TLS, admin.TLS = p.TLS, p.TLS
 	return pub, admin, nil
+}
+
+// Process is what a long-running command builds before its component:
+// the admin token, a logger and a metrics registry.
+type Process struct {
+	Token string
+	Log   *slog.Logger
+	Reg   *prometheus.Registry
+}
+
+// NewProcess reads the admin token (AdminToken) and makes a logger at
+// level on stderr and a registry (NewRegistry).
+func NewProcess(stderr io.Writer, tokenFile, level string) (Process, error) {
+	token, err := AdminToken(tokenFile)
+	if err != nil {
+		return Process{}, err
+	}
+	log, err := NewLogger(stderr, level)
+	if err != nil {
+		return Process{}, err
+	}
+	return Process{token, log, NewRegistry()}, nil
+}
+
+// AdminToken reads the admin token from file, or from
+// $STREAMCDN_ADMIN_TOKEN when file is empty.
+func AdminToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("STREAMCDN_ADMIN_TOKEN"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %s is empty", file)
+	}
+	return token, nil
 }

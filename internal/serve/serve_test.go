@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,25 @@ func TestServerErrorsLogged(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "level=INFO") || !strings.Contains(out, "listener=edge") ||
 		!strings.Contains(out, "TLS handshake error") {
 		t.Errorf("log: %q, want net/http's handshake error at info with the listener", out)
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	os.WriteFile(file, []byte("  s3cret\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	t.Setenv("STREAMCDN_ADMIN_TOKEN", "from-env")
+	if got, err := AdminToken(file); err != nil || got != "s3cret" {
+		t.Errorf("AdminToken(file) = %q, %v", got, err)
+	}
+	if got, err := AdminToken(""); err != nil || got != "from-env" {
+		t.Errorf("AdminToken(\"\") = %q, %v, want the environment's", got, err)
+	}
+	for _, bad := range []string{empty, filepath.Join(dir, "missing")} {
+		if _, err := AdminToken(bad); err == nil {
+			t.Errorf("AdminToken(%s): no error", bad)
+		}
 	}
 }

@@ -63,3 +63,21 @@ func License() string {
 	data, _ := files.ReadFile("sabre/LICENSE")
 	return string(data)
 }
+
+// LoadVideo reads the video description at path, or returns the
+// built-in one when path is empty.
+func LoadVideo(path string) (*player.Video, error) {
+	if path == "" {
+		return Video()
+	}
+	return player.LoadVideo(path)
+}
+
+// LoadTraces reads the trace or directory of traces at path, or returns
+// the built-in ones when path is empty.
+func LoadTraces(path string) ([]string, []player.Trace, error) {
+	if path == "" {
+		return Traces()
+	}
+	return player.LoadTraces(path)
+}
