@@ -1,12 +1,14 @@
 package cdndns
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/streamcdn/streamcdn/internal/atomicfile"
 )
 
 // locator places client addresses: the configuration's prefixes first
@@ -175,6 +178,21 @@ func (l *locator) unmappedBits(client netip.Addr) int {
 // GeoDBType is the database type WriteGeoDB records, the one MaxMind's
 // city databases carry, so that the same reader takes GeoLite2-City.
 const GeoDBType = "GeoLite2-City"
+
+// WriteGeoDBFile builds the database of the CSV at in (WriteGeoDB) and
+// writes it to out, whole or not at all.
+func WriteGeoDBFile(in, out string, built time.Time) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if err := WriteGeoDB(f, &buf, built); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	return atomicfile.Write(out, buf.Bytes())
+}
 
 // WriteGeoDB builds a MaxMind-format city database from CSV rows
 // "network,city,country,latitude,longitude" (a header row starting with

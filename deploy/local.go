@@ -135,6 +135,11 @@ func Up(ctx context.Context, cfg UpConfig) (_ *Deployment, err error) {
 	if cfg.Prometheus == "" {
 		cfg.Prometheus = "prometheus"
 	}
+	if p.Prometheus != "" {
+		if cfg.Prometheus, err = exec.LookPath(cfg.Prometheus); err != nil {
+			return nil, fmt.Errorf("deploy: the plan runs Prometheus: %w (install Debian's prometheus)", err)
+		}
+	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 60 * time.Second
 	}

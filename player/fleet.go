@@ -44,6 +44,10 @@ type Fleet struct {
 	active  atomic.Int64
 	peak    atomic.Int64
 	Reports []*Report
+
+	// the process's heap and stacks: before Run, and the most seen while
+	// real sessions ran
+	memBase, memPeak uint64
 }
 
 // NewFleet checks cfg and returns the fleet, not started.
@@ -98,9 +102,40 @@ func (f *Fleet) traceName(t int) string {
 	return ""
 }
 
+// Memory is the process's heap and stacks before Run and at their peak
+// while real sessions ran (sampled twice a second); zero for a fleet in
+// virtual time. Read it after Run.
+func (f *Fleet) Memory() (base, peak uint64) { return f.memBase, f.memPeak }
+
+// sampleMemory records the peak of heap and stacks every 500 ms until
+// stop closes.
+func (f *Fleet) sampleMemory(stop <-chan struct{}) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			f.memPeak = max(f.memPeak, ms.HeapInuse+ms.StackInuse)
+		}
+	}
+}
+
 // Run runs every session and returns when all have ended. A session's
 // error is in its report (Ended, Errors); Run fails only when ctx ends.
 func (f *Fleet) Run(ctx context.Context) error {
+	if f.cfg.Video == nil {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		f.memBase = ms.HeapInuse + ms.StackInuse
+		stop, sampled := make(chan struct{}), make(chan struct{})
+		go func() { f.sampleMemory(stop); close(sampled) }()
+		defer func() { close(stop); <-sampled }()
+	}
 	workers := f.cfg.Players
 	if f.cfg.Video != nil {
 		workers = runtime.GOMAXPROCS(0)

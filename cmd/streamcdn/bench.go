@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strings"
 	"time"
 
@@ -61,25 +60,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopMetrics()
-	var base runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&base)
-	var peak uint64
 	start := time.Now()
 	finished := make(chan struct{})
 	g.Go(func() error {
 		defer close(finished)
 		return fleet.Run(gctx)
 	})
-	g.Go(func() error {
-		peak = watchFleet(stderr, fleet, cfg.Players, start, finished, cfg.Video == nil, !*noProgress)
-		return nil
-	})
+	if !*noProgress {
+		g.Go(func() error { watchFleet(stderr, fleet, start, finished); return nil })
+	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	table := player.Table(fleet.Reports)
-	failed := printBench(stdout, fleet, table, time.Since(start), cfg.Video == nil, peak, base)
+	failed := printBench(stdout, fleet, table, time.Since(start), cfg.Video == nil)
 	if *outDir != "" {
 		if err := charts.WriteFleet(*outDir, fleet.Reports, table, *sampled); err != nil {
 			return err
@@ -92,34 +86,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// watchFleet shows the fleet's progress on w until finished closes
-// (none if !show). For a real fleet (sample) it returns the peak of heap
-// and stacks it saw, sampled twice a second.
-func watchFleet(w io.Writer, fleet *player.Fleet, players int, start time.Time, finished <-chan struct{}, sample, show bool) uint64 {
-	var peak uint64
+// watchFleet draws the fleet's progress on w until finished closes.
+func watchFleet(w io.Writer, fleet *player.Fleet, start time.Time, finished <-chan struct{}) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	out := progress.New(w, 0) // on a terminal, every tick
-	draw := func() {
-		if show {
-			done := fleet.Done()
-			out.Set("fleet", fmt.Sprintf("%s %d/%d sessions, %d running, %s", progress.Bar(done, players, 30), done, players,
-				fleet.Active(), time.Since(start).Round(time.Second)))
-		}
+	set := func() {
+		done := fleet.Done()
+		out.Set("fleet", fmt.Sprintf("%s %d/%d sessions, %d running, %s", progress.Bar(done, len(fleet.Reports), 30), done,
+			len(fleet.Reports), fleet.Active(), time.Since(start).Round(time.Second)))
 	}
 	for {
 		select {
 		case <-finished:
-			draw()
+			set()
 			out.Flush()
-			return peak
+			return
 		case <-tick.C:
-			if sample {
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapInuse+ms.StackInuse)
-			}
-			draw()
+			set()
 		}
 	}
 }
@@ -159,7 +143,7 @@ func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, 
 }
 
 // printBench prints the fleet's summary and returns its failed sessions.
-func printBench(stdout io.Writer, fleet *player.Fleet, table map[string]*player.ABRSummary, elapsed time.Duration, real bool, peak uint64, base runtime.MemStats) int {
+func printBench(stdout io.Writer, fleet *player.Fleet, table map[string]*player.ABRSummary, elapsed time.Duration, real bool) int {
 	player.WriteTable(stdout, table)
 	segs, delayed, failed := 0, 0, 0
 	for _, s := range table {
@@ -171,8 +155,8 @@ func printBench(stdout io.Writer, fleet *player.Fleet, table map[string]*player.
 		float64(len(fleet.Reports))/elapsed.Seconds(), fleet.Peak(), failed)
 	if real {
 		fmt.Fprintf(stdout, "segments delayed by the client's CPU (a timer > 50 ms late): %d of %d (%.2f%%)\n", delayed, segs, 100*float64(delayed)/float64(max(segs, 1)))
-		if peak > base.HeapInuse+base.StackInuse {
-			perPlayer := float64(peak-base.HeapInuse-base.StackInuse) / float64(len(fleet.Reports))
+		if base, peak := fleet.Memory(); peak > base {
+			perPlayer := float64(peak-base) / float64(len(fleet.Reports))
 			fmt.Fprintf(stdout, "memory: peak heap+stacks %.1f MiB, %.1f KiB per player\n", float64(peak)/(1<<20), perPlayer/1024)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/examples"
@@ -47,18 +46,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	var promPath string
-	if *prom {
-		if promPath, err = exec.LookPath("prometheus"); err != nil {
-			return fmt.Errorf("demo --prometheus: %w", err)
-		}
-	}
 	ln, err := net.Listen("tcp", *admin)
 	if err != nil {
 		return fmt.Errorf("demo: status listener: %w", err)
 	}
 	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, ReportDir: *reportDir, Speed: *speed,
-		Listener: ln, Prometheus: promPath, Logger: log, Registry: serve.NewRegistry(), Out: stdout})
+		Listener: ln, Prometheus: *prom, Logger: log, Registry: serve.NewRegistry(), Out: stdout})
 	if err != nil {
 		ln.Close()
 		return err

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -94,12 +93,6 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	var promPath string
-	if *prom {
-		if promPath, err = exec.LookPath("prometheus"); err != nil {
-			return fmt.Errorf("deploy up --prometheus: %w (install Debian's prometheus)", err)
-		}
-	}
 	ln, err := net.Listen("tcp", *status)
 	if err != nil {
 		return fmt.Errorf("status listener: %w", err)
@@ -111,7 +104,7 @@ func deployUp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	reg := serve.NewRegistry()
-	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Prometheus: promPath, Status: "http://" + ln.Addr().String(),
+	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Status: "http://" + ln.Addr().String(),
 		Logger: log, Registry: reg})
 	if err != nil {
 		ln.Close()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,11 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/streamcdn/streamcdn/cdndns"
-	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"golang.org/x/sync/errgroup"
 )
@@ -106,7 +103,11 @@ func runGeoDB(args []string, stderr io.Writer) error {
 	fs := newFlagSet("dns geodb", stderr)
 	in := fs.String("csv", "", "Rows network,city,country,latitude,longitude. Required.")
 	out := fs.String("out", "", "The database to write. Required.")
-	built := fs.String("build-time", "", "The build time to record, RFC 3339; default now. The same CSV and time give the same bytes.")
+	built := time.Now()
+	fs.Func("build-time", "The build time to record, RFC 3339; default now. The same CSV and time give the same bytes.", func(s string) (err error) {
+		built, err = time.Parse(time.RFC3339, s)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,23 +115,10 @@ func runGeoDB(args []string, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("dns geodb: --csv and --out are required")
 	}
-	t := time.Now()
-	if *built != "" {
-		var err error
-		if t, err = time.Parse(time.RFC3339, *built); err != nil {
-			return fmt.Errorf("dns geodb: --build-time: %w", err)
-		}
-	}
-	f, err := os.Open(*in)
-	if err != nil {
+	if err := cdndns.WriteGeoDBFile(*in, *out, built); err != nil {
 		return fmt.Errorf("dns geodb: %w", err)
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if err := cdndns.WriteGeoDB(f, &buf, t); err != nil {
-		return fmt.Errorf("dns geodb: %s: %w", *in, err)
-	}
-	return atomicfile.Write(*out, buf.Bytes())
+	return nil
 }
 
 // runDNSExplain prints how the server would answer a client: streamcdn
@@ -138,8 +126,13 @@ func runGeoDB(args []string, stderr io.Writer) error {
 func runDNSExplain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dns explain", stderr)
 	config := fs.String("config", "", "The YAML or JSON configuration. Required.")
-	client := fs.String("client", "127.0.0.1", "The resolver's address.")
-	ecs := fs.String("ecs", "", "An EDNS Client Subnet prefix, which takes precedence over --client.")
+	client, ecs := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.Addr{}
+	fs.Func("client", "The resolver's address (default 127.0.0.1).", func(s string) (err error) { client, err = netip.ParseAddr(s); return err })
+	fs.Func("ecs", "An EDNS Client Subnet prefix, which takes precedence over --client.", func(s string) error {
+		p, err := netip.ParsePrefix(s)
+		ecs = p.Masked().Addr()
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -155,16 +148,10 @@ func runDNSExplain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addr, err := netip.ParseAddr(*client)
-	if *ecs != "" {
-		var p netip.Prefix
-		p, err = netip.ParsePrefix(*ecs)
-		addr = p.Masked().Addr()
+	if ecs.IsValid() {
+		client = ecs
 	}
-	if err != nil {
-		return fmt.Errorf("dns explain: %w", err)
-	}
-	e, err := srv.Explain(fs.Arg(0), addr)
+	e, err := srv.Explain(fs.Arg(0), client)
 	if err != nil {
 		return err
 	}

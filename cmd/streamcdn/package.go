@@ -52,7 +52,8 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		return summary(stdout, *output, p, 0, 0)
+		origin.WriteSummary(stdout, *output, p, 0, 0)
+		return nil
 	}
 	if *renditions != "" {
 		start := time.Now()
@@ -63,7 +64,8 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		return summary(stdout, *output, p, 0, time.Since(start))
+		origin.WriteSummary(stdout, *output, p, 0, time.Since(start))
+		return nil
 	}
 	rungs, err := origin.ParseLadder(*ladder)
 	if err != nil {
@@ -80,16 +82,6 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return summary(stdout, res.Dir, res.Presentation, res.Encode, res.Segment)
-}
-
-func summary(w io.Writer, dir string, p *manifest.Presentation, enc, seg time.Duration) error {
-	fmt.Fprintf(w, "packaged %q (%s profile, %v) into %s/%s\n", p.Title, p.Profile, p.Duration, dir, origin.ManifestName)
-	for _, r := range p.Representations {
-		fmt.Fprintf(w, "  %-6s %-12s %5dx%-5d %8d bit/s  %d segments\n", r.ID, r.Codecs, r.Width, r.Height, r.Bandwidth, len(r.Segments))
-	}
-	if enc > 0 || seg > 0 {
-		fmt.Fprintf(w, "encode %.2fs, segment %.3fs\n", enc.Seconds(), seg.Seconds())
-	}
+	origin.WriteSummary(stdout, res.Dir, res.Presentation, res.Encode, res.Segment)
 	return nil
 }

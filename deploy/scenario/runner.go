@@ -43,9 +43,9 @@ type Config struct {
 	// returns. The state file names it, and Prometheus scrapes it.
 	// Required.
 	Listener net.Listener
-	// Prometheus is the prometheus program to run beside the
-	// components; "" for none.
-	Prometheus string
+	// Prometheus runs Prometheus (on PATH) beside the components,
+	// scraping them all.
+	Prometheus bool
 	// Binary is the streamcdn executable the components run; if empty,
 	// this process's own.
 	Binary string
@@ -205,11 +205,11 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
 	}
 	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)),
-		Prometheus: r.cfg.Prometheus != "", Controller: r.status})
+		Prometheus: r.cfg.Prometheus, Controller: r.status})
 	if err != nil {
 		return nil, fill, err
 	}
-	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary, Prometheus: r.cfg.Prometheus,
+	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary,
 		Status: "http://" + r.status, Logger: r.cfg.Logger, Registry: reg})
 	if err != nil {
 		return nil, fill, err
