@@ -16,9 +16,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/streamcdn/streamcdn/internal/version"
 )
 
 // command is one subcommand: its name, a one-line summary and its run
@@ -106,22 +107,6 @@ func dispatch(ctx context.Context, group string, cmds []command, args []string, 
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	v := "(devel)"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = &debug.BuildInfo{}
-	}
-	if bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	for _, s := range bi.Settings { // the VCS revision, when built from a checkout
-		switch {
-		case s.Key == "vcs.revision":
-			v += " " + s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			v += " (modified)"
-		}
-	}
-	_, err := fmt.Fprintln(stdout, "streamcdn", v)
+	_, err := fmt.Fprintln(stdout, "streamcdn", version.String())
 	return err
 }
