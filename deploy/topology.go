@@ -241,11 +241,41 @@ func (t *Topology) Validate() error {
 	if !nameRE.MatchString(t.Name) {
 		return bad("name", "%q: want lower-case letters, digits and dashes, at most 32", t.Name)
 	}
+	regions, err := t.validateRegions()
+	if err != nil {
+		return err
+	}
+	if err := t.validateLinks(regions); err != nil {
+		return err
+	}
+	titles, err := t.validateOrigin(regions)
+	if err != nil {
+		return err
+	}
+	if t.Shield != nil {
+		if regions[t.Shield.Region] == nil {
+			return bad("shield.region", "%q is not a region", t.Shield.Region)
+		}
+		if err := size("shield.memory", t.Shield.Memory, true); err != nil {
+			return err
+		}
+	}
+	if err := t.DNS.validate(); err != nil {
+		return err
+	}
+	if err := t.validatePlayers(regions, titles); err != nil {
+		return err
+	}
+	return t.validateEvents(regions, titles)
+}
+
+// validateRegions checks the regions and returns them by name.
+func (t *Topology) validateRegions() (map[string]*Region, error) {
 	if len(t.Regions) == 0 {
-		return bad("regions", "at least one region is required")
+		return nil, bad("regions", "at least one region is required")
 	}
 	if len(t.Regions) > MaxRegions {
-		return bad("regions", "%d regions: at most %d", len(t.Regions), MaxRegions)
+		return nil, bad("regions", "%d regions: at most %d", len(t.Regions), MaxRegions)
 	}
 	regions := map[string]*Region{}
 	edges := 0
@@ -253,35 +283,40 @@ func (t *Topology) Validate() error {
 		r := &t.Regions[i]
 		p := fmt.Sprintf("regions[%d]", i)
 		if !nameRE.MatchString(r.Name) {
-			return bad(p+".name", "%q: want lower-case letters, digits and dashes, at most 32", r.Name)
+			return nil, bad(p+".name", "%q: want lower-case letters, digits and dashes, at most 32", r.Name)
 		}
 		if regions[r.Name] != nil {
-			return bad(p+".name", "%q repeated", r.Name)
+			return nil, bad(p+".name", "%q repeated", r.Name)
 		}
 		regions[r.Name] = r
 		if math.IsNaN(r.Lat) || r.Lat < -90 || r.Lat > 90 {
-			return bad(p+".lat", "%v: want -90 to 90", r.Lat)
+			return nil, bad(p+".lat", "%v: want -90 to 90", r.Lat)
 		}
 		if math.IsNaN(r.Lon) || r.Lon < -180 || r.Lon > 180 {
-			return bad(p+".lon", "%v: want -180 to 180", r.Lon)
+			return nil, bad(p+".lon", "%v: want -180 to 180", r.Lon)
 		}
 		if err := rate(p+".clients.bandwidth", r.Clients.Bandwidth); err != nil {
-			return err
+			return nil, err
 		}
 		if r.Clients.RTT.D() > 10*time.Second {
-			return bad(p+".clients.rtt", "%s: at most 10s", r.Clients.RTT.D())
+			return nil, bad(p+".clients.rtt", "%s: at most 10s", r.Clients.RTT.D())
 		}
 		if r.Edge == nil {
 			continue
 		}
 		edges++
 		if err := r.Edge.validate(p + ".edge"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if edges == 0 {
-		return bad("regions", "no region has an edge cluster")
+		return nil, bad("regions", "no region has an edge cluster")
 	}
+	return regions, nil
+}
+
+// validateLinks checks the links between regions.
+func (t *Topology) validateLinks(regions map[string]*Region) error {
 	pairs := map[[2]string]bool{}
 	for i, l := range t.Links {
 		p := fmt.Sprintf("links[%d]", i)
@@ -306,40 +341,39 @@ func (t *Topology) Validate() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// validateOrigin checks the origin and returns its titles.
+func (t *Topology) validateOrigin(regions map[string]*Region) (map[string]bool, error) {
 	if regions[t.Origin.Region] == nil {
-		return bad("origin.region", "%q is not a region", t.Origin.Region)
+		return nil, bad("origin.region", "%q is not a region", t.Origin.Region)
 	}
 	if len(t.Origin.Titles) == 0 {
-		return bad("origin.titles", "at least one title is required")
+		return nil, bad("origin.titles", "at least one title is required")
 	}
 	titles := map[string]bool{}
 	for i, ti := range t.Origin.Titles {
 		p := fmt.Sprintf("origin.titles[%d]", i)
 		if !nameRE.MatchString(ti.Name) {
-			return bad(p+".name", "%q: want lower-case letters, digits and dashes", ti.Name)
+			return nil, bad(p+".name", "%q: want lower-case letters, digits and dashes", ti.Name)
 		}
 		if titles[ti.Name] {
-			return bad(p+".name", "%q repeated", ti.Name)
+			return nil, bad(p+".name", "%q repeated", ti.Name)
 		}
 		titles[ti.Name] = true
 		if ti.Source == "" {
-			return bad(p+".source", `required: "sample", a packaged directory or a video file`)
+			return nil, bad(p+".source", `required: "sample", a packaged directory or a video file`)
 		}
 		if ti.Profile != "" && ti.Profile != "live" && ti.Profile != "ondemand" {
-			return bad(p+".profile", "%q: want live or ondemand", ti.Profile)
+			return nil, bad(p+".profile", "%q: want live or ondemand", ti.Profile)
 		}
 	}
-	if t.Shield != nil {
-		if regions[t.Shield.Region] == nil {
-			return bad("shield.region", "%q is not a region", t.Shield.Region)
-		}
-		if err := size("shield.memory", t.Shield.Memory, true); err != nil {
-			return err
-		}
-	}
-	if err := t.DNS.validate(); err != nil {
-		return err
-	}
+	return titles, nil
+}
+
+// validatePlayers checks the player populations.
+func (t *Topology) validatePlayers(regions map[string]*Region, titles map[string]bool) error {
 	for i, pl := range t.Players {
 		p := fmt.Sprintf("players[%d]", i)
 		if regions[pl.Region] == nil {
@@ -357,6 +391,11 @@ func (t *Topology) Validate() error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateEvents checks the scripted events.
+func (t *Topology) validateEvents(regions map[string]*Region, titles map[string]bool) error {
 	for i, e := range t.Events {
 		p := fmt.Sprintf("events[%d]", i)
 		switch e.Action {

@@ -353,6 +353,33 @@ func (s *Server) streamSlice(f *fill, res *http.Response, reqTime, respTime time
 	f.finish(err)
 }
 
+// readBody reads the upstream body into f (its buffer or spool), at
+// most MaxObjectBytes, and returns its length.
+func (s *Server) readBody(f *fill, body io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if total > s.cfg.MaxObjectBytes {
+				return total, fmt.Errorf("object of unknown size exceeds %d bytes", s.cfg.MaxObjectBytes)
+			}
+			if err := f.append(buf[:n]); err != nil {
+				s.log.Error("spool a fill", "key", f.key, "err", err)
+				return total, err
+			}
+			s.metrics.upstreamBytes.Add(float64(n))
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, fmt.Errorf("upstream body: %w", err)
+		}
+	}
+}
+
 // stream copies the upstream body into f and stores the object if it may
 // be stored and arrived whole.
 func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time) {
@@ -415,37 +442,13 @@ func (s *Server) stream(f *fill, res *http.Response, reqTime, respTime time.Time
 	// What a request with Authorization got is its own unless the
 	// response may be stored (public, s-maxage, must-revalidate).
 	f.setHeader(res.StatusCode, h, size, canStore || (shareableAnyway(h) && f.owner.Header.Get("Authorization") == ""))
-	buf := make([]byte, 256<<10)
-	var total int64
-	for {
-		n, err := res.Body.Read(buf)
-		if n > 0 {
-			total += int64(n)
-			if total > s.cfg.MaxObjectBytes {
-				s.abortSpool(f)
-				f.finish(fmt.Errorf("object of unknown size exceeds %d bytes", s.cfg.MaxObjectBytes))
-				return
-			}
-			if err := f.append(buf[:n]); err != nil {
-				s.log.Error("spool a fill", "key", f.key, "err", err)
-				s.abortSpool(f)
-				f.finish(err)
-				return
-			}
-			s.metrics.upstreamBytes.Add(float64(n))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			s.abortSpool(f)
-			f.finish(fmt.Errorf("upstream body: %w", err))
-			return
-		}
+	total, err := s.readBody(f, res.Body)
+	if err == nil && size >= 0 && total != size {
+		err = errTruncated
 	}
-	if size >= 0 && total != size {
+	if err != nil {
 		s.abortSpool(f)
-		f.finish(errTruncated)
+		f.finish(err)
 		return
 	}
 	if !canStore {

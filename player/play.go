@@ -214,6 +214,32 @@ func (s *session) run(ctx context.Context) error {
 	return s.stream(ctx)
 }
 
+// ladder is the first period's video representations, lowest bandwidth
+// first, and its first audio one (nil: none). An audio-only title's
+// audio is the ladder.
+func ladder(m *manifest.Manifest) (video []*manifest.Track, audio *manifest.Track) {
+	var audios []*manifest.Track
+	for _, t := range m.Tracks {
+		if t.Period != 0 {
+			continue // the first period is the title
+		}
+		switch {
+		case t.ContentType == "video" || strings.HasPrefix(t.MimeType, "video/"):
+			video = append(video, t)
+		case t.ContentType == "audio" || strings.HasPrefix(t.MimeType, "audio/"):
+			audios = append(audios, t)
+		}
+	}
+	if len(video) == 0 {
+		video, audios = audios, nil
+	}
+	sort.SliceStable(video, func(i, j int) bool { return video[i].Bandwidth < video[j].Bandwidth })
+	if len(audios) > 0 {
+		audio = audios[0]
+	}
+	return video, audio
+}
+
 // open fetches and parses the MPD, picks the ladder and expands
 // SegmentBase indexes.
 func (s *session) open(ctx context.Context) error {
@@ -232,30 +258,13 @@ func (s *session) open(ctx context.Context) error {
 		s.event(-1, "mpd", s.cfg.URL, err, "end")
 		return errEnd{err}
 	}
-	var video, audio []*manifest.Track
-	for _, t := range m.Tracks {
-		if t.Period != 0 {
-			continue // the first period is the title
-		}
-		switch {
-		case t.ContentType == "video" || strings.HasPrefix(t.MimeType, "video/"):
-			video = append(video, t)
-		case t.ContentType == "audio" || strings.HasPrefix(t.MimeType, "audio/"):
-			audio = append(audio, t)
-		}
-	}
-	if len(video) == 0 {
-		video, audio = audio, nil // an audio-only title: the audio is the ladder
-	}
+	video, audio := ladder(m)
 	if len(video) == 0 {
 		err := errors.New("no video or audio representation in the first period")
 		s.event(-1, "mpd", s.cfg.URL, err, "end")
 		return errEnd{err}
 	}
-	sort.SliceStable(video, func(i, j int) bool { return video[i].Bandwidth < video[j].Bandwidth })
-	if len(audio) > 0 {
-		s.audio = audio[0]
-	}
+	s.audio = audio
 	for _, t := range append(video, s.audio) {
 		if t == nil || t.Index == nil {
 			continue

@@ -214,6 +214,37 @@ type SimConfig struct {
 	OnSegment func(SegmentLog)
 }
 
+// abandonCheck asks abr, as segment next downloads, whether to abandon
+// it: the lower quality to fetch instead, or -1 to go on.
+func abandonCheck(abr ABR, c *Context, buf *buffer, next int, update func()) func(Progress) int {
+	return func(p Progress) int {
+		p.Index = next
+		update()
+		to := abr.Abandon(c, p, max(0, buf.level()-p.TimeMs))
+		if to >= p.Quality {
+			return -1
+		}
+		return to
+	}
+}
+
+// simRow is the log row of segment i's download r at quality q, which
+// started at media time at with before ms buffered and left after.
+func simRow(v *Video, i, q int, r Result, at, before, after, stallMs float64) SegmentLog {
+	row := SegmentLog{AtMs: at, Index: i, Representation: fmt.Sprint(q), BitrateKbps: v.BitratesKbps[q],
+		Bytes: int64(r.Bits / 8), TTFBMs: r.TTFBMs, DownloadMs: r.TimeMs - r.TTFBMs, BufferBeforeMs: before,
+		BufferAfterMs: after, StallMs: stallMs, Result: "ok"}
+	if row.DownloadMs > 0 {
+		row.ThroughputKbps = r.Bits / row.DownloadMs
+	}
+	if r.AbandonTo >= 0 {
+		row.Result = "abandoned"
+	} else {
+		row.BufferAfterMs += v.SegmentMs
+	}
+	return row
+}
+
 // Simulate runs one session in virtual time with Sabre's network and
 // buffer model. It is deterministic.
 func Simulate(cfg SimConfig) (*Metrics, error) {
@@ -280,15 +311,7 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 		}
 		var check func(Progress) int
 		if !cfg.NoAbandon {
-			check = func(p Progress) int {
-				p.Index = next
-				update()
-				to := abr.Abandon(c, p, max(0, buf.level()-p.TimeMs))
-				if to >= p.Quality {
-					return -1
-				}
-				return to
-			}
+			check = abandonCheck(abr, c, buf, next, update)
 		}
 		at, before, stalled := m.playMs, buf.level(), m.rebufferMs
 		r := net.download(v.SizesBits[next][q], q, check)
@@ -297,18 +320,7 @@ func Simulate(cfg SimConfig) (*Metrics, error) {
 		}
 		buf.deplete(r.TimeMs)
 		if cfg.OnSegment != nil {
-			row := SegmentLog{AtMs: at, Index: next, Representation: fmt.Sprint(q), BitrateKbps: v.BitratesKbps[q],
-				Bytes: int64(r.Bits / 8), TTFBMs: r.TTFBMs, DownloadMs: r.TimeMs - r.TTFBMs, BufferBeforeMs: before,
-				BufferAfterMs: buf.level(), StallMs: m.rebufferMs - stalled, Result: "ok"}
-			if row.DownloadMs > 0 {
-				row.ThroughputKbps = r.Bits / row.DownloadMs
-			}
-			if r.AbandonTo >= 0 {
-				row.Result = "abandoned"
-			} else {
-				row.BufferAfterMs += v.SegmentMs
-			}
-			cfg.OnSegment(row)
+			cfg.OnSegment(simRow(v, next, q, r, at, before, buf.level(), m.rebufferMs-stalled))
 		}
 		if r.AbandonTo < 0 {
 			buf.contents = append(buf.contents, q)

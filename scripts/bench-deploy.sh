@@ -78,7 +78,9 @@ for size in $sizes; do
   read -r ready _ < <(up "$topo" "$d")
   procs=$(grep -c '"component"' "$d/state.json")
   "$bin" deploy play -f "$topo" --dir "$d" --duration 10s >"$d.play" 2>&1 || true
-  awk -v size="$size" -v procs="$procs" -v ready="$ready" 'NR > 1 && NF >= 16 {
+  # The rows per player come first, up to the first empty line; then the
+  # report.
+  awk -v size="$size" -v procs="$procs" -v ready="$ready" 'NF == 0 { exit } NR > 1 && NF >= 16 {
       n++; if ($7 == "duration" || $7 == "complete") ok++; st += $8; stalls += $13; reb += $14; retries += $16 }
     END { printf "%-10s %9d %7.2fs %8d %9d %11.2fs %7d %8.2fs %8d\n", size, procs, ready, n, ok, st / n, stalls, reb, retries }' "$d.play"
   "$bin" deploy down --dir "$d" >/dev/null

@@ -11,7 +11,8 @@
 #      cap, from the bytes the push reports and the command's wall time
 #      (its start-up and demand query included, so slightly understated);
 # then 3. runs `streamcdn demo --mode all`: origin requests and bytes for
-# the same 9 players in pull, push and hybrid modes, side by side.
+# the built-in topology's 6 players in pull, push and hybrid modes, side
+# by side.
 # Usage: scripts/bench-push.sh   (TITLES=20 RATES="50Mbit 100Mbit 200Mbit")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,5 +68,5 @@ for rate in $rates; do
   port=$((port+1))
 done
 
-echo "== demo --mode all (9 players, speed 4)"
-"$bin" demo --mode all --port 0 --admin 127.0.0.1:0 --duration 120s | sed -n '/== modes compared/,/^$/p'
+echo "== demo --mode all (6 players, speed 4)"
+"$bin" demo --mode all --admin 127.0.0.1:0 --duration 180s | sed -n '/== modes compared/,/^$/p'

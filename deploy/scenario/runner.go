@@ -200,6 +200,7 @@ var modeDoc = map[string]string{
 // error), and what the run cost the origin and gave the players.
 func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*deploy.Deployment, report.Fill, error) {
 	fill := report.Fill{Mode: mode}
+	started := time.Now()
 	var reg prometheus.Registerer = r.cfg.Registry
 	if mode != "" {
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
@@ -243,7 +244,7 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	if playErr != nil {
 		return d, fill, fmt.Errorf("scenario: %w", playErr)
 	}
-	fmt.Fprintln(out, "\nevery player finished without an error")
+	fmt.Fprintf(out, "\nevery player finished without an error, %.1f s after the start\n", time.Since(started).Seconds())
 	fill.PushRequests, fill.PushBytes = filled.OriginRequests, filled.OriginBytes
 	fill.PlayRequests = run.Snapshot.OriginRequests - filled.OriginRequests
 	fill.PlayBytes = run.Snapshot.OriginBytes - filled.OriginBytes

@@ -1,0 +1,117 @@
+package player
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/streamcdn/streamcdn/internal/sample"
+	"github.com/streamcdn/streamcdn/manifest"
+	"github.com/streamcdn/streamcdn/origin"
+)
+
+// handlerTransport serves requests with h in memory: no sockets, so that
+// a session runs on synctest's virtual time.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	res := rec.Result()
+	res.Request = req
+	return res, nil
+}
+
+// memoryOrigin is a real origin serving the sample, packaged in prof,
+// through an in-memory client.
+func memoryOrigin(t *testing.T, prof manifest.Profile) *http.Client {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{
+		Source: sample.FS(), Output: filepath.Join(dir, "title"), Profile: prof,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := origin.New(origin.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return &http.Client{Transport: handlerTransport{o}}
+}
+
+// TestPlayFollowsTraceVirtual streams the sample through a trace that
+// steps down and back up, on virtual time: every segment inside a period
+// measures that period's bandwidth (within 2%: only the reads' rounding
+// and the request's latency stand between them), no timer is late, and
+// the representation follows the trace down and back up.
+func TestPlayFollowsTraceVirtual(t *testing.T) {
+	trace := Trace{
+		{DurationMs: 6000, BandwidthKbps: 2000, LatencyMs: 20},
+		{DurationMs: 14000, BandwidthKbps: 220, LatencyMs: 20},
+		{DurationMs: 30000, BandwidthKbps: 2000, LatencyMs: 20},
+	}
+	took := map[float64]time.Duration{}
+	for _, speed := range []float64{1, 4} {
+		client := memoryOrigin(t, manifest.ProfileLive)
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			r, err := Play(t.Context(), Config{URL: "http://origin.test/title/manifest.mpd", ABR: "throughput", Trace: trace,
+				Speed: speed, MaxBuffer: 6 * time.Second, Client: client})
+			if err != nil {
+				t.Fatalf("Play: %v", err)
+			}
+			if r.DelayedSegments != 0 {
+				t.Errorf("speed %v: %d segments delayed on virtual time", speed, r.DelayedSegments)
+			}
+			l := newLink(trace)
+			inside := map[int]int{}
+			var reps []string
+			for _, row := range r.Log {
+				if row.Result != "ok" {
+					continue
+				}
+				reps = append(reps, row.Representation)
+				begin := row.AtMs + row.TTFBMs
+				i, left := l.at(begin + 1)
+				if row.DownloadMs < 200 || begin+row.DownloadMs > begin+1+left {
+					continue // too short to measure, or across a period boundary
+				}
+				inside[i]++
+				if bw := trace[i].BandwidthKbps; row.ThroughputKbps < bw*0.98 || row.ThroughputKbps > bw*1.02 {
+					t.Errorf("speed %v: segment %d measured %.0f kbit/s in a %.0f kbit/s period", speed, row.Index, row.ThroughputKbps, bw)
+				}
+			}
+			for i := range trace {
+				if inside[i] < 2 {
+					t.Errorf("speed %v: period %d: %d segments inside it, want >= 2", speed, i, inside[i])
+				}
+			}
+			if !followsDownAndUp(reps) {
+				t.Errorf("speed %v: representations %v do not go up to 360p, down to 180p and back to 360p", speed, reps)
+			}
+			took[speed] = time.Since(start)
+		})
+	}
+	// Speed dilates time: the same session, four times faster.
+	if r := float64(took[1]) / float64(took[4]); r < 3.9 || r > 4.1 {
+		t.Errorf("virtual time at speed 1 %v, at speed 4 %v: ratio %.2f, want 4", took[1], took[4], r)
+	}
+}
+
+// followsDownAndUp reports whether reps reach 360p, then 180p, then 360p.
+func followsDownAndUp(reps []string) bool {
+	phase := 0
+	for _, rep := range reps {
+		switch {
+		case phase == 0 && rep == "360p", phase == 1 && rep == "180p", phase == 2 && rep == "360p":
+			phase++
+		}
+	}
+	return phase == 3 && slices.Contains(reps, "180p")
+}
