@@ -67,9 +67,9 @@ func newBatchConn(conn *net.UDPConn, in []packet) (*batchConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns udp: duplicating the socket: %w", err)
 	}
-	conn.Close()
+	_ = conn.Close()
 	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return nil, fmt.Errorf("dns udp: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "udp "+conn.LocalAddr().String())
@@ -155,7 +155,7 @@ func (c *batchConn) read() (int, error) {
 // stop makes a read under way, and every later one, return at once: it
 // shuts the socket down for reading. It may run concurrently with read.
 func (c *batchConn) stop() {
-	c.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
+	_ = c.rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) })
 }
 
 // close closes the socket once the calls under way return.

@@ -96,6 +96,7 @@ func TestAuthoritative(t *testing.T) {
 		{name: "NXDOMAIN with SOA", from: "127.0.0.1", msg: query("nope.netcinema.com.", dns.TypeA), rcode: dns.RcodeNameError, soa: true},
 		{name: "NODATA with SOA", from: "127.0.0.1", msg: query("www.netcinema.com.", dns.TypeMX), soa: true},
 		{name: "apex SOA", from: "127.0.0.1", msg: query("kingcdn.com.", dns.TypeSOA), checkFn: func(t *testing.T, m *dns.Msg) {
+			t.Helper()
 			if len(m.Answer) != 1 || m.Answer[0].Header().Rrtype != dns.TypeSOA {
 				t.Errorf("answer %v", m.Answer)
 			}

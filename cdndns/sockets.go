@@ -82,7 +82,7 @@ func (d *Sockets) Serve(ctx context.Context, srv *Server) error {
 // Close closes the sockets.
 func (d *Sockets) Close() {
 	for _, u := range d.udp {
-		u.Close()
+		_ = u.Close()
 	}
 	if d.tcp != nil {
 		d.tcp.Close()

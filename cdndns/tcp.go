@@ -188,10 +188,10 @@ func (t *tcpServer) loop(c *tcpConn) {
 // the connection and discard answers the client has not read yet.
 func closeCleanly(c net.Conn) {
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
-		tc.CloseWrite()
+		_ = tc.CloseWrite()
 	}
 	c.SetReadDeadline(time.Now().Add(tcpDrain))
-	io.Copy(io.Discard, c)
+	_, _ = io.Copy(io.Discard, c)
 }
 
 // defaultTCPConns is the connection cap when Options.MaxTCPConns is zero:

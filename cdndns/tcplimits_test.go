@@ -46,6 +46,7 @@ func tcpServe(t *testing.T, opts Options) string {
 }
 
 func frame(t *testing.T, m *dns.Msg) []byte {
+	t.Helper()
 	b := pack(t, m)
 	return append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...)
 }

@@ -48,7 +48,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	w := newUDPWorker(s)
 	bc, err := newBatchConn(conn, w.in)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return err
 	}
 	stopped := make(chan struct{})
@@ -57,7 +57,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 		if !stop() {
 			<-stopped
 		}
-		bc.close()
+		_ = bc.close()
 	}()
 	var yielded time.Time
 	for {

@@ -7,6 +7,7 @@ import (
 )
 
 func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL

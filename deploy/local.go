@@ -167,7 +167,7 @@ func Up(ctx context.Context, cfg UpConfig) (_ *Deployment, err error) {
 	}
 	defer func() {
 		if err != nil {
-			d.Stop(context.Background())
+			_ = d.Stop(context.Background())
 		}
 	}()
 	for _, kinds := range [][]string{{KindOrigin}, {KindWAN}, {KindShield}, {KindEdge}, {KindDNS}, {KindPrometheus}} {
@@ -311,7 +311,9 @@ func (d *Deployment) start(c Component) (*proc, error) {
 		if !stopped {
 			d.log.Warn("component exited", "component", c.Name, "err", pr.err, "log", logPath)
 		}
-		d.writeState()
+		if err := d.writeState(); err != nil {
+			d.log.Warn("write the state file", "err", err)
+		}
 		close(pr.done)
 	}()
 	return pr, nil

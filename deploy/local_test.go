@@ -165,6 +165,7 @@ func TestLocalFailover(t *testing.T) {
 // Chromium: every region is on the map and in the table, with the
 // health the page's script fetched.
 func statusPage(t *testing.T, w *Watcher, top *Topology) {
+	t.Helper()
 	chromium := testutil.RequireTool(t, "chromium")
 	srv := httptestServer(t, w.Handler())
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -266,6 +267,7 @@ func TestPrometheusScrapes(t *testing.T) {
 
 // queryUp asks Prometheus's HTTP API for up, by component.
 func queryUp(t *testing.T, base string) map[string]float64 {
+	t.Helper()
 	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape("up"))
 	if err != nil {
 		return nil
@@ -298,6 +300,7 @@ func queryUp(t *testing.T, base string) map[string]float64 {
 // Prometheus accepts, and names only metrics the components export
 // (after some traffic: labelled series appear with their first sample).
 func dashboardQueries(t *testing.T, d *Deployment, base string) {
+	t.Helper()
 	var dash struct {
 		Panels []struct {
 			Title   string

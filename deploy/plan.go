@@ -474,7 +474,7 @@ func FreePort(ip string, udp bool) (int, error) {
 		}
 		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
 		if err == nil {
-			pc.Close()
+			_ = pc.Close()
 			return port, nil
 		}
 	}

@@ -243,7 +243,7 @@ func (w *Watcher) Handler() http.Handler {
 	mux.HandleFunc("GET /status.json", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("Cache-Control", "no-store")
-		json.NewEncoder(rw).Encode(w.Current(r.Context(), time.Second))
+		_ = json.NewEncoder(rw).Encode(w.Current(r.Context(), time.Second))
 	})
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		io.WriteString(rw, "ok\n")

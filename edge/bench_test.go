@@ -32,6 +32,7 @@ func BenchmarkHitAccessLog(b *testing.B) {
 }
 
 func benchHit(b *testing.B, al *accesslog.Logger) {
+	b.Helper()
 	const size = 100 << 10
 	up := benchOrigin(b, size)
 	s, err := New(Config{Upstream: up.URL, AccessLog: al})
@@ -237,6 +238,7 @@ func BenchmarkRangeHit(b *testing.B) {
 // benchOrigin is an upstream that answers every request with size bytes
 // of video, cacheable for an hour; it is closed when b ends.
 func benchOrigin(b *testing.B, size int) *httptest.Server {
+	b.Helper()
 	body := make([]byte, size)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")

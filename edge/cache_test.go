@@ -265,7 +265,7 @@ func validated(cc, etag, body string) func(int64) http.HandlerFunc {
 	return func(n int64) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", cc)
-			w.Header().Set("Etag", etag)
+			w.Header().Set("ETag", etag)
 			w.Header().Set("X-Served", fmt.Sprint(n))
 			if r.Header.Get("If-None-Match") == etag {
 				w.WriteHeader(http.StatusNotModified)

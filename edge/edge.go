@@ -664,7 +664,7 @@ func (s *Server) copyBody(w io.Writer, key string, c httpx.Content) {
 		w.Write(c.Data)
 		return
 	}
-	c.Body.Seek(0, io.SeekStart)
+	_, _ = c.Body.Seek(0, io.SeekStart)
 	if _, err := io.Copy(w, c.Body); errors.Is(err, errCorrupt) {
 		s.diskError(key, err)
 		panic(http.ErrAbortHandler)

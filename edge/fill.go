@@ -568,7 +568,7 @@ func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object
 		req.Header.Set("Range", rng)
 	}
 	if stale != nil {
-		if etag := stale.header.Get("Etag"); etag != "" {
+		if etag := stale.header.Get("ETag"); etag != "" {
 			req.Header.Set("If-None-Match", etag)
 		}
 		if lm := stale.header.Get("Last-Modified"); lm != "" {

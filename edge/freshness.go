@@ -105,7 +105,7 @@ func storable(r *http.Request, status int, h http.Header) bool {
 	if responsePolicy(status, h, time.Now()).explicit {
 		return true
 	}
-	return (heuristicStatus[status] || cc.has("public")) && (h.Get("Etag") != "" || h.Get("Last-Modified") != "")
+	return (heuristicStatus[status] || cc.has("public")) && (h.Get("ETag") != "" || h.Get("Last-Modified") != "")
 }
 
 // ageOf computes the current age of a stored response (RFC 9111 §4.2.3).

@@ -132,7 +132,7 @@ func verifyPinnedFile(path string) (pinEntry, error) {
 
 func entryOf(of *objectFile, fi os.FileInfo) pinEntry {
 	h := of.hdr
-	return pinEntry{PinnedObject: PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("Etag"),
+	return pinEntry{PinnedObject: PinnedObject{URL: h.Key, Size: h.Size, SHA256: h.SHA256, ETag: h.Header.Get("ETag"),
 		PushedAt: h.RespTime}, fileSize: fi.Size(), file: fi, hdr: h, off: of.off, table: of.table}
 }
 

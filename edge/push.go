@@ -105,7 +105,7 @@ func (s *Server) servePinnedObject(w *recorder, r *http.Request) bool {
 	s.addVia(h)
 	s.writeCacheStatus(w, "hit; detail=pinned")
 	_, err = httpx.Serve(w, r, httpx.Content{Body: rd, Size: size, ContentType: h.Get("Content-Type"),
-		Validators: httpx.Validators{ETag: h.Get("Etag"), LastModified: headerTime(h, "Last-Modified")}})
+		Validators: httpx.Validators{ETag: h.Get("ETag"), LastModified: headerTime(h, "Last-Modified")}})
 	if errors.Is(err, errCorrupt) {
 		s.dropPinned(key, of, err)
 		panic(http.ErrAbortHandler) // the client sees the truncation
@@ -162,7 +162,7 @@ func (s *Server) pushFail(w http.ResponseWriter, key string, err error) {
 	s.log.Warn("push failed", "key", key, "reason", reason, "err", err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "reason": reason, "url": key})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error(), "reason": reason, "url": key})
 }
 
 // checkPushable refuses pushes when there is no pinned area or the
@@ -207,7 +207,7 @@ func (s *Server) handlePushObject(w http.ResponseWriter, r *http.Request) {
 	if !replaced {
 		w.WriteHeader(http.StatusCreated)
 	}
-	json.NewEncoder(w).Encode(map[string]any{"url": po.URL, "size": po.Size, "sha256": po.SHA256, "replaced": replaced})
+	_ = json.NewEncoder(w).Encode(map[string]any{"url": po.URL, "size": po.Size, "sha256": po.SHA256, "replaced": replaced})
 }
 
 func (s *Server) pushed(po pinEntry) {
@@ -232,14 +232,20 @@ func (s *Server) handleUnpin(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, map[string]int{"unpinned": s.pins.remove(match)})
 }
 
-// The push API's wire types, from pushapi.
+// The push API's wire types are pushapi's.
 type (
-	Holdings     = pushapi.Holdings
+	// Holdings is pushapi.Holdings.
+	Holdings = pushapi.Holdings
+	// PinnedObject is pushapi.PinnedObject.
 	PinnedObject = pushapi.PinnedObject
-	FillRequest  = pushapi.FillRequest
-	FillObject   = pushapi.FillObject
-	FillStatus   = pushapi.FillStatus
-	FillFailure  = pushapi.FillFailure
+	// FillRequest is pushapi.FillRequest.
+	FillRequest = pushapi.FillRequest
+	// FillObject is pushapi.FillObject.
+	FillObject = pushapi.FillObject
+	// FillStatus is pushapi.FillStatus.
+	FillStatus = pushapi.FillStatus
+	// FillFailure is pushapi.FillFailure.
+	FillFailure = pushapi.FillFailure
 )
 
 func (s *Server) handleHoldings(w http.ResponseWriter, r *http.Request) {
@@ -352,7 +358,7 @@ func (s *Server) handleFill(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/push/fill/"+id)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(map[string]string{"id": id, "status": "/push/fill/" + id})
+	_ = json.NewEncoder(w).Encode(map[string]string{"id": id, "status": "/push/fill/" + id})
 }
 
 func (s *Server) handleFillStatus(w http.ResponseWriter, r *http.Request) {

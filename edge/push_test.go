@@ -478,7 +478,7 @@ func TestPushFillJob(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "video/mp4")
-		w.Header().Set("Etag", `"e`+r.URL.Path+`"`)
+		w.Header().Set("ETag", `"e`+r.URL.Path+`"`)
 		w.Write(b)
 	})
 	e := newPushEdge(t, up.URL)
@@ -524,8 +524,8 @@ func TestPushFillJob(t *testing.T) {
 	}
 	for u, b := range objects {
 		r := get(t, http.MethodGet, e.pub.URL+u)
-		if sha([]byte(r.body)) != sha(b) || r.header.Get("Etag") != `"e`+u+`"` {
-			t.Errorf("%s: %d, etag %s", u, r.status, r.header.Get("Etag"))
+		if sha([]byte(r.body)) != sha(b) || r.header.Get("ETag") != `"e`+u+`"` {
+			t.Errorf("%s: %d, etag %s", u, r.status, r.header.Get("ETag"))
 		}
 	}
 }
@@ -631,8 +631,8 @@ func TestPinnedOpenReplaced(t *testing.T) {
 	}
 	defer pf.Close()
 	body, _ := io.ReadAll(pf.reader())
-	if string(body) != "v2-new" || pf.hdr.Size != 6 || pf.hdr.Header.Get("Etag") != `"2"` {
-		t.Errorf("read %q with header size %d, etag %s: not one version", body, pf.hdr.Size, pf.hdr.Header.Get("Etag"))
+	if string(body) != "v2-new" || pf.hdr.Size != 6 || pf.hdr.Header.Get("ETag") != `"2"` {
+		t.Errorf("read %q with header size %d, etag %s: not one version", body, pf.hdr.Size, pf.hdr.Header.Get("ETag"))
 	}
 }
 

@@ -89,7 +89,7 @@ func sendInterim(w *recorder, it interim) {
 	if it.code == http.StatusContinue || it.code == http.StatusSwitchingProtocols || it.code < 100 || it.code > 199 {
 		return
 	}
-	h := w.ResponseWriter.Header()
+	h := w.Header()
 	for k, vs := range it.header {
 		h[k] = vs
 	}
@@ -197,13 +197,13 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, stale *object,
 	}
 	s.writeCacheStatus(w, status)
 	rc := http.NewResponseController(w)
-	body := f.reader(func() { rc.Flush() })
+	body := f.reader(func() { _ = rc.Flush() })
 	var err error
 	if f.status == http.StatusOK && size >= 0 {
 		h.Del("Content-Length")
 		_, err = httpx.Serve(w, r, httpx.Content{
 			Body: body, Size: size, ContentType: f.header.Get("Content-Type"),
-			Validators: httpx.Validators{ETag: f.header.Get("Etag"), LastModified: headerTime(f.header, "Last-Modified")},
+			Validators: httpx.Validators{ETag: f.header.Get("ETag"), LastModified: headerTime(f.header, "Last-Modified")},
 		})
 	} else {
 		w.WriteHeader(f.status)

@@ -97,7 +97,7 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 			o.body = body
 		}
 	}
-	if o != nil && o.header.Get("Etag") == meta.header.Get("Etag") {
+	if o != nil && o.header.Get("ETag") == meta.header.Get("ETag") {
 		return o.body, nil
 	}
 	first := n * s.cfg.SliceBytes
@@ -128,7 +128,7 @@ func (s *Server) storeSlice(f *fill, res *http.Response, h http.Header, body []b
 	if cr := h.Get("Content-Range"); cr == "" || !sameTotal(cr, meta.sliced) {
 		return fmt.Errorf("slice: Content-Range %q does not match an object of %d bytes", cr, meta.sliced)
 	}
-	if et := meta.header.Get("Etag"); et != "" && h.Get("Etag") != et {
+	if et := meta.header.Get("ETag"); et != "" && h.Get("ETag") != et {
 		return errors.New("slice: the object changed upstream (ETag)")
 	}
 	o := &object{key: f.key, status: http.StatusPartialContent, header: h, body: body, reqTime: reqTime, respTime: respTime, gen: f.gen}

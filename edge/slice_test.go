@@ -26,7 +26,7 @@ func TestSlicedLargeObject(t *testing.T) {
 			ranged.Add(1)
 		}
 		w.Header().Set("Cache-Control", "max-age=600")
-		w.Header().Set("Etag", `"big-1"`)
+		w.Header().Set("ETag", `"big-1"`)
 		w.Header().Set("Content-Type", "video/mp4")
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 	})

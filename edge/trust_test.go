@@ -431,9 +431,9 @@ func TestPinnedVerifiedOnRead(t *testing.T) {
 		want       int
 		wantBody   string
 	}{
-		{"flipped byte, push", ModePush, func(t *testing.T, p string) { flip(t, p, fileSizeOf(t, p)-4*2-100) }, 404, ""},
-		{"flipped byte, hybrid", ModeHybrid, func(t *testing.T, p string) { flip(t, p, fileSizeOf(t, p)-4*2-100) }, 200, "from upstream"},
-		{"truncated, push", ModePush, func(t *testing.T, p string) { os.Truncate(p, fileSizeOf(t, p)-500) }, 404, ""},
+		{"flipped byte, push", ModePush, func(t *testing.T, p string) { t.Helper(); flip(t, p, fileSizeOf(t, p)-4*2-100) }, 404, ""},
+		{"flipped byte, hybrid", ModeHybrid, func(t *testing.T, p string) { t.Helper(); flip(t, p, fileSizeOf(t, p)-4*2-100) }, 200, "from upstream"},
+		{"truncated, push", ModePush, func(t *testing.T, p string) { t.Helper(); os.Truncate(p, fileSizeOf(t, p)-500) }, 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newUpstream(t, newClock(), fixed("max-age=60", "from upstream")(0))
@@ -714,6 +714,7 @@ func TestFillsAreSpooled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer res.Body.Close()
 			body, err := io.ReadAll(res.Body)
 			if err != nil || len(body) != size || bytes.Count(body, []byte("3")) != size {
 				t.Fatalf("stalled client, once it reads: %d bytes (%v)", len(body), err)
@@ -764,6 +765,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 			done <- err
 			return
 		}
+		defer res.Body.Close()
 		var got int64
 		buf := make([]byte, 128<<10)
 		for {

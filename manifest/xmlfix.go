@@ -39,7 +39,7 @@ func canonicalize(data []byte) ([]byte, error) {
 				out.WriteByte(' ')
 				writeName(&out, a.Name)
 				out.WriteString(`="`)
-				xml.EscapeText(&out, []byte(a.Value))
+				_ = xml.EscapeText(&out, []byte(a.Value))
 				out.WriteByte('"')
 			}
 			out.WriteByte('>')
@@ -50,7 +50,7 @@ func canonicalize(data []byte) ([]byte, error) {
 			out.WriteByte('>')
 		case xml.CharData:
 			if depth > 0 {
-				xml.EscapeText(&out, t)
+				_ = xml.EscapeText(&out, t)
 			}
 		}
 	}

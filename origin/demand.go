@@ -137,7 +137,7 @@ func (s *Server) Admin() http.Handler {
 
 // titleSize sums the sizes of a title's files and counts them.
 func (s *Server) titleSize(title string) (size int64, files int) {
-	fs.WalkDir(s.root.FS(), title, func(_ string, e fs.DirEntry, err error) error {
+	_ = fs.WalkDir(s.root.FS(), title, func(_ string, e fs.DirEntry, err error) error {
 		if err == nil && e.Type().IsRegular() {
 			if fi, err := e.Info(); err == nil {
 				size += fi.Size()

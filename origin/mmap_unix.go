@@ -28,5 +28,5 @@ func mapFile(path string) (data []byte, release func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	return data, func() { syscall.Munmap(data) }, nil
+	return data, func() { _ = syscall.Munmap(data) }, nil
 }

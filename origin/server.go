@@ -69,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
-		root.Close()
+		_ = root.Close()
 		return nil, err
 	}
 	return &Server{root: root, cfg: cfg, log: cfg.Logger.With("component", "origin"), metrics: m}, nil

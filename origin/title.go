@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -123,7 +124,9 @@ func replaceDir(stage, dir string, force bool) error {
 	}
 	if err := os.Rename(stage, dir); err != nil {
 		if old != "" {
-			os.Rename(old, dir)
+			if rerr := os.Rename(old, dir); rerr != nil {
+				return errors.Join(err, fmt.Errorf("put back %s: %w", dir, rerr))
+			}
 		}
 		return err
 	}

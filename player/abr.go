@@ -136,6 +136,7 @@ const (
 
 func newThroughputRule() *ThroughputRule { return &ThroughputRule{ibrSafety: ibrSafetyInit} }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (t *ThroughputRule) Choose(c *Context) (int, float64) {
 	q := qualityFromThroughput(c, c.ThroughputKbps*tputSafety)
 	q = insufficientBuffer(c, q, &t.ibrSafety)
@@ -156,9 +157,13 @@ func insufficientBuffer(c *Context, q int, safety *float64) int {
 	return q
 }
 
-func (t *ThroughputRule) Delayed(float64)             {}
+// Delayed implements ABR.
+func (t *ThroughputRule) Delayed(float64) {}
+
+// Downloaded implements ABR.
 func (t *ThroughputRule) Downloaded(*Context, Result) {}
 
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (t *ThroughputRule) Abandon(c *Context, p Progress, _ float64) int {
 	dl := p.TimeMs - p.TTFBMs
 	if p.TimeMs < abandonGraceMs || dl <= 0 {

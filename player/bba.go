@@ -28,6 +28,7 @@ func (b *BBA) rateMap(c *Context, buffer float64) float64 {
 	return lo + (hi-lo)*(buffer-b.reservoir)/b.cushion
 }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (b *BBA) Choose(c *Context) (int, float64) {
 	r := c.BitratesKbps
 	top := len(r) - 1
@@ -52,6 +53,11 @@ func (b *BBA) Choose(c *Context) (int, float64) {
 	return next, 0
 }
 
-func (b *BBA) Delayed(float64)                         {}
-func (b *BBA) Downloaded(_ *Context, r Result)         { b.prev = r.Quality }
+// Delayed implements ABR.
+func (b *BBA) Delayed(float64) {}
+
+// Downloaded implements ABR.
+func (b *BBA) Downloaded(_ *Context, r Result) { b.prev = r.Quality }
+
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (b *BBA) Abandon(*Context, Progress, float64) int { return -1 }

@@ -42,6 +42,7 @@ func bolaQuality(bitrates, util []float64, vp, gp, level float64) int {
 	return q
 }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (b *Bola) Choose(c *Context) (int, float64) {
 	t := float64(min(c.Index, c.Segments-c.Index))
 	t = max(t/2, 3) * c.SegmentMs
@@ -61,9 +62,13 @@ func (b *Bola) Choose(c *Context) (int, float64) {
 	return q, 0
 }
 
-func (b *Bola) Delayed(float64)             {}
+// Delayed implements ABR.
+func (b *Bola) Delayed(float64) {}
+
+// Downloaded implements ABR.
 func (b *Bola) Downloaded(*Context, Result) {}
 
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (b *Bola) Abandon(c *Context, p Progress, bufferMs float64) int {
 	remain := p.SizeBits - p.DownloadedBits
 	if p.DownloadedBits <= 0 || remain <= 0 {
@@ -134,6 +139,7 @@ func (b *BolaE) minBuffer(c *Context, q int) float64 {
 
 func (b *BolaE) maxBuffer(q int) float64 { return b.vp * (b.util[q] + b.gp) }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (b *BolaE) Choose(c *Context) (int, float64) {
 	level := c.BufferMs
 	if !b.steady {
@@ -173,8 +179,10 @@ func (b *BolaE) Choose(c *Context) (int, float64) {
 	return q, delay
 }
 
+// Delayed implements ABR.
 func (b *BolaE) Delayed(ms float64) { b.placeholder += ms }
 
+// Downloaded implements ABR.
 func (b *BolaE) Downloaded(c *Context, r Result) {
 	b.last = r.Quality
 	level := c.BufferMs
@@ -193,6 +201,7 @@ func (b *BolaE) Downloaded(c *Context, r Result) {
 	b.placeholder = min(b.placeholder, max(0, want-level))
 }
 
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (b *BolaE) Abandon(c *Context, p Progress, bufferMs float64) int {
 	remain := p.SizeBits - p.DownloadedBits
 	if p.DownloadedBits <= 0 || remain <= 0 {
@@ -229,6 +238,7 @@ const dynamicLowBufferMs = 10000
 
 func newDynamic(c *Context) *Dynamic { return &Dynamic{bola: newBola(c), tput: newThroughputRule()} }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (d *Dynamic) Choose(c *Context) (int, float64) {
 	bq, bd := d.bola.Choose(c)
 	tq, td := d.tput.Choose(c)
@@ -245,8 +255,13 @@ func (d *Dynamic) Choose(c *Context) (int, float64) {
 	return tq, td
 }
 
-func (d *Dynamic) Delayed(ms float64)              { d.bola.Delayed(ms); d.tput.Delayed(ms) }
+// Delayed implements ABR.
+func (d *Dynamic) Delayed(ms float64) { d.bola.Delayed(ms); d.tput.Delayed(ms) }
+
+// Downloaded implements ABR.
 func (d *Dynamic) Downloaded(c *Context, r Result) { d.bola.Downloaded(c, r); d.tput.Downloaded(c, r) }
+
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (d *Dynamic) Abandon(c *Context, p Progress, bufferMs float64) int {
 	return d.tput.Abandon(c, p, bufferMs)
 }
@@ -263,6 +278,7 @@ func newDynamicDash(c *Context) *DynamicDash {
 	return &DynamicDash{bola: newBolaE(c), tput: newThroughputRule()}
 }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (d *DynamicDash) Choose(c *Context) (int, float64) {
 	if d.isBola && c.BufferMs < 5000 {
 		d.isBola = false
@@ -275,11 +291,16 @@ func (d *DynamicDash) Choose(c *Context) (int, float64) {
 	return d.tput.Choose(c)
 }
 
+// Delayed implements ABR.
 func (d *DynamicDash) Delayed(ms float64) { d.bola.Delayed(ms); d.tput.Delayed(ms) }
+
+// Downloaded implements ABR.
 func (d *DynamicDash) Downloaded(c *Context, r Result) {
 	d.bola.Downloaded(c, r)
 	d.tput.Downloaded(c, r)
 }
+
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (d *DynamicDash) Abandon(c *Context, p Progress, bufferMs float64) int {
 	if d.isBola {
 		return d.bola.Abandon(c, p, bufferMs)

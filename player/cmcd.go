@@ -14,6 +14,7 @@ import (
 // CMCD is how a session sends Common Media Client Data (CTA-5004).
 type CMCD string
 
+// How CMCD is sent: not at all, as a query argument, or as headers.
 const (
 	CMCDOff     CMCD = ""
 	CMCDQuery   CMCD = "query"   // a CMCD query argument

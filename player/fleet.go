@@ -72,8 +72,10 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	return &Fleet{cfg: cfg, Reports: make([]*Report, cfg.Players)}, nil
 }
 
-// Done and Active count sessions ended and running.
-func (f *Fleet) Done() int   { return int(f.done.Load()) }
+// Done counts the sessions that ended.
+func (f *Fleet) Done() int { return int(f.done.Load()) }
+
+// Active counts the sessions running.
 func (f *Fleet) Active() int { return int(f.active.Load()) }
 
 // started counts a session in, raising the peak if it is one.

@@ -57,6 +57,7 @@ func (m *MPC) predict(c *Context) float64 {
 	return pred
 }
 
+// Choose implements ABR: the quality of the next segment, and how long to wait before fetching it.
 func (m *MPC) Choose(c *Context) (int, float64) {
 	pred := m.predict(c)
 	horizon := min(mpcHorizon, c.Segments-c.Index)
@@ -114,6 +115,11 @@ func (m *MPC) Choose(c *Context) (int, float64) {
 	return bestQ, 0
 }
 
-func (m *MPC) Delayed(float64)                         {}
-func (m *MPC) Downloaded(_ *Context, r Result)         { m.last = r.Quality }
+// Delayed implements ABR.
+func (m *MPC) Delayed(float64) {}
+
+// Downloaded implements ABR.
+func (m *MPC) Downloaded(_ *Context, r Result) { m.last = r.Quality }
+
+// Abandon implements ABR: the lower quality to switch a download in progress to, or the one it has to go on.
 func (m *MPC) Abandon(*Context, Progress, float64) int { return -1 }

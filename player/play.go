@@ -726,7 +726,7 @@ func (s *session) fetch(ctx context.Context, url string, br *manifest.ByteRange,
 		want = http.StatusPartialContent
 	}
 	if res.StatusCode != want {
-		io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		return out, httpStatus{fmt.Errorf("GET %s: %s, want %d", url, res.Status, want)}
 	}
 	size := res.ContentLength

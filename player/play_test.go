@@ -318,7 +318,7 @@ func TestPlayCMCD(t *testing.T) {
 				if mode == CMCDQuery {
 					v = r.URL.Query().Get("CMCD")
 				} else {
-					v = strings.Join([]string{r.Header.Get("CMCD-Object"), r.Header.Get("CMCD-Request"), r.Header.Get("CMCD-Session")}, ",")
+					v = strings.Join([]string{r.Header.Get("Cmcd-Object"), r.Header.Get("Cmcd-Request"), r.Header.Get("Cmcd-Session")}, ",")
 				}
 				keys := map[string]string{}
 				for _, kv := range strings.Split(v, ",") {

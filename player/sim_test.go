@@ -24,6 +24,7 @@ type sabreRef struct {
 }
 
 func sabreDir(t testing.TB) string {
+	t.Helper()
 	dir := filepath.Join(testutil.SharedDir(t), "traces", "sabre")
 	if _, err := os.Stat(dir); err != nil {
 		testutil.Missing(t, "the Sabre traces (../shared/traces/sabre) are missing")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: go vet, staticcheck, the race-enabled test suite (real ffmpeg,
+# Runs every test: gofmt, go mod tidy, go vet, golangci-lint, the race-enabled test suite (real ffmpeg,
 # xmllint, dash.js and shaka-player in headless Chromium when present;
 # with CI=true a missing tool fails the tests instead of skipping them),
 # then each fuzz target for FUZZTIME (default 40000x: forty thousand
@@ -17,10 +17,17 @@ if [ -z "${DASH_CHECK:-}" ] && command -v npm >/dev/null && [ -d "$shared/tools/
   export DASH_CHECK="$dc/dash-check.js"
 fi
 
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt -l: $unformatted" >&2
+  exit 1
+fi
+go mod tidy -diff
 go vet ./...
-# staticcheck at a pinned version (fetched through the module proxy): zero
-# findings.
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+# golangci-lint at a pinned version (fetched through the module proxy),
+# with .golangci.yml: staticcheck, revive, errcheck, forbidigo and the
+# rest of STYLE.md's gate. Zero findings.
+go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 go test -race -count=1 -timeout 20m ./...
 
 # A count, not a duration: with a duration, Go's fuzzing coordinator

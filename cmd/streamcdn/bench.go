@@ -176,6 +176,6 @@ func serveMetrics(addr string, reg *prometheus.Registry, stderr io.Writer, what 
 	fmt.Fprintf(stderr, "%s metrics on http://%s/metrics\n", what, l.Ln.Addr())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { serve.All(ctx, slog.New(slog.DiscardHandler), l); close(done) }()
+	go func() { _ = serve.All(ctx, slog.New(slog.DiscardHandler), l); close(done) }()
 	return func() { cancel(); <-done }, nil
 }

@@ -137,7 +137,7 @@ func checkHoldings(t *testing.T, e *pushTarget, originDir string) int {
 	return len(h.Objects)
 }
 
-func pushCmd(t *testing.T, ctx context.Context, args ...string) (string, error) {
+func pushCmd(ctx context.Context, t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	tok := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tok, []byte("push-secret\n"), 0o600)
@@ -159,7 +159,7 @@ func TestPushThenStopOrigin(t *testing.T) {
 		edges = append(edges, e)
 		args = append(args, "--edge", e.admin.URL)
 	}
-	out, err := pushCmd(t, t.Context(), args...)
+	out, err := pushCmd(t.Context(), t, args...)
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
@@ -176,7 +176,7 @@ func TestPushThenStopOrigin(t *testing.T) {
 	// A rerun sends nothing: every edge holds every object, and the
 	// origin sends only the MPD's body (the rest is 304s).
 	before, beforeBytes := o.requests.Load(), o.bytes.Load()
-	out, err = pushCmd(t, t.Context(), args...)
+	out, err = pushCmd(t.Context(), t, args...)
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)
 	}
@@ -227,7 +227,7 @@ func TestPushResume(t *testing.T) {
 	args := []string{"--mpd", o.pub.URL + "/sample/" + origin.ManifestName, "--edge", e.admin.URL}
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
-	out, err := pushCmd(t, ctx, append(args, "--rate", "8Mbit", "--concurrency", "1")...)
+	out, err := pushCmd(ctx, t, append(args, "--rate", "8Mbit", "--concurrency", "1")...)
 	if err == nil {
 		t.Fatalf("a push cut short succeeded:\n%s", out)
 	}
@@ -241,7 +241,7 @@ func TestPushResume(t *testing.T) {
 	if r := get(t, e.pub.URL+"/sample/"+origin.ManifestName); r != http.StatusNotFound {
 		t.Errorf("the incomplete title answers %d", r)
 	}
-	out, err = pushCmd(t, t.Context(), args...)
+	out, err = pushCmd(t.Context(), t, args...)
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)
 	}
@@ -293,7 +293,7 @@ func TestPushPopular(t *testing.T) {
 	}
 	small := newPushTarget(t, o.pub.URL, edge.ModeHybrid, size("film")*5/4) // room for one title
 	big := newPushTarget(t, o.pub.URL, edge.ModeHybrid, 1<<30)
-	out, err := pushCmd(t, t.Context(), "--popular", "2", "--since", "1h", "--origin-admin", o.adm.URL, "--origin", o.pub.URL,
+	out, err := pushCmd(t.Context(), t, "--popular", "2", "--since", "1h", "--origin-admin", o.adm.URL, "--origin", o.pub.URL,
 		"--edge", small.admin.URL, "--edge", big.admin.URL, "--fill", "--rate", "400Mbit")
 	if err != nil {
 		t.Fatalf("push --popular: %v\n%s", err, out)
@@ -332,7 +332,7 @@ func TestPushFlags(t *testing.T) {
 		{[]string{"--edge", "http://e", "--mpd", "http://x/m.mpd", "--concurrency", "0"}, "--concurrency"},
 	}
 	for _, tc := range tests {
-		out, err := pushCmd(t, t.Context(), tc.args...)
+		out, err := pushCmd(t.Context(), t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("push %v: %v, want an error naming %s\n%s", tc.args, err, tc.want, out)
 		}

@@ -129,7 +129,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		served <- serve.All(serveCtx, r.cfg.Logger, serve.Listener{Name: "status", Ln: r.cfg.Listener,
 			Handler: serve.AdminMux(r.cfg.Registry, r.Handler())})
 	}()
-	defer func() { stopServing(); <-served }()
+	defer func() {
+		stopServing()
+		if err := <-served; err != nil {
+			r.cfg.Logger.Warn("status listener", "err", err)
+		}
+	}()
 	if r.cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "streamcdn-demo-")
 		if err != nil {
@@ -158,7 +163,7 @@ func (r *Runner) run(ctx context.Context) error {
 		if d != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 			defer cancel()
-			d.Stop(sctx)
+			_ = d.Stop(sctx)
 			d = nil
 		}
 	}

@@ -354,7 +354,7 @@ func carry(ctx context.Context, dst, src net.Conn, oneWay time.Duration, lim *pa
 		count.Add(float64(len(ch.b)))
 	}
 	if tc, ok := dst.(interface{ CloseWrite() error }); ok {
-		tc.CloseWrite()
+		_ = tc.CloseWrite()
 	}
 }
 

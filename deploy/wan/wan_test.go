@@ -43,6 +43,7 @@ func start(t *testing.T, cfg ProxyConfig) (string, *Proxy, *prometheus.Registry)
 }
 
 func backend(t *testing.T, body string) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, body)
 	}))
@@ -89,7 +90,7 @@ func TestPaths(t *testing.T) {
 
 func mustConns(reg *prometheus.Registry, label string) prometheus.Collector {
 	fams, _ := reg.Gather()
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "A placeholder."})
 	for _, f := range fams {
 		if f.GetName() != "streamcdn_wan_connections_total" {
 			continue
@@ -179,7 +180,11 @@ func TestFailoverAndHealth(t *testing.T) {
 	if s := status(); s != http.StatusServiceUnavailable {
 		t.Errorf("health with no node up = %d", s)
 	}
-	if resp, err := http.Get(h.URL + "/health/nope"); err != nil || resp.StatusCode != http.StatusNotFound {
+	resp, err := http.Get(h.URL + "/health/nope")
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown proxy: %v %v", resp, err)
 	}
 }

@@ -140,7 +140,7 @@ func (l *Logger) flushEvery(d time.Duration) {
 			return
 		case <-t.C:
 			l.mu.Lock()
-			l.w.Flush()
+			_ = l.w.Flush()
 			l.mu.Unlock()
 		}
 	}
@@ -266,7 +266,7 @@ func appendJSON(b []byte, e Entry) []byte {
 // CMCDSession returns the CMCD session id (CTA-5004 "sid") of r: from
 // the CMCD-Session header, or the CMCD query parameter; "" if none.
 func CMCDSession(r *http.Request) string {
-	if v := r.Header.Get("CMCD-Session"); v != "" {
+	if v := r.Header.Get("Cmcd-Session"); v != "" {
 		if sid := cmcdKey(v, "sid"); sid != "" {
 			return sid
 		}

@@ -94,7 +94,7 @@ func TestCMCDSession(t *testing.T) {
 	} {
 		r := httptest.NewRequest("GET", "/x?"+tc.query, nil)
 		if tc.header != "" {
-			r.Header.Set("CMCD-Session", tc.header)
+			r.Header.Set("Cmcd-Session", tc.header)
 		}
 		if got := CMCDSession(r); got != tc.want {
 			t.Errorf("CMCDSession(%q, %q) = %q, want %q", tc.header, tc.query, got, tc.want)

@@ -81,7 +81,7 @@ func Probe(ctx context.Context, c *http.Client, url string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	res.Body.Close()
 	return res.StatusCode, nil
 }

@@ -28,7 +28,8 @@ func TestObserveRemote(t *testing.T) {
 		t.Errorf("seen %q", ips)
 	}
 	srv.Close()
-	if _, err := c.Get(srv.URL); err == nil {
+	if res, err := c.Get(srv.URL); err == nil {
+		res.Body.Close()
 		t.Fatal("no error from a closed server")
 	}
 	if len(ips) != 2 {

@@ -99,7 +99,7 @@ func TestServe(t *testing.T) {
 			if cr := res.Header.Get("Content-Range"); cr != tc.wantCR {
 				t.Errorf("Content-Range = %q, want %q", cr, tc.wantCR)
 			}
-			if res.Header.Get("Etag") != `"v1"` || res.Header.Get("Cache-Control") == "" {
+			if res.Header.Get("ETag") != `"v1"` || res.Header.Get("Cache-Control") == "" {
 				t.Errorf("ETag/Cache-Control lost: %v", res.Header)
 			}
 			if tc.wantNoCtype && res.Header.Get("Content-Type") != "" {

@@ -59,6 +59,7 @@ type Listener struct {
 	TLS         *tls.Config                                     // nil: plain HTTP
 }
 
+// Listen binds addr over TCP for h; name names it in errors and logs.
 func Listen(name, addr string, h http.Handler) (Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -113,7 +114,7 @@ func All(ctx context.Context, log *slog.Logger, lns ...Listener) error {
 				return err
 			}
 			log.Warn("connections still open after the grace period; closing them", "listener", l.Name, "grace", ShutdownGrace)
-			srv.Close() // its only error is the listener's, closed by Shutdown already
+			_ = srv.Close() // its only error is the listener's, closed by Shutdown already
 			return nil
 		})
 	}
@@ -208,7 +209,7 @@ func OpenFront(ctx context.Context, cfg FrontConfig) (Front, error) {
 // Close flushes and closes the access log.
 func (fr Front) Close() {
 	if fr.Access != nil {
-		fr.Access.Close()
+		_ = fr.Access.Close()
 	}
 }
 

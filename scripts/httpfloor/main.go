@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 
@@ -34,7 +33,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "The address to serve on.")
 	flag.Parse()
 	if err := run(context.Background(), *upstream, *listen, os.Stdin); err != nil {
-		slog.Error("httpfloor", "err", err)
+		fmt.Fprintln(os.Stderr, "httpfloor:", err)
 		os.Exit(1)
 	}
 }
@@ -66,7 +65,7 @@ func run(ctx context.Context, upstream, listen string, paths io.Reader) error {
 		h["Age"] = []string{"0"}
 		h["Via"] = []string{"1.1 httpfloor"}
 		h["Cache-Status"] = []string{"httpfloor; hit"}
-		httpx.Serve(w, r, httpx.Content{Data: o.body, Size: int64(len(o.body)),
+		_, _ = httpx.Serve(w, r, httpx.Content{Data: o.body, Size: int64(len(o.body)),
 			ContentType: httpx.Field(o.header, "Content-Type"),
 			Validators:  httpx.Validators{ETag: httpx.Field(o.header, "Etag")}})
 	}))
