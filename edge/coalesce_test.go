@@ -20,6 +20,9 @@ import (
 // and the first bytes must reach a client while upstream still holds the
 // rest back.
 func TestCoalescing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 clients over sockets; TestCoalescingVirtual is the exact one")
+	}
 	const clients, size = 200, 4 << 20
 	body := make([]byte, size)
 	rng := rand.New(rand.NewPCG(1, 2))

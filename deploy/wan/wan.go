@@ -78,6 +78,9 @@ type Proxy struct {
 	// active is the connections open, the series found once.
 	active prometheus.Gauge
 	hc     *http.Client
+	// dialContext connects to a backend: a net.Dialer's, or an
+	// in-memory one in tests on virtual time.
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 type path struct {
@@ -189,7 +192,8 @@ func newProxy(cfg ProxyConfig, m *Metrics, log *slog.Logger) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, log: log, active: m.active.WithLabelValues(cfg.Name), hc: &http.Client{Timeout: time.Second}}
+	p := &Proxy{cfg: cfg, log: log, active: m.active.WithLabelValues(cfg.Name), hc: &http.Client{Timeout: time.Second},
+		dialContext: (&net.Dialer{Timeout: time.Second}).DialContext}
 	mk := func(pc Path) (*path, error) {
 		if pc.RTTMs < 0 || pc.RTTMs > 10000 || pc.RateBPS < 0 {
 			return nil, fmt.Errorf("wan: proxy %s: path %q: rtt_ms 0 to 10000 and rate_bps not negative", cfg.Name, pc.Label)
@@ -304,10 +308,9 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 func (p *Proxy) dial(ctx context.Context) net.Conn {
 	n := len(p.cfg.Backends)
 	start := int(p.next.Add(1))
-	d := net.Dialer{Timeout: time.Second}
 	for i := range n {
 		be := p.cfg.Backends[(start+i)%n]
-		c, err := d.DialContext(ctx, "tcp", be.Addr)
+		c, err := p.dialContext(ctx, "tcp", be.Addr)
 		if err == nil {
 			return c
 		}

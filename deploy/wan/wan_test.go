@@ -1,6 +1,7 @@
 package wan
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +71,9 @@ func get(t *testing.T, local, url string) (string, time.Duration) {
 // the handshake and the request's round trip: two RTTs) and is counted
 // under its label.
 func TestPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("wall-clock delays over sockets; TestShapingVirtual has the exact ones")
+	}
 	be := backend(t, "hello")
 	addr, _, reg := start(t, ProxyConfig{Name: "cluster", Backends: []Backend{{Addr: strings.TrimPrefix(be.URL, "http://")}},
 		Paths:   []Path{{From: "127.0.2.0/24", Label: "far", RTTMs: 150}, {From: "127.0.1.0/24", Label: "near", RTTMs: 0}},
@@ -132,6 +137,9 @@ func TestActiveConnections(t *testing.T) {
 
 // TestRate: a path's rate paces what flows to the client.
 func TestRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("wall-clock pacing over sockets; TestShapingVirtual has the exact figure")
+	}
 	big := strings.Repeat("x", 500_000)
 	be := backend(t, big)
 	addr, _, _ := start(t, ProxyConfig{Name: "slow", Backends: []Backend{{Addr: strings.TrimPrefix(be.URL, "http://")}},
@@ -261,4 +269,63 @@ func TestWAN(t *testing.T) {
 		t.Error("Listen on a taken address: no error")
 	}
 	w2.Close()
+}
+
+// TestShapingVirtual carries a request and a 1 MB answer through a
+// proxy on virtual time, over in-memory connections: the handshake costs
+// one round trip, the request one way, the answer one way plus its size
+// at the path's rate (less the one burst the rate allows), to the
+// millisecond; a second connection to a backend that refuses gets
+// nothing.
+func TestShapingVirtual(t *testing.T) {
+	const size = 1 << 20
+	for _, tc := range []struct {
+		name    string
+		rttMs   float64
+		rateBPS float64
+		want    time.Duration
+	}{
+		// 1 RTT handshake + 1/2 RTT request + 1/2 RTT answer + 1 MiB at 1 MB/s - 50 ms burst.
+		{"80ms 8Mbit", 80, 8e6, 160*time.Millisecond + time.Duration(size)*time.Second/1e6 - 50*time.Millisecond},
+		{"200ms unlimited", 200, 0, 400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m, _ := NewMetrics(nil)
+				p, err := newProxy(ProxyConfig{Name: "c", Backends: []Backend{{Addr: "node"}},
+					Default: Path{RTTMs: tc.rttMs, RateBPS: tc.rateBPS}}, m, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.dialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+					srv, cli := net.Pipe()
+					go func() { // the node: a request line in, size bytes out
+						defer srv.Close()
+						if _, err := bufio.NewReader(srv).ReadString('\n'); err != nil {
+							return
+						}
+						srv.Write(make([]byte, size))
+					}()
+					return cli, nil
+				}
+				client, proxied := net.Pipe()
+				go p.handle(t.Context(), proxied)
+				start := time.Now()
+				if _, err := client.Write([]byte("GET\n")); err != nil {
+					t.Fatal(err)
+				}
+				n, err := io.Copy(io.Discard, client)
+				took := time.Since(start)
+				client.Close()
+				if n != size || err != nil {
+					t.Fatalf("read %d bytes (%v), want %d", n, err, size)
+				}
+				// The handshake's round trip passes before the client's
+				// first write is read.
+				if d := took - tc.want; d < -time.Millisecond || d > time.Millisecond {
+					t.Errorf("took %v of virtual time, want %v", took, tc.want)
+				}
+			})
+		})
+	}
 }
