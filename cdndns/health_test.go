@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,8 +27,13 @@ func TestHealthThresholds(t *testing.T) {
 		t.Errorf("after one failure (down threshold 2): %+v", d)
 	}
 	s.record(HealthConfig{}, eu, false)
-	if d := decide(); d.Cluster == "eu-west" {
-		t.Errorf("after two failures: still %+v", d)
+	// Health decided, not geography: the nearest is down.
+	if d := decide(); d.Cluster == "eu-west" || d.Reason != "health" || d.Ranking != "geo" || !slices.Equal(d.Down, []string{"eu-west"}) {
+		t.Errorf("after two failures: %+v, want the next nearest by health, eu-west down", d)
+	}
+	// A client whose nearest cluster is up is still answered by geography.
+	if d, _ := s.Decide("a1105.kingcdn.com.", netip.MustParseAddr("127.0.1.10")); d.Cluster != "us-east" || d.Reason != "geo" {
+		t.Errorf("a us-east client with eu-west down: %+v, want us-east by geo", d)
 	}
 	s.record(HealthConfig{}, eu, true)
 	if d := decide(); d.Cluster == "eu-west" {

@@ -130,11 +130,17 @@ const (
 type Decision struct {
 	Cluster string `json:"cluster"`
 	// Reason is the deciding policy: "rtt" (lowest fresh measured RTT for
-	// the client's prefix), "geo" (nearest healthy cluster), "load" (the
-	// best cluster sheds this client to the next best), "default" (client
-	// location unknown: the first healthy cluster), or "all-down" (no
-	// cluster is healthy: the best anyway, short TTL).
+	// the client's prefix), "geo" (nearest healthy cluster), "health"
+	// (the cluster RTT or geography would pick is down or drained: the
+	// next best healthy one, by Ranking), "load" (the best cluster sheds
+	// this client to the next best), "default" (client location unknown:
+	// the first healthy cluster), or "all-down" (no cluster is healthy:
+	// the best anyway, short TTL).
 	Reason string `json:"reason"`
+	// Ranking is how the candidates were ranked: rtt, geo or default.
+	Ranking string `json:"ranking,omitempty"`
+	// Down are the clusters left out as unhealthy or drained.
+	Down []string `json:"down,omitempty"`
 	TTL    uint32 `json:"ttl"`
 	// Scope is the ECS scope prefix length of the answer.
 	Scope uint8 `json:"ecs_scope"`
@@ -165,15 +171,24 @@ func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decisi
 	for _, c := range h.clusters {
 		if c.healthy() {
 			candidates = append(candidates, c)
+		} else {
+			d.Down = append(d.Down, c.Name)
 		}
 	}
 	if len(candidates) == 0 {
 		candidates, d.Reason, d.TTL = h.clusters, "all-down", min(h.ttl, 5)
 	}
 	ranked, reason, scope := s.rank(st, candidates, client)
-	d.Scope = scope
+	d.Scope, d.Ranking = scope, reason
 	if d.Reason == "" {
 		d.Reason = reason
+		// Had every cluster been up, would the client have gone elsewhere?
+		// Then health, not the ranking, decided.
+		if len(d.Down) > 0 && reason != "default" {
+			if all, _, _ := s.rank(st, h.clusters, client); all[0] != ranked[0] {
+				d.Reason = "health"
+			}
+		}
 	}
 	for _, c := range ranked {
 		d.Ranked = append(d.Ranked, c.Name)

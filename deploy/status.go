@@ -74,11 +74,31 @@ type Watcher struct {
 	snap   Snapshot
 	bytes  map[string]float64 // egress bytes by region, last poll
 	polled time.Time
+	// counted are each edge node's requests and hits across its
+	// restarts: a process that starts again counts from zero.
+	counted map[string]*edgeCounts
+}
+
+// edgeCounts are an edge node's counters: as last scraped, and what its
+// earlier processes had counted.
+type edgeCounts struct{ last, before [2]int64 }
+
+// total adds what the node's process counts now, cur (nil: not
+// running), to what it counted before.
+func (e *edgeCounts) total(cur *[2]int64) [2]int64 {
+	if cur != nil {
+		if cur[0] < e.last[0] { // a new process: its predecessor's counts are before
+			e.before[0] += e.last[0]
+			e.before[1] += e.last[1]
+		}
+		e.last = *cur
+	}
+	return [2]int64{e.before[0] + e.last[0], e.before[1] + e.last[1]}
 }
 
 // NewWatcher watches d.
 func NewWatcher(d *Deployment) *Watcher {
-	return &Watcher{d: d, hc: &http.Client{Timeout: time.Second}, bytes: map[string]float64{}}
+	return &Watcher{d: d, hc: &http.Client{Timeout: time.Second}, bytes: map[string]float64{}, counted: map[string]*edgeCounts{}}
 }
 
 // Current is a snapshot at most maxAge old: the last one, or one taken
@@ -151,21 +171,32 @@ func (w *Watcher) poll(ctx context.Context) Snapshot {
 				continue
 			}
 			rs.Nodes++
-			if !running[c.Name] {
-				continue
-			}
-			rs.NodesUp++
-			fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
-			for _, m := range metricsOf(fams, metricnames.EdgeRequests) {
-				n := int64(m.GetCounter().GetValue())
-				rs.Requests += n
-				if cs := label(m, metricnames.Cache); cs == metricnames.CacheHit || cs == metricnames.CachePinned || cs == metricnames.CacheRevalidated {
-					rs.Hits += n
+			var cur *[2]int64 // requests and hits of the running process
+			if running[c.Name] {
+				rs.NodesUp++
+				cur = new([2]int64)
+				fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
+				for _, m := range metricsOf(fams, metricnames.EdgeRequests) {
+					n := int64(m.GetCounter().GetValue())
+					cur[0] += n
+					if cs := label(m, metricnames.Cache); cs == metricnames.CacheHit || cs == metricnames.CachePinned || cs == metricnames.CacheRevalidated {
+						cur[1] += n
+					}
+				}
+				for _, m := range metricsOf(fams, metricnames.EdgeBodyBytes) {
+					egress += m.GetCounter().GetValue()
 				}
 			}
-			for _, m := range metricsOf(fams, metricnames.EdgeBodyBytes) {
-				egress += m.GetCounter().GetValue()
+			w.mu.Lock()
+			ec := w.counted[c.Name]
+			if ec == nil {
+				ec = &edgeCounts{}
+				w.counted[c.Name] = ec
 			}
+			tot := ec.total(cur)
+			w.mu.Unlock()
+			rs.Requests += tot[0]
+			rs.Hits += tot[1]
 		}
 		newBytes[r.Name] = egress
 		if rs.Requests > 0 {
@@ -238,7 +269,7 @@ func (w *Watcher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(rw, strings.Replace(statusHTML, "{{NAME}}", htmlEscape(w.d.plan.Topology.Name), 1))
+		io.WriteString(rw, strings.ReplaceAll(statusHTML, "{{NAME}}", htmlEscape(w.d.plan.Topology.Name)))
 	})
 	mux.HandleFunc("GET /status.json", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")

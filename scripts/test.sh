@@ -28,7 +28,9 @@ go vet ./...
 # with .golangci.yml: staticcheck, revive, errcheck, forbidigo and the
 # rest of STYLE.md's gate. Zero findings.
 go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+start=$(date +%s)
 go test -race -count=1 -timeout 20m ./...
+echo "go test -race ./...: $(( $(date +%s) - start )) s"
 
 # A count, not a duration: with a duration, Go's fuzzing coordinator
 # races its own deadline on a loaded machine and fails the target with

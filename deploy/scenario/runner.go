@@ -227,9 +227,27 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	PrintDeployment(out, d.State(), plan)
 	fmt.Fprintf(out, "\n== %d players in %d populations stream %s through the DNS, at speed %g\n", t.PlayerCount(), len(t.Players),
 		plan.VideoURL("TITLE"), r.cfg.Speed)
+	// The watcher reads every edge's counters each second while the
+	// script runs, so that an edge killed and restarted keeps what it
+	// served before in the report.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-time.After(time.Second):
+				w.Poll(watchCtx)
+			}
+		}
+	}()
 	var filled deploy.Snapshot
 	run, playErr := Script(ctx, ScriptConfig{State: d.State(), Topology: t, Control: d, Speed: r.cfg.Speed, Logger: r.cfg.Logger,
 		Filled: func() { filled = w.Poll(ctx) }})
+	stopWatching()
+	<-watched
 	if playErr != nil && ctx.Err() != nil {
 		return d, fill, ctx.Err()
 	}

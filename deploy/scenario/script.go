@@ -239,6 +239,9 @@ func explain(st *deploy.State, t *deploy.Topology) []report.Explained {
 			continue
 		}
 		ex.Cluster, ex.Why = e.Decision.Cluster, e.Decision.Reason
+		if e.Decision.Reason == "health" {
+			ex.Why = fmt.Sprintf("health: %s down; the next best by %s", strings.Join(e.Decision.Down, ", "), e.Decision.Ranking)
+		}
 		for _, c := range e.Clusters {
 			if c.Name == e.Decision.Cluster && c.DistanceKm != nil {
 				ex.Why += fmt.Sprintf(": client in %s, %.0f km away", cmp.Or(e.Location, "?"), *c.DistanceKm)
