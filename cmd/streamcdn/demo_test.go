@@ -80,12 +80,18 @@ func TestTopologyDemo(t *testing.T) {
 		"EVENT eu-west's edge cluster restarts",
 		"eu-west's edge cluster is ready again",
 		"pushed trailer: 65 objects",
+		"us-east by health: ", // eu-west's players moved by health, not geography
 		"every player finished without an error",
 		"report with charts: " + filepath.Join(reportDir, "report.html"),
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
+	}
+	// eu-west's cluster served its players before it failed: its counts
+	// survive its restart.
+	if m := regexp.MustCompile(`(?m)^\s*eu-west\s+\S+\s+\d+/\d+\s+(\d+)\s`).FindStringSubmatch(report); m == nil || m[1] == "0" {
+		t.Errorf("eu-west's cluster line %q: want the requests it served before and after its restart", m)
 	}
 	// The report page: the four charts, the run's events on them, the
 	// text report.

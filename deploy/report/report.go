@@ -309,6 +309,8 @@ func hitChart(w io.Writer, r Run) error {
 		bars.Color = plotutil.Color(0)
 		p.Add(bars)
 		p.NominalX(names...)
+		// Room for the first and last labels, centred under their bars.
+		p.X.Min, p.X.Max = -0.7, float64(len(ratios))-0.3
 	}
 	return write(w, p)
 }
@@ -316,7 +318,7 @@ func hitChart(w io.Writer, r Run) error {
 func timePlot(title, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "seconds since the players started"
+	p.X.Label.Text = "wall-clock seconds since the players started"
 	p.Y.Label.Text = ylabel
 	p.X.Min = 0
 	p.Legend.Top = true
@@ -356,8 +358,10 @@ func finish(w io.Writer, p *plot.Plot, r Run) error {
 		}
 		p.Add(ls)
 	}
-	// Headroom above the lines for the legend.
-	p.Y.Max += 0.25 * (p.Y.Max - p.Y.Min)
+	// Headroom above the lines for the legend (one row a region), and on
+	// the right for the last event's label.
+	p.Y.Max += 0.45 * (p.Y.Max - p.Y.Min)
+	p.X.Max = max(p.X.Max, r.end()) * 1.04
 	return write(w, p)
 }
 

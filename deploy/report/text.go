@@ -62,7 +62,7 @@ func Text(w io.Writer, r Run) error {
 	}
 	fmt.Fprintf(w, "DNS answers: %s\n", strings.Join(answers, "; "))
 
-	fmt.Fprintln(w, "\n== timeline: events and DNS decisions as the players saw them")
+	fmt.Fprintf(w, "\n== timeline: events and DNS decisions as the players saw them (wall seconds since the players started; their media plays at speed %g)\n", max(r.Speed, 1))
 	for _, l := range r.Timeline {
 		fmt.Fprintf(w, "%7.2f s  %s\n", l.At.Seconds(), l.What)
 	}
