@@ -141,7 +141,7 @@ type Decision struct {
 	Ranking string `json:"ranking,omitempty"`
 	// Down are the clusters left out as unhealthy or drained.
 	Down []string `json:"down,omitempty"`
-	TTL    uint32 `json:"ttl"`
+	TTL  uint32   `json:"ttl"`
 	// Scope is the ECS scope prefix length of the answer.
 	Scope uint8 `json:"ecs_scope"`
 	// Ranked lists the candidates best first, as the policy ranked them.
