@@ -24,6 +24,20 @@ type Manifest struct {
 	Duration      time.Duration
 	MinBufferTime time.Duration
 	Tracks        []*Track
+	// Pathways are the MPD-level BaseURLs, resolved, with their
+	// serviceLocations; segment URLs are resolved against the first.
+	Pathways []Pathway
+	// Steering is the MPD's ContentSteering, when it has one.
+	Steering *SteeringRef
+}
+
+// SteeringRef is an MPD's ContentSteering element.
+type SteeringRef struct {
+	// Server is the steering manifest's URL, resolved.
+	Server string
+	// Default is the pathway to use until the server answers.
+	Default          string
+	QueryBeforeStart bool
 }
 
 // Track is one Representation of one Period, with its segments resolved.
@@ -133,9 +147,13 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 	if len(m.Periods) == 0 {
 		return nil, &ParseError{Element: "MPD", Err: errors.New("no Period")}
 	}
+	mpdBase := base
 	base, err = resolveBase(base, m.BaseURL)
 	if err != nil {
 		return nil, &ParseError{Element: "MPD/BaseURL", Err: err}
+	}
+	if err := out.steering(mpdBase, m); err != nil {
+		return nil, err
 	}
 	budget := maxSegments
 	for i, p := range m.Periods {
@@ -147,6 +165,26 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 		out.Tracks = append(out.Tracks, tracks...)
 	}
 	return out, nil
+}
+
+// steering reads the MPD's pathways and ContentSteering element,
+// resolved against the MPD's URL.
+func (out *Manifest) steering(mpdBase *url.URL, m *mpd.MPD) error {
+	for _, b := range m.BaseURL {
+		u, err := resolveRef(mpdBase, strings.TrimSpace(string(b.Value)))
+		if err != nil {
+			return &ParseError{Element: "MPD/BaseURL", Err: err}
+		}
+		out.Pathways = append(out.Pathways, Pathway{ID: b.ServiceLocation, BaseURL: u})
+	}
+	if cs := m.ContentSteering; cs != nil {
+		server, err := resolveRef(mpdBase, strings.TrimSpace(cs.Value))
+		if err != nil || strings.TrimSpace(cs.Value) == "" {
+			return &ParseError{Element: "MPD/ContentSteering", Err: fmt.Errorf("server %q: %v", cs.Value, err)}
+		}
+		out.Steering = &SteeringRef{Server: server, Default: cs.DefaultServiceLocation, QueryBeforeStart: cs.QueryBeforeStart}
+	}
+	return nil
 }
 
 // periodTiming returns the start and (zero if unknown) duration of period i.

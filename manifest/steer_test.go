@@ -58,6 +58,10 @@ func TestSteer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(m.Pathways) != 2 || m.Pathways[1] != steering.Pathways[1] || m.Steering == nil ||
+		*m.Steering != (SteeringRef{Server: steering.Server, Default: "eu-west", QueryBeforeStart: true}) {
+		t.Errorf("parsed back: pathways %+v, steering %+v", m.Pathways, m.Steering)
+	}
 	for _, tr := range m.Tracks {
 		for _, seg := range tr.Segments {
 			if !strings.HasPrefix(seg.URL, "http://127.0.2.1:8080/title/") {

@@ -83,9 +83,12 @@ type Report struct {
 	// DelayedSegments counts segments during whose wait or download one
 	// of the session's own timers fired more than 50 ms (wall clock)
 	// late: time taken by the client's CPU, not by the network.
-	DelayedSegments int          `json:"delayed_segments"`
-	Errors          []Event      `json:"errors"`
-	Log             []SegmentLog `json:"-"`
+	DelayedSegments int `json:"delayed_segments"`
+	// Pathways are the Content Steering pathways the session fetched
+	// from, in order (none without steering).
+	Pathways []string     `json:"pathways,omitempty"`
+	Errors   []Event      `json:"errors"`
+	Log      []SegmentLog `json:"-"`
 }
 
 // Event is an error the session met, and what it did about it.
@@ -145,6 +148,7 @@ type session struct {
 	m      *Metrics
 	rep    *Report
 
+	steer *steering // nil: the MPD has no ContentSteering
 	video []*manifest.Track
 	audio *manifest.Track
 	inits map[*manifest.Track]*initInfo
@@ -257,6 +261,14 @@ func (s *session) open(ctx context.Context) error {
 		err := errors.New("a dynamic (live) MPD; the player plays static presentations")
 		s.event(-1, "mpd", s.cfg.URL, err, "end")
 		return errEnd{err}
+	}
+	if s.steer = newSteering(m); s.steer != nil {
+		if m.Steering.QueryBeforeStart {
+			s.reloadSteering(ctx)
+		} else {
+			s.steer.nextMs = s.clk.now() + 1 // after the first segment
+		}
+		s.notePathway()
 	}
 	video, audio := ladder(m)
 	if len(video) == 0 {
@@ -404,6 +416,10 @@ func (s *session) stream(ctx context.Context) error {
 	quality := -1 // forced for a retry
 	for next := 0; next < s.ac.Segments; {
 		s.ac.Index = next
+		if s.steer != nil && s.clk.now() >= s.steer.nextMs {
+			s.reloadSteering(ctx)
+			s.notePathway()
+		}
 		late := s.clk.late
 		s.update()
 		if full := s.buf.level() + s.ac.SegmentMs - s.ac.MaxBufferMs; full > 0 && s.started {
@@ -445,6 +461,16 @@ func (s *session) stream(ctx context.Context) error {
 				return errEnd{fmt.Errorf("segment %d: %w", next, err)}
 			}
 			quality = max(q-1, 0)
+			if s.steer != nil {
+				// Another pathway may have the segment: the same quality
+				// there, before a lower one.
+				from, to := s.steer.failover()
+				s.log.Info("pathway failed", "from", from, "to", to, "err", err)
+				s.notePathway()
+				if to != from {
+					quality = q
+				}
+			}
 			if s.cfg.RetryWait > 0 {
 				pause := s.cfg.RetryWait << min(attempts-1, 3)
 				speed := s.cfg.Speed
@@ -696,6 +722,7 @@ type fetched struct {
 // whether to abandon.
 func (s *session) fetch(ctx context.Context, url string, br *manifest.ByteRange, cm cmcdData, check func(Progress) int) (fetched, error) {
 	out := fetched{abandonTo: -1}
+	url = s.steer.rewrite(url)
 	t0 := s.clk.now()
 	if s.link != nil {
 		if err := s.clk.sleepUntil(ctx, t0+s.link.latency(t0)); err != nil {
