@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/dnsapi"
+	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 )
 
@@ -64,15 +65,15 @@ func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
 		return Explanation{}, fmt.Errorf("%s is not a CDN hostname of this server", name)
 	}
 	e := Explanation{Name: name, Client: client.String(), Decision: d}
-	g, located := st.geo.locate(client)
-	if located && g.city != "" {
-		e.Location = g.city
+	g, located := st.geo.Locate(client)
+	if located && g.City != "" {
+		e.Location = g.City
 	}
 	rtts, _, _ := s.rtt.lookup(client, s.opts.Now(), st.rttAge)
 	for _, c := range st.clusters {
 		cand := Candidate{Name: c.Name, Healthy: c.healthy()}
 		if located {
-			km := greatCircleKm(g.lat, g.lon, c.Lat, c.Lon)
+			km := geo.DistanceKm(g.Lat, g.Lon, c.Lat, c.Lon)
 			cand.DistanceKm = &km
 		}
 		if rtt, ok := rtts[c.Name]; ok {

@@ -2,7 +2,6 @@ package cdndns
 
 import (
 	"bytes"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -29,41 +28,6 @@ func TestGeoDBGolden(t *testing.T) {
 	}
 	if !bytes.Equal(buf.Bytes(), shipped) {
 		t.Errorf("examples/demo-geo.mmdb is not what testdata/geo.csv builds; rebuild it")
-	}
-}
-
-// TestLocate: the database places the demo's regions and documentation
-// prefixes; configured prefixes come first; an unknown client is given
-// the widest prefix with no located network in it.
-func TestLocate(t *testing.T) {
-	l, err := newLocator([]GeoNet{{Prefix: "127.0.2.128/25", Lat: 1, Lon: 2, Location: "override"}}, mustRead(t, "examples/demo-geo.mmdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		addr   string
-		city   string
-		prefix string
-	}{
-		{"127.0.1.7", "New York", "127.0.1.0/24"},
-		{"127.0.2.7", "Paris", "127.0.2.0/25"}, // the database's /24 less the override's /25
-		{"127.0.2.200", "override", "127.0.2.128/25"},
-		{"127.0.3.1", "Bengaluru", "127.0.3.0/24"},
-		{"198.51.100.9", "London", "198.51.100.0/24"},
-		{"203.0.113.250", "Singapore", "203.0.113.0/24"},
-		{"2001:db8:3::1", "Mumbai", "2001:db8:3::/48"},
-		{"192.0.2.1", "", "192.0.0.0/6"},  // unknown: the database's empty node around it
-		{"127.0.9.1", "", "127.0.8.0/21"}, // unknown, beside located /24s
-		{"10.1.2.3", "", "0.0.0.0/2"},
-	}
-	for _, tc := range tests {
-		g, ok := l.locate(netip.MustParseAddr(tc.addr))
-		if ok != (tc.city != "") || g.city != tc.city {
-			t.Errorf("%s: located %v in %q, want %q", tc.addr, ok, g.city, tc.city)
-		}
-		if g.prefix.String() != tc.prefix {
-			t.Errorf("%s: prefix %s, want %s", tc.addr, g.prefix, tc.prefix)
-		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
 // rttTable holds measured round-trip times per client prefix (/24 for
@@ -46,19 +47,9 @@ func newRTTTable(max int) *rttTable {
 	return &rttTable{byNet: lru, max: max}
 }
 
-// clientPrefix is the prefix RTT is kept for.
-func clientPrefix(a netip.Addr) netip.Prefix {
-	bits := 24
-	if a.Is6() {
-		bits = 48
-	}
-	p, _ := a.Prefix(bits)
-	return p
-}
-
 // add folds one measurement into the table.
 func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration, now time.Time, maxAge time.Duration) {
-	p := clientPrefix(client)
+	p := policy.ClientPrefix(client)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// Prefixes not updated for maxAge hold nothing fresh: forget them,
@@ -96,7 +87,7 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration
 	if !client.IsValid() {
 		return nil, netip.Prefix{}, false
 	}
-	p := clientPrefix(client)
+	p := policy.ClientPrefix(client)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var out map[string]time.Duration

@@ -1,16 +1,15 @@
 package cdndns
 
 import (
-	"hash/fnv"
-	"math"
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/streamcdn/streamcdn/internal/geo"
+	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
 // cluster is a Cluster with its health state.
@@ -163,95 +162,24 @@ func (s *Server) decide(st *state, name string, client netip.Addr) (Decision, bo
 	return d, true
 }
 
-// choose runs the policy chain: health, then RTT when fresh, else
-// geography, then load.
+// choose runs the policy (package policy): health, then RTT when fresh,
+// else geography, then load.
 func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decision) {
-	d := Decision{TTL: h.ttl}
-	candidates := make([]*cluster, 0, len(h.clusters))
-	for _, c := range h.clusters {
-		if c.healthy() {
-			candidates = append(candidates, c)
-		} else {
-			d.Down = append(d.Down, c.Name)
-		}
+	now := s.opts.Now()
+	sites := make([]policy.Site, len(h.clusters))
+	for i, c := range h.clusters {
+		sites[i] = policy.Site{Name: c.Name, Lat: c.Lat, Lon: c.Lon, Healthy: c.healthy(), Shed: func() float64 { return c.shedShare(now) }}
 	}
-	if len(candidates) == 0 {
-		candidates, d.Reason, d.TTL = h.clusters, "all-down", min(h.ttl, 5)
+	pc := policy.Client{Addr: client, Locate: func() (geo.Place, bool) { return st.geo.Locate(client) }}
+	if rtts, prefix, ok := s.rtt.lookup(client, now, st.rttAge); ok {
+		pc.RTTs, pc.RTTPrefix = rtts, prefix
 	}
-	ranked, reason, scope := s.rank(st, candidates, client)
-	d.Scope, d.Ranking = scope, reason
-	if d.Reason == "" {
-		d.Reason = reason
-		// Had every cluster been up, would the client have gone elsewhere?
-		// Then health, not the ranking, decided.
-		if len(d.Down) > 0 && reason != "default" {
-			if all, _, _ := s.rank(st, h.clusters, client); all[0] != ranked[0] {
-				d.Reason = "health"
-			}
-		}
+	pd := policy.Choose(sites, pc)
+	d := Decision{Reason: pd.Reason, Ranking: pd.Ranking, Down: pd.Down, Ranked: pd.Ranked, Scope: pd.Scope, TTL: h.ttl}
+	if pd.Reason == policy.ReasonAllDown {
+		d.TTL = min(h.ttl, 5)
 	}
-	for _, c := range ranked {
-		d.Ranked = append(d.Ranked, c.Name)
-	}
-	best := ranked[0]
-	if len(ranked) > 1 && d.Reason != "all-down" && client.IsValid() {
-		if share := best.shedShare(s.opts.Now()); share > 0 {
-			// The share is drawn per client /24 (/48), so the answer now
-			// holds for that prefix only.
-			p := clientPrefix(client)
-			d.Scope = max(d.Scope, uint8(p.Bits()))
-			if shed(p, share) {
-				best, d.Reason = ranked[1], "load"
-			}
-		}
-	}
-	return best, d
-}
-
-// rank orders candidates best first: those with a fresh RTT for the
-// client's prefix by RTT, ahead of the others (the closest cluster is not
-// always the fastest); without fresh RTT, by distance; an unknown client
-// keeps the configured order.
-func (s *Server) rank(st *state, candidates []*cluster, client netip.Addr) ([]*cluster, string, uint8) {
-	ranked := append([]*cluster(nil), candidates...)
-	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now(), st.rttAge); ok {
-		measured := ranked[:0:0]
-		for _, c := range ranked {
-			if _, ok := rtts[c.Name]; ok {
-				measured = append(measured, c)
-			}
-		}
-		if len(measured) > 0 {
-			sort.SliceStable(measured, func(i, j int) bool { return rtts[measured[i].Name] < rtts[measured[j].Name] })
-			rest := ranked[:0:0]
-			for _, c := range ranked {
-				if _, ok := rtts[c.Name]; !ok {
-					rest = append(rest, c)
-				}
-			}
-			return append(measured, rest...), "rtt", uint8(prefix.Bits())
-		}
-	}
-	g, ok := st.geo.locate(client)
-	if !ok {
-		return ranked, "default", uint8(max(0, g.prefix.Bits()))
-	}
-	km := make(map[*cluster]float64, len(ranked)) // each distance once, not per comparison
-	for _, c := range ranked {
-		km[c] = greatCircleKm(g.lat, g.lon, c.Lat, c.Lon)
-	}
-	sort.SliceStable(ranked, func(i, j int) bool { return km[ranked[i]] < km[ranked[j]] })
-	return ranked, "geo", uint8(g.prefix.Bits())
-}
-
-// shed decides, the same way every time for a client prefix, whether it
-// falls in the shed share: the prefix is hashed, so a resolver's cached
-// answer and a fresh one agree.
-func shed(p netip.Prefix, share float64) bool {
-	h := fnv.New32a()
-	b, _ := p.MarshalBinary()
-	h.Write(b)
-	return float64(h.Sum32()%1000) < share*1000
+	return h.clusters[pd.Site], d
 }
 
 // selectAnswer answers a CDN hostname with the chosen cluster's addresses.
@@ -278,13 +206,4 @@ func (s *Server) selectAnswer(st *state, name string, h *host, qtype uint16, cli
 	}
 	s.metrics.answers.WithLabelValues(c.Name, d.Reason).Inc()
 	return rrs, "", d.Scope
-}
-
-// greatCircleKm is the haversine distance between two points.
-func greatCircleKm(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371.0
-	rad := math.Pi / 180
-	dLat, dLon := (lat2-lat1)*rad, (lon2-lon1)*rad
-	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * r * math.Asin(math.Sqrt(a))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/geo"
 )
 
 // Options are the run-time dependencies of a Server.
@@ -66,7 +67,7 @@ type state struct {
 	hosts    map[string]*host
 	aliases  map[string]*alias
 	clusters []*cluster
-	geo      *locator
+	geo      *geo.Locator
 	health   HealthConfig
 	rttAge   time.Duration
 }
@@ -169,7 +170,12 @@ func compile(cfg Config, old *state) (*state, error) {
 		}
 	}
 	var err error
-	if st.geo, err = newLocator(cfg.Geo, db); err != nil {
+	var overrides []geo.Place
+	for _, g := range cfg.Geo {
+		p, _ := netip.ParsePrefix(g.Prefix) // checked by LoadConfig
+		overrides = append(overrides, geo.Place{Prefix: p, Lat: g.Lat, Lon: g.Lon, City: g.Location})
+	}
+	if st.geo, err = geo.New(overrides, db); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	byName := map[string]*cluster{}
