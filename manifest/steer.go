@@ -41,7 +41,7 @@ func (s Steering) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, p := range s.Pathways {
-		if err := checkPathwayID(p.ID); err != nil {
+		if err := CheckPathway(p.ID); err != nil {
 			return err
 		}
 		if seen[p.ID] {
@@ -59,9 +59,9 @@ func (s Steering) validate() error {
 	return nil
 }
 
-// checkPathwayID accepts what a serviceLocation and a _DASH_pathway value
+// CheckPathway accepts what a serviceLocation and a _DASH_pathway value
 // may carry here: 1 to 64 letters, digits, '-', '_' and '.'.
-func checkPathwayID(id string) error {
+func CheckPathway(id string) error {
 	if id == "" || len(id) > 64 {
 		return fmt.Errorf("steering: pathway %q: want 1 to 64 characters", id)
 	}
@@ -152,7 +152,7 @@ func (m *SteeringManifest) validate() error {
 		return fmt.Errorf("steering manifest: PATHWAY-PRIORITY: %d pathways, want 1 to 64", len(m.PathwayPriority))
 	}
 	for i, id := range m.PathwayPriority {
-		if err := checkPathwayID(id); err != nil {
+		if err := CheckPathway(id); err != nil {
 			return err
 		}
 		if slices.Contains(m.PathwayPriority[:i], id) {
@@ -209,7 +209,7 @@ func ParseSteeringQuery(q url.Values) (SteeringQuery, error) {
 	if p := q.Get("_DASH_pathway"); p != "" {
 		// dash.js quotes the value, as HLS's _HLS_pathway is.
 		p = strings.Trim(p, `"`)
-		if err := checkPathwayID(p); err != nil {
+		if err := CheckPathway(p); err != nil {
 			return sq, fmt.Errorf("_DASH_pathway: %w", err)
 		}
 		sq.Pathway = p

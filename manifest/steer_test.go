@@ -222,3 +222,24 @@ func FuzzParseSteeringManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSteeringQuery: no query panics, and a pathway it accepts is
+// one a pathway may be.
+func FuzzParseSteeringQuery(f *testing.F) {
+	f.Add("_DASH_pathway=%22far%22&_DASH_throughput=110587500")
+	f.Add("_DASH_pathway=eu-west&session=s1")
+	f.Add("_DASH_throughput=-1&_DASH_pathway=")
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		sq, err := ParseSteeringQuery(q)
+		if err != nil {
+			return
+		}
+		if sq.Pathway != "" && CheckPathway(sq.Pathway) != nil || sq.ThroughputBPS < 0 {
+			t.Fatalf("%q: accepted %+v", raw, sq)
+		}
+	})
+}

@@ -49,3 +49,11 @@ func (r *PopularReport) WriteText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 }
+
+// Line is the edge's progress on one line, with a bar.
+func (p EdgeProgress) Line() string {
+	const width = 30
+	n := min(width*p.Done()/max(p.Objects, 1), width)
+	return fmt.Sprintf("%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s", p.Edge, strings.Repeat("#", n), strings.Repeat(".", width-n),
+		p.Done(), p.Objects, p.Failed, float64(p.Bytes)/1e6, throughput(p.Bytes, p.Seconds))
+}

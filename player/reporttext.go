@@ -1,9 +1,12 @@
 package player
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/streamcdn/streamcdn/internal/atomicfile"
 )
 
 // WriteText writes the session's QoE as aligned text.
@@ -24,4 +27,32 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "error\t%.2f s segment %d: %s (%s): %s\n", e.AtS, e.Segment, e.Kind, e.Action, e.Error)
 	}
 	tw.Flush()
+}
+
+// WriteFiles writes the report as JSON to jsonPath ("-": stdout) and its
+// per-segment log as CSV to logPath, each whole or not at all; an empty
+// path writes nothing.
+func (r *Report) WriteFiles(jsonPath, logPath string, stdout io.Writer) error {
+	if r == nil {
+		return nil
+	}
+	if jsonPath != "" {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		b = append(b, '\n')
+		if jsonPath == "-" {
+			_, err = stdout.Write(b)
+		} else {
+			err = atomicfile.Write(jsonPath, b)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if logPath != "" {
+		return atomicfile.WriteFrom(logPath, func(w io.Writer) error { return WriteLogCSV(w, r.Log) })
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+	"time"
 )
 
 // WriteTable writes a fleet's summary (Table): per algorithm, each
@@ -29,4 +30,28 @@ func WriteTable(w io.Writer, table map[string]*ABRSummary) {
 		}
 	}
 	tw.Flush()
+}
+
+// WriteSummary writes the fleet's summary after Run, which took
+// elapsed: the table (Table), the sessions' rate and failures, and for a
+// real fleet the client's own delays and its memory per player. It
+// returns the failed sessions.
+func (fleet *Fleet) WriteSummary(stdout io.Writer, table map[string]*ABRSummary, elapsed time.Duration) int {
+	WriteTable(stdout, table)
+	segs, delayed, failed := 0, 0, 0
+	for _, s := range table {
+		segs += s.Segments
+		delayed += s.DelayedSegments
+		failed += s.Failed
+	}
+	fmt.Fprintf(stdout, "\n%d sessions in %s (%.1f sessions/s), at most %d at once; %d failed\n", len(fleet.Reports), elapsed.Round(time.Millisecond),
+		float64(len(fleet.Reports))/elapsed.Seconds(), fleet.Peak(), failed)
+	if fleet.cfg.Video == nil {
+		fmt.Fprintf(stdout, "segments delayed by the client's CPU (a timer > 50 ms late): %d of %d (%.2f%%)\n", delayed, segs, 100*float64(delayed)/float64(max(segs, 1)))
+		if base, peak := fleet.Memory(); peak > base {
+			perPlayer := float64(peak-base) / float64(len(fleet.Reports))
+			fmt.Fprintf(stdout, "memory: peak heap+stacks %.1f MiB, %.1f KiB per player\n", float64(peak)/(1<<20), perPlayer/1024)
+		}
+	}
+	return failed
 }

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/progress"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
@@ -55,7 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	stopMetrics, err := serveMetrics(*metricsAddr, reg, stderr, "fleet")
+	stopMetrics, err := serve.Metrics(*metricsAddr, reg, stderr, "fleet")
 	if err != nil {
 		return err
 	}
@@ -73,7 +71,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	table := player.Table(fleet.Reports)
-	failed := printBench(stdout, fleet, table, time.Since(start), cfg.Video == nil)
+	failed := fleet.WriteSummary(stdout, table, time.Since(start))
 	if *outDir != "" {
 		if err := charts.WriteFleet(*outDir, fleet.Reports, table, *sampled); err != nil {
 			return err
@@ -140,42 +138,4 @@ func fleetConfig(pf *playFlags, url, videoPath, tracesPath string, players int, 
 		cfg.NewClient = func() *http.Client { return player.NewClient(player.ClientConfig{Resolver: resolver, HTTP2: h2}) }
 	}
 	return cfg, nil
-}
-
-// printBench prints the fleet's summary and returns its failed sessions.
-func printBench(stdout io.Writer, fleet *player.Fleet, table map[string]*player.ABRSummary, elapsed time.Duration, real bool) int {
-	player.WriteTable(stdout, table)
-	segs, delayed, failed := 0, 0, 0
-	for _, s := range table {
-		segs += s.Segments
-		delayed += s.DelayedSegments
-		failed += s.Failed
-	}
-	fmt.Fprintf(stdout, "\n%d sessions in %s (%.1f sessions/s), at most %d at once; %d failed\n", len(fleet.Reports), elapsed.Round(time.Millisecond),
-		float64(len(fleet.Reports))/elapsed.Seconds(), fleet.Peak(), failed)
-	if real {
-		fmt.Fprintf(stdout, "segments delayed by the client's CPU (a timer > 50 ms late): %d of %d (%.2f%%)\n", delayed, segs, 100*float64(delayed)/float64(max(segs, 1)))
-		if base, peak := fleet.Memory(); peak > base {
-			perPlayer := float64(peak-base) / float64(len(fleet.Reports))
-			fmt.Fprintf(stdout, "memory: peak heap+stacks %.1f MiB, %.1f KiB per player\n", float64(peak)/(1<<20), perPlayer/1024)
-		}
-	}
-	return failed
-}
-
-// serveMetrics serves reg's metrics on addr until stop; none when addr
-// is "".
-func serveMetrics(addr string, reg *prometheus.Registry, stderr io.Writer, what string) (stop func(), err error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	l, err := serve.Listen("metrics", addr, serve.AdminMux(reg, nil))
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "%s metrics on http://%s/metrics\n", what, l.Ln.Addr())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = serve.All(ctx, slog.New(slog.DiscardHandler), l); close(done) }()
-	return func() { cancel(); <-done }, nil
 }

@@ -36,6 +36,7 @@ func commands() []command {
 		{"edge", "run a caching edge (or shield) in front of an origin", runEdge},
 		{"push", "fill edges' pinned areas with a title, or the most requested titles, ahead of demand", runPush},
 		{"dns", "serve the provider and CDN zones, choosing edge clusters by health, RTT, geography and load", runDNS},
+		{"steer", "tell players which edges to use, best first (DASH Content Steering), among those holding the title", runSteer},
 		{"play", "stream a DASH title as a headless player with ABR, over real HTTP, optionally shaped by a trace", runPlay},
 		{"bench", "run a fleet of players against a server or in virtual time; tables, CSV, JSON and charts", runBench},
 		{"sim", "run ABR algorithms in virtual time on network traces (Sabre's model)", runSim},

@@ -124,3 +124,22 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// TestSteerConfig: steer reads its configuration strictly and checks it
+// before it listens.
+func TestSteerConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ body, want string }{
+		{"origin: http://127.0.0.1:8080/\nedges: [{name: eu-west, url: 'http://127.0.2.1:8080/', admin: 'http://127.0.2.1:9081', lat: 53.3}]\npathway: 2\n",
+			`unknown field "pathway"`},
+		{"origin: http://127.0.0.1:8080/\nedges: []\n", "no edges"},
+		{"origin: http://127.0.0.1:8080/\nedges: [{name: 'eu west', url: 'http://127.0.2.1:8080/', admin: 'http://127.0.2.1:9081'}]\n", "letters, digits"},
+	} {
+		p := filepath.Join(dir, "steer.yaml")
+		os.WriteFile(p, []byte(tc.body), 0o644)
+		err := run(t.Context(), []string{"steer", "--config", p, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error with %q", tc.body, err, tc.want)
+		}
+	}
+}

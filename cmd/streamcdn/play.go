@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/player"
 )
@@ -104,22 +102,8 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	rep, playErr := player.Play(ctx, cfg)
 	rep.WriteText(stdout)
-	if *jsonPath != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		b = append(b, '\n')
-		if *jsonPath == "-" {
-			stdout.Write(b)
-		} else if err := atomicfile.Write(*jsonPath, b); err != nil {
-			return err
-		}
-	}
-	if *logPath != "" {
-		if err := atomicfile.WriteFrom(*logPath, func(w io.Writer) error { return player.WriteLogCSV(w, rep.Log) }); err != nil {
-			return err
-		}
+	if err := rep.WriteFiles(*jsonPath, *logPath, stdout); err != nil {
+		return err
 	}
 	return playErr
 }

@@ -71,7 +71,7 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	stopMetrics, err := serveMetrics(*metricsAddr, svc.Reg, stderr, "push")
+	stopMetrics, err := serve.Metrics(*metricsAddr, svc.Reg, stderr, "push")
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Fill: *fill, Logger: svc.Log, Progress: func(p origin.EdgeProgress) {
 			m.Observe(p)
 			if !*noProgress {
-				bars.Set(p.Edge, edgeLine(p))
+				bars.Set(p.Edge, p.Line())
 			}
 		}}
 	if win != nil && !win.Contains(time.Now()) {
@@ -114,14 +114,4 @@ func runPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		err = errors.New("push: some objects did not reach every edge; run it again to resume")
 	}
 	return err
-}
-
-// edgeLine is an edge's line of push progress.
-func edgeLine(p origin.EdgeProgress) string {
-	mbps := "-"
-	if p.Seconds > 0 && p.Bytes > 0 {
-		mbps = fmt.Sprintf("%.1f Mbit/s", float64(p.Bytes)*8/p.Seconds/1e6)
-	}
-	return fmt.Sprintf("%s %s %d/%d objects, %d failed, %.1f MB, %s", p.Edge, progress.Bar(p.Done(), p.Objects, 30), p.Done(), p.Objects,
-		p.Failed, float64(p.Bytes)/1e6, mbps)
 }

@@ -295,3 +295,21 @@ func AdminToken(file string) (string, error) {
 	}
 	return token, nil
 }
+
+// Metrics serves reg's metrics on addr until stop, for a command that
+// is not a server (a push, a fleet); none when addr is "". It says where
+// on w.
+func Metrics(addr string, reg *prometheus.Registry, w io.Writer, what string) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	l, err := Listen("metrics", addr, AdminMux(reg, nil))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "%s metrics on http://%s/metrics\n", what, l.Ln.Addr())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = All(ctx, slog.New(slog.DiscardHandler), l); close(done) }()
+	return func() { cancel(); <-done }, nil
+}

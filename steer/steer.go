@@ -1,0 +1,529 @@
+// Package steer is the CDN's control plane in the Netflix style (Kurose
+// & Ross §2.6.4): it knows which edges hold which titles completely and
+// which are healthy, and tells each player which edges to use, best
+// first, without DNS. It speaks MPEG-DASH Content Steering: a title's
+// MPD from it has one BaseURL per chosen edge (an address, by its
+// serviceLocation) and a ContentSteering element pointing back at it;
+// the steering manifest (DCSM) it serves ranks the edges again on every
+// reload, as health changes. The choice among the edges that hold a
+// title is internal/policy's, the DNS's own.
+package steer
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/conf"
+	"github.com/streamcdn/streamcdn/internal/geo"
+	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/policy"
+	"github.com/streamcdn/streamcdn/internal/pushapi"
+	"github.com/streamcdn/streamcdn/manifest"
+)
+
+// Edge is an edge the service may send players to.
+type Edge struct {
+	// Name is the edge's pathway (serviceLocation): letters, digits,
+	// '-', '_' and '.'.
+	Name string `json:"name"`
+	// URL is its public base URL, e.g. http://127.0.2.1:8080/.
+	URL string `json:"url"`
+	// Admin is its admin base URL: /healthz and /push/objects.
+	Admin string  `json:"admin"`
+	Lat   float64 `json:"lat"`
+	Lon   float64 `json:"lon"`
+}
+
+// Config is a steering service.
+type Config struct {
+	// Origin is the origin's base URL: a title's MPD is at
+	// Origin/TITLE/manifest.mpd.
+	Origin string `json:"origin"`
+	Edges  []Edge `json:"edges"`
+	// Pathways is how many edges an MPD offers; if zero, 3.
+	Pathways int `json:"pathways,omitempty"`
+	// TTL is the steering manifest's; if zero, 10s.
+	TTL time.Duration `json:"-"`
+	// Probe is how often the edges' health and holdings are read; if
+	// zero, 1s.
+	Probe time.Duration `json:"-"`
+	// Locate places a client (geo.Locator.Locate); nil: clients are
+	// not located, and the configured order decides among equals.
+	Locate func(netip.Addr) (geo.Place, bool) `json:"-"`
+	// Token is the bearer token of the edges' holdings API, and of the
+	// service's own admin writes.
+	Token     string                `json:"-"`
+	Transport http.RoundTripper     `json:"-"`
+	Logger    *slog.Logger          `json:"-"`
+	Registry  prometheus.Registerer `json:"-"`
+}
+
+// Server is a steering service.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	hc      *http.Client
+	mu      sync.Mutex
+	state   map[string]*edgeState // by edge name
+	mpds    map[string]cachedMPD  // by title
+	lastAsk map[netip.Addr]time.Time
+	metrics *metrics
+}
+
+type edgeState struct {
+	healthy bool
+	drained bool
+	holds   map[string]bool // titles held completely
+}
+
+type cachedMPD struct {
+	body []byte
+	at   time.Time
+}
+
+// New checks cfg.
+func New(cfg Config) (*Server, error) {
+	if u, err := url.Parse(cfg.Origin); err != nil || !u.IsAbs() {
+		return nil, fmt.Errorf("steer: origin %q: want an absolute URL", cfg.Origin)
+	}
+	if len(cfg.Edges) == 0 {
+		return nil, errors.New("steer: no edges")
+	}
+	seen := map[string]bool{}
+	for i, e := range cfg.Edges {
+		if err := manifest.CheckPathway(e.Name); err != nil {
+			return nil, fmt.Errorf("steer: edges[%d]: %w", i, err)
+		}
+		if seen[e.Name] {
+			return nil, fmt.Errorf("steer: edges[%d]: %q twice", i, e.Name)
+		}
+		seen[e.Name] = true
+		for _, u := range []string{e.URL, e.Admin} {
+			if pu, err := url.Parse(u); err != nil || !pu.IsAbs() {
+				return nil, fmt.Errorf("steer: edges[%d] (%s): %q: want an absolute URL", i, e.Name, u)
+			}
+		}
+		cfg.Edges[i].URL = strings.TrimSuffix(e.URL, "/") + "/"
+		cfg.Edges[i].Admin = strings.TrimSuffix(e.Admin, "/")
+	}
+	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/") + "/"
+	cfg.Pathways = cmp.Or(cfg.Pathways, 3)
+	cfg.TTL = cmp.Or(cfg.TTL, 10*time.Second)
+	cfg.Probe = cmp.Or(cfg.Probe, time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "steer"), hc: &http.Client{Transport: cfg.Transport, Timeout: 5 * time.Second},
+		state: map[string]*edgeState{}, mpds: map[string]cachedMPD{}, lastAsk: map[netip.Addr]time.Time{}, metrics: m}
+	for _, e := range cfg.Edges {
+		s.state[e.Name] = &edgeState{holds: map[string]bool{}}
+	}
+	return s, nil
+}
+
+// Run reads every edge's health and holdings every Probe until ctx
+// ends.
+func (s *Server) Run(ctx context.Context) {
+	for {
+		s.Probe(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.Probe):
+		}
+	}
+}
+
+// Probe reads every edge's health and holdings once.
+func (s *Server) Probe(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, e := range s.cfg.Edges {
+		wg.Go(func() {
+			healthy := false
+			if code, err := httpx.Probe(ctx, s.hc, e.Admin+"/healthz"); err == nil && code == http.StatusOK {
+				healthy = true
+			}
+			// What an edge that does not answer holds stays as last read:
+			// its pinned area outlives the process.
+			var holds map[string]bool
+			if healthy {
+				var h pushapi.Holdings
+				if err := httpx.DoJSON(ctx, s.hc, http.MethodGet, e.Admin+"/push/objects", s.cfg.Token, nil, &h); err != nil {
+					s.log.Warn("holdings", "edge", e.Name, "err", err)
+				} else {
+					// A push sends the MPD last: an edge holding a title's
+					// MPD holds the title whole.
+					holds = map[string]bool{}
+					for _, o := range h.Objects {
+						if t, ok := strings.CutSuffix(strings.TrimPrefix(o.URL, "/"), "/"+manifestName); ok && !strings.Contains(t, "/") {
+							holds[t] = true
+						}
+					}
+				}
+			}
+			s.mu.Lock()
+			st := s.state[e.Name]
+			if st.healthy != healthy {
+				s.log.Info("edge health", "edge", e.Name, "healthy", healthy)
+			}
+			st.healthy = healthy
+			if holds != nil {
+				st.holds = holds
+			}
+			s.mu.Unlock()
+			s.metrics.healthy.WithLabelValues(e.Name).Set(b2f(healthy))
+		})
+	}
+	wg.Wait()
+}
+
+const manifestName = "manifest.mpd"
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Decision is where a client of a title is sent, and why.
+type Decision struct {
+	Title string `json:"title"`
+	// Holders are the edges that hold the title, healthy or not.
+	Holders []string `json:"holders"`
+	// Pathways are the edges offered, best first.
+	Pathways []string `json:"pathways"`
+	// Reason is the policy that put the first first (internal/policy).
+	Reason  string   `json:"reason"`
+	Ranking string   `json:"ranking"`
+	Down    []string `json:"down,omitempty"`
+	// Location is where the client was placed, when it was.
+	Location string `json:"location,omitempty"`
+}
+
+// errNoEdge is a title no healthy edge holds.
+var errNoEdge = errors.New("no healthy edge holds the title")
+
+// Decide ranks, for a client, the edges that hold title.
+func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
+	d := Decision{Title: title}
+	var sites []policy.Site
+	s.mu.Lock()
+	for _, e := range s.cfg.Edges {
+		st := s.state[e.Name]
+		if st.holds[title] {
+			d.Holders = append(d.Holders, e.Name)
+			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: st.healthy && !st.drained})
+		}
+	}
+	s.mu.Unlock()
+	if len(sites) == 0 {
+		return d, errNoEdge
+	}
+	pc := policy.Client{Addr: client}
+	if s.cfg.Locate != nil {
+		pc.Locate = func() (geo.Place, bool) { return s.cfg.Locate(client) }
+	}
+	pd := policy.Choose(sites, pc)
+	if pd.Reason == policy.ReasonAllDown {
+		return d, errNoEdge
+	}
+	d.Reason, d.Ranking, d.Down = pd.Reason, pd.Ranking, pd.Down
+	if pd.Located {
+		d.Location = pd.Place.City
+	}
+	d.Pathways = append(d.Pathways, sites[pd.Site].Name)
+	for _, n := range pd.Ranked {
+		if n != d.Pathways[0] && len(d.Pathways) < s.cfg.Pathways {
+			d.Pathways = append(d.Pathways, n)
+		}
+	}
+	return d, nil
+}
+
+// ServeHTTP answers players: GET /TITLE/manifest.mpd, the title's MPD
+// steered for the client, and GET /dcsm/TITLE, its steering manifest.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	switch {
+	case strings.HasPrefix(p, "dcsm/"):
+		s.serveDCSM(w, r, strings.TrimPrefix(p, "dcsm/"))
+	case strings.HasSuffix(p, "/"+manifestName):
+		s.serveMPD(w, r, strings.TrimSuffix(p, "/"+manifestName))
+	default:
+		http.Error(w, "not found: ask for /TITLE/manifest.mpd", http.StatusNotFound)
+	}
+}
+
+// validTitle is a title name as the origin's: one path segment.
+func validTitle(t string) bool {
+	return t != "" && len(t) <= 128 && !strings.ContainsAny(t, "/\\?#%") && t != "." && t != ".."
+}
+
+// clientOf is the requesting client's address.
+func clientOf(r *http.Request) (netip.Addr, error) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return a, fmt.Errorf("client address %q: %w", r.RemoteAddr, err)
+	}
+	return a.Unmap(), nil
+}
+
+func (s *Server) serveMPD(w http.ResponseWriter, r *http.Request, title string) {
+	if !validTitle(title) {
+		s.refuse(w, "mpd", http.StatusBadRequest, fmt.Sprintf("title %q: want one path segment", title))
+		return
+	}
+	client, err := clientOf(r)
+	if err != nil {
+		s.refuse(w, "mpd", http.StatusBadRequest, err.Error())
+		return
+	}
+	d, err := s.Decide(title, client)
+	if err != nil {
+		s.refuse(w, "mpd", http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", title, err))
+		return
+	}
+	mpd, code, err := s.originMPD(r.Context(), title)
+	if err != nil {
+		s.refuse(w, "mpd", code, fmt.Sprintf("%s: %v", title, err))
+		return
+	}
+	var pathways []manifest.Pathway
+	for _, n := range d.Pathways {
+		pathways = append(pathways, manifest.Pathway{ID: n, BaseURL: s.edge(n).URL + title + "/"})
+	}
+	out, err := manifest.Steer(mpd, manifest.Steering{Pathways: pathways, QueryBeforeStart: true,
+		Server: s.self(r) + "/dcsm/" + url.PathEscape(title)})
+	if err != nil {
+		s.refuse(w, "mpd", http.StatusBadGateway, fmt.Sprintf("%s: the origin's MPD: %v", title, err))
+		return
+	}
+	s.metrics.answers.WithLabelValues("mpd", d.Pathways[0], d.Reason).Inc()
+	w.Header().Set("Content-Type", "application/dash+xml")
+	w.Header().Set("Cache-Control", "no-store") // each client its own
+	w.Write(out)
+}
+
+func (s *Server) serveDCSM(w http.ResponseWriter, r *http.Request, title string) {
+	if !validTitle(title) {
+		s.refuse(w, "dcsm", http.StatusBadRequest, fmt.Sprintf("title %q: want one path segment", title))
+		return
+	}
+	q, err := manifest.ParseSteeringQuery(r.URL.Query())
+	if err != nil {
+		s.refuse(w, "dcsm", http.StatusBadRequest, err.Error())
+		return
+	}
+	client, err := clientOf(r)
+	if err != nil {
+		s.refuse(w, "dcsm", http.StatusBadRequest, err.Error())
+		return
+	}
+	d, err := s.Decide(title, client)
+	if err != nil {
+		s.refuse(w, "dcsm", http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", title, err))
+		return
+	}
+	if wait := s.tooSoon(client); wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+1)))
+		s.refuse(w, "dcsm", http.StatusTooManyRequests, fmt.Sprintf("asked again within a quarter of the TTL (%s)", s.cfg.TTL))
+		return
+	}
+	dm := &manifest.SteeringManifest{Version: 1, TTL: int(s.cfg.TTL / time.Second), PathwayPriority: d.Pathways}
+	b, err := dm.Marshal()
+	if err != nil {
+		s.refuse(w, "dcsm", http.StatusInternalServerError, err.Error())
+		return
+	}
+	if q.Pathway != "" && q.Pathway != d.Pathways[0] {
+		s.log.Info("steering away", "client", client, "title", title, "from", q.Pathway, "to", d.Pathways[0], "reason", d.Reason)
+	}
+	s.metrics.answers.WithLabelValues("dcsm", d.Pathways[0], d.Reason).Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// tooSoon is how long client must wait before it may ask again: a
+// quarter of the TTL between reloads.
+func (s *Server) tooSoon(client netip.Addr) time.Duration {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lastAsk) > 1<<16 { // bounded: forget everyone rather than grow
+		clear(s.lastAsk)
+	}
+	if last, ok := s.lastAsk[client]; ok && now.Sub(last) < s.cfg.TTL/4 {
+		return s.cfg.TTL/4 - now.Sub(last)
+	}
+	s.lastAsk[client] = now
+	return 0
+}
+
+// refuse answers a bad or unanswerable request with its reason.
+func (s *Server) refuse(w http.ResponseWriter, what string, code int, reason string) {
+	s.metrics.refused.WithLabelValues(what, fmt.Sprint(code)).Inc()
+	http.Error(w, reason, code)
+}
+
+// self is the service's base URL as the client reached it.
+func (s *Server) self(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) edge(name string) Edge {
+	for _, e := range s.cfg.Edges {
+		if e.Name == name {
+			return e
+		}
+	}
+	return Edge{}
+}
+
+// mpdMaxAge is how long an origin MPD is reused.
+const mpdMaxAge = 10 * time.Second
+
+// originMPD is title's MPD from the origin, cached mpdMaxAge; on error,
+// the status code to answer.
+func (s *Server) originMPD(ctx context.Context, title string) ([]byte, int, error) {
+	s.mu.Lock()
+	c, ok := s.mpds[title]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < mpdMaxAge {
+		return c.body, 0, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Origin+url.PathEscape(title)+"/"+manifestName, nil)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	res, err := s.hc.Do(req)
+	if err != nil {
+		return nil, http.StatusBadGateway, fmt.Errorf("origin: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return nil, http.StatusNotFound, errors.New("no such title at the origin")
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, http.StatusBadGateway, fmt.Errorf("origin: %s", res.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return nil, http.StatusBadGateway, fmt.Errorf("origin: %w", err)
+	}
+	s.mu.Lock()
+	s.mpds[title] = cachedMPD{body, time.Now()}
+	s.mu.Unlock()
+	return body, 0, nil
+}
+
+// Admin serves GET /healthz; with the token, GET /explain?title=&client=
+// (the decision for a client, as the DNS's explain) and POST
+// /drain?edge=&on=true|false (take an edge out of the rankings, or put it
+// back).
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /explain", httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client, err := netip.ParseAddr(r.URL.Query().Get("client"))
+		if err != nil {
+			http.Error(w, "client: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		d, err := s.Decide(r.URL.Query().Get("title"), client)
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(d)
+	})))
+	mux.Handle("POST /drain", httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, on := r.URL.Query().Get("edge"), r.URL.Query().Get("on")
+		s.mu.Lock()
+		st := s.state[name]
+		if st != nil {
+			st.drained = on == "true"
+		}
+		s.mu.Unlock()
+		if st == nil || (on != "true" && on != "false") {
+			http.Error(w, "want edge=NAME (a configured edge) and on=true|false", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	return mux
+}
+
+// metrics are the service's.
+type metrics struct {
+	answers *prometheus.CounterVec
+	refused *prometheus.CounterVec
+	healthy *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "answers_total",
+			Help: "Steered MPDs and steering manifests served, by kind (mpd, dcsm), the first edge and the deciding policy."}, []string{"kind", "edge", "reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "refused_total",
+			Help: "Requests refused, by kind and status code."}, []string{"kind", "code"}),
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "edge_healthy",
+			Help: "1 while the edge answers its health check."}, []string{"edge"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.answers, m.refused, m.healthy} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("steer: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// LoadConfigFile reads a steering service's configuration (origin,
+// edges, pathways) from a YAML or JSON file, strictly: an unknown field
+// is an error naming it and its line. New checks the values.
+func LoadConfigFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("steer: %w", err)
+	}
+	var c Config
+	if err := conf.Decode(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}

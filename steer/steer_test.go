@@ -1,0 +1,303 @@
+package steer
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/streamcdn/streamcdn/edge"
+	"github.com/streamcdn/streamcdn/internal/geo"
+	"github.com/streamcdn/streamcdn/internal/sample"
+	"github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/manifest"
+	"github.com/streamcdn/streamcdn/origin"
+	"github.com/streamcdn/streamcdn/player"
+)
+
+const token = "secret"
+
+// world is a real origin with the sample, three real edges (us-east,
+// eu-west, ap-south at their cities) of which the first two hold the
+// sample, pushed, and a steering service over them for a client placed
+// in Paris.
+type world struct {
+	origin string
+	edges  map[string]*testEdge
+	s      *Server
+	srv    *httptest.Server
+}
+
+type testEdge struct {
+	pub, adm *httptest.Server
+	segments atomic.Int64 // media segments served
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := origin.Repackage(t.Context(), origin.RepackageConfig{Source: sample.FS(), Output: filepath.Join(dir, "sample"),
+		Profile: manifest.ProfileLive}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := origin.New(origin.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ots := httptest.NewServer(o)
+	t.Cleanup(func() { ots.Close(); o.Close() })
+	w := &world{origin: ots.URL, edges: map[string]*testEdge{}}
+	var edges []Edge
+	for _, e := range []struct {
+		name     string
+		lat, lon float64
+		pushed   bool
+	}{{"us-east", 39.04, -77.49, true}, {"eu-west", 53.35, -6.26, true}, {"ap-south", 19.08, 72.88, false}} {
+		srv, err := edge.New(edge.Config{Upstream: ots.URL, Name: e.name, Mode: edge.ModeHybrid, PinnedDir: t.TempDir(), AdminToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		te := &testEdge{adm: httptest.NewServer(srv.Admin())}
+		te.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".m4s") {
+				te.segments.Add(1)
+			}
+			srv.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(func() { te.pub.Close(); te.adm.Close(); srv.Close() })
+		w.edges[e.name] = te
+		edges = append(edges, Edge{Name: e.name, URL: te.pub.URL, Admin: te.adm.URL, Lat: e.lat, Lon: e.lon})
+		if e.pushed {
+			rep, err := origin.Push(t.Context(), origin.PushConfig{MPD: ots.URL + "/sample/manifest.mpd", Edges: []string{te.adm.URL}, Token: token})
+			if err != nil || rep.Failed() {
+				t.Fatalf("push to %s: %v", e.name, err)
+			}
+		}
+	}
+	loc, err := geo.New([]geo.Place{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Lat: 48.86, Lon: 2.35, City: "Paris"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s, err = New(Config{Origin: ots.URL, Edges: edges, Token: token, TTL: 4 * time.Second, Locate: loc.Locate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s.Probe(t.Context())
+	w.srv = httptest.NewServer(w.s)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+var paris = netip.MustParseAddr("127.0.0.1")
+
+// TestDecide: only the edges that hold the title, the nearest healthy
+// one first and why; one that dies, or is drained, leaves the rankings
+// with health as the reason; a title nobody holds is refused.
+func TestDecide(t *testing.T) {
+	w := newWorld(t)
+	check := func(step string, want []string, reason string) {
+		t.Helper()
+		d, err := w.s.Decide("sample", paris)
+		if err != nil || !slices.Equal(d.Pathways, want) || d.Reason != reason || !slices.Equal(d.Holders, []string{"us-east", "eu-west"}) ||
+			d.Location != "Paris" {
+			t.Errorf("%s: %+v, %v; want pathways %v by %s, holders us-east and eu-west", step, d, err, want, reason)
+		}
+	}
+	check("both up", []string{"eu-west", "us-east"}, "geo")
+	w.edges["eu-west"].adm.Close() // its health check fails
+	w.s.Probe(t.Context())
+	check("eu-west down", []string{"us-east"}, "health")
+	req, _ := http.NewRequest("POST", w.s.cfgAdmin(t)+"/drain?edge=us-east&on=true", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("drain: %s", res.Status)
+	}
+	if d, err := w.s.Decide("sample", paris); err == nil {
+		t.Errorf("every holder down or drained: %+v, want an error", d)
+	}
+	if _, err := w.s.Decide("other", paris); err == nil {
+		t.Error("a title nobody holds: no error")
+	}
+}
+
+// cfgAdmin serves the admin API for a test and returns its URL.
+func (s *Server) cfgAdmin(t *testing.T) string {
+	t.Helper()
+	a := httptest.NewServer(s.Admin())
+	t.Cleanup(a.Close)
+	return a.URL
+}
+
+// TestSteeredMPDAndDCSM: the MPD the service answers offers the holders
+// by their addresses, best first, and points at the service's steering
+// manifest, which ranks them again.
+func TestSteeredMPDAndDCSM(t *testing.T) {
+	w := newWorld(t)
+	res, err := http.Get(w.srv.URL + "/sample/manifest.mpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/dash+xml" {
+		t.Fatalf("MPD: %d %s: %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	m, err := manifest.Parse(body, w.srv.URL+"/sample/manifest.mpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []manifest.Pathway{{ID: "eu-west", BaseURL: w.edges["eu-west"].pub.URL + "/sample/"}, {ID: "us-east", BaseURL: w.edges["us-east"].pub.URL + "/sample/"}}
+	if !slices.Equal(m.Pathways, want) || m.Steering == nil || m.Steering.Server != w.srv.URL+"/dcsm/sample" || !m.Steering.QueryBeforeStart {
+		t.Errorf("pathways %+v, steering %+v", m.Pathways, m.Steering)
+	}
+	res, err = http.Get(w.srv.URL + "/dcsm/sample?_DASH_pathway=us-east&_DASH_throughput=3000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	dm, err := manifest.ParseSteeringManifest(body)
+	if err != nil || dm.TTL != 4 || !slices.Equal(dm.PathwayPriority, []string{"eu-west", "us-east"}) {
+		t.Errorf("DCSM %s: %+v, %v", body, dm, err)
+	}
+}
+
+// TestRefusals: bad input gets a clear 4xx or 503 with its reason.
+func TestRefusals(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		reason       string
+	}{
+		{"GET", "/other/manifest.mpd", 503, "no healthy edge holds the title"},
+		{"GET", "/dcsm/other", 503, "no healthy edge holds the title"},
+		{"GET", "/dcsm/sample?_DASH_pathway=eu%20west", 400, "_DASH_pathway"},
+		{"GET", "/dcsm/sample?_DASH_throughput=lots", 400, "_DASH_throughput"},
+		{"GET", "/a/b/manifest.mpd", 400, "one path segment"},
+		{"GET", "/sample/1.m4s", 404, "/TITLE/manifest.mpd"},
+		{"POST", "/sample/manifest.mpd", 405, "method not allowed"},
+		{"GET", "/dcsm/sample", 200, ""},
+		{"GET", "/dcsm/sample", 429, "a quarter of the TTL"}, // the same client, at once
+	} {
+		req, _ := http.NewRequest(tc.method, w.srv.URL+tc.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.code || !strings.Contains(string(body), tc.reason) {
+			t.Errorf("%s %s: %d %q, want %d with %q", tc.method, tc.path, res.StatusCode, body, tc.code, tc.reason)
+		}
+	}
+	// The explain API wants the token.
+	res, err := http.Get(w.s.cfgAdmin(t) + "/explain?title=sample&client=127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("explain without the token: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", w.s.cfgAdmin(t)+"/explain?title=sample&client=127.0.0.1", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Decision
+	err = json.NewDecoder(res.Body).Decode(&d)
+	res.Body.Close()
+	if err != nil || d.Reason != "geo" || d.Location != "Paris" {
+		t.Errorf("explain: %+v, %v", d, err)
+	}
+}
+
+// TestNewRefuses: a bad configuration is an error.
+func TestNewRefuses(t *testing.T) {
+	ok := Edge{Name: "a", URL: "http://127.0.0.1:1/", Admin: "http://127.0.0.1:2"}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no origin", Config{Edges: []Edge{ok}}, "origin"},
+		{"no edges", Config{Origin: "http://o/"}, "no edges"},
+		{"bad name", Config{Origin: "http://o/", Edges: []Edge{{Name: "a b", URL: ok.URL, Admin: ok.Admin}}}, "letters, digits"},
+		{"twice", Config{Origin: "http://o/", Edges: []Edge{ok, ok}}, "twice"},
+		{"relative URL", Config{Origin: "http://o/", Edges: []Edge{{Name: "a", URL: "/x/", Admin: ok.Admin}}}, "absolute URL"},
+	} {
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestPlayersFollowTheService: our player streams a title steered by
+// the service from the nearest holder, and when that edge dies mid-play
+// it finishes from the next.
+func TestPlayersFollowTheService(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	killed := make(chan struct{})
+	go func() {
+		for w.edges["eu-west"].segments.Load() < 10 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		w.edges["eu-west"].pub.CloseClientConnections()
+		w.edges["eu-west"].pub.Close()
+		close(killed)
+	}()
+	r, err := player.Play(ctx, player.Config{URL: w.srv.URL + "/sample/manifest.mpd", Speed: 8, Retries: 4})
+	if err != nil {
+		t.Fatalf("Play: %v", err)
+	}
+	<-killed
+	if r.Ended != "complete" || !slices.Equal(r.Pathways, []string{"eu-west", "us-east"}) || w.edges["us-east"].segments.Load() == 0 {
+		t.Errorf("ended %s over %v; segments from us-east %d, want complete, from eu-west then us-east", r.Ended, r.Pathways,
+			w.edges["us-east"].segments.Load())
+	}
+	if w.edges["ap-south"].segments.Load() != 0 {
+		t.Error("segments from ap-south, which does not hold the title")
+	}
+}
+
+// TestRealPlayersFollowTheService: dash.js and shaka-player, in headless
+// Chromium, stream the title the service steers from the nearest holder
+// only, asking the service for its steering manifest as they play.
+func TestRealPlayersFollowTheService(t *testing.T) {
+	for _, p := range []string{"dashjs", "shaka"} {
+		t.Run(p, func(t *testing.T) {
+			w := newWorld(t)
+			v := testutil.DashCheck(t, w.srv.URL+"/sample/manifest.mpd", p)
+			if !v.OK || v.Stalls.Count != 0 {
+				t.Errorf("ok %v, %d stalls: %v", v.OK, v.Stalls.Count, v.FailReasons)
+			}
+			eu, us := w.edges["eu-west"].segments.Load(), w.edges["us-east"].segments.Load()
+			dcsm := promtest.ToFloat64(w.s.metrics.answers.WithLabelValues("dcsm", "eu-west", "geo"))
+			if eu == 0 || us != 0 || dcsm == 0 {
+				t.Errorf("segments from eu-west %d, us-east %d; %v steering manifests: want eu-west only, and the manifest asked for", eu, us, dcsm)
+			}
+		})
+	}
+}
