@@ -139,10 +139,13 @@ func TestPlayAddressing(t *testing.T) {
 			if last := r.Log[len(r.Log)-1]; last.Representation != "360p" {
 				t.Errorf("on loopback the last segment is %s, want 360p", last.Representation)
 			}
-			if r.RebufferS != 0 || r.StartupS <= 0 {
-				t.Errorf("rebuffer %v s, startup %v s", r.RebufferS, r.StartupS)
+			// Stalls on the wall clock are the machine's (a busy one
+			// starves the client at speed 20): TestPlayAddressingVirtual
+			// asserts none.
+			if r.StartupS <= 0 {
+				t.Errorf("startup %v s", r.StartupS)
 			}
-			t.Logf("%s: %d bytes, avg bitrate %.0f kbit/s, startup %.3f s, switches %d", r.Protocol, r.Bytes, r.AvgBitrateKbps, r.StartupS, r.Switches)
+			t.Logf("%s: rebuffer %.2f s, %d bytes, avg bitrate %.0f kbit/s, startup %.3f s, switches %d", r.Protocol, r.RebufferS, r.Bytes, r.AvgBitrateKbps, r.StartupS, r.Switches)
 		})
 	}
 }

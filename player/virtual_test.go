@@ -31,6 +31,13 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // through an in-memory client.
 func memoryOrigin(t *testing.T, prof manifest.Profile) *http.Client {
 	t.Helper()
+	c, _ := memoryOriginDir(t, prof)
+	return c
+}
+
+// memoryOriginDir is memoryOrigin and the directory of its titles.
+func memoryOriginDir(t *testing.T, prof manifest.Profile) (*http.Client, string) {
+	t.Helper()
 	dir := t.TempDir()
 	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{
 		Source: sample.FS(), Output: filepath.Join(dir, "title"), Profile: prof,
@@ -42,7 +49,45 @@ func memoryOrigin(t *testing.T, prof manifest.Profile) *http.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.Close() })
-	return &http.Client{Transport: handlerTransport{o}}
+	return &http.Client{Transport: handlerTransport{o}}, dir
+}
+
+// TestPlayAddressingVirtual plays each addressing mode on virtual time,
+// where nothing but the player decides: every segment, no error, no
+// stall, the top rung by the end.
+func TestPlayAddressingVirtual(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		prof manifest.Profile
+		list bool
+	}{
+		{"template-timeline", manifest.ProfileLive, false},
+		{"segmentbase-sidx", manifest.ProfileOnDemand, false},
+		{"segmentlist", manifest.ProfileLive, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, dir := memoryOriginDir(t, tc.prof)
+			u := "http://origin.test/title/manifest.mpd"
+			if tc.list {
+				ts := &titleServer{dir: dir}
+				ts.Server = &httptest.Server{URL: "http://origin.test"}
+				u = ts.segmentListMPD(t)
+			}
+			synctest.Test(t, func(t *testing.T) {
+				r, err := Play(t.Context(), Config{URL: u, ABR: "bolae", Speed: 20, MaxBuffer: 10 * time.Second, Client: client,
+					Trace: Trace{{DurationMs: 60000, BandwidthKbps: 20000, LatencyMs: 5}}})
+				if err != nil {
+					t.Fatalf("Play: %v", err)
+				}
+				if r.Ended != "complete" || r.Segments != 15 || len(r.Errors) != 0 || r.RebufferS != 0 || r.StartupS <= 0 {
+					t.Errorf("ended %s after %d segments, errors %+v, rebuffer %v s, startup %v s", r.Ended, r.Segments, r.Errors, r.RebufferS, r.StartupS)
+				}
+				if last := r.Log[len(r.Log)-1]; last.Representation != "360p" {
+					t.Errorf("the last segment is %s, want 360p", last.Representation)
+				}
+			})
+		})
+	}
 }
 
 // TestPlayFollowsTraceVirtual streams the sample through a trace that
