@@ -163,7 +163,10 @@ func TestAccessLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"GET /t/1.m4s HTTP/1.1" 200 7 "-" "Go-http-client/1.1" cache="edge; fwd=miss; stored" upstream="200"`) ||
+	// The first line's Cache-Status says "stored" only if the fill had
+	// ended when its header was written, which the scheduler decides.
+	first := strings.Replace(lines[0], `fwd=miss; stored"`, `fwd=miss"`, 1)
+	if len(lines) != 2 || !strings.Contains(first, `"GET /t/1.m4s HTTP/1.1" 200 7 "-" "Go-http-client/1.1" cache="edge; fwd=miss" upstream="200"`) ||
 		!strings.Contains(lines[1], `cache="edge; hit; ttl=`) || !strings.Contains(lines[1], `upstream="-"`) {
 		t.Errorf("access log:\n%s", b)
 	}

@@ -29,8 +29,10 @@ go vet ./...
 # rest of STYLE.md's gate. Zero findings.
 go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 start=$(date +%s)
-go test -race -count=1 -timeout 20m ./...
+status=0
+go test -race -count=1 -timeout 20m ./... || status=$?
 echo "go test -race ./...: $(( $(date +%s) - start )) s"
+[ "$status" -eq 0 ] || exit "$status"
 
 # A count, not a duration: with a duration, Go's fuzzing coordinator
 # races its own deadline on a loaded machine and fails the target with
