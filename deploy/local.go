@@ -170,7 +170,7 @@ func Up(ctx context.Context, cfg UpConfig) (_ *Deployment, err error) {
 			_ = d.Stop(context.Background())
 		}
 	}()
-	for _, kinds := range [][]string{{KindOrigin}, {KindWAN}, {KindShield}, {KindEdge}, {KindDNS}, {KindPrometheus}} {
+	for _, kinds := range [][]string{{KindOrigin}, {KindWAN}, {KindShield}, {KindEdge}, {KindDNS, KindSteer}, {KindPrometheus}} {
 		var batch []*proc
 		for _, c := range p.Components {
 			if slices.Contains(kinds, c.Kind) {

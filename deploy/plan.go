@@ -16,6 +16,7 @@ import (
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/deploy/wan"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/steer"
 )
 
 // configured writes the flags of component name, a streamcdn command,
@@ -40,6 +41,7 @@ func (p *Plan) configured(cmd, name string, flags ...string) []string {
 //	127.0.R.3       the uplink: edges to their parent, over the WAN
 //	127.0.R.4       the origin, in its region
 //	127.0.R.5       the shield, in its region; 127.0.R.6 its uplink to the origin
+//	127.0.R.7       the steering service, in its region
 //	127.0.R.10+n    edge node n
 //	127.0.R.100-199 players, as the region's clients
 //	127.0.0.53      the DNS; 127.0.0.90 Prometheus
@@ -50,6 +52,7 @@ const (
 	hostOrigin   = 4
 	hostShield   = 5
 	hostShieldUp = 6
+	hostSteer    = 7
 	hostEdge     = 10
 	hostPlayer   = 100
 	dnsIP        = "127.0.0.53"
@@ -63,6 +66,7 @@ const (
 	KindEdge       = "edge"
 	KindWAN        = "wan"
 	KindDNS        = "dns"
+	KindSteer      = "steer"
 	KindPrometheus = "prometheus"
 )
 
@@ -103,6 +107,8 @@ type Plan struct {
 	DNSAdmin string `json:"dns_admin"`
 	// Prometheus is its URL, when one runs.
 	Prometheus string `json:"prometheus,omitempty"`
+	// Steer is the steering service's base URL, when one runs.
+	Steer string `json:"steer,omitempty"`
 }
 
 // PortFunc returns a free port on ip, for TCP (and UDP too when udp).
@@ -155,7 +161,7 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		p.EdgePort = port
 	}
 	// The order is the start order: each tier after its parent.
-	steps := []func() error{pl.origin, pl.shield, pl.clusters, pl.wanProcesses, pl.dns}
+	steps := []func() error{pl.origin, pl.shield, pl.clusters, pl.wanProcesses, pl.dns, pl.steer}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -185,6 +191,7 @@ type planner struct {
 	parent, parentAdmin, parentRegion string
 	wans                              map[string]*wan.Config // by region
 	dnsClusters                       []cdndns.Cluster
+	steerEdges                        []steer.Edge // the clusters, for the steering service
 }
 
 // addr is a free address on ip.
@@ -325,6 +332,39 @@ func (pl *planner) cluster(R int, r Region) error {
 	capacity, _ := pace.ParseRate(r.Edge.Capacity)
 	pl.dnsClusters = append(pl.dnsClusters, cdndns.Cluster{Name: r.Name, Region: r.Name, Lat: r.Lat, Lon: r.Lon,
 		IPv4: []string{RegionIP(R, hostVIP)}, Capacity: capacity / 1e6})
+	pl.steerEdges = append(pl.steerEdges, steer.Edge{Name: r.Name, URL: "http://" + vip + "/",
+		Admin: "http://" + p.Components[len(p.Components)-int(r.Edge.Nodes)].Admin, Lat: r.Lat, Lon: r.Lon})
+	return nil
+}
+
+// steer adds the steering service, if the topology has one: its edges
+// are the clusters, each by its address and its first node's admin API
+// (health and holdings).
+func (pl *planner) steer() error {
+	t, p := pl.t, pl.p
+	if t.Steering == nil {
+		return nil
+	}
+	_, R := t.Region(t.Steering.Region)
+	listen, admin, err := pl.pair(RegionIP(R, hostSteer))
+	if err != nil {
+		return err
+	}
+	o, _ := p.Component("origin")
+	cfg := steer.Config{Origin: "http://" + o.Listen + "/", Edges: pl.steerEdges}
+	for i, r := range t.Regions {
+		cfg.Geo = append(cfg.Geo, steer.GeoNet{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(pl.cfg.Dir, "steer.json")
+	p.Files[file] = append(b, '\n')
+	p.Steer = "http://" + listen
+	p.Components = append(p.Components, Component{Name: "steer", Kind: KindSteer, Region: t.Steering.Region, Program: "streamcdn",
+		Args:   []string{"steer", "--config", file, "--listen", listen, "--admin", admin, "--token-file", pl.tokenFile, "--log-level", "warn"},
+		Listen: listen, Admin: admin})
 	return nil
 }
 

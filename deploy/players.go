@@ -41,6 +41,8 @@ type Session struct {
 	Client     string `json:"client"`
 	Title      string `json:"title"`
 	ABR        string `json:"abr"`
+	// Flow is dns or steer (Players.Flow).
+	Flow string `json:"flow"`
 	// Started is when the player began, after its population's stagger.
 	Started time.Time `json:"started"`
 	// Clusters are the clusters that answered the player, in order.
@@ -52,10 +54,12 @@ type Session struct {
 // Route is a player's move to a cluster: its first, or a move after a
 // failure.
 type Route struct {
-	At      time.Time `json:"at"`
-	Region  string    `json:"region"`
-	Player  int       `json:"player"`
-	Cluster string    `json:"cluster"`
+	At         time.Time `json:"at"`
+	Population int       `json:"population"`
+	Region     string    `json:"region"`
+	Player     int       `json:"player"`
+	Flow       string    `json:"flow"`
+	Cluster    string    `json:"cluster"`
 }
 
 // Play runs every player of cfg.Topology.Players at once, each from its
@@ -91,9 +95,13 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 		}
 		for k := range pop.Count {
 			s := &Session{Population: pi, Region: pop.Region, Player: k, Client: PlayerIP(R, k), Title: title,
-				ABR: cmp.Or(pop.ABR, "dynamic")}
+				ABR: cmp.Or(pop.ABR, "dynamic"), Flow: cmp.Or(pop.Flow, "dns")}
 			sessions = append(sessions, s)
-			client := player.NewClient(player.ClientConfig{Resolver: st.Plan.DNS, LocalAddr: net.ParseIP(s.Client)})
+			mpdURL, resolver := st.Plan.VideoURL(title), st.Plan.DNS
+			if s.Flow == "steer" { // no DNS: the steering service names the edges by address
+				mpdURL, resolver = st.Plan.Steer+"/"+title+"/manifest.mpd", ""
+			}
+			client := player.NewClient(player.ClientConfig{Resolver: resolver, LocalAddr: net.ParseIP(s.Client)})
 			var mu sync.Mutex
 			client.Transport = &httpx.ObserveRemote{Next: client.Transport, Seen: func(ip string, _ *http.Response) {
 				cl := vips[ip]
@@ -108,7 +116,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 				s.Clusters = append(s.Clusters, cl)
 				if cfg.OnRoute != nil {
 					routeMu.Lock()
-					cfg.OnRoute(Route{At: time.Now(), Region: s.Region, Player: k, Cluster: cl})
+					cfg.OnRoute(Route{At: time.Now(), Population: pi, Region: s.Region, Player: k, Flow: s.Flow, Cluster: cl})
 					routeMu.Unlock()
 				}
 			}}
@@ -123,7 +131,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 				mu.Lock()
 				s.Started = time.Now()
 				mu.Unlock()
-				r, err := player.Play(ctx, player.Config{URL: st.Plan.VideoURL(title), ABR: s.ABR, Client: client,
+				r, err := player.Play(ctx, player.Config{URL: mpdURL, ABR: s.ABR, Client: client,
 					Trace: trace, TraceName: traceName, Speed: cfg.Speed, Duration: cfg.Duration, MaxBuffer: 12 * time.Second,
 					Retries: 6, RetryWait: 500 * time.Millisecond, SessionID: fmt.Sprintf("%s-%d", s.Region, k), Logger: cfg.Logger})
 				mu.Lock()

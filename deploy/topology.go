@@ -35,6 +35,9 @@ type Topology struct {
 	Shield *Shield `json:"shield,omitempty"`
 	// DNS is the provider's and the CDN's zones.
 	DNS DNS `json:"dns"`
+	// Steering, when set, runs the steering service (the Netflix flow)
+	// in its region: players of flow "steer" ask it for their edges.
+	Steering *Steering `json:"steering,omitempty"`
 	// Players are the client populations that watch (the demo, and
 	// `deploy play`).
 	Players []Players `json:"players,omitempty"`
@@ -122,6 +125,11 @@ type Title struct {
 	Profile string `json:"profile,omitempty"`
 }
 
+// Steering is the steering service's place.
+type Steering struct {
+	Region string `json:"region"`
+}
+
 // Shield is the parent cache tier.
 type Shield struct {
 	Region string `json:"region"`
@@ -173,6 +181,11 @@ type Players struct {
 	Trace string `json:"trace,omitempty"`
 	// Start staggers the players: player k starts at k × Start.
 	Start Duration `json:"start,omitempty"`
+	// Flow is how the players find their edge: dns (the provider's name,
+	// CNAMEd to the CDN, answered with a cluster; the default) or steer
+	// (the steering service's MPD and its Content Steering, no DNS;
+	// the title must be pushed, as the Netflix flow pushes it).
+	Flow string `json:"flow,omitempty"`
 }
 
 // Event is a scripted change during a demo run.
@@ -262,6 +275,9 @@ func (t *Topology) Validate() error {
 	}
 	if err := t.DNS.validate(); err != nil {
 		return err
+	}
+	if t.Steering != nil && regions[t.Steering.Region] == nil {
+		return bad("steering.region", "%q is not a region", t.Steering.Region)
 	}
 	if err := t.validatePlayers(regions, titles); err != nil {
 		return err
@@ -389,6 +405,15 @@ func (t *Topology) validatePlayers(regions map[string]*Region, titles map[string
 			if err := player.Known(pl.ABR); err != nil {
 				return bad(p+".abr", "%v", err)
 			}
+		}
+		switch pl.Flow {
+		case "", "dns":
+		case "steer":
+			if t.Steering == nil {
+				return bad(p+".flow", "steer needs the topology's steering service")
+			}
+		default:
+			return bad(p+".flow", "%q: want dns or steer", pl.Flow)
 		}
 	}
 	return nil

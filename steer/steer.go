@@ -48,6 +48,14 @@ type Edge struct {
 	Lon   float64 `json:"lon"`
 }
 
+// GeoNet places a client network, as cdndns's configuration does.
+type GeoNet struct {
+	Prefix   string  `json:"prefix"`
+	Lat      float64 `json:"lat"`
+	Lon      float64 `json:"lon"`
+	Location string  `json:"location,omitempty"`
+}
+
 // Config is a steering service.
 type Config struct {
 	// Origin is the origin's base URL: a title's MPD is at
@@ -56,6 +64,9 @@ type Config struct {
 	Edges  []Edge `json:"edges"`
 	// Pathways is how many edges an MPD offers; if zero, 3.
 	Pathways int `json:"pathways,omitempty"`
+	// Geo places client networks (an operator's own prefixes), ahead of
+	// Locate's database.
+	Geo []GeoNet `json:"geo,omitempty"`
 	// TTL is the steering manifest's; if zero, 10s.
 	TTL time.Duration `json:"-"`
 	// Probe is how often the edges' health and holdings are read; if
@@ -81,6 +92,7 @@ type Server struct {
 	state   map[string]*edgeState // by edge name
 	mpds    map[string]cachedMPD  // by title
 	lastAsk map[netip.Addr]time.Time
+	probed  time.Time // the last probe asked for by a request
 	metrics *metrics
 }
 
@@ -119,6 +131,27 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Edges[i].URL = strings.TrimSuffix(e.URL, "/") + "/"
 		cfg.Edges[i].Admin = strings.TrimSuffix(e.Admin, "/")
+	}
+	if len(cfg.Geo) > 0 {
+		var places []geo.Place
+		for i, g := range cfg.Geo {
+			p, err := netip.ParsePrefix(g.Prefix)
+			if err != nil {
+				return nil, fmt.Errorf("steer: geo[%d]: %w", i, err)
+			}
+			places = append(places, geo.Place{Prefix: p, Lat: g.Lat, Lon: g.Lon, City: g.Location})
+		}
+		loc, err := geo.New(places, nil)
+		if err != nil {
+			return nil, fmt.Errorf("steer: %w", err)
+		}
+		next := cfg.Locate
+		cfg.Locate = func(a netip.Addr) (geo.Place, bool) {
+			if pl, ok := loc.Locate(a); ok || next == nil {
+				return pl, ok
+			}
+			return next(a)
+		}
 	}
 	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/") + "/"
 	cfg.Pathways = cmp.Or(cfg.Pathways, 3)
@@ -222,6 +255,27 @@ type Decision struct {
 // errNoEdge is a title no healthy edge holds.
 var errNoEdge = errors.New("no healthy edge holds the title")
 
+// decideFresh is Decide, after reading the edges again when no healthy
+// edge holds the title (a push may have just ended), at most four times
+// a second.
+func (s *Server) decideFresh(ctx context.Context, title string, client netip.Addr) (Decision, error) {
+	d, err := s.Decide(title, client)
+	if !errors.Is(err, errNoEdge) {
+		return d, err
+	}
+	s.mu.Lock()
+	due := time.Since(s.probed) >= 250*time.Millisecond
+	if due {
+		s.probed = time.Now()
+	}
+	s.mu.Unlock()
+	if !due {
+		return d, err
+	}
+	s.Probe(ctx)
+	return s.Decide(title, client)
+}
+
 // Decide ranks, for a client, the edges that hold title.
 func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 	d := Decision{Title: title}
@@ -307,7 +361,7 @@ func (s *Server) serveMPD(w http.ResponseWriter, r *http.Request, title string) 
 		s.refuse(w, "mpd", http.StatusBadRequest, err.Error())
 		return
 	}
-	d, err := s.Decide(title, client)
+	d, err := s.decideFresh(r.Context(), title, client)
 	if err != nil {
 		s.refuse(w, "mpd", http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", title, err))
 		return
@@ -348,7 +402,7 @@ func (s *Server) serveDCSM(w http.ResponseWriter, r *http.Request, title string)
 		s.refuse(w, "dcsm", http.StatusBadRequest, err.Error())
 		return
 	}
-	d, err := s.Decide(title, client)
+	d, err := s.decideFresh(r.Context(), title, client)
 	if err != nil {
 		s.refuse(w, "dcsm", http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", title, err))
 		return

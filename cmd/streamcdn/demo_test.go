@@ -222,3 +222,45 @@ func TestDemoModes(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoFlowsDemo runs deploy/examples/two-flows.yaml: in eu-west, two
+// players of the DNS flow (pull) and two steered by the steering service
+// (the title pushed before they start). Every player finishes; both
+// flows move their players to us-east when eu-west's cluster fails, the
+// steered ones first (their own failover, against the DNS's health
+// checks); the DNS says health moved its players.
+func TestTwoFlowsDemo(t *testing.T) {
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--topology", filepath.Join("..", "..", "deploy", "examples", "two-flows.yaml"),
+		"--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", t.TempDir())
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	testutil.DieWithTest(cmd)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out, errOut.String())
+	}
+	report := string(out)
+	for _, want := range []string{
+		"eu-west #1 (steered)  2        trailer  bola  eu-west,us-east  2/2",
+		"us-east by health: ",
+		"every player finished without an error",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	moved := func(steered string) float64 {
+		m := regexp.MustCompile(`(?m)^\s*([\d.]+) s  player \d of eu-west` + regexp.QuoteMeta(steered) + ` streams from us-east`).FindStringSubmatch(report)
+		if m == nil {
+			t.Fatalf("no player of eu-west%s moved to us-east:\n%s", steered, report)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	if s, d := moved(" (steered)"), moved(""); s < 3 || d < 3 || s >= d {
+		t.Errorf("steered players moved at %.2f s, DNS players at %.2f s: want both after the failure at 3 s, the steered first", s, d)
+	}
+}

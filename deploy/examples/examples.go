@@ -14,3 +14,9 @@ var ThreeRegion []byte
 //
 //go:embed world.yaml
 var World []byte
+
+// TwoFlows is two-flows.yaml: the DNS flow and the steering flow side by
+// side, a cluster failing under both.
+//
+//go:embed two-flows.yaml
+var TwoFlows []byte

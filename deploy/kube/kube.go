@@ -56,6 +56,9 @@ func Namespace(region string) string { return "streamcdn-" + region }
 
 // Render returns the manifests by relative path.
 func Render(t *deploy.Topology, cfg Config) (map[string][]byte, error) {
+	if t.Steering != nil {
+		return nil, errors.New("kube: the steering service (steering:) is not rendered for Kubernetes yet; run it with deploy up")
+	}
 	if cfg.Image == "" {
 		cfg.Image = DefaultImage
 	}

@@ -326,3 +326,15 @@ func TestConfigChecksum(t *testing.T) {
 		t.Errorf("%d pods with a configuration, want 6", pods)
 	}
 }
+
+// TestRenderRefusesSteering: a topology with the steering service is not
+// rendered without it, silently.
+func TestRenderRefusesSteering(t *testing.T) {
+	top, err := deploy.Load(examples.TwoFlows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Render(top, Config{}); err == nil || !strings.Contains(err.Error(), "steering service") {
+		t.Errorf("Render: %v, want an error naming the steering service", err)
+	}
+}

@@ -37,6 +37,9 @@ type Run struct {
 	Routes   []deploy.Route
 	Events   []Event
 	Snapshot deploy.Snapshot
+	// Filled is the origin's counts once the fill ahead of demand was
+	// done, before the first player: what the pushes cost it.
+	Filled deploy.Snapshot
 	// Explained is, per region, where the DNS sends its clients and why.
 	Explained []Explained
 	// Timeline is what happened, in words.
@@ -216,13 +219,14 @@ func routeChart(w io.Writer, r Run) error {
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Y.Min, p.Y.Max = -0.5, float64(len(clusters))-0.5
 	type key struct {
-		region string
-		player int
+		region     string
+		population int
+		player     int
 	}
 	byPlayer := map[key][]deploy.Route{}
 	var keys []key
 	for _, rt := range r.Routes {
-		k := key{rt.Region, rt.Player}
+		k := key{rt.Region, rt.Population, rt.Player}
 		if _, ok := byPlayer[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -231,6 +235,9 @@ func routeChart(w io.Writer, r Run) error {
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].region != keys[j].region {
 			return colors[keys[i].region] < colors[keys[j].region]
+		}
+		if keys[i].population != keys[j].population {
+			return keys[i].population < keys[j].population
 		}
 		return keys[i].player < keys[j].player
 	})

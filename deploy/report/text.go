@@ -53,8 +53,13 @@ func Text(w io.Writer, r Run) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%.1f%%\t\n", c.Name, c.Health, c.NodesUp, c.Nodes, c.Requests, c.Hits, 100*c.HitRatio)
 	}
 	tw.Flush()
-	if o := r.Snapshot.OriginRequests; total > 0 {
-		fmt.Fprintf(w, "origin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)\n", o, total, Offload(o, total), r.Snapshot.OriginBytes)
+	if o := r.Snapshot.OriginRequests - r.Filled.OriginRequests; total > 0 {
+		fmt.Fprintf(w, "origin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)", o, total, Offload(o, total),
+			r.Snapshot.OriginBytes-r.Filled.OriginBytes)
+		if r.Filled.OriginRequests > 0 {
+			fmt.Fprintf(w, "; before them, %d requests (%d bytes) for the pushes", r.Filled.OriginRequests, r.Filled.OriginBytes)
+		}
+		fmt.Fprintln(w)
 	}
 	var answers []string
 	for _, a := range r.Snapshot.Answers {
@@ -112,7 +117,11 @@ func populations(w io.Writer, r Run) {
 			cl = append(cl, c)
 		}
 		sort.Strings(cl)
-		fmt.Fprintf(tw, "%s #%d\t%d\t%s\t%s\t%s\t%d/%d\t%.2f s\t%.0f kbit/s\t%d\t%.2f s\t%d\n", p.Region, pi, n, title, abr, strings.Join(cl, ","),
+		name := fmt.Sprintf("%s #%d", p.Region, pi)
+		if p.Flow == "steer" {
+			name += " (steered)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d/%d\t%.2f s\t%.0f kbit/s\t%d\t%.2f s\t%d\n", name, n, title, abr, strings.Join(cl, ","),
 			ok, n, startup/float64(max(n, 1)), bitrate/float64(max(n, 1)), stalls, rebuffer, retries)
 	}
 	tw.Flush()

@@ -251,7 +251,7 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	if playErr != nil && ctx.Err() != nil {
 		return d, fill, ctx.Err()
 	}
-	run.Snapshot = w.Poll(context.WithoutCancel(ctx))
+	run.Snapshot, run.Filled = w.Poll(context.WithoutCancel(ctx)), filled
 	if err := report.Text(out, run); err != nil {
 		return d, fill, err
 	}

@@ -285,7 +285,11 @@ func (tl *timeline) at(d time.Duration) time.Time {
 
 // route records a player's move, for the text and the charts.
 func (tl *timeline) route(r deploy.Route) {
-	tl.add(r.At, fmt.Sprintf("player %d of %s streams from %s", r.Player, r.Region, r.Cluster))
+	who := fmt.Sprintf("player %d of %s", r.Player, r.Region)
+	if r.Flow == "steer" {
+		who += " (steered)"
+	}
+	tl.add(r.At, fmt.Sprintf("%s streams from %s", who, r.Cluster))
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	tl.routes = append(tl.routes, r)
