@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
@@ -165,16 +164,19 @@ func (s *Server) decide(st *state, name string, client netip.Addr) (Decision, bo
 // choose runs the policy (package policy): health, then RTT when fresh,
 // else geography, then load.
 func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decision) {
-	now := s.opts.Now()
-	sites := make([]policy.Site, len(h.clusters))
-	for i, c := range h.clusters {
-		sites[i] = policy.Site{Name: c.Name, Lat: c.Lat, Lon: c.Lon, Healthy: c.healthy(), Shed: func() float64 { return c.shedShare(now) }}
-	}
-	pc := policy.Client{Addr: client, Locate: func() (geo.Place, bool) { return st.geo.Locate(client) }}
-	if rtts, prefix, ok := s.rtt.lookup(client, now, st.rttAge); ok {
+	// The sites are made once per host, not per answer: their health
+	// and load are read through them when the policy asks.
+	h.sitesOnce.Do(func() {
+		for _, c := range h.clusters {
+			h.sites = append(h.sites, policy.Site{Name: c.Name, Lat: c.Lat, Lon: c.Lon, Healthy: c.healthy,
+				Shed: func() float64 { return c.shedShare(s.opts.Now()) }})
+		}
+	})
+	pc := policy.Client{Addr: client, Locator: st.geo}
+	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now(), st.rttAge); ok {
 		pc.RTTs, pc.RTTPrefix = rtts, prefix
 	}
-	pd := policy.Choose(sites, pc)
+	pd := policy.Choose(h.sites, pc)
 	d := Decision{Reason: pd.Reason, Ranking: pd.Ranking, Down: pd.Down, Ranked: pd.Ranked, Scope: pd.Scope, TTL: h.ttl}
 	if pd.Reason == policy.ReasonAllDown {
 		d.TTL = min(h.ttl, 5)

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/geo"
+	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
 // Options are the run-time dependencies of a Server.
@@ -76,6 +77,9 @@ type host struct {
 	ttl      uint32
 	clusters []*cluster
 	zoned    bool // in one of our zones (else queries for it are refused)
+
+	sitesOnce sync.Once
+	sites     []policy.Site // the clusters as the policy sees them, made once
 }
 
 // alias is a name whose one record is a CNAME to one of our hosts: the

@@ -252,6 +252,11 @@ type Decision struct {
 	Location string `json:"location,omitempty"`
 }
 
+// locateFunc is a function as a policy.Locator.
+type locateFunc func(netip.Addr) (geo.Place, bool)
+
+func (f locateFunc) Locate(a netip.Addr) (geo.Place, bool) { return f(a) }
+
 // errNoEdge is a title no healthy edge holds.
 var errNoEdge = errors.New("no healthy edge holds the title")
 
@@ -285,7 +290,8 @@ func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 		st := s.state[e.Name]
 		if st.holds[title] {
 			d.Holders = append(d.Holders, e.Name)
-			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: st.healthy && !st.drained})
+			up := st.healthy && !st.drained
+			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: func() bool { return up }})
 		}
 	}
 	s.mu.Unlock()
@@ -294,7 +300,7 @@ func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 	}
 	pc := policy.Client{Addr: client}
 	if s.cfg.Locate != nil {
-		pc.Locate = func() (geo.Place, bool) { return s.cfg.Locate(client) }
+		pc.Locator = locateFunc(s.cfg.Locate)
 	}
 	pd := policy.Choose(sites, pc)
 	if pd.Reason == policy.ReasonAllDown {

@@ -19,12 +19,17 @@ import (
 type Site struct {
 	Name     string
 	Lat, Lon float64
-	// Healthy is false for a site down or drained.
-	Healthy bool
+	// Healthy reports whether the site is up and not drained.
+	Healthy func() bool
 	// Shed, when set, is the share (0 to 1) of new clients the site
 	// passes on to the next best: its load above the high water mark.
 	// It is asked of the best site only.
 	Shed func() float64
+}
+
+// Locator places clients (geo.Locator).
+type Locator interface {
+	Locate(netip.Addr) (geo.Place, bool)
 }
 
 // Client is what is known of a client.
@@ -34,9 +39,9 @@ type Client struct {
 	// RTTPrefix to sites, by name; nil when none is fresh.
 	RTTs      map[string]time.Duration
 	RTTPrefix netip.Prefix
-	// Locate places the client (geo.Locator.Locate); it is called only
-	// when no RTT decides. Nil: the client is not located.
-	Locate func() (geo.Place, bool)
+	// Locator places the client; it is asked only when no RTT decides.
+	// Nil: the client is not located.
+	Locator Locator
 }
 
 // Reasons a decision gives.
@@ -74,7 +79,7 @@ func Choose(sites []Site, c Client) Decision {
 	var d Decision
 	candidates := make([]int, 0, len(sites))
 	for i, s := range sites {
-		if s.Healthy {
+		if s.Healthy() {
 			candidates = append(candidates, i)
 		} else {
 			d.Down = append(d.Down, s.Name)
@@ -143,8 +148,8 @@ func (d *Decision) rank(sites []Site, candidates []int, c Client) []int {
 			return append(measured, rest...)
 		}
 	}
-	if c.Locate != nil {
-		d.Place, d.Located = c.Locate()
+	if c.Locator != nil {
+		d.Place, d.Located = c.Locator.Locate(c.Addr)
 	}
 	if !d.Located {
 		d.Ranking, d.Scope = ReasonDefault, uint8(max(0, d.Place.Prefix.Bits()))

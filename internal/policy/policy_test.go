@@ -12,30 +12,35 @@ import (
 // The example's three sites, at their cities.
 func sites(downs ...string) []Site {
 	s := []Site{
-		{Name: "us-east", Lat: 39.04, Lon: -77.49, Healthy: true},
-		{Name: "eu-west", Lat: 53.35, Lon: -6.26, Healthy: true},
-		{Name: "ap-south", Lat: 19.08, Lon: 72.88, Healthy: true},
+		{Name: "us-east", Lat: 39.04, Lon: -77.49},
+		{Name: "eu-west", Lat: 53.35, Lon: -6.26},
+		{Name: "ap-south", Lat: 19.08, Lon: 72.88},
 	}
 	for i := range s {
-		if slices.Contains(downs, s[i].Name) {
-			s[i].Healthy = false
-		}
+		up := !slices.Contains(downs, s[i].Name)
+		s[i].Healthy = func() bool { return up }
 	}
 	return s
 }
 
-// in places the client in Paris, on its /24.
-func in(lat, lon float64) func() (geo.Place, bool) {
-	return func() (geo.Place, bool) {
-		return geo.Place{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Lat: lat, Lon: lon, City: "x"}, true
-	}
+// at places every client at a point, on its /24.
+type at struct{ lat, lon float64 }
+
+func (p at) Locate(a netip.Addr) (geo.Place, bool) {
+	pre, _ := a.Prefix(24)
+	return geo.Place{Prefix: pre, Lat: p.lat, Lon: p.lon, City: "x"}, true
 }
+
+// located counts its calls, and places nobody.
+type located struct{ n *int }
+
+func (l located) Locate(netip.Addr) (geo.Place, bool) { *l.n++; return geo.Place{}, false }
 
 var client = netip.MustParseAddr("198.51.100.7")
 
 // TestChoose: each policy, and why it decided.
 func TestChoose(t *testing.T) {
-	paris := in(48.86, 2.35)
+	paris := at{48.86, 2.35}
 	for _, tc := range []struct {
 		name    string
 		sites   []Site
@@ -46,17 +51,17 @@ func TestChoose(t *testing.T) {
 		ranked  []string
 		scope   uint8
 	}{
-		{"nearest", sites(), Client{Addr: client, Locate: paris}, "eu-west", "geo", "geo", []string{"eu-west", "us-east", "ap-south"}, 24},
-		{"nearest down: health decides", sites("eu-west"), Client{Addr: client, Locate: paris}, "us-east", "health", "geo", []string{"us-east", "ap-south"}, 24},
-		{"a far one down: still geo", sites("ap-south"), Client{Addr: client, Locate: paris}, "eu-west", "geo", "geo", []string{"eu-west", "us-east"}, 24},
-		{"measured RTT beats distance", sites(), Client{Addr: client, Locate: paris, RTTPrefix: netip.MustParsePrefix("198.51.100.0/24"),
+		{"nearest", sites(), Client{Addr: client, Locator: paris}, "eu-west", "geo", "geo", []string{"eu-west", "us-east", "ap-south"}, 24},
+		{"nearest down: health decides", sites("eu-west"), Client{Addr: client, Locator: paris}, "us-east", "health", "geo", []string{"us-east", "ap-south"}, 24},
+		{"a far one down: still geo", sites("ap-south"), Client{Addr: client, Locator: paris}, "eu-west", "geo", "geo", []string{"eu-west", "us-east"}, 24},
+		{"measured RTT beats distance", sites(), Client{Addr: client, Locator: paris, RTTPrefix: netip.MustParsePrefix("198.51.100.0/24"),
 			RTTs: map[string]time.Duration{"us-east": 80 * time.Millisecond, "eu-west": 95 * time.Millisecond}},
 			"us-east", "rtt", "rtt", []string{"us-east", "eu-west", "ap-south"}, 24},
-		{"RTT of a site down: health", sites("us-east"), Client{Addr: client, Locate: paris, RTTPrefix: netip.MustParsePrefix("198.51.100.0/24"),
+		{"RTT of a site down: health", sites("us-east"), Client{Addr: client, Locator: paris, RTTPrefix: netip.MustParsePrefix("198.51.100.0/24"),
 			RTTs: map[string]time.Duration{"us-east": 80 * time.Millisecond, "eu-west": 95 * time.Millisecond}},
 			"eu-west", "health", "rtt", []string{"eu-west", "ap-south"}, 24},
 		{"not located: the first healthy", sites("us-east"), Client{Addr: client}, "eu-west", "default", "default", []string{"eu-west", "ap-south"}, 0},
-		{"all down: the best anyway", sites("us-east", "eu-west", "ap-south"), Client{Addr: client, Locate: paris},
+		{"all down: the best anyway", sites("us-east", "eu-west", "ap-south"), Client{Addr: client, Locator: paris},
 			"eu-west", "all-down", "geo", []string{"eu-west", "us-east", "ap-south"}, 24},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,8 +84,8 @@ func TestShed(t *testing.T) {
 	moved := 0
 	for i := range 200 {
 		a := netip.AddrFrom4([4]byte{198, 51, byte(i), 7})
-		d := Choose(s, Client{Addr: a, Locate: in(48.86, 2.35)})
-		again := Choose(s, Client{Addr: a.Next(), Locate: in(48.86, 2.35)}) // the same /24
+		d := Choose(s, Client{Addr: a, Locator: at{48.86, 2.35}})
+		again := Choose(s, Client{Addr: a.Next(), Locator: at{48.86, 2.35}}) // the same /24
 		if d.Site != again.Site {
 			t.Fatalf("%s and %s, one /24, decided apart", a, a.Next())
 		}
@@ -95,10 +100,9 @@ func TestShed(t *testing.T) {
 		t.Errorf("%d of 200 networks shed at a share of 0.5", moved)
 	}
 	s[1].Shed = func() float64 { return 0 }
-	located := false
-	d := Choose(s, Client{Addr: client, RTTs: map[string]time.Duration{"eu-west": time.Millisecond},
-		Locate: func() (geo.Place, bool) { located = true; return geo.Place{}, false }})
-	if d.Reason != "rtt" || located {
-		t.Errorf("with a fresh RTT: %+v, located %v", d, located)
+	calls := 0
+	d := Choose(s, Client{Addr: client, RTTs: map[string]time.Duration{"eu-west": time.Millisecond}, Locator: located{&calls}})
+	if d.Reason != "rtt" || calls != 0 {
+		t.Errorf("with a fresh RTT: %+v, located %d times", d, calls)
 	}
 }
