@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamcdn/streamcdn/internal/metricnames"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 )
 
 type metrics struct {
@@ -48,10 +49,8 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	rttFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes_dropped_total",
 		Help:        "Client prefixes dropped from the RTT table: aged out (stale) or pushed out of a full table (full).",
 		ConstLabels: prometheus.Labels{"reason": "full"}}, func() float64 { return float64(s.rtt.droppedFull.Load()) })
-	for _, c := range []prometheus.Collector{m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge, rttDropped, rttFull} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := promreg.Register(reg, m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge, rttDropped, rttFull); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

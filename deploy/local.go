@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
@@ -152,12 +153,8 @@ func Up(ctx context.Context, cfg UpConfig) (_ *Deployment, err error) {
 		starts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "deploy", Name: "component_starts_total",
 			Help: "Processes started, by component."}, []string{"component"}),
 	}
-	if cfg.Registry != nil {
-		for _, c := range []prometheus.Collector{d.up, d.starts} {
-			if err := cfg.Registry.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := promreg.Register(cfg.Registry, d.up, d.starts); err != nil {
+		return nil, err
 	}
 	if old, err := ReadState(p.Dir); err == nil && alive(old.Controller, old.ControllerStart) {
 		return nil, fmt.Errorf("deploy: %s is already up (controller pid %d); run deploy down first", p.Dir, old.Controller)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamcdn/streamcdn/internal/metricnames"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 )
 
 type metrics struct {
@@ -31,13 +32,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 		}, []string{"code_class"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.latency} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := promreg.Register(reg, m.requests, m.bytes, m.latency); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 )
 
 // PushMetrics are a push client's metrics, fed from PushConfig.Progress.
@@ -28,12 +29,8 @@ func NewPushMetrics(reg prometheus.Registerer) (*PushMetrics, error) {
 		throughput: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "push", Name: "throughput_bytes_per_second",
 			Help: "Average push throughput to each edge since its push started."}, []string{"edge"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.objects, m.bytes, m.throughput} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("push metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(reg, m.objects, m.bytes, m.throughput); err != nil {
+		return nil, fmt.Errorf("push metrics: %w", err)
 	}
 	return m, nil
 }

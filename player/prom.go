@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 )
 
 // FleetMetrics are a fleet's Prometheus metrics; every session given them
@@ -41,13 +42,8 @@ func NewFleetMetrics(reg prometheus.Registerer) (*FleetMetrics, error) {
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamcdn_player_bytes_total",
 			Help: "Bytes received by sessions, counted when sessions end."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.active, m.sessions, m.stalls, m.rebuffer, m.bitrate, m.errors, m.delayed, m.bytes} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("player metrics: %w", err)
-		}
+	if err := promreg.Register(reg, m.active, m.sessions, m.stalls, m.rebuffer, m.bitrate, m.errors, m.delayed, m.bytes); err != nil {
+		return nil, fmt.Errorf("player metrics: %w", err)
 	}
 	return m, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/policy"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
 	"github.com/streamcdn/streamcdn/manifest"
 )
@@ -563,12 +564,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "edge_healthy",
 			Help: "1 while the edge answers its health check."}, []string{"edge"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.answers, m.refused, m.healthy} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("steer: %w", err)
-			}
-		}
+	if err := promreg.Register(reg, m.answers, m.refused, m.healthy); err != nil {
+		return nil, fmt.Errorf("steer: %w", err)
 	}
 	return m, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/pace"
+	"github.com/streamcdn/streamcdn/internal/promreg"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -114,12 +115,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "wan", Name: "connections",
 			Help: "Connections open, by proxy."}, []string{"proxy"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.bytes, m.conns, m.errors, m.active} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := promreg.Register(reg, m.bytes, m.conns, m.errors, m.active); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
