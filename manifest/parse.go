@@ -126,16 +126,9 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 	if err != nil {
 		return nil, &ParseError{Err: fmt.Errorf("mpd url: %w", err)}
 	}
-	data, err = canonicalize(data)
+	m, err := decode(data)
 	if err != nil {
-		return nil, &ParseError{Err: err}
-	}
-	m, err := mpd.MPDFromBytes(data)
-	if err != nil {
-		return nil, &ParseError{Err: fmt.Errorf("xml: %w", err)}
-	}
-	if m.XMLName.Local != "MPD" {
-		return nil, &ParseError{Err: fmt.Errorf("root element is %q, not MPD", m.XMLName.Local)}
+		return nil, err
 	}
 	out := &Manifest{MPD: m, Type: m.GetType()}
 	if m.MediaPresentationDuration != nil {
@@ -165,6 +158,23 @@ func Parse(data []byte, mpdURL string) (*Manifest, error) {
 		out.Tracks = append(out.Tracks, tracks...)
 	}
 	return out, nil
+}
+
+// decode reads an MPD from the network: canonicalized first (dash-mpd's
+// decoder loops on some inputs), then decoded, its root checked.
+func decode(data []byte) (*mpd.MPD, error) {
+	data, err := canonicalize(data)
+	if err != nil {
+		return nil, &ParseError{Err: err}
+	}
+	m, err := mpd.MPDFromBytes(data)
+	if err != nil {
+		return nil, &ParseError{Err: fmt.Errorf("xml: %w", err)}
+	}
+	if m.XMLName.Local != "MPD" {
+		return nil, &ParseError{Err: fmt.Errorf("root element is %q, not MPD", m.XMLName.Local)}
+	}
+	return m, nil
 }
 
 // steering reads the MPD's pathways and ContentSteering element,

@@ -82,16 +82,9 @@ func Steer(data []byte, s Steering) ([]byte, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	data, err := canonicalize(data)
+	m, err := decode(data)
 	if err != nil {
-		return nil, &ParseError{Err: err}
-	}
-	m, err := mpd.MPDFromBytes(data)
-	if err != nil {
-		return nil, &ParseError{Err: fmt.Errorf("xml: %w", err)}
-	}
-	if m.XMLName.Local != "MPD" {
-		return nil, &ParseError{Err: fmt.Errorf("root element is %q, not MPD", m.XMLName.Local)}
+		return nil, err
 	}
 	rel := ""
 	switch len(m.BaseURL) {
