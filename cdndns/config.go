@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/streamcdn/streamcdn/internal/conf"
+	"github.com/streamcdn/streamcdn/internal/geo"
 )
 
 // Config is the DNS server's configuration, read from YAML or JSON with
@@ -101,13 +102,7 @@ type Host struct {
 }
 
 // GeoNet locates the clients of one prefix.
-type GeoNet struct {
-	Prefix string  `json:"prefix"`
-	Lat    float64 `json:"lat"`
-	Lon    float64 `json:"lon"`
-	// Location names the place for explain, e.g. "Paris office".
-	Location string `json:"location,omitempty"`
-}
+type GeoNet = geo.Net
 
 // HealthConfig configures the active checks of clusters' HealthURL.
 type HealthConfig struct {

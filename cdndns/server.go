@@ -173,11 +173,9 @@ func compile(cfg Config, old *state) (*state, error) {
 			return nil, fmt.Errorf("config: geo_db: %w", err)
 		}
 	}
-	var err error
-	var overrides []geo.Place
-	for _, g := range cfg.Geo {
-		p, _ := netip.ParsePrefix(g.Prefix) // checked by LoadConfig
-		overrides = append(overrides, geo.Place{Prefix: p, Lat: g.Lat, Lon: g.Lon, City: g.Location})
+	overrides, err := geo.Places(cfg.Geo)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if st.geo, err = geo.New(overrides, db); err != nil {
 		return nil, fmt.Errorf("config: %w", err)

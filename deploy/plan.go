@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/deploy/wan"
+	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/steer"
 )
@@ -352,9 +353,7 @@ func (pl *planner) steer() error {
 	}
 	o, _ := p.Component("origin")
 	cfg := steer.Config{Origin: "http://" + o.Listen + "/", Edges: pl.steerEdges}
-	for i, r := range t.Regions {
-		cfg.Geo = append(cfg.Geo, steer.GeoNet{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
-	}
+	cfg.Geo = t.regionNets()
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
@@ -471,10 +470,18 @@ func (t *Topology) DNSConfig(clusters []cdndns.Cluster, nsIPs []string) cdndns.C
 		Hosts:    []cdndns.Host{{Name: fq(d.Host), TTL: uint32(ttl.Seconds())}},
 		Health:   t.health(),
 	}
-	for i, r := range t.Regions {
-		cfg.Geo = append(cfg.Geo, cdndns.GeoNet{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
-	}
+	cfg.Geo = t.regionNets()
 	return cfg
+}
+
+// regionNets place each region's clients, 127.0.R.0/24, at the region,
+// for the DNS and the steering service alike.
+func (t *Topology) regionNets() []geo.Net {
+	var nets []geo.Net
+	for i, r := range t.Regions {
+		nets = append(nets, geo.Net{Prefix: RegionIP(i+1, 0) + "/24", Lat: r.Lat, Lon: r.Lon, Location: r.Name})
+	}
+	return nets
 }
 
 // health is the DNS's health checks: the topology's, with the defaults

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -49,14 +50,6 @@ type Edge struct {
 	Lon   float64 `json:"lon"`
 }
 
-// GeoNet places a client network, as cdndns's configuration does.
-type GeoNet struct {
-	Prefix   string  `json:"prefix"`
-	Lat      float64 `json:"lat"`
-	Lon      float64 `json:"lon"`
-	Location string  `json:"location,omitempty"`
-}
-
 // Config is a steering service.
 type Config struct {
 	// Origin is the origin's base URL: a title's MPD is at
@@ -66,16 +59,16 @@ type Config struct {
 	// Pathways is how many edges an MPD offers; if zero, 3.
 	Pathways int `json:"pathways,omitempty"`
 	// Geo places client networks (an operator's own prefixes), ahead of
-	// Locate's database.
-	Geo []GeoNet `json:"geo,omitempty"`
+	// GeoDB, as the DNS's configuration does.
+	Geo []geo.Net `json:"geo,omitempty"`
+	// GeoDB is the path of a MaxMind-format city database; "": clients
+	// outside Geo are not located, and the configured order decides.
+	GeoDB string `json:"geo_db,omitempty"`
 	// TTL is the steering manifest's; if zero, 10s.
 	TTL time.Duration `json:"-"`
 	// Probe is how often the edges' health and holdings are read; if
 	// zero, 1s.
 	Probe time.Duration `json:"-"`
-	// Locate places a client (geo.Locator.Locate); nil: clients are
-	// not located, and the configured order decides among equals.
-	Locate func(netip.Addr) (geo.Place, bool) `json:"-"`
 	// Token is the bearer token of the edges' holdings API, and of the
 	// service's own admin writes.
 	Token     string                `json:"-"`
@@ -87,6 +80,7 @@ type Config struct {
 // Server is a steering service.
 type Server struct {
 	cfg     Config
+	loc     *geo.Locator
 	log     *slog.Logger
 	hc      *http.Client
 	mu      sync.Mutex
@@ -133,26 +127,19 @@ func New(cfg Config) (*Server, error) {
 		cfg.Edges[i].URL = strings.TrimSuffix(e.URL, "/") + "/"
 		cfg.Edges[i].Admin = strings.TrimSuffix(e.Admin, "/")
 	}
-	if len(cfg.Geo) > 0 {
-		var places []geo.Place
-		for i, g := range cfg.Geo {
-			p, err := netip.ParsePrefix(g.Prefix)
-			if err != nil {
-				return nil, fmt.Errorf("steer: geo[%d]: %w", i, err)
-			}
-			places = append(places, geo.Place{Prefix: p, Lat: g.Lat, Lon: g.Lon, City: g.Location})
+	places, err := geo.Places(cfg.Geo)
+	if err != nil {
+		return nil, fmt.Errorf("steer: %w", err)
+	}
+	var db []byte
+	if cfg.GeoDB != "" {
+		if db, err = os.ReadFile(cfg.GeoDB); err != nil {
+			return nil, fmt.Errorf("steer: geo_db: %w", err)
 		}
-		loc, err := geo.New(places, nil)
-		if err != nil {
-			return nil, fmt.Errorf("steer: %w", err)
-		}
-		next := cfg.Locate
-		cfg.Locate = func(a netip.Addr) (geo.Place, bool) {
-			if pl, ok := loc.Locate(a); ok || next == nil {
-				return pl, ok
-			}
-			return next(a)
-		}
+	}
+	loc, err := geo.New(places, db)
+	if err != nil {
+		return nil, fmt.Errorf("steer: %w", err)
 	}
 	cfg.Origin = strings.TrimSuffix(cfg.Origin, "/") + "/"
 	cfg.Pathways = cmp.Or(cfg.Pathways, 3)
@@ -165,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "steer"), hc: &http.Client{Transport: cfg.Transport, Timeout: 5 * time.Second},
+	s := &Server{cfg: cfg, loc: loc, log: cfg.Logger.With("component", "steer"), hc: &http.Client{Transport: cfg.Transport, Timeout: 5 * time.Second},
 		state: map[string]*edgeState{}, mpds: map[string]cachedMPD{}, lastAsk: map[netip.Addr]time.Time{}, metrics: m}
 	for _, e := range cfg.Edges {
 		s.state[e.Name] = &edgeState{holds: map[string]bool{}}
@@ -253,11 +240,6 @@ type Decision struct {
 	Location string `json:"location,omitempty"`
 }
 
-// locateFunc is a function as a policy.Locator.
-type locateFunc func(netip.Addr) (geo.Place, bool)
-
-func (f locateFunc) Locate(a netip.Addr) (geo.Place, bool) { return f(a) }
-
 // errNoEdge is a title no healthy edge holds.
 var errNoEdge = errors.New("no healthy edge holds the title")
 
@@ -299,11 +281,7 @@ func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 	if len(sites) == 0 {
 		return d, errNoEdge
 	}
-	pc := policy.Client{Addr: client}
-	if s.cfg.Locate != nil {
-		pc.Locator = locateFunc(s.cfg.Locate)
-	}
-	pd := policy.Choose(sites, pc)
+	pd := policy.Choose(sites, policy.Client{Addr: client, Locator: s.loc})
 	if pd.Reason == policy.ReasonAllDown {
 		return d, errNoEdge
 	}
@@ -581,6 +559,9 @@ func LoadConfigFile(path string) (*Config, error) {
 	var c Config
 	if err := conf.Decode(data, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.GeoDB != "" && !filepath.IsAbs(c.GeoDB) {
+		c.GeoDB = filepath.Join(filepath.Dir(path), c.GeoDB)
 	}
 	return &c, nil
 }

@@ -83,11 +83,8 @@ func newWorld(t *testing.T) *world {
 			}
 		}
 	}
-	loc, err := geo.New([]geo.Place{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Lat: 48.86, Lon: 2.35, City: "Paris"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.s, err = New(Config{Origin: ots.URL, Edges: edges, Token: token, TTL: 4 * time.Second, Locate: loc.Locate})
+	w.s, err = New(Config{Origin: ots.URL, Edges: edges, Token: token, TTL: 4 * time.Second,
+		Geo: []geo.Net{{Prefix: "127.0.0.0/8", Lat: 48.86, Lon: 2.35, Location: "Paris"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +238,8 @@ func TestNewRefuses(t *testing.T) {
 		{"bad name", Config{Origin: "http://o/", Edges: []Edge{{Name: "a b", URL: ok.URL, Admin: ok.Admin}}}, "letters, digits"},
 		{"twice", Config{Origin: "http://o/", Edges: []Edge{ok, ok}}, "twice"},
 		{"relative URL", Config{Origin: "http://o/", Edges: []Edge{{Name: "a", URL: "/x/", Admin: ok.Admin}}}, "absolute URL"},
+		{"bad geo", Config{Origin: "http://o/", Edges: []Edge{ok}, Geo: []geo.Net{{Prefix: "127.0.0.0/33"}}}, "geo[0].prefix"},
+		{"no geo db", Config{Origin: "http://o/", Edges: []Edge{ok}, GeoDB: "/nonexistent.mmdb"}, "geo_db"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)

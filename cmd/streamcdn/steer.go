@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 
-	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/steer"
 	"golang.org/x/sync/errgroup"
@@ -19,7 +16,7 @@ func runSteer(ctx context.Context, args []string, _, stderr io.Writer) error {
 	addr := fs.String("listen", "127.0.0.1:8070", "The address players ask: GET /TITLE/manifest.mpd and /dcsm/TITLE.")
 	admin := fs.String("admin", "127.0.0.1:9070", "The address of /metrics, /healthz; with the token /explain?title=&client= and POST /drain?edge=&on=.")
 	tokenFile := fs.String("token-file", "", "A file holding the bearer token of the edges' holdings API and of this admin API. Defaults to $STREAMCDN_ADMIN_TOKEN.")
-	geoDB := fs.String("geo-db", "", "A MaxMind-format city database that places clients (cdndns/examples/demo-geo.mmdb for the demo's addresses). Empty: the configured order decides.")
+	geoDB := fs.String("geo-db", "", "A MaxMind-format city database that places clients, over the configuration's geo_db (cdndns/examples/demo-geo.mmdb for the demo's addresses).")
 	ttl := fs.Duration("ttl", 0, "The steering manifest's TTL: how often players ask again (default 10s).")
 	level := fs.String("log-level", "info", "The log level: debug, info, warn or error.")
 	if err := fs.Parse(args); err != nil {
@@ -38,15 +35,7 @@ func runSteer(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	if *geoDB != "" {
-		db, err := os.ReadFile(*geoDB)
-		if err != nil {
-			return fmt.Errorf("steer: --geo-db: %w", err)
-		}
-		loc, err := geo.New(nil, db)
-		if err != nil {
-			return fmt.Errorf("steer: --geo-db: %w", err)
-		}
-		cfg.Locate = loc.Locate
+		cfg.GeoDB = *geoDB
 	}
 	cfg.TTL, cfg.Token, cfg.Logger, cfg.Registry = *ttl, svc.Token, svc.Log, svc.Reg
 	s, err := steer.New(*cfg)

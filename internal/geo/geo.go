@@ -25,6 +25,29 @@ type Locator struct {
 	records sync.Map // uintptr -> Place (prefix unset), or nil if unusable
 }
 
+// Net places the clients of one prefix: an operator's override, as a
+// configuration file writes it.
+type Net struct {
+	Prefix string  `json:"prefix"`
+	Lat    float64 `json:"lat"`
+	Lon    float64 `json:"lon"`
+	// Location names the place for explanations, e.g. "Paris office".
+	Location string `json:"location,omitempty"`
+}
+
+// Places parses nets into overrides for New.
+func Places(nets []Net) ([]Place, error) {
+	var out []Place
+	for i, n := range nets {
+		p, err := netip.ParsePrefix(n.Prefix)
+		if err != nil {
+			return nil, fmt.Errorf("geo[%d].prefix: %w", i, err)
+		}
+		out = append(out, Place{Prefix: p, Lat: n.Lat, Lon: n.Lon, City: n.Location})
+	}
+	return out, nil
+}
+
 // Place is where a client is: the prefix that holds it, its
 // coordinates and city.
 type Place struct {
