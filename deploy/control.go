@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,11 +22,11 @@ const TokenFile = "admin-token"
 
 // Token reads the deployment's admin token.
 func (p *Plan) Token() (string, error) {
-	b, err := os.ReadFile(filepath.Join(p.Dir, TokenFile))
+	t, err := serve.AdminToken(filepath.Join(p.Dir, TokenFile))
 	if err != nil {
-		return "", fmt.Errorf("deploy: admin token: %w", err)
+		return "", fmt.Errorf("deploy: admin %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return t, nil
 }
 
 // Control is what a scenario's events act on: a deployment's processes.

@@ -44,3 +44,14 @@ func TestPushMetrics(t *testing.T) {
 		t.Errorf("NewPushMetrics(nil) = %v, %v", m, err)
 	}
 }
+
+// TestEdgeProgressLine: an edge's line of progress, with its bar.
+func TestEdgeProgressLine(t *testing.T) {
+	p := EdgeProgress{Edge: "http://e1", Objects: 4, Pushed: 1, Skipped: 1, Failed: 0, Bytes: 2_000_000, Seconds: 2}
+	if got, want := p.Line(), "http://e1 [###############...............] 2/4 objects, 0 failed, 2.0 MB, 8.0 Mbit/s"; got != want {
+		t.Errorf("Line() = %q, want %q", got, want)
+	}
+	if got := (EdgeProgress{Edge: "e"}).Line(); got != "e [..............................] 0/0 objects, 0 failed, 0.0 MB, -" {
+		t.Errorf("nothing yet: %q", got)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/streamcdn/streamcdn/internal/progress"
 )
 
 // WriteText writes the push's summary, a row per edge.
@@ -52,8 +54,6 @@ func (r *PopularReport) WriteText(w io.Writer) {
 
 // Line is the edge's progress on one line, with a bar.
 func (p EdgeProgress) Line() string {
-	const width = 30
-	n := min(width*p.Done()/max(p.Objects, 1), width)
-	return fmt.Sprintf("%s [%s%s] %d/%d objects, %d failed, %.1f MB, %s", p.Edge, strings.Repeat("#", n), strings.Repeat(".", width-n),
+	return fmt.Sprintf("%s %s %d/%d objects, %d failed, %.1f MB, %s", p.Edge, progress.Bar(p.Done(), p.Objects, 30),
 		p.Done(), p.Objects, p.Failed, float64(p.Bytes)/1e6, throughput(p.Bytes, p.Seconds))
 }
