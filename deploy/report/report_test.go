@@ -85,3 +85,20 @@ func writeSample(t *testing.T) string {
 	}
 	return path
 }
+
+// TestFillOf: what a run cost the origin before the players (Filled) and
+// during play (the rest), against the clusters' requests, and the
+// players' mean startup and total stalls.
+func TestFillOf(t *testing.T) {
+	r := Run{
+		Filled:   deploy.Snapshot{OriginRequests: 66, OriginBytes: 4000},
+		Snapshot: deploy.Snapshot{OriginRequests: 106, OriginBytes: 6500, Regions: []deploy.RegionStatus{{Requests: 100}, {Requests: 34}, {}}},
+		Sessions: []*deploy.Session{{Report: &player.Report{Metrics: player.Metrics{StartupS: 1, RebufferEvents: 2, RebufferS: 0.5}}},
+			{Report: &player.Report{Metrics: player.Metrics{StartupS: 3}}}, {}},
+	}
+	want := Fill{Mode: "push", PushRequests: 66, PushBytes: 4000, PlayRequests: 40, PlayBytes: 2500, ClientRequests: 134,
+		Startup: 4 * time.Second / 3, Stalls: 2, Rebuffer: 500 * time.Millisecond}
+	if got := FillOf("push", r); got != want {
+		t.Errorf("FillOf = %+v, want %+v", got, want)
+	}
+}

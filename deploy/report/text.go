@@ -44,20 +44,18 @@ func Text(w io.Writer, r Run) error {
 	fmt.Fprintln(w, "\n== clusters: hit ratio and origin offload")
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cluster\thealth\tnodes up\trequests\thits\thit ratio\t")
-	var total int64
 	for _, c := range r.Snapshot.Regions {
 		if !c.Cluster {
 			continue
 		}
-		total += c.Requests
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%d\t%.1f%%\t\n", c.Name, c.Health, c.NodesUp, c.Nodes, c.Requests, c.Hits, 100*c.HitRatio)
 	}
 	tw.Flush()
-	if o := r.Snapshot.OriginRequests - r.Filled.OriginRequests; total > 0 {
-		fmt.Fprintf(w, "origin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)", o, total, Offload(o, total),
-			r.Snapshot.OriginBytes-r.Filled.OriginBytes)
-		if r.Filled.OriginRequests > 0 {
-			fmt.Fprintf(w, "; before them, %d requests (%d bytes) for the pushes", r.Filled.OriginRequests, r.Filled.OriginBytes)
+	if f := FillOf("", r); f.ClientRequests > 0 {
+		fmt.Fprintf(w, "origin: %d requests for %d client requests: origin offload %.1f%% (%d bytes)", f.PlayRequests, f.ClientRequests,
+			Offload(f.PlayRequests, f.ClientRequests), f.PlayBytes)
+		if f.PushRequests > 0 {
+			fmt.Fprintf(w, "; before them, %d requests (%d bytes) for the pushes", f.PushRequests, f.PushBytes)
 		}
 		fmt.Fprintln(w)
 	}
@@ -156,6 +154,25 @@ type Fill struct {
 	// rebuffering.
 	Startup, Rebuffer time.Duration
 	Stalls            int
+}
+
+// FillOf is what run r, in fill mode mode, cost the origin (r.Filled
+// before the players, r.Snapshot less that during play) and gave the
+// players.
+func FillOf(mode string, r Run) Fill {
+	f := Fill{Mode: mode, PushRequests: r.Filled.OriginRequests, PushBytes: r.Filled.OriginBytes,
+		PlayRequests: r.Snapshot.OriginRequests - r.Filled.OriginRequests, PlayBytes: r.Snapshot.OriginBytes - r.Filled.OriginBytes}
+	for _, c := range r.Snapshot.Regions {
+		f.ClientRequests += c.Requests
+	}
+	for _, s := range r.Sessions {
+		if s.Report != nil {
+			f.Startup += time.Duration(s.Report.StartupS * float64(time.Second) / float64(len(r.Sessions)))
+			f.Stalls += s.Report.RebufferEvents
+			f.Rebuffer += time.Duration(s.Report.RebufferS * float64(time.Second))
+		}
+	}
+	return f
 }
 
 // Compare writes the fill modes side by side.

@@ -204,7 +204,6 @@ var modeDoc = map[string]string{
 // report. It returns the deployment, which the caller stops (also on
 // error), and what the run cost the origin and gave the players.
 func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*deploy.Deployment, report.Fill, error) {
-	fill := report.Fill{Mode: mode}
 	started := time.Now()
 	var reg prometheus.Registerer = r.cfg.Registry
 	if mode != "" {
@@ -213,12 +212,12 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)),
 		Prometheus: r.cfg.Prometheus, Controller: r.status})
 	if err != nil {
-		return nil, fill, err
+		return nil, report.Fill{}, err
 	}
 	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary,
 		Status: "http://" + r.status, Logger: r.cfg.Logger, Registry: reg})
 	if err != nil {
-		return nil, fill, err
+		return nil, report.Fill{}, err
 	}
 	w := deploy.NewWatcher(d)
 	r.watcher.Store(w)
@@ -249,39 +248,26 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	stopWatching()
 	<-watched
 	if playErr != nil && ctx.Err() != nil {
-		return d, fill, ctx.Err()
+		return d, report.Fill{}, ctx.Err()
 	}
 	run.Snapshot, run.Filled = w.Poll(context.WithoutCancel(ctx)), filled
 	if err := report.Text(out, run); err != nil {
-		return d, fill, err
+		return d, report.Fill{}, err
 	}
 	path := filepath.Join(r.cfg.ReportDir, "report.html")
 	if mode != "" {
 		path = filepath.Join(r.cfg.ReportDir, "report-"+mode+".html")
 	}
 	if err := report.WriteHTML(path, run); err != nil {
-		return d, fill, fmt.Errorf("scenario: %w", err)
+		return d, report.Fill{}, fmt.Errorf("scenario: %w", err)
 	}
 	r.report.Store(&path)
 	fmt.Fprintf(out, "\nreport with charts: %s (and http://%s/report)\n", path, r.status)
 	if playErr != nil {
-		return d, fill, fmt.Errorf("scenario: %w", playErr)
+		return d, report.Fill{}, fmt.Errorf("scenario: %w", playErr)
 	}
 	fmt.Fprintf(out, "\nevery player finished without an error, %.1f s after the start\n", time.Since(started).Seconds())
-	fill.PushRequests, fill.PushBytes = filled.OriginRequests, filled.OriginBytes
-	fill.PlayRequests = run.Snapshot.OriginRequests - filled.OriginRequests
-	fill.PlayBytes = run.Snapshot.OriginBytes - filled.OriginBytes
-	for _, c := range run.Snapshot.Regions {
-		fill.ClientRequests += c.Requests
-	}
-	for _, s := range run.Sessions {
-		if s.Report != nil {
-			fill.Startup += time.Duration(s.Report.StartupS * float64(time.Second) / float64(len(run.Sessions)))
-			fill.Stalls += s.Report.RebufferEvents
-			fill.Rebuffer += time.Duration(s.Report.RebufferS * float64(time.Second))
-		}
-	}
-	return d, fill, nil
+	return d, report.FillOf(mode, run), nil
 }
 
 // ForMode is t with every edge cluster in fill mode m, and its pushes
