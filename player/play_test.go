@@ -30,7 +30,9 @@ type titleServer struct {
 	requests []*http.Request
 }
 
-func newTitleServer(t *testing.T, prof manifest.Profile, h2 bool) *titleServer {
+// sampleOrigin is a real origin serving the sample, packaged in prof,
+// at /title/, and the directory of its titles; it closes with the test.
+func sampleOrigin(t *testing.T, prof manifest.Profile) (*origin.Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{
@@ -42,6 +44,13 @@ func newTitleServer(t *testing.T, prof manifest.Profile, h2 bool) *titleServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { o.Close() })
+	return o, dir
+}
+
+func newTitleServer(t *testing.T, prof manifest.Profile, h2 bool) *titleServer {
+	t.Helper()
+	o, dir := sampleOrigin(t, prof)
 	ts := &titleServer{dir: dir, override: map[string]http.HandlerFunc{}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()
@@ -62,7 +71,7 @@ func newTitleServer(t *testing.T, prof manifest.Profile, h2 bool) *titleServer {
 	}
 	srv.Start()
 	ts.Server = srv
-	t.Cleanup(func() { srv.Close(); o.Close() })
+	t.Cleanup(srv.Close)
 	return ts
 }
 

@@ -1,7 +1,6 @@
 package player
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,9 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
-	"github.com/streamcdn/streamcdn/origin"
 )
 
 // hosts routes requests in memory by host name, for sessions on virtual
@@ -37,29 +34,18 @@ func (e *net404) Error() string { return "dial " + e.host + ": no such host" }
 // steeringWorld is the sample behind two pathways, near and far, each
 // counting its segments, and a steering server that ranks far first.
 type steeringWorld struct {
-	client           *http.Client
-	near, far        atomic.Int64
-	farDown          atomic.Bool
-	mu               sync.Mutex
-	queries          []string
-	priority         []string
-	dcsmTTL          int
-	queryBeforeStart bool
+	client    *http.Client
+	near, far atomic.Int64
+	farDown   atomic.Bool
+	mu        sync.Mutex
+	queries   []string
+	priority  []string
+	dcsmTTL   int
 }
 
 func newSteeringWorld(t *testing.T, queryBeforeStart bool) *steeringWorld {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{
-		Source: sample.FS(), Output: filepath.Join(dir, "title"), Profile: manifest.ProfileLive,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	o, err := origin.New(origin.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
+	o, dir := sampleOrigin(t, manifest.ProfileLive)
 	w := &steeringWorld{priority: []string{"far", "near"}, dcsmTTL: 4}
 	mpd, err := os.ReadFile(filepath.Join(dir, "title", "manifest.mpd"))
 	if err != nil {

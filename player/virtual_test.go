@@ -1,18 +1,14 @@
 package player
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/manifest"
-	"github.com/streamcdn/streamcdn/origin"
 )
 
 // handlerTransport serves requests with h in memory: no sockets, so that
@@ -38,17 +34,7 @@ func memoryOrigin(t *testing.T, prof manifest.Profile) *http.Client {
 // memoryOriginDir is memoryOrigin and the directory of its titles.
 func memoryOriginDir(t *testing.T, prof manifest.Profile) (*http.Client, string) {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := origin.Repackage(context.Background(), origin.RepackageConfig{
-		Source: sample.FS(), Output: filepath.Join(dir, "title"), Profile: prof,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	o, err := origin.New(origin.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
+	o, dir := sampleOrigin(t, prof)
 	return &http.Client{Transport: handlerTransport{o}}, dir
 }
 
