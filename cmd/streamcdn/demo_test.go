@@ -28,22 +28,11 @@ func TestTopologyDemo(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	var errOut bytes.Buffer
 	reportDir := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
-	cmd.Stderr = &errOut
-	testutil.DieWithTest(cmd)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc, errOut := startDemo(ctx, t, bin, "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
 	// While the demo still serves (until --duration), its status
 	// listener serves the report it printed the address of.
 	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
 	served := ""
 	for sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
@@ -122,6 +111,25 @@ func TestTopologyDemo(t *testing.T) {
 	}
 }
 
+// startDemo starts "streamcdn demo args..." as a user does, dying with
+// the test, and returns it, a scanner over its output and its standard
+// error.
+func startDemo(ctx context.Context, t *testing.T, bin string, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"demo"}, args...)...)
+	errOut := &bytes.Buffer{}
+	cmd.Stderr = errOut
+	testutil.DieWithTest(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stdout), errOut
+}
+
 // buildBinary builds this command for tests that run it as a user does.
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -145,23 +153,12 @@ func TestDemoModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
 	defer cancel()
 	reportDir := t.TempDir()
-	var errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "demo", "--mode", "all", "--admin", "127.0.0.1:0", "--speed", "8", "--report", reportDir)
-	cmd.Stderr = &errOut
-	testutil.DieWithTest(cmd)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc, errOut := startDemo(ctx, t, bin, "--mode", "all", "--admin", "127.0.0.1:0", "--speed", "8", "--report", reportDir)
 	var out strings.Builder
 	var mode string
 	finished := map[string]bool{}
 	compared := map[string][]string{}
 	var ids []string
-	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		line := sc.Text()
 		out.WriteString(line + "\n")

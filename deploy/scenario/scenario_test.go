@@ -24,6 +24,17 @@ func threeRegion(t *testing.T) *deploy.Topology {
 	return top
 }
 
+// layout plans top without binding ports.
+func layout(t *testing.T, top *deploy.Topology) *deploy.Plan {
+	t.Helper()
+	plan, err := deploy.NewPlan(top, deploy.PlanConfig{Dir: t.TempDir(), EdgePort: 8080,
+		Ports: func(string, bool) (int, error) { return 0, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
 // TestForMode: every cluster in the mode; the topology's pushes replaced
 // by the mode's fill at 0s; failures and restores kept; the topology
 // given unchanged.
@@ -130,11 +141,7 @@ func (c *control) Start(_ context.Context, names ...string) error {
 func TestEventsOnTime(t *testing.T) {
 	top := threeRegion(t)
 	top.Regions[1].Edge.Nodes = 2
-	plan, err := deploy.NewPlan(top, deploy.PlanConfig{Dir: t.TempDir(), EdgePort: 8080,
-		Ports: func(string, bool) (int, error) { return 0, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := layout(t, top)
 	_, during := prefill(top.Events)
 	synctest.Test(t, func(t *testing.T) {
 		ctl := &control{start: time.Now()}
@@ -173,11 +180,7 @@ func TestEventsOnTime(t *testing.T) {
 // on; without a control, a failure is an error, not a panic.
 func TestEventFails(t *testing.T) {
 	top := threeRegion(t)
-	plan, err := deploy.NewPlan(top, deploy.PlanConfig{Dir: t.TempDir(), EdgePort: 8080,
-		Ports: func(string, bool) (int, error) { return 0, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := layout(t, top)
 	_, during := prefill(top.Events)
 	synctest.Test(t, func(t *testing.T) {
 		ctl := &control{start: time.Now(), fail: fmt.Errorf("no such process")}
