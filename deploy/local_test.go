@@ -176,6 +176,10 @@ func statusPage(t *testing.T, w *Watcher, top *Topology) {
 		t.Fatalf("chromium: %v", err)
 	}
 	dom := string(out)
+	// The deployment's name, in the title and the heading.
+	if strings.Contains(dom, "{{NAME}}") || !strings.Contains(dom, "<code>"+top.Name+"</code>") {
+		t.Errorf("the page does not name the deployment %q:\n%s", top.Name, dom)
+	}
 	for _, r := range top.Regions {
 		want := "up"
 		if r.Name == "eu-west" {

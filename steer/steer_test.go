@@ -300,3 +300,37 @@ func TestRealPlayersFollowTheService(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptCurrent: Run reads the edges again every Probe, so that an
+// edge whose health check starts failing leaves the rankings; and a
+// request for a title no healthy edge seems to hold reads them again at
+// once (a push may have just ended) rather than refusing it.
+func TestKeptCurrent(t *testing.T) {
+	w := newWorld(t)
+	w.s.mu.Lock()
+	for _, st := range w.s.state {
+		st.holds = map[string]bool{} // as before the pushes were seen
+	}
+	w.s.mu.Unlock()
+	res, err := http.Get(w.srv.URL + "/sample/manifest.mpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("MPD of a title the service had not yet seen pushed: %s, want 200 after it reads the edges", res.Status)
+	}
+	w.s.cfg.Probe = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	w.edges["eu-west"].adm.Close()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if d, err := w.s.Decide("sample", paris); err == nil && slices.Equal(d.Pathways, []string{"us-east"}) {
+			return
+		}
+	}
+	d, err := w.s.Decide("sample", paris)
+	t.Errorf("5 s after eu-west's health check began failing: %+v, %v; want us-east only", d, err)
+}

@@ -46,10 +46,7 @@ type Config struct {
 	// Prometheus runs Prometheus (on PATH) beside the components,
 	// scraping them all.
 	Prometheus bool
-	// Binary is the streamcdn executable the components run; if empty,
-	// this process's own.
-	Binary string
-	Logger *slog.Logger
+	Logger     *slog.Logger
 	// Registry gets each deployment's controller metrics, served on
 	// Listener; if nil, a new one.
 	Registry *prometheus.Registry
@@ -214,7 +211,7 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	if err != nil {
 		return nil, report.Fill{}, err
 	}
-	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan, Binary: r.cfg.Binary,
+	d, err := deploy.Up(ctx, deploy.UpConfig{Plan: plan,
 		Status: "http://" + r.status, Logger: r.cfg.Logger, Registry: reg})
 	if err != nil {
 		return nil, report.Fill{}, err
