@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -58,16 +59,18 @@ func newWorld(t *testing.T) *world {
 	w := &world{origin: ots.URL, edges: map[string]*testEdge{}}
 	var edges []Edge
 	for _, e := range []struct {
-		name     string
-		lat, lon float64
-		pushed   bool
-	}{{"us-east", 39.04, -77.49, true}, {"eu-west", 53.35, -6.26, true}, {"ap-south", 19.08, 72.88, false}} {
+		name, addr string
+		lat, lon   float64
+		pushed     bool
+	}{{"us-east", "127.0.1.1", 39.04, -77.49, true}, {"eu-west", "127.0.2.1", 53.35, -6.26, true}, {"ap-south", "127.0.3.1", 19.08, 72.88, false}} {
 		srv, err := edge.New(edge.Config{Upstream: ots.URL, Name: e.name, Mode: edge.ModeHybrid, PinnedDir: t.TempDir(), AdminToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
-		te := &testEdge{adm: httptest.NewServer(srv.Admin())}
-		te.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// Each edge has its own address, as deployed edges do: shaka-player
+		// bans a failed location by host name.
+		te := &testEdge{adm: serveOn(t, e.addr, srv.Admin())}
+		te.pub = serveOn(t, e.addr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, ".m4s") {
 				te.segments.Add(1)
 			}
@@ -95,6 +98,18 @@ func newWorld(t *testing.T) *world {
 }
 
 var paris = netip.MustParseAddr("127.0.0.1")
+
+// serveOn serves h on a free port of addr.
+func serveOn(t *testing.T, addr string, h http.Handler) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	ts.Start()
+	return ts
+}
 
 // TestDecide: only the edges that hold the title, the nearest healthy
 // one first and why; one that dies, or is drained, leaves the rankings
@@ -333,4 +348,49 @@ func TestKeptCurrent(t *testing.T) {
 	}
 	d, err := w.s.Decide("sample", paris)
 	t.Errorf("5 s after eu-west's health check began failing: %+v, %v; want us-east only", d, err)
+}
+
+// TestRealPlayersSurviveEdgeDeath: dash.js and shaka-player, steered to
+// eu-west, keep playing when eu-west dies mid-play: from the next
+// pathway the MPD offered (their own failover) or the one the service's
+// next steering manifest puts first (its probes take eu-west out), with
+// any stall shorter than the buffer they had.
+func TestRealPlayersSurviveEdgeDeath(t *testing.T) {
+	for _, p := range []string{"dashjs", "shaka"} {
+		t.Run(p, func(t *testing.T) {
+			w := newWorld(t)
+			w.s.cfg.Probe = 250 * time.Millisecond
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { w.s.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			eu, us := w.edges["eu-west"], w.edges["us-east"]
+			var atDeath atomic.Int64
+			go func() {
+				for eu.segments.Load() < 8 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+				atDeath.Store(us.segments.Load() + 1)
+				eu.pub.CloseClientConnections()
+				eu.pub.Close()
+				eu.adm.Close()
+			}()
+			v := testutil.DashCheckArgs(t, w.srv.URL+"/sample/manifest.mpd", p, 20, "--lenient")
+			t.Logf("%s: ok %v, %d stalls (%.2f s), %.1f s played; segments from eu-west %d, from us-east %d (%d before eu-west died)",
+				p, v.OK, v.Stalls.Count, v.Stalls.TotalSeconds, v.SecondsPlayed, eu.segments.Load(), us.segments.Load(), max(0, atDeath.Load()-1))
+			if atDeath.Load() == 0 {
+				t.Fatalf("eu-west served %d segments: never killed", eu.segments.Load())
+			}
+			if !v.OK || v.Stalls.TotalSeconds > 4 {
+				t.Errorf("ok %v, stalled %.2f s: %v; want playback on, no stall longer than the buffer", v.OK, v.Stalls.TotalSeconds, v.FailReasons)
+			}
+			if us.segments.Load() < atDeath.Load() {
+				t.Error("no segment from us-east after eu-west died")
+			}
+		})
+	}
 }

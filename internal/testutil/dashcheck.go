@@ -18,7 +18,8 @@ type Verdict struct {
 	StartupSeconds float64  `json:"startupSeconds"`
 	SecondsPlayed  float64  `json:"secondsPlayed"`
 	Stalls         struct {
-		Count int `json:"count"`
+		Count        int     `json:"count"`
+		TotalSeconds float64 `json:"totalSeconds"`
 	} `json:"stalls"`
 	QualitySwitches struct {
 		Rendered int `json:"rendered"`
@@ -38,6 +39,14 @@ func DashCheck(t *testing.T, mpdURL, player string) Verdict {
 // DashCheckFor is DashCheck playing for the given seconds.
 func DashCheckFor(t *testing.T, mpdURL, player string, seconds int) Verdict {
 	t.Helper()
+	return DashCheckArgs(t, mpdURL, player, seconds)
+}
+
+// DashCheckArgs is DashCheckFor with more of dash-check's options, such
+// as --lenient (only fatal player errors fail the run: a test that kills
+// a server mid-play expects failed requests).
+func DashCheckArgs(t *testing.T, mpdURL, player string, seconds int, args ...string) Verdict {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real players are skipped in -short mode")
 	}
@@ -50,6 +59,7 @@ func DashCheckFor(t *testing.T, mpdURL, player string, seconds int) Verdict {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", strconv.Itoa(seconds), "--port", "0")
+	cmd.Args = append(cmd.Args, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
