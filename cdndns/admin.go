@@ -1,7 +1,6 @@
 package cdndns
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -69,7 +68,7 @@ func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
 	if located && g.City != "" {
 		e.Location = g.City
 	}
-	rtts, _, _ := s.rtt.lookup(client, s.opts.Now(), st.rttAge)
+	rtts, _, _ := s.rtt.Lookup(client, s.opts.Now(), st.rttAge)
 	for _, c := range st.clusters {
 		cand := Candidate{Name: c.Name, Healthy: c.healthy()}
 		if located {
@@ -80,9 +79,7 @@ func (s *Server) Explain(name string, client netip.Addr) (Explanation, error) {
 			ms := float64(rtt) / float64(time.Millisecond)
 			cand.RTTMs = &ms
 		}
-		c.mu.Lock()
-		cand.Utilisation = c.utilisation(s.opts.Now())
-		c.mu.Unlock()
+		cand.Utilisation = c.load.Utilisation(s.opts.Now())
 		e.Clusters = append(e.Clusters, cand)
 	}
 	return e, nil
@@ -103,45 +100,30 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRTT(w http.ResponseWriter, r *http.Request) {
-	var reports []dnsapi.RTTReport
-	if err := decodeStrict(r, &reports); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
 	// The whole batch is checked before any of it is applied: a bad
 	// report refuses them all.
 	now, st := s.opts.Now(), s.state()
-	clients := make([]netip.Addr, len(reports))
-	for i, rep := range reports {
-		a, err := netip.ParseAddr(rep.Client)
-		if st.cluster(rep.Cluster) == nil || err != nil || !(rep.RTTMs > 0 && rep.RTTMs <= dnsapi.MaxRTTMs) {
-			http.Error(w, fmt.Sprintf("report %d: want a known cluster, a client IP and 0 < rtt_ms <= 60000; nothing applied", i), http.StatusBadRequest)
-			return
-		}
-		clients[i] = a.Unmap()
+	reports, err := dnsapi.DecodeRTT(r.Body, func(c string) bool { return st.cluster(c) != nil })
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
-	for i, rep := range reports {
-		s.rtt.add(clients[i], rep.Cluster, time.Duration(rep.RTTMs*float64(time.Millisecond)), now, st.rttAge)
+	for _, rep := range reports {
+		s.rtt.Add(rep.Client, rep.Cluster, rep.RTT, now, st.rttAge)
 	}
 	s.changed()
 	httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
 }
 
 func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request) {
-	var reports []dnsapi.LoadReport
-	if err := decodeStrict(r, &reports); err != nil {
+	st, now := s.state(), s.opts.Now()
+	reports, err := dnsapi.DecodeLoad(r.Body, func(c string) bool { return st.cluster(c) != nil })
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	st, now := s.state(), s.opts.Now()
-	for i, rep := range reports {
-		if st.cluster(rep.Cluster) == nil || !(rep.Load >= 0 && rep.Load <= maxLoad) {
-			http.Error(w, fmt.Sprintf("report %d: want a known cluster and 0 <= load <= %g; nothing applied", i, maxLoad), http.StatusBadRequest)
-			return
-		}
-	}
 	for _, rep := range reports {
-		st.cluster(rep.Cluster).setLoad(rep.Node, rep.Load, now)
+		st.cluster(rep.Cluster).load.Report(rep.Node, rep.Load, now)
 	}
 	s.changed()
 	httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
@@ -159,13 +141,4 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	s.changed()
 	httpx.WriteJSON(w, map[string]any{"cluster": c.Name, "drained": on == "true"})
-}
-
-func decodeStrict(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
-	}
-	return nil
 }

@@ -40,15 +40,15 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 		return m, nil
 	}
 	rttPrefixes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes",
-		Help: "Client prefixes with measured RTT."}, func() float64 { n, _ := s.rtt.stats(s.opts.Now()); return float64(n) })
+		Help: "Client prefixes with measured RTT."}, func() float64 { n, _ := s.rtt.Stats(s.opts.Now()); return float64(n) })
 	rttAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_oldest_age_seconds",
-		Help: "Age of the oldest RTT measurement held."}, func() float64 { _, a := s.rtt.stats(s.opts.Now()); return a.Seconds() })
+		Help: "Age of the oldest RTT measurement held."}, func() float64 { _, a := s.rtt.Stats(s.opts.Now()); return a.Seconds() })
 	rttDropped := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes_dropped_total",
 		Help:        "Client prefixes dropped from the RTT table: aged out (stale) or pushed out of a full table (full).",
-		ConstLabels: prometheus.Labels{"reason": "stale"}}, func() float64 { return float64(s.rtt.droppedStale.Load()) })
+		ConstLabels: prometheus.Labels{"reason": "stale"}}, func() float64 { stale, _ := s.rtt.Dropped(); return float64(stale) })
 	rttFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "dns", Name: "rtt_prefixes_dropped_total",
 		Help:        "Client prefixes dropped from the RTT table: aged out (stale) or pushed out of a full table (full).",
-		ConstLabels: prometheus.Labels{"reason": "full"}}, func() float64 { return float64(s.rtt.droppedFull.Load()) })
+		ConstLabels: prometheus.Labels{"reason": "full"}}, func() float64 { _, full := s.rtt.Dropped(); return float64(full) })
 	if err := promreg.Register(reg, m.queries, m.answers, m.up, m.latency, rttPrefixes, rttAge, rttDropped, rttFull); err != nil {
 		return nil, err
 	}

@@ -160,9 +160,7 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("a refused RTT batch was applied in part: %+v", d)
 	}
 	us := s.state().cluster("us-east")
-	us.mu.Lock()
-	u := us.utilisation(s.opts.Now())
-	us.mu.Unlock()
+	u := us.load.Utilisation(s.opts.Now())
 	if u != 0 {
 		t.Errorf("a refused load batch was applied in part: us-east at %v", u)
 	}

@@ -29,7 +29,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.state().cluster("us-east").drained = true
-	s.state().cluster("eu-west").setLoad("eu-west-1", 900, time.Now()) // 90% of 1000: shedding
+	s.state().cluster("eu-west").load.Report("eu-west-1", 900, time.Now()) // 90% of 1000: shedding
 	s.record(HealthConfig{}, s.state().cluster("eu-west"), false)
 	s.record(HealthConfig{}, s.state().cluster("eu-west"), false) // down
 
@@ -84,7 +84,7 @@ func TestReload(t *testing.T) {
 	if d, _ := s.Decide("a1105.kingcdn.com.", netip.MustParseAddr("127.0.1.9")); d.Cluster == "us-east" {
 		t.Errorf("drain lost across reloads: %+v", d)
 	}
-	if c := s.state().cluster("eu-west"); c.shedShare(time.Now()) == 0 {
+	if c := s.state().cluster("eu-west"); c.load.Shed(time.Now()) == 0 {
 		t.Errorf("eu-west's reported load lost across reloads")
 	}
 	if n := testutil.CollectAndCount(s.metrics.up); n != 3 {

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/streamcdn/streamcdn/internal/policy"
@@ -20,12 +19,11 @@ type cluster struct {
 	up               bool
 	failures, passes int
 	drained          bool
-	nodeLoads        map[string]nodeLoad // the last load reported by each node
-	shedding         bool                // above the high water mark, until below the low one
+	load             *policy.Load // what its nodes report, against Capacity
 }
 
 func newCluster(c Cluster) *cluster {
-	cl := &cluster{Cluster: c, up: true}
+	cl := &cluster{Cluster: c, up: true, load: policy.NewLoad(c.Capacity)}
 	for _, a := range c.IPv4 {
 		cl.a = append(cl.a, net.ParseIP(a).To4())
 	}
@@ -35,57 +33,13 @@ func newCluster(c Cluster) *cluster {
 	return cl
 }
 
-// nodeLoad is a node's last load report, in the unit of Capacity, and
-// when it came.
-type nodeLoad struct {
-	load float64
-	at   time.Time
-}
-
-// loadMaxAge is how long a node's load report counts: a node that stops
-// reporting (gone, or cut off) stops adding to its cluster's load.
-const loadMaxAge = time.Minute
-
-// maxLoad bounds one report, so that a sum of them stays finite.
-const maxLoad = 1e12
-
-// setLoad records a node's load report ("" for the cluster as a whole)
-// at now, and forgets the reports older than loadMaxAge.
-func (c *cluster) setLoad(node string, load float64, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.nodeLoads == nil {
-		c.nodeLoads = map[string]nodeLoad{}
-	}
-	for n, l := range c.nodeLoads {
-		if now.Sub(l.at) > loadMaxAge {
-			delete(c.nodeLoads, n)
-		}
-	}
-	c.nodeLoads[node] = nodeLoad{load, now}
-}
-
-// utilisation is the cluster's load (the sum of its nodes' reports of
-// the last loadMaxAge) over its capacity; c.mu must be held.
-func (c *cluster) utilisation(now time.Time) float64 {
-	if c.Capacity <= 0 {
-		return 0
-	}
-	load := 0.0
-	for _, l := range c.nodeLoads {
-		if now.Sub(l.at) <= loadMaxAge {
-			load += l.load
-		}
-	}
-	return load / c.Capacity
-}
-
 // carry takes over prev's run-time state: health, drain and load.
 func (c *cluster) carry(prev *cluster) {
 	prev.mu.Lock()
 	defer prev.mu.Unlock()
 	c.up, c.failures, c.passes = prev.up, prev.failures, prev.passes
-	c.drained, c.shedding, c.nodeLoads = prev.drained, prev.shedding, prev.nodeLoads
+	c.drained = prev.drained
+	c.load.Carry(prev.load)
 }
 
 func (c *cluster) healthy() bool {
@@ -93,36 +47,6 @@ func (c *cluster) healthy() bool {
 	defer c.mu.Unlock()
 	return c.up && !c.drained
 }
-
-// shedShare is the share of new answers that cluster c passes to the
-// next-best cluster: 0 below the high water mark, then growing linearly
-// with utilisation to all of them at 100%. Once shedding, c keeps
-// shedding until it falls below the low water mark (hysteresis), so that
-// answers do not flap.
-func (c *cluster) shedShare(now time.Time) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.Capacity <= 0 {
-		return 0
-	}
-	u := c.utilisation(now)
-	switch {
-	case u >= shedHigh:
-		c.shedding = true
-	case u < shedLow:
-		c.shedding = false
-	}
-	if !c.shedding {
-		return 0
-	}
-	return min(1, max(0.05, (u-shedLow)/(1-shedLow)))
-}
-
-// Load shedding water marks, as utilisation (load / capacity).
-const (
-	shedHigh = 0.85
-	shedLow  = 0.75
-)
 
 // Decision is why an answer went to a cluster.
 type Decision struct {
@@ -169,11 +93,11 @@ func (s *Server) choose(st *state, h *host, client netip.Addr) (*cluster, Decisi
 	h.sitesOnce.Do(func() {
 		for _, c := range h.clusters {
 			h.sites = append(h.sites, policy.Site{Name: c.Name, Lat: c.Lat, Lon: c.Lon, Healthy: c.healthy,
-				Shed: func() float64 { return c.shedShare(s.opts.Now()) }})
+				Shed: func() float64 { return c.load.Shed(s.opts.Now()) }})
 		}
 	})
 	pc := policy.Client{Addr: client, Locator: st.geo}
-	if rtts, prefix, ok := s.rtt.lookup(client, s.opts.Now(), st.rttAge); ok {
+	if rtts, prefix, ok := s.rtt.Lookup(client, s.opts.Now(), st.rttAge); ok {
 		pc.RTTs, pc.RTTPrefix = rtts, prefix
 	}
 	pd := policy.Choose(h.sites, pc)

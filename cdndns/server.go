@@ -50,7 +50,7 @@ type Options struct {
 // Its configuration can be replaced while it answers (Reload).
 type Server struct {
 	st  atomic.Pointer[state]
-	rtt *rttTable
+	rtt *policy.RTTTable
 	// epoch counts the changes a cluster decision depends on (health,
 	// drain, load, RTT, configuration): cached decisions of an older
 	// epoch are not used.
@@ -118,9 +118,9 @@ func New(cfg Config) (*Server, error) {
 		opts.MaxTCPConns = defaultTCPConns()
 	}
 	if opts.MaxRTTPrefixes <= 0 {
-		opts.MaxRTTPrefixes = defaultRTTPrefixes
+		opts.MaxRTTPrefixes = policy.DefaultRTTPrefixes
 	}
-	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: newRTTTable(opts.MaxRTTPrefixes)}
+	s := &Server{opts: opts, log: opts.Logger.With("component", "dns"), rtt: policy.NewRTTTable(opts.MaxRTTPrefixes)}
 	st, err := compile(cfg, nil)
 	if err != nil {
 		return nil, err

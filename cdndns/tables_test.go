@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
 // TestRTTTableBounded: the RTT table holds at most MaxRTTPrefixes
@@ -18,7 +20,7 @@ import (
 // prefixes with nothing fresh as reports come; both are counted.
 func TestRTTTableBounded(t *testing.T) {
 	s, clock, admin := policyServer(t)
-	s.rtt = newRTTTable(1000)
+	s.rtt = policy.NewRTTTable(1000)
 	for batch := range 10 { // 5,000 client /48s
 		var b strings.Builder
 		b.WriteString("[")
@@ -33,18 +35,28 @@ func TestRTTTableBounded(t *testing.T) {
 			t.Fatalf("POST /rtt: %d", code)
 		}
 	}
-	if n, _ := s.rtt.stats(clock.Now()); n != 1000 || s.rtt.droppedFull.Load() != 4000 {
-		t.Errorf("after 5,000 prefixes into a table of 1,000: %d held, %d dropped as full", n, s.rtt.droppedFull.Load())
+	if n, _ := s.rtt.Stats(clock.Now()); n != 1000 || dropped(s.rtt, false) != 4000 {
+		t.Errorf("after 5,000 prefixes into a table of 1,000: %d held, %d dropped as full", n, dropped(s.rtt, false))
 	}
 	// The newest are kept: the last prefix reported still steers.
-	if _, _, ok := s.rtt.lookup(netip.MustParseAddr("2001:db8:1387::1"), clock.Now(), 5*time.Minute); !ok {
+	if _, _, ok := s.rtt.Lookup(netip.MustParseAddr("2001:db8:1387::1"), clock.Now(), 5*time.Minute); !ok {
 		t.Error("the newest prefix was dropped")
 	}
 	clock.Advance(6 * time.Minute) // past rtt_max_age (5m)
 	post(t, admin+"/rtt", "secret", `[{"cluster": "eu-west", "client": "127.0.2.9", "rtt_ms": 10}]`)
-	if n, _ := s.rtt.stats(clock.Now()); n != 1 || s.rtt.droppedStale.Load() != 1000 {
-		t.Errorf("after the RTT max age: %d held, %d aged out; want 1 and 1000", n, s.rtt.droppedStale.Load())
+	if n, _ := s.rtt.Stats(clock.Now()); n != 1 || dropped(s.rtt, true) != 1000 {
+		t.Errorf("after the RTT max age: %d held, %d aged out; want 1 and 1000", n, dropped(s.rtt, true))
 	}
+}
+
+// dropped is the table's count of prefixes aged out (stale) or pushed
+// out of a full table.
+func dropped(t *policy.RTTTable, stale bool) uint64 {
+	s, f := t.Dropped()
+	if stale {
+		return s
+	}
+	return f
 }
 
 // TestLoadReports: a node's load report counts for a minute, then its
@@ -57,11 +69,11 @@ func TestLoadReports(t *testing.T) {
 	if code := post(t, admin+"/load", "secret", `[{"cluster": "eu-west", "node": "eu-west-1", "load": 950}]`); code != 200 {
 		t.Fatalf("POST /load: %d", code)
 	}
-	if eu.shedShare(clock.Now()) == 0 {
+	if eu.load.Shed(clock.Now()) == 0 {
 		t.Fatal("eu-west at 95% does not shed")
 	}
 	clock.Advance(2 * time.Minute) // the node went quiet
-	if share := eu.shedShare(clock.Now()); share != 0 {
+	if share := eu.load.Shed(clock.Now()); share != 0 {
 		t.Errorf("two minutes after its node's last report eu-west still sheds %.2f", share)
 	}
 	for _, body := range []string{

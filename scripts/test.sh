@@ -42,7 +42,8 @@ fuzztime=${FUZZTIME:-40000x}
 for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzParseSidx \
     edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS cdndns:FuzzServeUDP player:FuzzParseTrace player:FuzzParseVideo \
     player:FuzzCheckSegment internal/pushapi:FuzzParseContentDigest edge:FuzzParseFillRequest edge:FuzzPushUpload deploy:FuzzLoad \
-    internal/httpx:FuzzParseDate edge:FuzzObjectFile manifest:FuzzParseSteeringManifest manifest:FuzzParseSteeringQuery; do
+    internal/httpx:FuzzParseDate edge:FuzzObjectFile manifest:FuzzParseSteeringManifest manifest:FuzzParseSteeringQuery \
+    internal/dnsapi:FuzzDecode; do
   pkg=${target%%:*} fn=${target#*:}
   # Minimizing a new input grown from a large seed (a whole trace) can
   # take the whole budget; a second of it keeps the fuzzer fuzzing.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/internal/conf"
+	"github.com/streamcdn/streamcdn/internal/dnsapi"
 	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/policy"
@@ -48,6 +49,9 @@ type Edge struct {
 	Admin string  `json:"admin"`
 	Lat   float64 `json:"lat"`
 	Lon   float64 `json:"lon"`
+	// Capacity is what the edge can serve, in Mbit/s, against which its
+	// nodes' load reports are weighed; zero: it never sheds.
+	Capacity float64 `json:"capacity,omitempty"`
 }
 
 // Config is a steering service.
@@ -64,6 +68,12 @@ type Config struct {
 	// GeoDB is the path of a MaxMind-format city database; "": clients
 	// outside Geo are not located, and the configured order decides.
 	GeoDB string `json:"geo_db,omitempty"`
+	// RTTMaxAge is how long an RTT an edge measured stays fresh; if
+	// zero, 5m.
+	RTTMaxAge time.Duration `json:"-"`
+	// MaxRTTPrefixes bounds the RTT table; if zero,
+	// policy.DefaultRTTPrefixes.
+	MaxRTTPrefixes int `json:"-"`
 	// TTL is the steering manifest's; if zero, 10s.
 	TTL time.Duration `json:"-"`
 	// Probe is how often the edges' health and holdings are read; if
@@ -88,6 +98,7 @@ type Server struct {
 	mpds    map[string]cachedMPD  // by title
 	lastAsk map[netip.Addr]time.Time
 	probed  time.Time // the last probe asked for by a request
+	rtt     *policy.RTTTable
 	metrics *metrics
 }
 
@@ -95,6 +106,7 @@ type edgeState struct {
 	healthy bool
 	drained bool
 	holds   map[string]bool // titles held completely
+	load    *policy.Load    // its nodes' reports
 }
 
 type cachedMPD struct {
@@ -145,6 +157,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.Pathways = cmp.Or(cfg.Pathways, 3)
 	cfg.TTL = cmp.Or(cfg.TTL, 10*time.Second)
 	cfg.Probe = cmp.Or(cfg.Probe, time.Second)
+	cfg.RTTMaxAge = cmp.Or(cfg.RTTMaxAge, 5*time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -153,9 +166,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, loc: loc, log: cfg.Logger.With("component", "steer"), hc: &http.Client{Transport: cfg.Transport, Timeout: 5 * time.Second},
-		state: map[string]*edgeState{}, mpds: map[string]cachedMPD{}, lastAsk: map[netip.Addr]time.Time{}, metrics: m}
+		state: map[string]*edgeState{}, mpds: map[string]cachedMPD{}, lastAsk: map[netip.Addr]time.Time{}, metrics: m,
+		rtt: policy.NewRTTTable(cmp.Or(cfg.MaxRTTPrefixes, policy.DefaultRTTPrefixes))}
 	for _, e := range cfg.Edges {
-		s.state[e.Name] = &edgeState{holds: map[string]bool{}}
+		s.state[e.Name] = &edgeState{holds: map[string]bool{}, load: policy.NewLoad(e.Capacity)}
 	}
 	return s, nil
 }
@@ -238,6 +252,10 @@ type Decision struct {
 	Down    []string `json:"down,omitempty"`
 	// Location is where the client was placed, when it was.
 	Location string `json:"location,omitempty"`
+	// RTTMs are the fresh RTTs the edges measured to the client's
+	// network; Utilisation the holders' load over capacity, when known.
+	RTTMs       map[string]float64 `json:"rtt_ms,omitempty"`
+	Utilisation map[string]float64 `json:"utilisation,omitempty"`
 }
 
 // errNoEdge is a title no healthy edge holds.
@@ -264,24 +282,43 @@ func (s *Server) decideFresh(ctx context.Context, title string, client netip.Add
 	return s.Decide(title, client)
 }
 
-// Decide ranks, for a client, the edges that hold title.
+// Decide ranks, for a client, the edges that hold title: by health,
+// then the RTT the edges measured to the client's network when fresh,
+// else distance; a loaded first edge sheds a share of clients to the
+// next (internal/policy).
 func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 	d := Decision{Title: title}
 	var sites []policy.Site
+	now := time.Now()
 	s.mu.Lock()
 	for _, e := range s.cfg.Edges {
 		st := s.state[e.Name]
 		if st.holds[title] {
 			d.Holders = append(d.Holders, e.Name)
-			up := st.healthy && !st.drained
-			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: func() bool { return up }})
+			up, load := st.healthy && !st.drained, st.load
+			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: func() bool { return up },
+				Shed: func() float64 { return load.Shed(now) }})
+			if u := load.Utilisation(now); u > 0 {
+				if d.Utilisation == nil {
+					d.Utilisation = map[string]float64{}
+				}
+				d.Utilisation[e.Name] = u
+			}
 		}
 	}
 	s.mu.Unlock()
 	if len(sites) == 0 {
 		return d, errNoEdge
 	}
-	pd := policy.Choose(sites, policy.Client{Addr: client, Locator: s.loc})
+	pc := policy.Client{Addr: client, Locator: s.loc}
+	if rtts, prefix, ok := s.rtt.Lookup(client, now, s.cfg.RTTMaxAge); ok {
+		pc.RTTs, pc.RTTPrefix = rtts, prefix
+		d.RTTMs = map[string]float64{}
+		for name, rtt := range rtts {
+			d.RTTMs[name] = float64(rtt) / float64(time.Millisecond)
+		}
+	}
+	pd := policy.Choose(sites, pc)
 	if pd.Reason == policy.ReasonAllDown {
 		return d, errNoEdge
 	}
@@ -490,9 +527,11 @@ func (s *Server) originMPD(ctx context.Context, title string) ([]byte, int, erro
 }
 
 // Admin serves GET /healthz; with the token, GET /explain?title=&client=
-// (the decision for a client, as the DNS's explain) and POST
+// (the decision for a client, as the DNS's explain), POST
 // /drain?edge=&on=true|false (take an edge out of the rankings, or put it
-// back).
+// back), and the edges' reports as the DNS takes them (internal/dnsapi):
+// POST /rtt, the RTTs they measured to their clients' networks, and POST
+// /load, their egress in Mbit/s.
 func (s *Server) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
@@ -508,6 +547,31 @@ func (s *Server) Admin() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d)
+	})))
+	known := func(name string) bool { _, ok := s.state[name]; return ok } // the names never change
+	mux.Handle("POST "+dnsapi.RTTPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reports, err := dnsapi.DecodeRTT(r.Body, known)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		now := time.Now()
+		for _, rep := range reports {
+			s.rtt.Add(rep.Client, rep.Cluster, rep.RTT, now, s.cfg.RTTMaxAge)
+		}
+		httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
+	})))
+	mux.Handle("POST "+dnsapi.LoadPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reports, err := dnsapi.DecodeLoad(r.Body, known)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		now := time.Now()
+		for _, rep := range reports {
+			s.state[rep.Cluster].load.Report(rep.Node, rep.Load, now) // Load locks itself
+		}
+		httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
 	})))
 	mux.Handle("POST /drain", httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, on := r.URL.Query().Get("edge"), r.URL.Query().Get("on")

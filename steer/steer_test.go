@@ -394,3 +394,105 @@ func TestRealPlayersSurviveEdgeDeath(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideByMeasurement: the edges' reports (POST /rtt and /load, as
+// the DNS takes them) steer the ranking among the holders the way they
+// steer the DNS's answers: a fresh measured RTT ahead of distance, a
+// loaded first edge shedding its clients, health ahead of both. Bad or
+// unauthenticated reports are refused whole.
+func TestDecideByMeasurement(t *testing.T) {
+	edges := []Edge{
+		{Name: "us-east", URL: "http://127.0.1.1/", Admin: "http://127.0.1.1:9", Lat: 39.04, Lon: -77.49, Capacity: 1000},
+		{Name: "eu-west", URL: "http://127.0.2.1/", Admin: "http://127.0.2.1:9", Lat: 53.35, Lon: -6.26, Capacity: 1000},
+		{Name: "ap-south", URL: "http://127.0.3.1/", Admin: "http://127.0.3.1:9", Lat: 19.08, Lon: 72.88},
+	}
+	for _, tc := range []struct {
+		name    string
+		reports map[string]string // path: body
+		down    string
+		want    []string
+		reason  string
+	}{
+		{"nothing measured", nil, "", []string{"eu-west", "us-east"}, "geo"},
+		{"us-east measured faster", map[string]string{"/rtt": `[{"cluster": "us-east", "client": "127.0.0.9", "rtt_ms": 5},
+			{"cluster": "eu-west", "client": "127.0.0.9", "rtt_ms": 40}]`}, "", []string{"us-east", "eu-west"}, "rtt"},
+		{"only a non-holder measured", map[string]string{"/rtt": `[{"cluster": "ap-south", "client": "127.0.0.9", "rtt_ms": 1}]`},
+			"", []string{"eu-west", "us-east"}, "geo"},
+		{"another network measured", map[string]string{"/rtt": `[{"cluster": "us-east", "client": "127.0.9.9", "rtt_ms": 1}]`},
+			"", []string{"eu-west", "us-east"}, "geo"},
+		{"eu-west full", map[string]string{"/load": `[{"cluster": "eu-west", "node": "eu-west-1", "load": 1000}]`},
+			"", []string{"us-east", "eu-west"}, "load"},
+		{"eu-west busy, under the mark", map[string]string{"/load": `[{"cluster": "eu-west", "load": 700}]`},
+			"", []string{"eu-west", "us-east"}, "geo"},
+		{"eu-west measured faster but down", map[string]string{"/rtt": `[{"cluster": "eu-west", "client": "127.0.0.9", "rtt_ms": 1},
+			{"cluster": "us-east", "client": "127.0.0.9", "rtt_ms": 50}]`}, "eu-west", []string{"us-east"}, "health"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Config{Origin: "http://127.0.0.1:1/", Edges: slices.Clone(edges), Token: token,
+				Geo: []geo.Net{{Prefix: "127.0.0.0/8", Lat: 48.86, Lon: 2.35, Location: "Paris"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"us-east", "eu-west"} {
+				s.state[name].holds["sample"], s.state[name].healthy = true, name != tc.down
+			}
+			admin := s.cfgAdmin(t)
+			for path, body := range tc.reports {
+				if code := postJSON(t, admin+path, token, body); code != http.StatusOK {
+					t.Fatalf("POST %s: %d", path, code)
+				}
+			}
+			d, err := s.Decide("sample", paris)
+			if err != nil || !slices.Equal(d.Pathways, tc.want) || d.Reason != tc.reason {
+				t.Errorf("%+v, %v; want %v by %s", d, err, tc.want, tc.reason)
+			}
+		})
+	}
+	s, err := New(Config{Origin: "http://127.0.0.1:1/", Edges: slices.Clone(edges), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := s.cfgAdmin(t)
+	for _, tc := range []struct {
+		path, token, body string
+		want              int
+	}{
+		{"/rtt", "", `[]`, http.StatusUnauthorized},
+		{"/load", "nope", `[]`, http.StatusUnauthorized},
+		{"/rtt", token, `[{"cluster": "mars", "client": "127.0.0.1", "rtt_ms": 1}]`, http.StatusBadRequest},
+		{"/rtt", token, `[{"cluster": "us-east", "client": "127.0.0.1", "rtt_ms": 1}, {"cluster": "us-east", "client": "x", "rtt_ms": 1}]`, http.StatusBadRequest},
+		{"/rtt", token, `[{"cluster": "us-east", "client": "127.0.0.1", "rtt_ms": 0}]`, http.StatusBadRequest},
+		{"/load", token, `[{"cluster": "us-east", "load": 1000}, {"cluster": "us-east", "load": -1}]`, http.StatusBadRequest},
+		{"/load", token, `{"cluster": "us-east"}`, http.StatusBadRequest},
+		{"/load", token, `[{"cluster": "us-east", "load": 1, "extra": 1}]`, http.StatusBadRequest},
+	} {
+		if got := postJSON(t, admin+tc.path, tc.token, tc.body); got != tc.want {
+			t.Errorf("POST %s %s (token %q): %d, want %d", tc.path, tc.body, tc.token, got, tc.want)
+		}
+	}
+	if u := s.state["us-east"].load.Utilisation(time.Now()); u != 0 {
+		t.Errorf("a refused load batch was applied in part: us-east at %v", u)
+	}
+	if _, _, ok := s.rtt.Lookup(netip.MustParseAddr("127.0.0.1"), time.Now(), time.Minute); ok {
+		t.Error("a refused RTT batch was applied in part")
+	}
+}
+
+// postJSON posts body to url with the bearer token (if any) and returns
+// the status code.
+func postJSON(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}

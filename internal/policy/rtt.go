@@ -1,4 +1,4 @@
-package cdndns
+package policy
 
 import (
 	"net/netip"
@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
-	"github.com/streamcdn/streamcdn/internal/policy"
 )
 
-// rttTable holds measured round-trip times per client prefix (/24 for
-// IPv4, /48 for IPv6) and cluster, smoothed by an EWMA. Entries older than
+// RTTTable holds measured round-trip times per client prefix (/24 for
+// IPv4, /48 for IPv6) and site, smoothed by an EWMA: what the edges
+// measure on their client connections, for Client.RTTs. Entries older than
 // maxAge are ignored (stale RTT data falls back to geography) and aged
 // out as new reports come; the table holds at most max prefixes, and
 // when full it drops the one updated longest ago. Both are counted.
-type rttTable struct {
+type RTTTable struct {
 	mu    sync.RWMutex // read on every answer, written by reports
 	byNet *simplelru.LRU[netip.Prefix, *rttNet]
 	max   int
@@ -24,10 +24,10 @@ type rttTable struct {
 	droppedStale, droppedFull atomic.Uint64
 }
 
-// rttNet is one prefix's RTTs by cluster, and when it was last updated.
+// rttNet is one prefix's RTTs by site, and when it was last updated.
 type rttNet struct {
-	byCluster map[string]rttEntry
-	updated   time.Time
+	bySite  map[string]rttEntry
+	updated time.Time
 }
 
 type rttEntry struct {
@@ -38,18 +38,19 @@ type rttEntry struct {
 // rttAlpha weighs a new sample in the EWMA.
 const rttAlpha = 0.3
 
-// defaultRTTPrefixes bounds the table when Options.MaxRTTPrefixes is
-// zero: about 45 MB of heap.
-const defaultRTTPrefixes = 65536
+// DefaultRTTPrefixes is a bound for the table: about 45 MB of heap.
+const DefaultRTTPrefixes = 65536
 
-func newRTTTable(max int) *rttTable {
+// NewRTTTable returns a table of at most max prefixes.
+func NewRTTTable(max int) *RTTTable {
 	lru, _ := simplelru.NewLRU[netip.Prefix, *rttNet](max+1, nil) // we evict, and count
-	return &rttTable{byNet: lru, max: max}
+	return &RTTTable{byNet: lru, max: max}
 }
 
-// add folds one measurement into the table.
-func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration, now time.Time, maxAge time.Duration) {
-	p := policy.ClientPrefix(client)
+// Add folds one measurement of client's network to a site into the
+// table at now; entries older than maxAge are stale.
+func (t *RTTTable) Add(client netip.Addr, site string, rtt time.Duration, now time.Time, maxAge time.Duration) {
+	p := ClientPrefix(client)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// Prefixes not updated for maxAge hold nothing fresh: forget them,
@@ -68,26 +69,27 @@ func (t *rttTable) add(client netip.Addr, clusterName string, rtt time.Duration,
 			t.byNet.RemoveOldest()
 			t.droppedFull.Add(1)
 		}
-		n = &rttNet{byCluster: map[string]rttEntry{}}
+		n = &rttNet{bySite: map[string]rttEntry{}}
 		t.byNet.Add(p, n)
 	}
-	e, ok := n.byCluster[clusterName]
+	e, ok := n.bySite[site]
 	if ok && now.Sub(e.updated) <= maxAge {
 		e.ewma = time.Duration(rttAlpha*float64(rtt) + (1-rttAlpha)*float64(e.ewma))
 	} else {
 		e.ewma = rtt
 	}
 	e.updated = now
-	n.byCluster[clusterName] = e
+	n.bySite[site] = e
 	n.updated = now
 }
 
-// lookup returns the fresh RTTs for client's prefix.
-func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration) (map[string]time.Duration, netip.Prefix, bool) {
+// Lookup returns the fresh RTTs by site for client's prefix, the
+// prefix, and whether there are any.
+func (t *RTTTable) Lookup(client netip.Addr, now time.Time, maxAge time.Duration) (map[string]time.Duration, netip.Prefix, bool) {
 	if !client.IsValid() {
 		return nil, netip.Prefix{}, false
 	}
-	p := policy.ClientPrefix(client)
+	p := ClientPrefix(client)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var out map[string]time.Duration
@@ -95,7 +97,7 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration
 	if n == nil {
 		return nil, p, false
 	}
-	for name, e := range n.byCluster {
+	for name, e := range n.bySite {
 		if now.Sub(e.updated) <= maxAge {
 			if out == nil {
 				out = map[string]time.Duration{}
@@ -106,15 +108,21 @@ func (t *rttTable) lookup(client netip.Addr, now time.Time, maxAge time.Duration
 	return out, p, out != nil
 }
 
-// stats returns the number of prefixes and the age of the oldest entry
+// Stats returns the number of prefixes and the age of the oldest entry
 // (the least recently updated prefix's).
-func (t *rttTable) stats(now time.Time) (prefixes int, oldest time.Duration) {
+func (t *RTTTable) Stats(now time.Time) (prefixes int, oldest time.Duration) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if _, n, ok := t.byNet.GetOldest(); ok {
-		for _, e := range n.byCluster {
+		for _, e := range n.bySite {
 			oldest = max(oldest, now.Sub(e.updated))
 		}
 	}
 	return t.byNet.Len(), oldest
+}
+
+// Dropped returns how many prefixes were forgotten: aged out (stale),
+// and pushed out of a full table.
+func (t *RTTTable) Dropped() (stale, full uint64) {
+	return t.droppedStale.Load(), t.droppedFull.Load()
 }
