@@ -162,7 +162,8 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 		p.EdgePort = port
 	}
 	// The order is the start order: each tier after its parent.
-	steps := []func() error{pl.origin, pl.shield, pl.clusters, pl.wanProcesses, pl.dns, pl.steer}
+	// The front doors' addresses come first: the edges report to them.
+	steps := []func() error{pl.frontDoors, pl.origin, pl.shield, pl.clusters, pl.wanProcesses, pl.dns, pl.steer}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -193,6 +194,30 @@ type planner struct {
 	wans                              map[string]*wan.Config // by region
 	dnsClusters                       []cdndns.Cluster
 	steerEdges                        []steer.Edge // the clusters, for the steering service
+	steerListen, steerAdmin           string       // when the topology has the service
+}
+
+// frontDoors picks the DNS's and the steering service's addresses.
+func (pl *planner) frontDoors() error {
+	p, t := pl.p, pl.t
+	dport, err := pl.ports(dnsIP, true)
+	if err != nil {
+		return err
+	}
+	p.DNS = net.JoinHostPort(dnsIP, strconv.Itoa(dport))
+	dadmin, err := pl.addr(dnsIP)
+	if err != nil {
+		return err
+	}
+	p.DNSAdmin = "http://" + dadmin
+	if t.Steering != nil {
+		_, R := t.Region(t.Steering.Region)
+		if pl.steerListen, pl.steerAdmin, err = pl.pair(RegionIP(R, hostSteer)); err != nil {
+			return err
+		}
+		p.Steer = "http://" + pl.steerListen
+	}
+	return nil
 }
 
 // addr is a free address on ip.
@@ -312,7 +337,13 @@ func (pl *planner) cluster(R int, r Region) error {
 		flags := []string{"upstream", "http://" + up, "listen", listen, "admin", admin,
 			"name", name, "region", r.Name, "mem", r.Edge.Memory,
 			"pinned", filepath.Join(pl.cfg.Dir, "cache", name, "pinned"), "pinned-size", r.Edge.PinnedBudget(),
-			"mode", r.Edge.EdgeMode(), "token-file", pl.tokenFile, "log-level", "warn"}
+			"mode", r.Edge.EdgeMode(), "token-file", pl.tokenFile, "log-level", "warn",
+			// Load reports to the front doors each second; no RTTs: the
+			// edges see the WAN proxy's connections, not the clients'.
+			"dns-admin", p.DNSAdmin, "cluster", r.Name, "report-interval", "1s", "no-report-rtt", "true"}
+		if t.Steering != nil {
+			flags = append(flags, "steer-admin", "http://"+pl.steerAdmin)
+		}
 		if r.Edge.Disk != "" {
 			flags = append(flags, "disk", filepath.Join(pl.cfg.Dir, "cache", name, "disk"), "disk-size", r.Edge.Disk)
 		}
@@ -334,7 +365,7 @@ func (pl *planner) cluster(R int, r Region) error {
 	pl.dnsClusters = append(pl.dnsClusters, cdndns.Cluster{Name: r.Name, Region: r.Name, Lat: r.Lat, Lon: r.Lon,
 		IPv4: []string{RegionIP(R, hostVIP)}, Capacity: capacity / 1e6})
 	pl.steerEdges = append(pl.steerEdges, steer.Edge{Name: r.Name, URL: "http://" + vip + "/",
-		Admin: "http://" + p.Components[len(p.Components)-int(r.Edge.Nodes)].Admin, Lat: r.Lat, Lon: r.Lon})
+		Admin: "http://" + p.Components[len(p.Components)-int(r.Edge.Nodes)].Admin, Lat: r.Lat, Lon: r.Lon, Capacity: capacity / 1e6})
 	return nil
 }
 
@@ -346,11 +377,7 @@ func (pl *planner) steer() error {
 	if t.Steering == nil {
 		return nil
 	}
-	_, R := t.Region(t.Steering.Region)
-	listen, admin, err := pl.pair(RegionIP(R, hostSteer))
-	if err != nil {
-		return err
-	}
+	listen, admin := pl.steerListen, pl.steerAdmin
 	o, _ := p.Component("origin")
 	cfg := steer.Config{Origin: "http://" + o.Listen + "/", Edges: pl.steerEdges}
 	cfg.Geo = t.regionNets()
@@ -360,7 +387,6 @@ func (pl *planner) steer() error {
 	}
 	file := filepath.Join(pl.cfg.Dir, "steer.json")
 	p.Files[file] = append(b, '\n')
-	p.Steer = "http://" + listen
 	p.Components = append(p.Components, Component{Name: "steer", Kind: KindSteer, Region: t.Steering.Region, Program: "streamcdn",
 		Args:   []string{"steer", "--config", file, "--listen", listen, "--admin", admin, "--token-file", pl.tokenFile, "--log-level", "warn"},
 		Listen: listen, Admin: admin})
@@ -399,16 +425,7 @@ func (pl *planner) wanProcesses() error {
 // dns adds the CDN's DNS, configured with the clusters.
 func (pl *planner) dns() error {
 	p := pl.p
-	dport, err := pl.ports(dnsIP, true)
-	if err != nil {
-		return err
-	}
-	p.DNS = net.JoinHostPort(dnsIP, strconv.Itoa(dport))
-	dadmin, err := pl.addr(dnsIP)
-	if err != nil {
-		return err
-	}
-	p.DNSAdmin = "http://" + dadmin
+	dadmin := strings.TrimPrefix(p.DNSAdmin, "http://")
 	b, err := json.MarshalIndent(pl.t.DNSConfig(pl.dnsClusters, []string{dnsIP}), "", "  ")
 	if err != nil {
 		return err

@@ -128,6 +128,10 @@ type Title struct {
 // Steering is the steering service's place.
 type Steering struct {
 	Region string `json:"region"`
+	// PublicIPv4 is the service's reserved public address in a cloud
+	// (Kubernetes rendering: its LoadBalancer's IP, where players ask
+	// for MPDs). Empty: a documentation address to replace.
+	PublicIPv4 string `json:"public_ipv4,omitempty"`
 }
 
 // Shield is the parent cache tier.
@@ -276,8 +280,15 @@ func (t *Topology) Validate() error {
 	if err := t.DNS.validate(); err != nil {
 		return err
 	}
-	if t.Steering != nil && regions[t.Steering.Region] == nil {
-		return bad("steering.region", "%q is not a region", t.Steering.Region)
+	if t.Steering != nil {
+		if regions[t.Steering.Region] == nil {
+			return bad("steering.region", "%q is not a region", t.Steering.Region)
+		}
+		if v := t.Steering.PublicIPv4; v != "" {
+			if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
+				return bad("steering.public_ipv4", "%q: want an IPv4 address", v)
+			}
+		}
 	}
 	if err := t.validatePlayers(regions, titles); err != nil {
 		return err

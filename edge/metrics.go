@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 			Help:    "Smoothed RTT of client connections (TCP_INFO), sampled at most once a second per connection.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
-		reports: prometheus.NewCounterVec(opts("dns_reports_total", "RTT and load reports sent to the DNS, by kind and result."),
+		reports: prometheus.NewCounterVec(opts("dns_reports_total", "RTT and load reports sent to the DNS and the steering service, by kind and result."),
 			[]string{"kind", "result"}),
 		pushedObjects: prometheus.NewCounter(opts("pushed_objects_total", "Objects pushed into the pinned area, by upload or fill job.")),
 		pushedBytes:   prometheus.NewCounter(opts("pushed_bytes_total", "Body bytes of the objects pushed into the pinned area.")),

@@ -17,20 +17,30 @@ import (
 )
 
 // ReportConfig says where the edge reports what it measures to the CDN's
-// DNS (cdndns' admin API), so that answers follow it: the RTT of its
-// clients per /24 (/48), measured passively from their TCP connections,
-// and its load.
+// front doors, the DNS (cdndns) and the steering service (steer), both
+// of which serve internal/dnsapi, so that their answers follow it: the
+// RTT of its clients per /24 (/48), measured passively from their TCP
+// connections, and its load.
 type ReportConfig struct {
-	// URL is the DNS admin base URL, e.g. "http://127.0.0.1:9053".
-	URL string
-	// Cluster is this edge's cluster name in the DNS configuration.
-	Cluster string
-	// Token is the DNS admin bearer token.
-	Token string
+	// Targets receive every report.
+	Targets []ReportTarget
+	// NoRTT sends load reports only: for an edge behind a proxy, whose
+	// connections are the proxy's, not the clients'.
+	NoRTT bool
 	// Interval between reports; if zero, 10 s.
 	Interval time.Duration
 	// Client sends the reports; nil: a client with a 5 s timeout.
 	Client *http.Client
+}
+
+// ReportTarget is a receiver of reports.
+type ReportTarget struct {
+	// URL is its admin base URL, e.g. "http://127.0.0.1:9053".
+	URL string
+	// Cluster is the name this edge's cluster has there.
+	Cluster string
+	// Token is its admin bearer token.
+	Token string
 }
 
 // rttSampleEvery bounds how often one connection's RTT is read.
@@ -121,11 +131,11 @@ func (s *Server) takeRTTs() map[netip.Prefix]time.Duration {
 	return out
 }
 
-// RunReports sends a report every interval until ctx ends: the mean RTT
-// per client prefix measured since the last report (POST /rtt) and the
-// egress rate in Mbit/s (POST /load), which the DNS compares with the
-// cluster's capacity. A failed report is logged and counted; the next one
-// carries fresh data.
+// RunReports sends a report to every target every interval until ctx
+// ends: the mean RTT per client prefix measured since the last report
+// (POST /rtt) and the egress rate in Mbit/s (POST /load), which the
+// receiver compares with the cluster's capacity. A failed report is
+// logged and counted; the next one carries fresh data.
 func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 	if rc.Interval <= 0 {
 		rc.Interval = 10 * time.Second
@@ -133,8 +143,10 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 	if rc.Client == nil {
 		rc.Client = &http.Client{Timeout: 5 * time.Second}
 	}
-	s.rtts.on.Store(true)
-	defer s.rtts.on.Store(false)
+	if !rc.NoRTT {
+		s.rtts.on.Store(true)
+		defer s.rtts.on.Store(false)
+	}
 	t := time.NewTicker(rc.Interval)
 	defer t.Stop()
 	last, lastBytes := s.cfg.Now(), s.egress.Load()
@@ -147,29 +159,32 @@ func (s *Server) RunReports(ctx context.Context, rc ReportConfig) {
 		now, b := s.cfg.Now(), s.egress.Load()
 		mbps := float64(b-lastBytes) * 8 / 1e6 / now.Sub(last).Seconds()
 		last, lastBytes = now, b
-		var rtts []dnsapi.RTTReport
-		for p, rtt := range s.takeRTTs() {
-			rtts = append(rtts, dnsapi.RTTReport{Cluster: rc.Cluster, Client: p.Addr().String(),
-				RTTMs: min(max(float64(rtt)/float64(time.Millisecond), 0.001), dnsapi.MaxRTTMs)})
+		rtts := s.takeRTTs()
+		for _, tg := range rc.Targets {
+			var reports []dnsapi.RTTReport
+			for p, rtt := range rtts {
+				reports = append(reports, dnsapi.RTTReport{Cluster: tg.Cluster, Client: p.Addr().String(),
+					RTTMs: min(max(float64(rtt)/float64(time.Millisecond), 0.001), dnsapi.MaxRTTMs)})
+			}
+			if len(reports) > 0 {
+				s.report(ctx, rc.Client, tg, dnsapi.RTTPath, reports)
+			}
+			s.report(ctx, rc.Client, tg, dnsapi.LoadPath, []dnsapi.LoadReport{{Cluster: tg.Cluster, Node: s.cfg.Name, Load: mbps}})
 		}
-		if len(rtts) > 0 {
-			s.report(ctx, rc, dnsapi.RTTPath, rtts)
-		}
-		s.report(ctx, rc, dnsapi.LoadPath, []dnsapi.LoadReport{{Cluster: rc.Cluster, Node: s.cfg.Name, Load: mbps}})
 	}
 }
 
-// report posts body to the DNS's admin API at path; the metrics count
-// it by kind, the path's name ("rtt", "load").
-func (s *Server) report(ctx context.Context, rc ReportConfig, path string, body any) {
+// report posts body to a target's path; the metrics count it by kind,
+// the path's name ("rtt", "load").
+func (s *Server) report(ctx context.Context, hc *http.Client, tg ReportTarget, path string, body any) {
 	kind := strings.TrimPrefix(path, "/")
 	var accepted dnsapi.Accepted // a JSON answer, not any 2xx page
-	err := httpx.DoJSON(ctx, rc.Client, http.MethodPost, rc.URL+path, rc.Token, body, &accepted)
+	err := httpx.DoJSON(ctx, hc, http.MethodPost, strings.TrimSuffix(tg.URL, "/")+path, tg.Token, body, &accepted)
 	result := "ok"
 	if err != nil {
 		result = "error"
 		if ctx.Err() == nil {
-			s.log.Warn("report to DNS failed", "kind", kind, "err", err)
+			s.log.Warn("report failed", "to", tg.URL, "kind", kind, "err", err)
 		}
 	}
 	s.metrics.reports.WithLabelValues(kind, result).Inc()

@@ -552,9 +552,11 @@ func (s *Server) Admin() http.Handler {
 	mux.Handle("POST "+dnsapi.RTTPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reports, err := dnsapi.DecodeRTT(r.Body, known)
 		if err != nil {
+			s.metrics.reports.WithLabelValues("rtt", "refused").Inc()
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		s.metrics.reports.WithLabelValues("rtt", "ok").Inc()
 		now := time.Now()
 		for _, rep := range reports {
 			s.rtt.Add(rep.Client, rep.Cluster, rep.RTT, now, s.cfg.RTTMaxAge)
@@ -564,9 +566,11 @@ func (s *Server) Admin() http.Handler {
 	mux.Handle("POST "+dnsapi.LoadPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reports, err := dnsapi.DecodeLoad(r.Body, known)
 		if err != nil {
+			s.metrics.reports.WithLabelValues("load", "refused").Inc()
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		s.metrics.reports.WithLabelValues("load", "ok").Inc()
 		now := time.Now()
 		for _, rep := range reports {
 			s.state[rep.Cluster].load.Report(rep.Node, rep.Load, now) // Load locks itself
@@ -595,6 +599,7 @@ type metrics struct {
 	answers *prometheus.CounterVec
 	refused *prometheus.CounterVec
 	healthy *prometheus.GaugeVec
+	reports *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -606,26 +611,39 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "edge_healthy",
 			Help: "1 while the edge answers its health check."}, []string{"edge"}),
 	}
-	if err := promreg.Register(reg, m.answers, m.refused, m.healthy); err != nil {
+	m.reports = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "edge_reports_total",
+		Help: "Edge report batches received, by kind (rtt, load) and result (ok, refused)."}, []string{"kind", "result"})
+	if err := promreg.Register(reg, m.answers, m.refused, m.healthy, m.reports); err != nil {
 		return nil, fmt.Errorf("steer: %w", err)
 	}
 	return m, nil
 }
 
 // LoadConfigFile reads a steering service's configuration (origin,
-// edges, pathways) from a YAML or JSON file, strictly: an unknown field
-// is an error naming it and its line. New checks the values.
+// edges, pathways) from a YAML or JSON file, strictly (LoadConfig); a
+// relative geo_db is taken from the file's directory. New checks the
+// values.
 func LoadConfigFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("steer: %w", err)
 	}
-	var c Config
-	if err := conf.Decode(data, &c); err != nil {
+	c, err := LoadConfig(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if c.GeoDB != "" && !filepath.IsAbs(c.GeoDB) {
 		c.GeoDB = filepath.Join(filepath.Dir(path), c.GeoDB)
+	}
+	return c, nil
+}
+
+// LoadConfig decodes a YAML or JSON configuration strictly: an unknown
+// field is an error naming it and its line.
+func LoadConfig(data []byte) (*Config, error) {
+	var c Config
+	if err := conf.Decode(data, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

@@ -27,7 +27,8 @@ const edgeMemOverhead = 24 << 20
 type edgeFlags struct {
 	upstream, addr, admin, disk, name, region, tokenFile, pinnedDir *string
 	mode, missRedirect, level, dnsAdmin, cluster, dnsTokenFile      *string
-	upstreamCA, config                                              *string
+	upstreamCA, config, steerAdmin                                  *string
+	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
 	titleModes                                                      stringList
 	every, sendTimeout, staleDisconnected                           *time.Duration
@@ -56,7 +57,9 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	f.dnsAdmin = fs.String("dns-admin", "", "The CDN DNS admin URL to report client RTT (TCP_INFO) and egress load to, e.g. http://127.0.0.1:9053. Empty: no reports.")
 	f.cluster = fs.String("cluster", "", "This edge's cluster name in the DNS configuration; required with --dns-admin.")
 	f.dnsTokenFile = fs.String("dns-token-file", "", "A file holding the DNS admin bearer token. Defaults to the edge's own admin token.")
-	f.every = fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS.")
+	f.steerAdmin = fs.String("steer-admin", "", "The steering service's admin URL to report the same to (its edge named as --cluster), with the edge's admin token. Empty: none.")
+	f.noRTT = fs.Bool("no-report-rtt", false, "Report load only, not client RTT: for an edge behind a proxy, whose connections are the proxy's.")
+	f.every = fs.Duration("report-interval", 10*time.Second, "How often to report to the DNS and the steering service.")
 	f.sendTimeout = fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
 	f.front = addFrontFlags(fs)
 	f.upstreamCA = fs.String("upstream-ca", "", "A PEM file of the CA certificates that vouch for an https:// upstream. Empty: the system's.")
@@ -73,8 +76,8 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 		PinnedBytes: int64(f.pinnedSize), Mode: *f.mode, TitleModes: map[string]string{}, MissRedirect: *f.missRedirect,
 		SendTimeout: *f.sendTimeout, StaleIfDisconnected: *f.staleDisconnected}
 	switch {
-	case *f.dnsAdmin != "" && *f.cluster == "":
-		return cfg, errors.New("edge: --cluster is required with --dns-admin")
+	case (*f.dnsAdmin != "" || *f.steerAdmin != "") && *f.cluster == "":
+		return cfg, errors.New("edge: --cluster is required with --dns-admin or --steer-admin")
 	case *f.upstream == "":
 		return cfg, errors.New("edge: --upstream is required")
 	}
@@ -140,8 +143,14 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log.Info("edge serving", "upstream", cfg.Upstream, "listen", pub.Ln.Addr().String(), "admin", adm.Ln.Addr().String())
 	g, ctx := errgroup.WithContext(ctx)
+	rc := edge.ReportConfig{NoRTT: *f.noRTT, Interval: *f.every}
 	if *f.dnsAdmin != "" {
-		rc := edge.ReportConfig{URL: strings.TrimSuffix(*f.dnsAdmin, "/"), Cluster: *f.cluster, Token: dnsToken, Interval: *f.every}
+		rc.Targets = append(rc.Targets, edge.ReportTarget{URL: *f.dnsAdmin, Cluster: *f.cluster, Token: dnsToken})
+	}
+	if *f.steerAdmin != "" {
+		rc.Targets = append(rc.Targets, edge.ReportTarget{URL: *f.steerAdmin, Cluster: *f.cluster, Token: svc.Token})
+	}
+	if len(rc.Targets) > 0 {
 		g.Go(func() error { srv.RunReports(ctx, rc); return nil })
 	}
 	g.Go(func() error { return serve.All(ctx, log, pub, adm) })

@@ -15,14 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/steer"
 )
 
-// TestEdgeReportsToDNS: "streamcdn edge --dns-admin --cluster" measures
-// its clients' RTT on its real listener (TCP_INFO) and reports it, with
-// its load, to a real cdndns admin API, authenticated with the admin
-// token; the DNS then answers that client prefix by RTT.
+// TestEdgeReportsToDNS: "streamcdn edge --dns-admin --steer-admin
+// --cluster" measures its clients' RTT on its real listener (TCP_INFO)
+// and reports it, with its load, to a real cdndns admin API and a real
+// steering service's, authenticated with the admin token; the DNS then
+// answers that client prefix by RTT, and the steering service has both
+// kinds of report.
 func TestEdgeReportsToDNS(t *testing.T) {
 	cfg, err := cdndns.LoadConfigFile("../../cdndns/examples/kingcdn.yaml")
 	if err != nil {
@@ -35,6 +39,14 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	}
 	dnsAdmin := httptest.NewServer(d.Admin())
 	defer dnsAdmin.Close()
+	steerReg := prometheus.NewRegistry()
+	st, err := steer.New(steer.Config{Origin: "http://127.0.0.1:1/", Token: "dns-secret", Registry: steerReg,
+		Edges: []steer.Edge{{Name: "ap-south", URL: "http://127.0.3.1/", Admin: "http://127.0.3.1:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steerAdmin := httptest.NewServer(st.Admin())
+	defer steerAdmin.Close()
 	// 100 kB without Content-Length: a chunked fill, whose stored header
 	// once raced with the request streaming it.
 	body := strings.Repeat("x", 100_000)
@@ -45,7 +57,7 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	defer up.Close()
 	t.Setenv("STREAMCDN_ADMIN_TOKEN", "dns-secret")
 	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-		"--dns-admin", dnsAdmin.URL, "--cluster", "ap-south", "--report-interval", "50ms", "--log-level", "info")
+		"--dns-admin", dnsAdmin.URL, "--steer-admin", steerAdmin.URL, "--cluster", "ap-south", "--report-interval", "50ms", "--log-level", "info")
 	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("edge serving"))[1]
 
 	client := netip.MustParseAddr("127.0.0.1")
@@ -61,7 +73,7 @@ func TestEdgeReportsToDNS(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range ex.Clusters {
-			if c.Name == "ap-south" && c.RTTMs != nil && c.Utilisation > 0 {
+			if c.Name == "ap-south" && c.RTTMs != nil && c.Utilisation > 0 && steerReports(t, steerReg) == 2 {
 				if ex.Decision.Cluster != "ap-south" || ex.Decision.Reason != "rtt" {
 					t.Errorf("with ap-south's measured RTT: %+v", ex.Decision)
 				}
@@ -70,7 +82,31 @@ func TestEdgeReportsToDNS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("the DNS never got the edge's RTT and load reports")
+	t.Fatalf("the DNS or the steering service (%d kinds) never got the edge's RTT and load reports", steerReports(t, steerReg))
+}
+
+// steerReports is how many kinds of report (rtt, load) the steering
+// service has applied.
+func steerReports(t *testing.T, reg prometheus.Gatherer) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "streamcdn_steer_edge_reports_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "ok" && m.GetCounter().GetValue() > 0 {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // TestEdgeHTTPS: "streamcdn edge --tls-cert --tls-key" serves HTTPS with

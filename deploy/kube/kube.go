@@ -21,6 +21,7 @@ import (
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
 	"github.com/streamcdn/streamcdn/internal/pace"
 	"github.com/streamcdn/streamcdn/internal/units"
+	"github.com/streamcdn/streamcdn/steer"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -40,6 +41,8 @@ const (
 	dnsAdmin   = 9053
 	originPort = 8080
 	originAdm  = 9080
+	steerPort  = 8070
+	steerAdmin = 9070
 	// TokenSecret is the Secret holding the admin bearer token (key
 	// "token"), which the user creates.
 	TokenSecret = "streamcdn-admin"
@@ -56,9 +59,6 @@ func Namespace(region string) string { return "streamcdn-" + region }
 
 // Render returns the manifests by relative path.
 func Render(t *deploy.Topology, cfg Config) (map[string][]byte, error) {
-	if t.Steering != nil {
-		return nil, errors.New("kube: the steering service (steering:) is not rendered for Kubernetes yet; run it with deploy up")
-	}
 	if cfg.Image == "" {
 		cfg.Image = DefaultImage
 	}
@@ -163,6 +163,14 @@ func (r *renderer) render() error {
 			r.put(ov+"shield.yaml", shieldConfig, shield,
 				r.service("shield", corev1.ServiceTypeClusterIP, "shield", edgePort, edgePort, ""))
 		}
+		if t.Steering != nil && reg.Name == t.Steering.Region {
+			k.Resources = append(k.Resources, "steer.yaml")
+			objs, err := r.steer()
+			if err != nil {
+				return err
+			}
+			r.put(ov+"steer.yaml", objs...)
+		}
 		if reg.Edge != nil {
 			e := reg.Edge
 			patch, config := r.edge("edge", reg.Name, *e, upstream)
@@ -266,6 +274,12 @@ func (r *renderer) edge(name, region string, cl deploy.Cluster, upstream string)
 	flags := map[string]string{"upstream": upstream, "listen": fmt.Sprintf(":%d", edgePort), "admin": fmt.Sprintf(":%d", edgeAdmin),
 		"name": name + "-" + region, "region": region, "mem": cl.Memory, "mode": cl.EdgeMode(),
 		"pinned": "/var/cache/streamcdn/pinned", "pinned-size": cl.PinnedBudget()}
+	if st := r.t.Steering; st != nil && name == "edge" {
+		// Client RTT (its LoadBalancer keeps clients' addresses) and load,
+		// to the steering service.
+		flags["steer-admin"] = fmt.Sprintf("http://steer-admin.%s.svc.cluster.local:%d", Namespace(st.Region), steerAdmin)
+		flags["cluster"] = region
+	}
 	pinned, _ := units.ParseSize(cl.PinnedBudget())
 	storage := pinned + pinned/10
 	if cl.Disk != "" {
@@ -304,6 +318,50 @@ func (r *renderer) edge(name, region string, cl deploy.Cluster, upstream string)
 			}},
 		},
 	}, config
+}
+
+// steer is the steering service (the Netflix flow) in its region: its
+// configuration (the origin; every edge cluster by its public address,
+// read through its admin Service for health and holdings, with its
+// capacity), one replica (the edges' load and RTT reports go to it
+// through the steer-admin Service, and one replica sees them all), its
+// public LoadBalancer and its admin Service.
+func (r *renderer) steer() ([]any, error) {
+	t := r.t
+	cfg := steer.Config{Origin: fmt.Sprintf("http://origin.%s.svc.cluster.local:%d/", Namespace(t.Origin.Region), originPort),
+		GeoDB: "/etc/streamcdn/geo/GeoLite2-City.mmdb"}
+	for i, reg := range t.Regions {
+		if reg.Edge == nil {
+			continue
+		}
+		capacity, _ := pace.ParseRate(reg.Edge.Capacity)
+		cfg.Edges = append(cfg.Edges, steer.Edge{Name: reg.Name, URL: "http://" + publicIP(reg.Edge.PublicIPv4, "192.0.2", i) + "/",
+			Admin: fmt.Sprintf("http://edge-admin.%s.svc.cluster.local:%d", Namespace(reg.Name), edgeAdmin),
+			Lat:   reg.Lat, Lon: reg.Lon, Capacity: capacity / 1e6})
+	}
+	js, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	js = append(js, '\n')
+	config := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "steer-config", Labels: labels("steer")},
+		Data:       map[string]string{"steer.json": string(js)},
+	}
+	c := r.container("steer", []string{"steer", "--config", "/etc/streamcdn/steer/steer.json", "--listen", fmt.Sprintf(":%d", steerPort),
+		"--admin", fmt.Sprintf(":%d", steerAdmin)}, steerPort, steerAdmin, "64MiB")
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/streamcdn/steer", ReadOnly: true},
+		{Name: "geo", MountPath: "/etc/streamcdn/geo", ReadOnly: true}}
+	d := deployment("steer", 1, c, steerAdmin,
+		corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: config.Name}}}},
+		corev1.Volume{Name: "geo", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "geo-db"}}}})
+	d.Spec.Template.Annotations["streamcdn.io/config-sha256"] = fmt.Sprintf("%x", sha256.Sum256(js))
+	return []any{config, d,
+		r.service("steer", corev1.ServiceTypeLoadBalancer, "steer", 80, steerPort, publicIP(t.Steering.PublicIPv4, "203.0.113", 0)),
+		r.service("steer-admin", corev1.ServiceTypeClusterIP, "steer", steerAdmin, steerAdmin, "")}, nil
 }
 
 func (r *renderer) dnsDeployment() *appsv1.Deployment {

@@ -19,6 +19,7 @@ import (
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/examples"
+	"github.com/streamcdn/streamcdn/steer"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -63,7 +64,7 @@ func decodeStrict(t *testing.T, path string, doc []byte) any {
 }
 
 func TestRender(t *testing.T) {
-	for name, data := range map[string][]byte{"three-region": examples.ThreeRegion, "world": examples.World} {
+	for name, data := range map[string][]byte{"three-region": examples.ThreeRegion, "world": examples.World, "two-flows": examples.TwoFlows} {
 		t.Run(name, func(t *testing.T) {
 			top, err := deploy.Load(data)
 			if err != nil {
@@ -95,6 +96,11 @@ func TestRender(t *testing.T) {
 							if err := json.Unmarshal([]byte(ej), &flags); err != nil || flags["upstream"] == "" || flags["mem"] == "" {
 								t.Errorf("%s: %s: edge.json %q: %v", path, o.Name, ej, err)
 							}
+							continue
+						}
+						if sj, ok := o.Data["steer.json"]; ok {
+							// The steering service's configuration is one it accepts.
+							checkSteer(t, path, top, sj)
 							continue
 						}
 						if oj, ok := o.Data["origin.json"]; ok {
@@ -327,14 +333,73 @@ func TestConfigChecksum(t *testing.T) {
 	}
 }
 
-// TestRenderRefusesSteering: a topology with the steering service is not
-// rendered without it, silently.
-func TestRenderRefusesSteering(t *testing.T) {
+// checkSteer: the steering service's rendered configuration is one it
+// accepts, with every edge cluster at its public address, read through
+// its admin Service; and every edge reports to the service.
+func checkSteer(t *testing.T, path string, top *deploy.Topology, js string) {
+	t.Helper()
+	if top.Steering == nil {
+		t.Errorf("%s: a steering service for a topology without one", path)
+		return
+	}
+	cfg, err := steer.LoadConfig([]byte(js))
+	if err != nil {
+		t.Fatalf("%s: steer.json: %v", path, err)
+	}
+	if cfg.GeoDB == "" || !strings.Contains(cfg.Origin, "origin.") {
+		t.Errorf("%s: steer.json: origin %q, geo_db %q", path, cfg.Origin, cfg.GeoDB)
+	}
+	for i, e := range cfg.Edges {
+		if !strings.HasPrefix(e.URL, "http://192.0.2.") || !strings.Contains(e.Admin, "edge-admin."+Namespace(e.Name)+".svc") || e.Capacity <= 0 {
+			t.Errorf("%s: edges[%d] = %+v: want a public address, the admin Service and a capacity", path, i, e)
+		}
+	}
+	cfg.GeoDB = "" // the user's database, mounted in the cloud
+	if _, err := steer.New(*cfg); err != nil {
+		t.Errorf("%s: steer.New: %v", path, err)
+	}
+}
+
+// TestRenderSteering: with the steering service, its region's overlay
+// has it (Deployment, LoadBalancer Service on a public address, admin
+// Service), the others do not, and every edge reports to its admin
+// Service.
+func TestRenderSteering(t *testing.T) {
 	top, err := deploy.Load(examples.TwoFlows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Render(top, Config{}); err == nil || !strings.Contains(err.Error(), "steering service") {
-		t.Errorf("Render: %v, want an error naming the steering service", err)
+	files, err := Render(top, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range top.Regions {
+		_, has := files["overlays/"+r.Name+"/steer.yaml"]
+		if has != (r.Name == top.Steering.Region) {
+			t.Errorf("overlay %s has the steering service: %v", r.Name, has)
+		}
+		if !strings.Contains(string(files["overlays/"+r.Name+"/edge-patch.yaml"]), "steer-admin.streamcdn-"+top.Steering.Region+".svc") {
+			t.Errorf("%s's edges do not report to the steering service", r.Name)
+		}
+	}
+	kinds := map[string]int{}
+	for _, doc := range bytes.Split(files["overlays/"+top.Steering.Region+"/steer.yaml"], []byte("---\n")) {
+		switch o := decodeStrict(t, "steer.yaml", doc).(type) {
+		case *appsv1.Deployment:
+			kinds["Deployment"]++
+			if o.Spec.Template.Annotations["streamcdn.io/config-sha256"] == "" {
+				t.Error("the steering service's pods do not roll with its configuration")
+			}
+		case *corev1.Service:
+			kinds[string(o.Spec.Type)]++
+			if o.Spec.Type == corev1.ServiceTypeLoadBalancer && (o.Spec.LoadBalancerIP == "" || o.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal) {
+				t.Errorf("the steering service's LoadBalancer: %+v; want an address and the clients' own", o.Spec)
+			}
+		case *corev1.ConfigMap:
+			kinds["ConfigMap"]++
+		}
+	}
+	if kinds["Deployment"] != 1 || kinds["LoadBalancer"] != 1 || kinds["ClusterIP"] != 1 || kinds["ConfigMap"] != 1 {
+		t.Errorf("steer.yaml has %v", kinds)
 	}
 }
