@@ -133,6 +133,10 @@ type PlanConfig struct {
 // RegionIP is host h of region number r.
 func RegionIP(r, h int) string { return fmt.Sprintf("127.0.%d.%d", r, h) }
 
+// ClusterIP is the address of region number r's edge cluster, which the
+// DNS answers and the steering service offers.
+func ClusterIP(r int) string { return RegionIP(r, hostVIP) }
+
 // PlayerIP is the source address of player k of region number r.
 func PlayerIP(r, k int) string { return RegionIP(r, hostPlayer+k%100) }
 
@@ -388,7 +392,8 @@ func (pl *planner) steer() error {
 	file := filepath.Join(pl.cfg.Dir, "steer.json")
 	p.Files[file] = append(b, '\n')
 	p.Components = append(p.Components, Component{Name: "steer", Kind: KindSteer, Region: t.Steering.Region, Program: "streamcdn",
-		Args:   []string{"steer", "--config", file, "--listen", listen, "--admin", admin, "--token-file", pl.tokenFile, "--log-level", "warn"},
+		Args: []string{"steer", "--config", file, "--listen", listen, "--admin", admin, "--token-file", pl.tokenFile, "--log-level", "warn",
+			"--ttl", t.Steering.SteeringTTL().String()},
 		Listen: listen, Admin: admin})
 	return nil
 }

@@ -120,7 +120,7 @@ func TestPlanWAN(t *testing.T) {
 		}
 	}
 	// eu-west's edges reach the shield in us-east over the 70 ms link.
-	if uplink.Default.RTTMs != 70 || uplink.Default.RateBPS != 1e9 || uplink.Backends[0].Addr != "127.0.1.5:20005" {
+	if uplink.Default.RTTMs != 70 || uplink.Default.RateBPS != 1e9 || uplink.Backends[0].Addr != "127.0.1.5:20007" {
 		t.Errorf("uplink = %+v", uplink)
 	}
 }

@@ -1,11 +1,13 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +29,11 @@ type Snapshot struct {
 	Regions []RegionStatus `json:"regions"`
 	// Answers are the DNS's answers so far, by cluster and the policy
 	// that decided them.
-	Answers    []Answers `json:"answers"`
-	Components []Process `json:"components"`
+	Answers []Answers `json:"answers"`
+	// SteerAnswers are the steering service's, by the edge it put first
+	// (as Cluster) and why, MPDs and steering manifests together.
+	SteerAnswers []Answers `json:"steer_answers,omitempty"`
+	Components   []Process `json:"components"`
 	// OriginRequests is the origin's request count: what the CDN did
 	// not absorb.
 	OriginRequests int64 `json:"origin_requests"`
@@ -141,6 +146,19 @@ func (w *Watcher) poll(ctx context.Context) Snapshot {
 		for _, m := range metricsOf(fams, metricnames.DNSClusterUp) {
 			dnsUp[label(m, metricnames.Cluster)] = m.GetGauge().GetValue() == 1
 		}
+	}
+	if c, ok := p.Component("steer"); ok {
+		fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")
+		counts := map[[2]string]int64{}
+		for _, m := range metricsOf(fams, metricnames.SteerAnswers) {
+			counts[[2]string{label(m, metricnames.Edge), label(m, metricnames.Reason)}] += int64(m.GetCounter().GetValue())
+		}
+		for k, n := range counts {
+			snap.SteerAnswers = append(snap.SteerAnswers, Answers{Cluster: k[0], Reason: k[1], Count: n})
+		}
+		slices.SortFunc(snap.SteerAnswers, func(a, b Answers) int {
+			return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Reason, b.Reason))
+		})
 	}
 	if c, ok := p.Component("origin"); ok {
 		fams := w.scrape(ctx, "http://"+c.Admin+"/metrics")

@@ -125,9 +125,15 @@ type Title struct {
 	Profile string `json:"profile,omitempty"`
 }
 
+// SteeringTTL is the steering manifests' TTL.
+func (s *Steering) SteeringTTL() time.Duration { return cmp.Or(s.TTL.D(), 10*time.Second) }
+
 // Steering is the steering service's place.
 type Steering struct {
 	Region string `json:"region"`
+	// TTL is its steering manifests' (DCSM): how often players ask it
+	// again; if zero, 10s.
+	TTL Duration `json:"ttl,omitempty"`
 	// PublicIPv4 is the service's reserved public address in a cloud
 	// (Kubernetes rendering: its LoadBalancer's IP, where players ask
 	// for MPDs). Empty: a documentation address to replace.
@@ -283,6 +289,9 @@ func (t *Topology) Validate() error {
 	if t.Steering != nil {
 		if regions[t.Steering.Region] == nil {
 			return bad("steering.region", "%q is not a region", t.Steering.Region)
+		}
+		if ttl := t.Steering.TTL.D(); ttl < 0 || ttl > 0 && ttl < time.Second {
+			return bad("steering.ttl", "%s: want at least 1s", ttl)
 		}
 		if v := t.Steering.PublicIPv4; v != "" {
 			if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {

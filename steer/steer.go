@@ -32,6 +32,7 @@ import (
 	"github.com/streamcdn/streamcdn/internal/dnsapi"
 	"github.com/streamcdn/streamcdn/internal/geo"
 	"github.com/streamcdn/streamcdn/internal/httpx"
+	"github.com/streamcdn/streamcdn/internal/metricnames"
 	"github.com/streamcdn/streamcdn/internal/policy"
 	"github.com/streamcdn/streamcdn/internal/promreg"
 	"github.com/streamcdn/streamcdn/internal/pushapi"
@@ -388,7 +389,7 @@ func (s *Server) serveMPD(w http.ResponseWriter, r *http.Request, title string) 
 		s.refuse(w, "mpd", http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", title, err))
 		return
 	}
-	mpd, code, err := s.originMPD(r.Context(), title)
+	mpd, code, err := s.titleMPD(r.Context(), title, d.Pathways)
 	if err != nil {
 		s.refuse(w, "mpd", code, fmt.Sprintf("%s: %v", title, err))
 		return
@@ -400,7 +401,7 @@ func (s *Server) serveMPD(w http.ResponseWriter, r *http.Request, title string) 
 	out, err := manifest.Steer(mpd, manifest.Steering{Pathways: pathways, QueryBeforeStart: true,
 		Server: s.self(r) + "/dcsm/" + url.PathEscape(title)})
 	if err != nil {
-		s.refuse(w, "mpd", http.StatusBadGateway, fmt.Sprintf("%s: the origin's MPD: %v", title, err))
+		s.refuse(w, "mpd", http.StatusBadGateway, fmt.Sprintf("%s: its MPD: %v", title, err))
 		return
 	}
 	s.metrics.answers.WithLabelValues("mpd", d.Pathways[0], d.Reason).Inc()
@@ -492,37 +493,60 @@ func (s *Server) edge(name string) Edge {
 // mpdMaxAge is how long an origin MPD is reused.
 const mpdMaxAge = 10 * time.Second
 
-// originMPD is title's MPD from the origin, cached mpdMaxAge; on error,
-// the status code to answer.
-func (s *Server) originMPD(ctx context.Context, title string) ([]byte, int, error) {
+// titleMPD is title's MPD, cached mpdMaxAge: from the first of the
+// holders that answers (each holds the title whole, its MPD too, so the
+// origin is not asked while people watch), else from the origin. On
+// error, the status code to answer with.
+func (s *Server) titleMPD(ctx context.Context, title string, holders []string) ([]byte, int, error) {
 	s.mu.Lock()
 	c, ok := s.mpds[title]
 	s.mu.Unlock()
 	if ok && time.Since(c.at) < mpdMaxAge {
 		return c.body, 0, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Origin+url.PathEscape(title)+"/"+manifestName, nil)
+	for _, h := range holders {
+		if body, _, err := s.fetchMPD(ctx, s.edge(h).URL, title); err == nil {
+			s.keepMPD(title, body)
+			return body, 0, nil
+		} else if ctx.Err() != nil {
+			return nil, http.StatusServiceUnavailable, err
+		}
+	}
+	body, code, err := s.fetchMPD(ctx, s.cfg.Origin, title)
+	if err != nil {
+		return nil, code, fmt.Errorf("origin: %w", err)
+	}
+	s.keepMPD(title, body)
+	return body, 0, nil
+}
+
+func (s *Server) keepMPD(title string, body []byte) {
+	s.mu.Lock()
+	s.mpds[title] = cachedMPD{body, time.Now()}
+	s.mu.Unlock()
+}
+
+// fetchMPD gets base/TITLE/manifest.mpd.
+func (s *Server) fetchMPD(ctx context.Context, base, title string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+url.PathEscape(title)+"/"+manifestName, nil)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
 	}
 	res, err := s.hc.Do(req)
 	if err != nil {
-		return nil, http.StatusBadGateway, fmt.Errorf("origin: %w", err)
+		return nil, http.StatusBadGateway, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return nil, http.StatusNotFound, errors.New("no such title at the origin")
+		return nil, http.StatusNotFound, errors.New("no such title")
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, http.StatusBadGateway, fmt.Errorf("origin: %s", res.Status)
+		return nil, http.StatusBadGateway, errors.New(res.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
-		return nil, http.StatusBadGateway, fmt.Errorf("origin: %w", err)
+		return nil, http.StatusBadGateway, err
 	}
-	s.mu.Lock()
-	s.mpds[title] = cachedMPD{body, time.Now()}
-	s.mu.Unlock()
 	return body, 0, nil
 }
 
@@ -604,8 +628,8 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "answers_total",
-			Help: "Steered MPDs and steering manifests served, by kind (mpd, dcsm), the first edge and the deciding policy."}, []string{"kind", "edge", "reason"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricnames.SteerAnswers,
+			Help: "Steered MPDs and steering manifests served, by kind (mpd, dcsm), the first edge and the deciding policy."}, []string{metricnames.Kind, metricnames.Edge, metricnames.Reason}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "refused_total",
 			Help: "Requests refused, by kind and status code."}, []string{"kind", "code"}),
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "streamcdn", Subsystem: "steer", Name: "edge_healthy",

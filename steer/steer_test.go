@@ -36,6 +36,8 @@ type world struct {
 	edges  map[string]*testEdge
 	s      *Server
 	srv    *httptest.Server
+	// originMPDs counts the MPD requests the origin answered.
+	originMPDs atomic.Int64
 }
 
 type testEdge struct {
@@ -54,9 +56,15 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ots := httptest.NewServer(o)
+	w := &world{edges: map[string]*testEdge{}}
+	ots := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".mpd") {
+			w.originMPDs.Add(1)
+		}
+		o.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(func() { ots.Close(); o.Close() })
-	w := &world{origin: ots.URL, edges: map[string]*testEdge{}}
+	w.origin = ots.URL
 	var edges []Edge
 	for _, e := range []struct {
 		name, addr string
@@ -156,9 +164,11 @@ func (s *Server) cfgAdmin(t *testing.T) string {
 
 // TestSteeredMPDAndDCSM: the MPD the service answers offers the holders
 // by their addresses, best first, and points at the service's steering
-// manifest, which ranks them again.
+// manifest, which ranks them again. The service took the MPD from a
+// holder, not the origin.
 func TestSteeredMPDAndDCSM(t *testing.T) {
 	w := newWorld(t)
+	asked := w.originMPDs.Load()
 	res, err := http.Get(w.srv.URL + "/sample/manifest.mpd")
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +185,9 @@ func TestSteeredMPDAndDCSM(t *testing.T) {
 	want := []manifest.Pathway{{ID: "eu-west", BaseURL: w.edges["eu-west"].pub.URL + "/sample/"}, {ID: "us-east", BaseURL: w.edges["us-east"].pub.URL + "/sample/"}}
 	if !slices.Equal(m.Pathways, want) || m.Steering == nil || m.Steering.Server != w.srv.URL+"/dcsm/sample" || !m.Steering.QueryBeforeStart {
 		t.Errorf("pathways %+v, steering %+v", m.Pathways, m.Steering)
+	}
+	if n := w.originMPDs.Load() - asked; n != 0 {
+		t.Errorf("the origin was asked for the MPD %d times: want it from a holder", n)
 	}
 	res, err = http.Get(w.srv.URL + "/dcsm/sample?_DASH_pathway=us-east&_DASH_throughput=3000000")
 	if err != nil {

@@ -21,9 +21,13 @@ import (
 
 // TestTopologyDemo runs the demo as a user does, a process of the real
 // binary on the built-in topology with --duration: every component its
-// own process, players through the DNS, eu-west's cluster failing and
-// its players moving, a push fill; the report, and exit status 0 only
-// because every player finished. No process is left.
+// own process; players of both flows, through the DNS (its CNAME chain
+// in the report) and steered by the steering service (the trailer
+// pushed before anyone watches); eu-west's cluster failing and both
+// flows moving its players, the steered ones first (their own failover,
+// against the DNS's health checks), the DNS saying health moved its
+// players; the report, and exit status 0 only because every player
+// finished. No process is left.
 func TestTopologyDemo(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
@@ -61,7 +65,12 @@ func TestTopologyDemo(t *testing.T) {
 		"== where each region's clients were sent, and why",
 		"us-east   127.0.1.0/24  us-east   geo: client in us-east, 0 km away",
 		"== QoE per player population",
-		"eu-west #1   2        sample   bola        eu-west,", // its players moved
+		"video.netcinema.com. 300 IN CNAME a1105.kingcdn.com.",
+		"a1105.kingcdn.com. 20 IN A 127.0.1.1   (us-east's edge cluster)",
+		"eu-west #1            2        sample   bola        eu-west,", // its players moved
+		"eu-west #3 (steered)  2        trailer  bola        eu-west,us-east  2/2",
+		"us-east first by health: ", // the steering manifests after eu-west died
+		"== failover: an edge cluster dies; how fast each flow moved its players",
 		"== clusters: hit ratio and origin offload",
 		"origin offload",
 		"EVENT eu-west's edge cluster fails",
@@ -76,6 +85,17 @@ func TestTopologyDemo(t *testing.T) {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
+	}
+	moved := func(steered string) float64 {
+		m := regexp.MustCompile(`(?m)^\s*([\d.]+) s  player \d of eu-west` + regexp.QuoteMeta(steered) + ` streams from us-east`).FindStringSubmatch(report)
+		if m == nil {
+			t.Fatalf("no player of eu-west%s moved to us-east:\n%s", steered, report)
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	if s, d := moved(" (steered)"), moved(""); s < 3 || d < 3 || s >= d {
+		t.Errorf("steered players moved at %.2f s, DNS players at %.2f s: want both after the failure at 3 s, the steered first", s, d)
 	}
 	// eu-west's cluster served its players before it failed: its counts
 	// survive its restart.
@@ -217,47 +237,5 @@ func TestDemoModes(t *testing.T) {
 		if left := deploy.Processes(id); len(left) > 0 {
 			t.Errorf("processes of %s left after the demo: %v", id, left)
 		}
-	}
-}
-
-// TestTwoFlowsDemo runs deploy/examples/two-flows.yaml: in eu-west, two
-// players of the DNS flow (pull) and two steered by the steering service
-// (the title pushed before they start). Every player finishes; both
-// flows move their players to us-east when eu-west's cluster fails, the
-// steered ones first (their own failover, against the DNS's health
-// checks); the DNS says health moved its players.
-func TestTwoFlowsDemo(t *testing.T) {
-	bin := buildBinary(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--topology", filepath.Join("..", "..", "deploy", "examples", "two-flows.yaml"),
-		"--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", t.TempDir())
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	testutil.DieWithTest(cmd)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("demo: %v\n%s\n%s", err, out, errOut.String())
-	}
-	report := string(out)
-	for _, want := range []string{
-		"eu-west #1 (steered)  2        trailer  bola  eu-west,us-east  2/2",
-		"us-east by health: ",
-		"every player finished without an error",
-	} {
-		if !strings.Contains(report, want) {
-			t.Errorf("report lacks %q:\n%s", want, report)
-		}
-	}
-	moved := func(steered string) float64 {
-		m := regexp.MustCompile(`(?m)^\s*([\d.]+) s  player \d of eu-west` + regexp.QuoteMeta(steered) + ` streams from us-east`).FindStringSubmatch(report)
-		if m == nil {
-			t.Fatalf("no player of eu-west%s moved to us-east:\n%s", steered, report)
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
-		return v
-	}
-	if s, d := moved(" (steered)"), moved(""); s < 3 || d < 3 || s >= d {
-		t.Errorf("steered players moved at %.2f s, DNS players at %.2f s: want both after the failure at 3 s, the steered first", s, d)
 	}
 }

@@ -4,7 +4,8 @@ package examples
 
 import _ "embed"
 
-// ThreeRegion is three-region.yaml: the demo's topology.
+// ThreeRegion is three-region.yaml: the demo's topology, both flows
+// (the DNS's and the steering service's) side by side.
 //
 //go:embed three-region.yaml
 var ThreeRegion []byte
@@ -14,9 +15,3 @@ var ThreeRegion []byte
 //
 //go:embed world.yaml
 var World []byte
-
-// TwoFlows is two-flows.yaml: the DNS flow and the steering flow side by
-// side, a cluster failing under both.
-//
-//go:embed two-flows.yaml
-var TwoFlows []byte

@@ -1,6 +1,7 @@
 // Package kube renders a topology as Kubernetes manifests: a Kustomize
 // base (the DNS, the edge StatefulSet, the shared configuration) and an
-// overlay per region, each its own namespace, so that
+// overlay per region (with the origin, the shield and the steering
+// service in theirs), each its own namespace, so that
 // `kubectl apply -k overlays/REGION` deploys one region. Objects are
 // built from the Kubernetes API types (k8s.io/api) and written as YAML.
 package kube
@@ -501,6 +502,14 @@ func Delegation(t *deploy.Topology) string {
 	if len(docs) > 0 {
 		fmt.Fprintf(&b, "Regions %s have no public_ipv4/dns_ipv4 in the topology: the manifests use documentation\n"+
 			"addresses (192.0.2.x, 198.51.100.x); reserve static IPs and set them.\n", strings.Join(docs, ", "))
+	}
+	if st := t.Steering; st != nil {
+		ip := publicIP(st.PublicIPv4, "203.0.113", 0)
+		fmt.Fprintf(&b, "The steering service (the Netflix flow) answers players at http://%s/TITLE/manifest.mpd from %s", ip, Namespace(st.Region))
+		if st.PublicIPv4 == "" {
+			fmt.Fprint(&b, ": a documentation address; reserve a static IP and set steering.public_ipv4")
+		}
+		fmt.Fprintln(&b, ".")
 	}
 	fmt.Fprintf(&b, "Before applying: kubectl create secret generic %s --from-literal=token=... in each namespace,\n"+
 		"and a ConfigMap geo-db holding GeoLite2-City.mmdb for the DNS.\n", TokenSecret)

@@ -64,7 +64,7 @@ func decodeStrict(t *testing.T, path string, doc []byte) any {
 }
 
 func TestRender(t *testing.T) {
-	for name, data := range map[string][]byte{"three-region": examples.ThreeRegion, "world": examples.World, "two-flows": examples.TwoFlows} {
+	for name, data := range map[string][]byte{"three-region": examples.ThreeRegion, "world": examples.World} {
 		t.Run(name, func(t *testing.T) {
 			top, err := deploy.Load(data)
 			if err != nil {
@@ -365,7 +365,7 @@ func checkSteer(t *testing.T, path string, top *deploy.Topology, js string) {
 // Service), the others do not, and every edge reports to its admin
 // Service.
 func TestRenderSteering(t *testing.T) {
-	top, err := deploy.Load(examples.TwoFlows)
+	top, err := deploy.Load(examples.ThreeRegion)
 	if err != nil {
 		t.Fatal(err)
 	}

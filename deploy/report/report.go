@@ -44,12 +44,22 @@ type Run struct {
 	Explained []Explained
 	// Timeline is what happened, in words.
 	Timeline []Line
+	// Chain is what a client's resolver got for the provider's video
+	// host before the players started: the CNAME to the CDN and the
+	// cluster's address, as records; ChainFrom is the client.
+	Chain     []string
+	ChainFrom string
+	// SteeringTTL is the steering manifests' TTL, when the topology has
+	// the steering service.
+	SteeringTTL time.Duration
 }
 
 // Event is a scripted event, marked on the time charts.
 type Event struct {
 	At    time.Duration
 	Label string
+	// Action and Region are the topology event's (fail, restore, push).
+	Action, Region string
 }
 
 // chart sizes.

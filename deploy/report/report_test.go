@@ -66,7 +66,8 @@ func writeSample(t *testing.T) string {
 	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	run := Run{Topology: top, Start: start, Speed: 2,
 		Timeline: []Line{{3 * time.Second, "EVENT <eu-west> fails"}},
-		Events:   []Event{{3 * time.Second, "eu-west fails"}, {7 * time.Second, "eu-west restarts"}}}
+		Events: []Event{{At: 3 * time.Second, Label: "eu-west fails", Action: "fail", Region: "eu-west"},
+			{At: 7 * time.Second, Label: "eu-west restarts", Action: "restore", Region: "eu-west"}}}
 	for i, reg := range top.Regions {
 		s := &deploy.Session{Region: reg.Name, Started: start.Add(time.Duration(i) * 100 * time.Millisecond), Report: &player.Report{}}
 		for k := range 10 {

@@ -30,6 +30,12 @@ type Line struct {
 // and why, QoE per player population, each cluster's hit ratio and the
 // origin offload, the DNS's answers, and the timeline.
 func Text(w io.Writer, r Run) error {
+	if len(r.Chain) > 0 {
+		fmt.Fprintf(w, "\n== the KingCDN flow: what a client's resolver gets from the DNS (asked from %s before the players started)\n", r.ChainFrom)
+		for _, rr := range r.Chain {
+			fmt.Fprintf(w, "  %s\n", rr)
+		}
+	}
 	fmt.Fprintln(w, "\n== where each region's clients were sent, and why (the DNS's explanation at the end)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "region\tclients\tcluster\twhy")
@@ -64,6 +70,14 @@ func Text(w io.Writer, r Run) error {
 		answers = append(answers, fmt.Sprintf("%s by %s: %d", a.Cluster, a.Reason, a.Count))
 	}
 	fmt.Fprintf(w, "DNS answers: %s\n", strings.Join(answers, "; "))
+	if len(r.Snapshot.SteerAnswers) > 0 {
+		var steered []string
+		for _, a := range r.Snapshot.SteerAnswers {
+			steered = append(steered, fmt.Sprintf("%s first by %s: %d", a.Cluster, a.Reason, a.Count))
+		}
+		fmt.Fprintf(w, "steering service answers (MPDs and steering manifests): %s\n", strings.Join(steered, "; "))
+	}
+	writeFailovers(w, r)
 
 	fmt.Fprintf(w, "\n== timeline: events and DNS decisions as the players saw them (wall seconds since the players started; their media plays at speed %g)\n", max(r.Speed, 1))
 	for _, l := range r.Timeline {

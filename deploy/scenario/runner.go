@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -269,8 +270,11 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 
 // ForMode is t with every edge cluster in fill mode m, and its pushes
 // replaced by m's fill ahead of demand (pushes at 0s): for push, every
-// title; for hybrid, the title most players watch; for pull, none.
-// Its failures and restores stay.
+// title; for hybrid, the title most players watch and those the
+// steering service's players watch (it offers only edges that hold a
+// title whole); for pull, none, and the steered players take the DNS
+// flow, as no edge holds anything ahead of demand. Its failures and
+// restores stay.
 func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
 	switch m {
 	case edge.ModePull, edge.ModePush, edge.ModeHybrid:
@@ -288,6 +292,13 @@ func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
 		}
 	}
 	c.Events = nil
+	c.Players = slices.Clone(t.Players)
+	if m == edge.ModePull {
+		c.Steering = nil
+		for i := range c.Players {
+			c.Players[i].Flow = ""
+		}
+	}
 	var fill []string
 	switch m {
 	case edge.ModePush:
@@ -296,6 +307,11 @@ func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
 		}
 	case edge.ModeHybrid:
 		fill = []string{mostWatched(t)}
+		for _, p := range t.Players {
+			if title := cmp.Or(p.Title, t.Origin.Titles[0].Name); p.Flow == "steer" && !slices.Contains(fill, title) {
+				fill = append(fill, title)
+			}
+		}
 	}
 	for _, title := range fill {
 		c.Events = append(c.Events, deploy.Event{Action: "push", Title: title})

@@ -45,8 +45,10 @@ func TestForMode(t *testing.T) {
 		err  string
 	}{
 		{mode: "pull"},
-		{mode: "push", fill: []string{"sample", "trailer"}},
-		{mode: "hybrid", fill: []string{"sample"}}, // four of six players watch it
+		{mode: "push", fill: []string{"sample", "trailer", "feature"}},
+		// Four of eight players watch the sample; the steered ones, the
+		// trailer, which the steering service offers only where pushed.
+		{mode: "hybrid", fill: []string{"sample", "trailer"}},
 		{mode: "fast", err: `mode "fast": want pull, push or hybrid`},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -88,6 +90,17 @@ func TestForMode(t *testing.T) {
 			}
 			if len(top.Events) != 3 || top.Events[0].Title != "trailer" {
 				t.Errorf("the topology given was changed: %+v", top.Events)
+			}
+			// Pull holds nothing ahead of demand: no steering service, its
+			// players through the DNS.
+			steered := 0
+			for _, p := range got.Players {
+				if p.Flow == "steer" {
+					steered++
+				}
+			}
+			if pull := tc.mode == "pull"; (got.Steering == nil) != pull || (steered == 0) != pull || top.Steering == nil {
+				t.Errorf("%s: steering %v, %d steered populations", tc.mode, got.Steering, steered)
 			}
 		})
 	}
@@ -146,7 +159,7 @@ func TestEventsOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctl := &control{start: time.Now()}
 		ev := &events{plan: plan, ctl: ctl, tl: &timeline{start: time.Now()}}
-		ev.run(t.Context(), during[1:]) // the failure and the restore
+		ev.run(t.Context(), during) // the failure and the restore (the push is before)
 		want := []string{"kill edge-eu-west-1,edge-eu-west-2 at 3s", "start edge-eu-west-1,edge-eu-west-2 at 7.2s"}
 		if !slices.Equal(ctl.calls, want) {
 			t.Errorf("calls = %q, want %q", ctl.calls, want)
@@ -169,7 +182,7 @@ func TestEventsOnTime(t *testing.T) {
 		ev = &events{plan: plan, ctl: ctl, tl: &timeline{start: time.Now()}}
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		ev.run(ctx, during[1:])
+		ev.run(ctx, during)
 		if want := []string{"kill edge-eu-west-1,edge-eu-west-2 at 3s"}; !slices.Equal(ctl.calls, want) {
 			t.Errorf("calls = %q, want %q", ctl.calls, want)
 		}
@@ -185,14 +198,14 @@ func TestEventFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctl := &control{start: time.Now(), fail: fmt.Errorf("no such process")}
 		ev := &events{plan: plan, ctl: ctl, tl: &timeline{start: time.Now()}}
-		ev.run(t.Context(), during[1:])
+		ev.run(t.Context(), during)
 		_, _, _, lines := ev.tl.result()
 		if len(lines) != 4 || lines[1].What != "event failed: no such process" || lines[3].What != "event failed: no such process" || len(ctl.calls) != 2 {
 			t.Errorf("timeline = %+v, calls %q", lines, ctl.calls)
 		}
 	})
 	ev := &events{plan: plan, tl: &timeline{start: time.Now()}}
-	if err := ev.do(t.Context(), during[1]); err == nil || !strings.Contains(err.Error(), "no control") {
+	if err := ev.do(t.Context(), during[0]); err == nil || !strings.Contains(err.Error(), "no control") {
 		t.Errorf("fail without a control: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/deploy"
 	"github.com/streamcdn/streamcdn/deploy/report"
@@ -77,6 +79,10 @@ func Script(ctx context.Context, cfg ScriptConfig) (report.Run, error) {
 	if cfg.Filled != nil {
 		cfg.Filled()
 	}
+	if t.Steering != nil {
+		run.SteeringTTL = t.Steering.SteeringTTL()
+	}
+	run.ChainFrom, run.Chain = chain(ctx, cfg.State, t)
 	ev.tl.begin()
 	evCtx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
@@ -171,16 +177,16 @@ func (ev *events) do(ctx context.Context, e deploy.Event) error {
 	}
 	switch e.Action {
 	case "fail":
-		ev.tl.event(e.Region+" fails", fmt.Sprintf("%s's edge cluster fails (%s killed)", e.Region, strings.Join(names, ", ")))
+		ev.tl.event(e, e.Region+" fails", fmt.Sprintf("%s's edge cluster fails (%s killed)", e.Region, strings.Join(names, ", ")))
 		return ev.ctl.Kill(names...)
 	case "restore":
-		ev.tl.event(e.Region+" restarts", fmt.Sprintf("%s's edge cluster restarts", e.Region))
+		ev.tl.event(e, e.Region+" restarts", fmt.Sprintf("%s's edge cluster restarts", e.Region))
 		if err := ev.ctl.Start(ctx, names...); err != nil {
 			return err
 		}
 		ev.tl.add(time.Now(), fmt.Sprintf("%s's edge cluster is ready again", e.Region))
 	case "push":
-		ev.tl.event("push "+e.Title, fmt.Sprintf("push fill of %s to %s", e.Title, cmp.Or(e.Region, "every region")))
+		ev.tl.event(e, "push "+e.Title, fmt.Sprintf("push fill of %s to %s", e.Title, cmp.Or(e.Region, "every region")))
 		rep, err := ev.push(ctx, e.Title, admins)
 		if err != nil {
 			return fmt.Errorf("push %s: %w", e.Title, err)
@@ -252,6 +258,49 @@ func explain(st *deploy.State, t *deploy.Topology) []report.Explained {
 	return out
 }
 
+// chain asks the deployment's DNS for the provider's video host as a
+// stub resolver of the first region with DNS players would (from its
+// address), and returns the answer's records: the CNAME to the CDN host
+// and the cluster's address, each A named by its region. On an error,
+// the error is the one line.
+func chain(ctx context.Context, st *deploy.State, t *deploy.Topology) (from string, rrs []string) {
+	R := 0
+	for _, p := range t.Players {
+		if p.Flow == "" || p.Flow == "dns" {
+			_, R = t.Region(p.Region)
+			break
+		}
+	}
+	if R == 0 {
+		return "", nil
+	}
+	from = deploy.PlayerIP(R, 0)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := &dns.Client{Net: "udp", Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(t.DNS.Video), dns.TypeA)
+	in, _, err := c.ExchangeContext(ctx, m, st.Plan.DNS)
+	if err != nil {
+		return from, []string{"no answer: " + err.Error()}
+	}
+	for _, rr := range in.Answer {
+		line := strings.ReplaceAll(rr.String(), "\t", " ")
+		if a, ok := rr.(*dns.A); ok {
+			for i, r := range t.Regions {
+				if a.A.String() == deploy.ClusterIP(i+1) {
+					line += "   (" + r.Name + "'s edge cluster)"
+				}
+			}
+		}
+		rrs = append(rrs, line)
+	}
+	if len(rrs) == 0 {
+		rrs = []string{"no records: " + dns.RcodeToString[in.Rcode]}
+	}
+	return from, rrs
+}
+
 // timeline is what happened, when: in words, and as the report's
 // charts take it (the players' routes, the scripted events).
 type timeline struct {
@@ -297,12 +346,12 @@ func (tl *timeline) route(r deploy.Route) {
 
 // event records a scripted event now: in words, and marked on the
 // charts with label.
-func (tl *timeline) event(label, what string) {
+func (tl *timeline) event(e deploy.Event, label, what string) {
 	now := time.Now()
 	tl.add(now, "EVENT "+what)
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	tl.marks = append(tl.marks, report.Event{At: now.Sub(tl.start), Label: label})
+	tl.marks = append(tl.marks, report.Event{At: now.Sub(tl.start), Label: label, Action: e.Action, Region: e.Region})
 }
 
 func (tl *timeline) add(at time.Time, what string) {

@@ -1,6 +1,6 @@
 // Package metricnames names the metrics that one component exposes and
 // another reads: deploy's status page and watcher read the edge's, the
-// DNS's and the origin's from their /metrics. Both sides use these
+// DNS's, the steering service's and the origin's from their /metrics. Both sides use these
 // constants, so that renaming a metric or a label breaks the build rather
 // than the status page.
 package metricnames
@@ -13,6 +13,7 @@ const (
 	DNSClusterUp    = "streamcdn_dns_cluster_up"                 // labels: cluster
 	OriginRequests  = "streamcdn_origin_requests_total"          // labels: method, code_class
 	OriginBodyBytes = "streamcdn_origin_response_body_bytes_total"
+	SteerAnswers    = "streamcdn_steer_answers_total" // labels: kind, edge, reason
 )
 
 // Label names.
@@ -22,6 +23,8 @@ const (
 	Cluster   = "cluster"
 	Reason    = "reason"
 	Method    = "method"
+	Edge      = "edge"
+	Kind      = "kind"
 )
 
 // Values of the edge's cache label that count as hits in a hit ratio.
