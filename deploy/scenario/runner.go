@@ -359,6 +359,17 @@ func PrintDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
 	}
 	host, port, _ := net.SplitHostPort(plan.DNS)
 	fmt.Fprintf(w, "dns:   dig @%s -p %s -b 127.0.2.100 %s\n", host, port, strings.TrimSuffix(plan.Topology.DNS.Video, "."))
+	if plan.Steer != "" {
+		title := plan.Topology.Origin.Titles[0].Name
+		for _, p := range plan.Topology.Players {
+			if p.Flow == "steer" {
+				title = cmp.Or(p.Title, title)
+				break
+			}
+		}
+		fmt.Fprintf(w, "steer: curl --interface 127.0.2.100 %s/%s/manifest.mpd; curl --interface 127.0.2.100 %s/dcsm/%s\n",
+			plan.Steer, title, plan.Steer, title)
+	}
 	if st.Status != "" {
 		fmt.Fprintf(w, "status page: %s/   metrics: %s/metrics\n", st.Status, st.Status)
 	}
