@@ -115,6 +115,10 @@ type SegmentLog struct {
 	BufferAfterMs  float64 `json:"buffer_after_ms"`
 	StallMs        float64 `json:"stall_ms"`
 	Result         string  `json:"result"` // ok, abandoned or error
+	// Cache is what the nearest cache's Cache-Status (RFC 9211) said: hit
+	// (served from its store, pushed or pulled) or its fwd reason (miss,
+	// stale, ...); empty without one.
+	Cache string `json:"cache,omitempty"`
 }
 
 // maxObject bounds one fetched object (MPD or segment) in memory.
@@ -531,7 +535,7 @@ func (s *session) segment(ctx context.Context, i, q int) (Result, error) {
 	}
 	res, err := s.fetch(ctx, seg.URL, seg.Range, cm, check)
 	r := Result{Quality: q, AbandonTo: -1, TimeMs: res.ttfb + res.dl, TTFBMs: res.ttfb, Bits: float64(8 * len(res.body))}
-	row.Bytes, row.TTFBMs, row.DownloadMs = int64(len(res.body)), res.ttfb, res.dl
+	row.Bytes, row.TTFBMs, row.DownloadMs, row.Cache = int64(len(res.body)), res.ttfb, res.dl, res.cache
 	if res.dl > 0 {
 		row.ThroughputKbps = r.Bits / res.dl
 	}
@@ -715,6 +719,31 @@ type fetched struct {
 	body      []byte
 	ttfb, dl  float64
 	abandonTo int
+	cache     string // the nearest cache's Cache-Status
+}
+
+// cacheOf is what the nearest cache said of a response (RFC 9211: the
+// last entry of Cache-Status): "hit", or the reason it forwarded the
+// request ("miss", "stale", ...); "" without one.
+func cacheOf(h http.Header) string {
+	vs := h.Values("Cache-Status")
+	if len(vs) == 0 {
+		return ""
+	}
+	last := vs[len(vs)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	for _, p := range strings.Split(last, ";")[1:] {
+		p = strings.TrimSpace(p)
+		if v, ok := strings.CutPrefix(p, "fwd="); ok {
+			return v
+		}
+		if p == "hit" {
+			return "hit"
+		}
+	}
+	return ""
 }
 
 // fetch GETs url (a byte range of it when br is set), shaped by the
@@ -748,6 +777,7 @@ func (s *session) fetch(ctx context.Context, url string, br *manifest.ByteRange,
 	}
 	defer res.Body.Close()
 	s.rep.Protocol = res.Proto
+	out.cache = cacheOf(res.Header)
 	want := http.StatusOK
 	if br != nil {
 		want = http.StatusPartialContent

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -95,37 +96,73 @@ func Offload(origin, clients int64) float64 {
 	return 100 - 100*float64(origin)/float64(clients)
 }
 
-// populations writes a row per player population.
+// flowStats are the QoE and cache figures of a set of sessions.
+type flowStats struct {
+	players, finished, stalls, retries int
+	startup, bitrate, rebuffer         float64
+	segments, hits                     int // media segments fetched whole, and those the edge had stored
+	clusters                           map[string]bool
+	title, abr                         string
+}
+
+func (f *flowStats) add(s *deploy.Session) {
+	f.players++
+	f.title, f.abr = s.Title, s.ABR
+	if f.clusters == nil {
+		f.clusters = map[string]bool{}
+	}
+	for _, c := range s.Clusters {
+		f.clusters[c] = true
+	}
+	rep := s.Report
+	if rep == nil {
+		return
+	}
+	if s.Err == "" {
+		f.finished++
+	}
+	f.startup += rep.StartupS
+	f.bitrate += rep.AvgBitrateKbps
+	f.stalls += rep.RebufferEvents
+	f.rebuffer += rep.RebufferS
+	f.retries += len(rep.Errors)
+	for _, l := range rep.Log {
+		if l.Result == "ok" {
+			f.segments++
+			if l.Cache == "hit" {
+				f.hits++
+			}
+		}
+	}
+}
+
+func (f *flowStats) mean(v float64) float64 { return v / float64(max(f.players, 1)) }
+
+// edgeHits is the share of segments the edge answered from its store, in
+// percent, as the players' Cache-Status said.
+func (f *flowStats) edgeHits() float64 {
+	return 100 * float64(f.hits) / float64(max(f.segments, 1))
+}
+
+// populations writes a row per player population, then a line per flow.
 func populations(w io.Writer, r Run) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "population\tplayers\ttitle\tabr\tclusters\tfinished\tmean startup\tmean bitrate\tstalls\trebuffer\tretries")
+	fmt.Fprintln(tw, "population\tplayers\ttitle\tabr\tclusters\tfinished\tmean startup\tmean bitrate\tstalls\trebuffer\tretries\tedge hits")
+	flows := map[string]*flowStats{}
 	for pi, p := range r.Topology.Players {
-		var n, ok, stalls, retries int
-		var startup, bitrate, rebuffer float64
-		clusters := map[string]bool{}
-		var title, abr string
+		var f flowStats
 		for _, s := range r.Sessions {
-			if s.Population != pi {
-				continue
-			}
-			n++
-			title, abr = s.Title, s.ABR
-			for _, c := range s.Clusters {
-				clusters[c] = true
-			}
-			if rep := s.Report; rep != nil {
-				if s.Err == "" {
-					ok++
+			if s.Population == pi {
+				f.add(s)
+				flow := cmp.Or(s.Flow, "dns")
+				if flows[flow] == nil {
+					flows[flow] = &flowStats{}
 				}
-				startup += rep.StartupS
-				bitrate += rep.AvgBitrateKbps
-				stalls += rep.RebufferEvents
-				rebuffer += rep.RebufferS
-				retries += len(rep.Errors)
+				flows[flow].add(s)
 			}
 		}
 		var cl []string
-		for c := range clusters {
+		for c := range f.clusters {
 			cl = append(cl, c)
 		}
 		sort.Strings(cl)
@@ -133,10 +170,19 @@ func populations(w io.Writer, r Run) {
 		if p.Flow == "steer" {
 			name += " (steered)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d/%d\t%.2f s\t%.0f kbit/s\t%d\t%.2f s\t%d\n", name, n, title, abr, strings.Join(cl, ","),
-			ok, n, startup/float64(max(n, 1)), bitrate/float64(max(n, 1)), stalls, rebuffer, retries)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d/%d\t%.2f s\t%.0f kbit/s\t%d\t%.2f s\t%d\t%.0f%%\n", name, f.players, f.title, f.abr,
+			strings.Join(cl, ","), f.finished, f.players, f.mean(f.startup), f.mean(f.bitrate), f.stalls, f.rebuffer, f.retries, f.edgeHits())
 	}
 	tw.Flush()
+	if len(flows) < 2 {
+		return
+	}
+	for _, fl := range []struct{ key, name string }{{"dns", "KingCDN flow (DNS)"}, {"steer", "Netflix flow (steering)"}} {
+		if f := flows[fl.key]; f != nil {
+			fmt.Fprintf(w, "%-24s %d players, %d finished; mean startup %.2f s, mean bitrate %.0f kbit/s, %d stalls (%.2f s); %.0f%% of %d segments from the edge's store\n",
+				fl.name+":", f.players, f.finished, f.mean(f.startup), f.mean(f.bitrate), f.stalls, f.rebuffer, f.edgeHits(), f.segments)
+		}
+	}
 }
 
 // Sessions writes a row per player: its clusters and QoE.
