@@ -19,6 +19,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/deploy/examples"
 	"github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/origin"
 )
 
 // binary builds the streamcdn command once for the tests that run
@@ -101,6 +102,25 @@ func TestLocalFailover(t *testing.T) {
 		t.Errorf("status: origin requests %d, DNS answers %v", snap.OriginRequests, snap.Answers)
 	}
 
+	// The trailer is pushed to every edge, and a steered player of
+	// eu-west joins the next run: the Netflix flow beside the DNS's.
+	o, _ := d.plan.Component("origin")
+	token, err := d.plan.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var admins []string
+	for _, c := range d.plan.Components {
+		if c.Kind == KindEdge {
+			admins = append(admins, "http://"+c.Admin)
+		}
+	}
+	if rep, err := origin.Push(t.Context(), origin.PushConfig{MPD: "http://" + o.Listen + "/trailer/" + origin.ManifestName,
+		Edges: admins, Token: token}); err != nil || rep.Failed() {
+		t.Fatalf("push: %v", err)
+	}
+	top.Players = append(top.Players, Players{Region: "eu-west", Count: 1, Title: "trailer", Flow: "steer"})
+
 	// eu-west's edge dies while its players stream.
 	bound, _ := top.HealthBound()
 	killed := make(chan time.Time, 1)
@@ -158,6 +178,9 @@ func TestLocalFailover(t *testing.T) {
 			t.Errorf("status: %s is %q, want %q", r.Name, r.Health, want)
 		}
 	}
+	if len(snap.SteerAnswers) == 0 {
+		t.Error("status: no steering answers")
+	}
 	statusPage(t, w, top)
 }
 
@@ -191,6 +214,10 @@ func statusPage(t *testing.T, w *Watcher, top *Topology) {
 		if !strings.Contains(dom, fmt.Sprintf(`<tr data-region="%s"><td>%s</td><td>%s</td>`, r.Name, r.Name, want)) {
 			t.Errorf("the table lacks %s (%s)", r.Name, want)
 		}
+	}
+	// Both flows: the DNS's answers, and the steering service's.
+	if !strings.Contains(dom, "<td>eu-west</td><td>geo</td>") || strings.Contains(dom, `<table id="steer-table" hidden`) {
+		t.Errorf("the page lacks the DNS's or the steering service's answers:\n%s", dom)
 	}
 }
 

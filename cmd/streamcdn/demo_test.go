@@ -113,7 +113,7 @@ func TestTopologyDemo(t *testing.T) {
 	if n := strings.Count(string(page), "<svg"); n != 4 {
 		t.Errorf("report.html has %d charts, want 4", n)
 	}
-	for _, want := range []string{"eu-west fails", "eu-west restarts", "push trailer", "eu-west&#39;s players", "origin offload"} {
+	for _, want := range []string{"eu-west fails", "eu-west restarts", "push trailer", "eu-west (steered)", "streamed from", "origin offload"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
 		}

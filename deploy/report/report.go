@@ -84,7 +84,7 @@ func HTML(w io.Writer, r Run) error {
 	}{
 		{"Bitrate of each segment, every player", bitrateChart},
 		{"Playout buffer, every player", bufferChart},
-		{"Where the DNS sent each region's players", routeChart},
+		{"Where each region's players streamed from", routeChart},
 		{"Hit ratio per edge cluster", hitChart},
 	}
 	type figure struct {
@@ -140,9 +140,32 @@ func regionIndex(t *deploy.Topology) map[string]int {
 	return m
 }
 
+// style draws a line of region's players of flow: the region's colour
+// on every chart, dashed when the players are steered (the Netflix flow)
+// rather than sent by the DNS; it returns their legend entry.
+func style(l *plotter.Line, colors map[string]int, region, flow string) string {
+	l.Color = plotutil.Color(colors[region])
+	if flow == "steer" {
+		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		return region + " (steered)"
+	}
+	return region
+}
+
+// legendRows is how many entries the charts' legends have: one a region
+// and flow with players.
+func legendRows(r Run) int {
+	seen := map[[2]string]bool{}
+	for _, s := range r.Sessions {
+		seen[[2]string{s.Region, s.Flow}] = true
+	}
+	return max(len(seen), 1)
+}
+
 // sessionLines draws one line per session of y(segment) against wall
-// seconds since the start, colored by region, one legend entry a region;
-// step lines hold each value until the next.
+// seconds since the start, colored by region (dashed when steered), one
+// legend entry a region and flow; step lines hold each value until the
+// next.
 func sessionLines(p *plot.Plot, r Run, step bool, y func(*deploy.Session, int) []plotter.XY) error {
 	colors := regionIndex(r.Topology)
 	inLegend := map[string]bool{}
@@ -161,15 +184,15 @@ func sessionLines(p *plot.Plot, r Run, step bool, y func(*deploy.Session, int) [
 		if err != nil {
 			return err
 		}
-		l.Color = plotutil.Color(colors[s.Region])
+		entry := style(l, colors, s.Region, s.Flow)
 		l.Width = vg.Points(1)
 		if step {
 			l.StepStyle = plotter.PostStep
 		}
 		p.Add(l)
-		if !inLegend[s.Region] {
-			inLegend[s.Region] = true
-			p.Legend.Add(s.Region, l)
+		if !inLegend[entry] {
+			inLegend[entry] = true
+			p.Legend.Add(entry, l)
 		}
 	}
 	return nil
@@ -212,7 +235,7 @@ func bufferChart(w io.Writer, r Run) error {
 // a step line on the cluster's row, offset a little by region so that
 // regions on the same cluster stay apart.
 func routeChart(w io.Writer, r Run) error {
-	p := timePlot("Where the DNS sent each region's players", "edge cluster")
+	p := timePlot("Where each region's players streamed from (sent by the DNS, or steered)", "edge cluster")
 	colors := regionIndex(r.Topology)
 	var clusters []string
 	row := map[string]float64{}
@@ -232,11 +255,12 @@ func routeChart(w io.Writer, r Run) error {
 		region     string
 		population int
 		player     int
+		flow       string
 	}
 	byPlayer := map[key][]deploy.Route{}
 	var keys []key
 	for _, rt := range r.Routes {
-		k := key{rt.Region, rt.Population, rt.Player}
+		k := key{rt.Region, rt.Population, rt.Player, rt.Flow}
 		if _, ok := byPlayer[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -273,12 +297,12 @@ func routeChart(w io.Writer, r Run) error {
 			return err
 		}
 		l.StepStyle = plotter.PostStep
-		l.Color = plotutil.Color(colors[k.region])
+		entry := style(l, colors, k.region, k.flow)
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		if !inLegend[k.region] {
-			inLegend[k.region] = true
-			p.Legend.Add(k.region+"'s players", l)
+		if !inLegend[entry] {
+			inLegend[entry] = true
+			p.Legend.Add(entry, l)
 		}
 	}
 	return finish(w, p, r)
@@ -375,9 +399,9 @@ func finish(w io.Writer, p *plot.Plot, r Run) error {
 		}
 		p.Add(ls)
 	}
-	// Headroom above the lines for the legend (one row a region), and on
-	// the right for the last event's label.
-	p.Y.Max += 0.45 * (p.Y.Max - p.Y.Min)
+	// Headroom above the lines for the legend (a row a region and flow),
+	// and on the right for the last event's label.
+	p.Y.Max += 0.15 * float64(legendRows(r)) * (p.Y.Max - p.Y.Min)
 	p.X.Max = max(p.X.Max, r.end()) * 1.04
 	return write(w, p)
 }

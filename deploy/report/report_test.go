@@ -28,7 +28,7 @@ func TestWriteHTML(t *testing.T) {
 	if n := strings.Count(html, "<svg"); n != 4 {
 		t.Errorf("%d charts, want 4", n)
 	}
-	for _, want := range []string{"eu-west fails", "eu-west restarts", "eu-west&#39;s players", "us-east", "ap-south",
+	for _, want := range []string{"eu-west fails", "eu-west restarts", "streamed from", "us-east", "ap-south",
 		"EVENT &lt;eu-west&gt; fails", "== QoE per player population", "Hit ratio per edge cluster", "eu-west (100 req)", "origin offload 80.0%"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
