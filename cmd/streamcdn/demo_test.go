@@ -71,7 +71,7 @@ func TestTopologyDemo(t *testing.T) {
 		"eu-west #3 (steered)  2        trailer  bola        eu-west,us-east  2/2",
 		"KingCDN flow (DNS):      6 players, 6 finished",
 		"Netflix flow (steering): 2 players, 2 finished", // and the share of its segments the edges had stored
-		"us-east first by health: ", // the steering manifests after eu-west died
+		"us-east first by health: ",                      // the steering manifests after eu-west died
 		"== failover: an edge cluster dies; how fast each flow moved its players",
 		"== clusters: hit ratio and origin offload",
 		"origin offload",
