@@ -566,10 +566,10 @@ func (s *Server) Admin() http.Handler {
 			return
 		}
 		d, err := s.Decide(r.URL.Query().Get("title"), client)
+		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d)
 	})))
 	known := func(name string) bool { _, ok := s.state[name]; return ok } // the names never change

@@ -2,19 +2,49 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/serve"
 	"github.com/streamcdn/streamcdn/steer"
 	"golang.org/x/sync/errgroup"
 )
 
-func runSteer(ctx context.Context, args []string, _, stderr io.Writer) error {
+func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "explain" {
+		return runSteerExplain(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("steer", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: streamcdn steer --config FILE [flags]
+       streamcdn steer explain [--admin URL] [--client IP] [--token-file FILE] TITLE
+                                   where a running service sends a client of TITLE, and why
+
+The steering service (the Netflix flow): it reads every edge's health and
+holdings each second and answers players with MPEG-DASH Content Steering:
+GET /TITLE/manifest.mpd (the title's MPD, one BaseURL per edge that holds
+it, best first for the client) and GET /dcsm/TITLE (the steering manifest).
+
+Examples:
+  streamcdn steer --config steer.yaml --geo-db cdndns/examples/demo-geo.mmdb
+  curl http://127.0.0.1:8070/sample/manifest.mpd
+  streamcdn steer explain --client 127.0.2.100 sample
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	config := fs.String("config", "", "The YAML or JSON configuration: origin (base URL), edges (name, url, admin, lat, lon), pathways. Required.")
 	addr := fs.String("listen", "127.0.0.1:8070", "The address players ask: GET /TITLE/manifest.mpd and /dcsm/TITLE.")
-	admin := fs.String("admin", "127.0.0.1:9070", "The address of /metrics, /healthz; with the token /explain?title=&client= and POST /drain?edge=&on=.")
+	admin := fs.String("admin", "127.0.0.1:9070", "The address of /metrics, /healthz; with the token /explain?title=&client=, POST /drain?edge=&on=, and the edges' POST /rtt and /load.")
 	tokenFile := fs.String("token-file", "", "A file holding the bearer token of the edges' holdings API and of this admin API. Defaults to $STREAMCDN_ADMIN_TOKEN.")
 	geoDB := fs.String("geo-db", "", "A MaxMind-format city database that places clients, over the configuration's geo_db (cdndns/examples/demo-geo.mmdb for the demo's addresses).")
 	ttl := fs.Duration("ttl", 0, "The steering manifest's TTL: how often players ask again (default 10s).")
@@ -51,4 +81,57 @@ func runSteer(ctx context.Context, args []string, _, stderr io.Writer) error {
 	g.Go(func() error { s.Run(ctx); return nil })
 	g.Go(func() error { return serve.All(ctx, svc.Log, pub, adm) })
 	return g.Wait()
+}
+
+// runSteerExplain asks a running steering service why it sends a client
+// of a title where it does: streamcdn steer explain [--admin URL]
+// [--client IP] TITLE.
+func runSteerExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("steer explain", stderr)
+	admin := fs.String("admin", "http://127.0.0.1:9070", "The steering service's admin URL.")
+	client := fs.String("client", "127.0.0.1", "The client's address.")
+	tokenFile := fs.String("token-file", "", "A file holding the service's admin bearer token. Defaults to $STREAMCDN_ADMIN_TOKEN.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("steer explain: give one title")
+	}
+	if _, err := netip.ParseAddr(*client); err != nil {
+		return fmt.Errorf("steer explain: --client: %w", err)
+	}
+	token, err := serve.AdminToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	u := strings.TrimSuffix(*admin, "/") + "/explain?title=" + url.QueryEscape(fs.Arg(0)) + "&client=" + url.QueryEscape(*client)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("steer explain: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("steer explain: %w", err)
+	}
+	defer res.Body.Close()
+	// A decision comes back as JSON, also when no healthy edge holds the
+	// title (503); anything else is the service refusing the question.
+	if res.Header.Get("Content-Type") != "application/json" {
+		return fmt.Errorf("steer explain: %w", httpx.StatusError(res))
+	}
+	var d steer.Decision
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&d); err != nil {
+		return fmt.Errorf("steer explain: %s: %w", res.Status, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if werr := enc.Encode(d); werr != nil {
+		return werr
+	}
+	if len(d.Pathways) == 0 {
+		return fmt.Errorf("steer explain: no healthy edge holds %q (holders: %v, down: %v)", d.Title, d.Holders, d.Down)
+	}
+	return nil
 }
