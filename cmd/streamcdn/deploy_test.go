@@ -66,7 +66,7 @@ func TestDeployCommands(t *testing.T) {
 		t.Errorf("a second up in the same directory: %v\n%s", err, out)
 	}
 	out, err = run("status", "--dir", dir)
-	if err != nil || strings.Count(out, " running  ok ") != 9 {
+	if err != nil || strings.Count(out, " running  ok ") != 10 {
 		t.Errorf("status of a healthy deployment: %v\n%s", err, out)
 	}
 	// The players and events of the state's topology: the players are
@@ -83,7 +83,8 @@ func TestDeployCommands(t *testing.T) {
 			t.Errorf("play's report lacks %q:\n%s", want, out)
 		}
 	}
-	// Each region's players (two) are answered by their own cluster only.
+	// Each region's players (two, and eu-west's two steered) are served
+	// by their own cluster only.
 	served := map[string]int{}
 	table, _, _ := strings.Cut(strings.TrimSpace(out), "\n\n")
 	for _, line := range strings.Split(table, "\n")[1:] {
@@ -94,15 +95,15 @@ func TestDeployCommands(t *testing.T) {
 		}
 		served[f[0]]++
 	}
-	for _, region := range []string{"us-east", "eu-west", "ap-south"} {
-		if served[region] != 2 {
-			t.Errorf("play: %d players of %s served by their own cluster, want 2:\n%s", served[region], region, out)
+	for region, want := range map[string]int{"us-east": 2, "eu-west": 4, "ap-south": 2} {
+		if served[region] != want {
+			t.Errorf("play: %d players of %s served by their own cluster, want %d:\n%s", served[region], region, want, out)
 		}
 	}
 
 	// An edge dies: status says so and fails.
 	out, err = run("status", "--dir", dir)
-	if err != nil || strings.Count(out, " running  ok ") != 9 {
+	if err != nil || strings.Count(out, " running  ok ") != 10 {
 		t.Errorf("status after play's restore: %v\n%s", err, out)
 	}
 	if st, err = deploy.ReadState(dir); err != nil {
@@ -122,7 +123,7 @@ func TestDeployCommands(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(down, "edge-eu-west-1") || !strings.Contains(down, "exited   down") || !strings.Contains(down, "1 of 9 components not healthy") {
+	if !strings.Contains(down, "edge-eu-west-1") || !strings.Contains(down, "exited   down") || !strings.Contains(down, "1 of 10 components not healthy") {
 		t.Errorf("status after an edge died:\n%s", down)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamcdn/streamcdn/cdndns"
 	"github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/steer"
 )
 
@@ -173,5 +174,28 @@ func TestEdgeMemoryLimit(t *testing.T) {
 	waitLog("edge serving")
 	if got, want := debug.SetMemoryLimit(-1), int64(64<<20+8<<20+edgeMemOverhead); got != want {
 		t.Errorf("memory limit %d, want %d", got, want)
+	}
+}
+
+// TestRealPlayersOverHTTPS: dash.js and shaka-player in headless Chromium
+// play the sample from "streamcdn edge" over HTTPS, its certificate
+// issued by a CA made in the test that Chromium trusts as a user's
+// installed CA would be; the edge fills from a real origin.
+func TestRealPlayersOverHTTPS(t *testing.T) {
+	o := newPushOrigin(t, manifest.ProfileLive, "sample")
+	dir := t.TempDir()
+	ca := testutil.NewCA(t)
+	crt, key := ca.Issue(t, dir, "edge", 9, "127.0.0.1")
+	waitLog := runLogged(t, "edge", "--upstream", o.pub.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--tls-cert", crt, "--tls-key", key, "--log-level", "info")
+	mpd := "https://" + regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("edge serving"))[1] + "/sample/manifest.mpd"
+	caPEM := ca.WritePEM(t, dir)
+	for _, p := range []string{"dashjs", "shaka"} {
+		t.Run(p, func(t *testing.T) {
+			v := testutil.DashCheckTrusting(t, mpd, p, 12, caPEM)
+			if !v.OK || v.Stalls.Count != 0 {
+				t.Errorf("%s over HTTPS: ok %v, %d stalls: %v", p, v.OK, v.Stalls.Count, v.FailReasons)
+			}
+		})
 	}
 }

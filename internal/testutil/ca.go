@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,7 +42,8 @@ func NewCA(t testing.TB) *CA {
 	return &CA{cert, key, pool}
 }
 
-// Issue writes a server certificate for names with serial to
+// Issue writes a server certificate for names (host names or
+// addresses) with serial to
 // dir/file.crt and its key to dir/file.key, each replaced atomically, and
 // returns the two paths.
 func (ca *CA) Issue(t testing.TB, dir, file string, serial int64, names ...string) (certFile, keyFile string) {
@@ -50,8 +52,15 @@ func (ca *CA) Issue(t testing.TB, dir, file string, serial int64, names ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, n := range names { // an address is an IP subject alternative name
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
@@ -73,4 +82,14 @@ func (ca *CA) Issue(t testing.TB, dir, file string, serial int64, names ...strin
 	write(keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	write(certFile, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 	return certFile, keyFile
+}
+
+// WritePEM writes the CA's certificate to dir/ca.pem and returns the path.
+func (ca *CA) WritePEM(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -47,6 +48,15 @@ func DashCheckFor(t *testing.T, mpdURL, player string, seconds int) Verdict {
 // a server mid-play expects failed requests).
 func DashCheckArgs(t *testing.T, mpdURL, player string, seconds int, args ...string) Verdict {
 	t.Helper()
+	return DashCheckTrusting(t, mpdURL, player, seconds, "", args...)
+}
+
+// DashCheckTrusting is DashCheckArgs with Chromium trusting the CA
+// certificate in caPEM (when not ""), as a user who installed it would:
+// in an NSS database (certutil, Debian's libnss3-tools) under a home
+// directory of the test's own, which Chromium reads.
+func DashCheckTrusting(t *testing.T, mpdURL, player string, seconds int, caPEM string, args ...string) Verdict {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real players are skipped in -short mode")
 	}
@@ -60,6 +70,9 @@ func DashCheckArgs(t *testing.T, mpdURL, player string, seconds int, args ...str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", strconv.Itoa(seconds), "--port", "0")
 	cmd.Args = append(cmd.Args, args...)
+	if caPEM != "" {
+		cmd.Env = append(os.Environ(), "HOME="+trustingHome(t, caPEM))
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -71,4 +84,26 @@ func DashCheckArgs(t *testing.T, mpdURL, player string, seconds int, args ...str
 		t.Errorf("dash-check exited with %v: %v", err, v.FailReasons)
 	}
 	return v
+}
+
+// trustingHome is a home directory whose NSS database (where Chromium
+// on Linux looks for the user's certificate authorities) trusts the CA
+// in caPEM to identify web sites.
+func trustingHome(t *testing.T, caPEM string) string {
+	t.Helper()
+	certutil := RequireTool(t, "certutil")
+	home := t.TempDir()
+	db := filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "streamcdn test CA", "-t", "C,,", "-i", caPEM},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	return home
 }
