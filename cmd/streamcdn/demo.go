@@ -18,7 +18,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("demo", stderr)
 	topology := fs.String("topology", "", "The topology file to run; default: the built-in three-region topology (deploy/examples/three-region.yaml).")
 	mode := fs.String("mode", "", "Compare how edges are filled: run the topology once per mode, each on fresh caches, every cluster in the mode: pull (fetch on a miss), push (every title pushed before the players start; a miss is 404), hybrid (the most watched title pushed, the others pulled), or all three, and print them side by side. Failures and restores happen as scripted; the topology's own pushes are replaced by the mode's fill.")
-	admin := fs.String("admin", "127.0.0.1:9080", "The address of the status page, the report (/report) and the controller's /metrics.")
+	admin := fs.String("admin", "127.0.0.1:9000", "The address of the status page, the report (/report) and the controller's /metrics.")
 	speed := fs.Float64("speed", 4, "Dilate the players' time: the 30 s title plays in 30/K s, at K times the traces' bandwidth.")
 	duration := fs.Duration("duration", 0, "Stop after this long, and exit 0 only if every player finished without an error. Zero means serve until interrupted.")
 	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus) scraping every component.")

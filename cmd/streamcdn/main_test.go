@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -122,6 +123,27 @@ func TestHelpExitsZero(t *testing.T) {
 		if err := run(t.Context(), args, io.Discard, io.Discard); exitCode(err) == 0 {
 			t.Errorf("%v without its required flags: exit 0 (%v)", args, err)
 		}
+	}
+}
+
+// TestDefaultPortsApart: the commands' default addresses (what each
+// listens on when not told, as their -h prints) are all different, so
+// that a demo and the README's examples run side by side.
+func TestDefaultPortsApart(t *testing.T) {
+	seen := map[string]string{}
+	for _, c := range commands() {
+		var stderr strings.Builder
+		run(t.Context(), []string{c.name, "-h"}, io.Discard, &stderr)
+		for _, m := range regexp.MustCompile(`(?s)\n  -(\S+) string\n[^\n]*\n?[^\n]*\(default "(127\.0\.0\.1:[1-9]\d*)"\)`).FindAllStringSubmatch(stderr.String(), -1) {
+			who := c.name + " --" + m[1]
+			if other, ok := seen[m[2]]; ok {
+				t.Errorf("%s and %s both default to %s", other, who, m[2])
+			}
+			seen[m[2]] = who
+		}
+	}
+	if len(seen) < 8 {
+		t.Errorf("found the default addresses %v: want those of origin, edge, dns, steer, wan and demo", seen)
 	}
 }
 
