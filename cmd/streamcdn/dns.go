@@ -35,8 +35,9 @@ listener serves GET /metrics and GET /healthz without a token; with the bearer
 token (--token-file or $STREAMCDN_ADMIN_TOKEN): GET /explain?name=&client=,
 POST /rtt, POST /load and POST /drain?cluster=&on=true|false.
 
-Flags:
 `)
+		usages["dns"].writeExamples(stderr)
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	config := fs.String("config", "", "The YAML or JSON configuration: zones, clusters, CDN hosts, geo database, health checks. Required. SIGHUP reloads it.")

@@ -72,13 +72,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "", commands(), args, stdout, stderr)
 }
 
-// newFlagSet is a command's flag set, its errors and usage on stderr.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
 // dispatch runs the command of cmds that args name, after group ("" for
 // the binary's own commands).
 func dispatch(ctx context.Context, group string, cmds []command, args []string, stdout, stderr io.Writer) error {
@@ -88,7 +81,10 @@ func dispatch(ctx context.Context, group string, cmds []command, args []string, 
 		for _, c := range cmds {
 			fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
 		}
-		fmt.Fprintf(stderr, "\nRun \"%s <command> -h\" for a command's flags.\n", name)
+		fmt.Fprintf(stderr, "\nRun \"%s <command> -h\" for a command's flags.\n\n", name)
+		if u, ok := usages[group]; ok {
+			u.writeExamples(stderr)
+		}
 	}
 	if len(args) == 0 {
 		usage()

@@ -114,6 +114,17 @@ func TestHelpExitsZero(t *testing.T) {
 		if exitCode(err) != 0 || stderr.Len() == 0 {
 			t.Errorf("%s -h: exit %d (%v), %d bytes of usage", c.name, exitCode(err), err, stderr.Len())
 		}
+		// A synopsis, two or more examples of the command itself.
+		help := stderr.String()
+		if !regexp.MustCompile(`(?i)^usage: streamcdn ` + c.name + ` `).MatchString(help) ||
+			!strings.Contains(help, "Examples:") || strings.Count(help, "\n  streamcdn "+c.name) < 1 ||
+			len(regexp.MustCompile(`\n  \S`).FindAllString(help[strings.Index(help, "Examples:"):], -1)) < 1 {
+			t.Errorf("%s -h lacks a synopsis or examples:\n%s", c.name, help)
+		}
+	}
+	var top strings.Builder
+	if err := run(t.Context(), []string{"help"}, io.Discard, &top); exitCode(err) != 0 || !strings.Contains(top.String(), "Examples:\n  streamcdn demo") {
+		t.Errorf("help: exit %d, %s", exitCode(err), top.String())
 	}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"--version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "streamcdn ") {

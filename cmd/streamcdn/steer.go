@@ -33,13 +33,9 @@ holdings each second and answers players with MPEG-DASH Content Steering:
 GET /TITLE/manifest.mpd (the title's MPD, one BaseURL per edge that holds
 it, best first for the client) and GET /dcsm/TITLE (the steering manifest).
 
-Examples:
-  streamcdn steer --config steer.yaml --geo-db cdndns/examples/demo-geo.mmdb
-  curl http://127.0.0.1:8070/sample/manifest.mpd
-  streamcdn steer explain --client 127.0.2.100 sample
-
-Flags:
 `)
+		usages["steer"].writeExamples(stderr)
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	config := fs.String("config", "", "The YAML or JSON configuration: origin (base URL), edges (name, url, admin, lat, lon), pathways. Required.")
