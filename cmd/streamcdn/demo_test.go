@@ -83,6 +83,8 @@ func TestTopologyDemo(t *testing.T) {
 		"us-east by health: ", // eu-west's players moved by health, not geography
 		"every player finished without an error",
 		"report with charts: " + filepath.Join(reportDir, "report.html"),
+		"stopped deployment three-region: its 10 processes", // what the end cleaned up
+		"(the deployments' titles, caches and logs)",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -39,6 +40,25 @@ func TestPackageSample(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "ondemand profile") {
 		t.Errorf("summary = %q", out.String())
+	}
+}
+
+// TestPackageInterrupted: "package" interrupted (its context ended, as
+// Ctrl-C ends it) says what it cleaned up, and leaves nothing at -o.
+func TestPackageInterrupted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sample")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := run(ctx, []string{"package", "--sample", "-o", dir}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), "nothing was written at "+dir) {
+		t.Errorf("package, interrupted: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("-o after an interrupted package: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 0 {
+		t.Errorf("left beside -o: %v", entries)
 	}
 }
 
@@ -116,7 +136,7 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 		// A synopsis, two or more examples of the command itself.
 		help := stderr.String()
-		if !regexp.MustCompile(`(?i)^usage: streamcdn ` + c.name + ` `).MatchString(help) ||
+		if !regexp.MustCompile(`(?i)^usage: streamcdn `+c.name+` `).MatchString(help) ||
 			!strings.Contains(help, "Examples:") || strings.Count(help, "\n  streamcdn "+c.name) < 1 ||
 			len(regexp.MustCompile(`\n  \S`).FindAllString(help[strings.Index(help, "Examples:"):], -1)) < 1 {
 			t.Errorf("%s -h lacks a synopsis or examples:\n%s", c.name, help)

@@ -45,12 +45,19 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("package: give -o and exactly one of -i, --renditions or --sample")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Interrupted, the packagers leave nothing behind: say so.
+	interrupted := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("package: interrupted; the encodes and the staging directory were removed, nothing was written at %s: %w", *output, err)
+		}
+		return err
+	}
 	if *useSample {
 		p, err := origin.Repackage(ctx, origin.RepackageConfig{
 			Source: sample.FS(), Output: *output, Profile: prof, Title: *title, Force: *force,
 		})
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		origin.WriteSummary(stdout, *output, p, 0, 0)
 		return nil
@@ -62,7 +69,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			Profile: prof, Title: *title, Force: *force,
 		})
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		origin.WriteSummary(stdout, *output, p, 0, time.Since(start))
 		return nil
@@ -80,7 +87,7 @@ func runPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Title: *title, Preset: *preset, Force: *force, Progress: stderr, Logger: logger,
 	})
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	origin.WriteSummary(stdout, res.Dir, res.Presentation, res.Encode, res.Segment)
 	return nil

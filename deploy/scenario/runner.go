@@ -138,7 +138,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			os.RemoveAll(dir)
+			fmt.Fprintf(r.cfg.Out, "removed %s (the deployments' titles, caches and logs)\n", dir)
+		}()
 		r.cfg.Dir = dir
 	}
 	if r.cfg.ReportDir == "" {
@@ -161,7 +164,12 @@ func (r *Runner) run(ctx context.Context) error {
 		if d != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 			defer cancel()
-			_ = d.Stop(sctx)
+			st := d.State()
+			if err := d.Stop(sctx); err != nil {
+				fmt.Fprintf(r.cfg.Out, "stopping deployment %s: %v\n", st.Name, err)
+			} else {
+				fmt.Fprintf(r.cfg.Out, "stopped deployment %s: its %d processes\n", st.Name, len(st.Processes))
+			}
 			d = nil
 		}
 	}
