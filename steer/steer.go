@@ -573,34 +573,33 @@ func (s *Server) Admin() http.Handler {
 		_ = json.NewEncoder(w).Encode(d)
 	})))
 	known := func(name string) bool { _, ok := s.state[name]; return ok } // the names never change
-	mux.Handle("POST "+dnsapi.RTTPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reports, err := dnsapi.DecodeRTT(r.Body, known)
-		if err != nil {
-			s.metrics.reports.WithLabelValues("rtt", "refused").Inc()
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.metrics.reports.WithLabelValues("rtt", "ok").Inc()
-		now := time.Now()
-		for _, rep := range reports {
+	// A batch of reports is checked whole (dnsapi), then applied whole.
+	reports := func(kind string, apply func(body io.Reader, now time.Time) (int, error)) http.Handler {
+		return httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := apply(r.Body, time.Now())
+			if err != nil {
+				s.metrics.reports.WithLabelValues(kind, "refused").Inc()
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.metrics.reports.WithLabelValues(kind, "ok").Inc()
+			httpx.WriteJSON(w, dnsapi.Accepted{Accepted: n})
+		}))
+	}
+	mux.Handle("POST "+dnsapi.RTTPath, reports("rtt", func(body io.Reader, now time.Time) (int, error) {
+		rs, err := dnsapi.DecodeRTT(body, known)
+		for _, rep := range rs {
 			s.rtt.Add(rep.Client, rep.Cluster, rep.RTT, now, s.cfg.RTTMaxAge)
 		}
-		httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
-	})))
-	mux.Handle("POST "+dnsapi.LoadPath, httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reports, err := dnsapi.DecodeLoad(r.Body, known)
-		if err != nil {
-			s.metrics.reports.WithLabelValues("load", "refused").Inc()
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.metrics.reports.WithLabelValues("load", "ok").Inc()
-		now := time.Now()
-		for _, rep := range reports {
+		return len(rs), err
+	}))
+	mux.Handle("POST "+dnsapi.LoadPath, reports("load", func(body io.Reader, now time.Time) (int, error) {
+		ls, err := dnsapi.DecodeLoad(body, known)
+		for _, rep := range ls {
 			s.state[rep.Cluster].load.Report(rep.Node, rep.Load, now) // Load locks itself
 		}
-		httpx.WriteJSON(w, dnsapi.Accepted{Accepted: len(reports)})
-	})))
+		return len(ls), err
+	}))
 	mux.Handle("POST /drain", httpx.BearerAuth(s.cfg.Token, "streamcdn-steer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, on := r.URL.Query().Get("edge"), r.URL.Query().Get("on")
 		s.mu.Lock()
