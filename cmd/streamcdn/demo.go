@@ -22,6 +22,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	speed := fs.Float64("speed", 4, "Dilate the players' time: the 30 s title plays in 30/K s, at K times the traces' bandwidth.")
 	duration := fs.Duration("duration", 0, "Stop after this long, and exit 0 only if every player finished without an error. Zero means serve until interrupted.")
 	prom := fs.Bool("prometheus", false, "Also run Prometheus (Debian's prometheus) scraping every component.")
+	port := fs.Int("port", -1, "The port every edge cluster answers on (the players' video URLs). 0: every listener on a free port, the status page's too (its --admin port is ignored). Unset: the clusters on a free port, the status page on --admin.")
 	reportDir := fs.String("report", "", "Where the report is written (report.html, or report-MODE.html per mode: the charts and the text); default: a new directory under the system's temporary directory.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,11 +47,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *admin)
+	if *port > 65535 || *port < -1 {
+		return fmt.Errorf("demo: --port %d: want a port, or 0 for free ones", *port)
+	}
+	addr := *admin
+	if *port == 0 {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("demo: --admin %q: %w", addr, err)
+		}
+		addr = net.JoinHostPort(host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("demo: status listener: %w", err)
 	}
-	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, ReportDir: *reportDir, Speed: *speed,
+	r, err := scenario.New(scenario.Config{Topology: top, Modes: modes, ReportDir: *reportDir, Speed: *speed, EdgePort: max(*port, 0),
 		Listener: ln, Prometheus: *prom, Logger: log, Registry: serve.NewRegistry(), Out: stdout})
 	if err != nil {
 		ln.Close()

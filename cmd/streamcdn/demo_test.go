@@ -33,7 +33,8 @@ func TestTopologyDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	reportDir := t.TempDir()
-	cmd, sc, errOut := startDemo(ctx, t, bin, "--duration", "40s", "--admin", "127.0.0.1:0", "--speed", "4", "--report", reportDir)
+	// --port 0: every listener on a free port, the status page's too.
+	cmd, sc, errOut := startDemo(ctx, t, bin, "--duration", "40s", "--port", "0", "--speed", "4", "--report", reportDir)
 	// While the demo still serves (until --duration), its status
 	// listener serves the report it printed the address of.
 	var out strings.Builder
@@ -56,8 +57,8 @@ func TestTopologyDemo(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	if served == "" {
-		t.Error("the demo printed no /report address")
+	if served == "" || strings.Contains(served, ":9000/") {
+		t.Errorf("the demo printed no /report address, or not a free port's: %q", served)
 	}
 	report := out.String()
 	for _, want := range []string{
@@ -177,12 +178,17 @@ func TestDemoModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
 	defer cancel()
 	reportDir := t.TempDir()
-	cmd, sc, errOut := startDemo(ctx, t, bin, "--mode", "all", "--admin", "127.0.0.1:0", "--speed", "8", "--report", reportDir)
+	// --port P: every mode's clusters answer on P.
+	port, err := deploy.FreePort("127.0.1.1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, sc, errOut := startDemo(ctx, t, bin, "--mode", "all", "--admin", "127.0.0.1:0", "--port", strconv.Itoa(port), "--speed", "8", "--report", reportDir)
 	var out strings.Builder
 	var mode string
 	finished := map[string]bool{}
 	compared := map[string][]string{}
-	var ids []string
+	var ids, ports []string
 	for sc.Scan() {
 		line := sc.Text()
 		out.WriteString(line + "\n")
@@ -202,6 +208,9 @@ func TestDemoModes(t *testing.T) {
 		}
 		if strings.HasPrefix(line, "Still serving") {
 			cmd.Process.Signal(os.Interrupt)
+		}
+		if strings.HasPrefix(line, "clusters answer on port ") {
+			ports = append(ports, f[4])
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -236,6 +245,9 @@ func TestDemoModes(t *testing.T) {
 	}
 	if len(ids) != 3 {
 		t.Fatalf("deployments = %v, want one per mode", ids)
+	}
+	if want := strconv.Itoa(port); len(ports) != 3 || ports[0] != want || ports[1] != want || ports[2] != want {
+		t.Errorf("clusters' ports %v, want %s in every mode", ports, want)
 	}
 	for _, id := range ids {
 		if left := deploy.Processes(id); len(left) > 0 {

@@ -69,7 +69,7 @@ var usages = map[string]usage{
 		"Runs a topology as processes (the built-in three-region one by default): both of Kurose & Ross §2.6's\nflows, players through the DNS and players steered, while a cluster fails; then the report.",
 		[]string{"streamcdn demo",
 			"streamcdn demo --mode all --speed 8",
-			"streamcdn demo --topology deploy/examples/world.yaml --duration 60s --admin 127.0.0.1:0"}},
+			"streamcdn demo --topology deploy/examples/world.yaml --duration 60s --port 0"}},
 }
 
 // newFlagSet is a command's flag set; its -h prints the command's usage

@@ -39,6 +39,9 @@ type Config struct {
 	ReportDir string
 	// Speed dilates the players' time; if zero, 1.
 	Speed float64
+	// EdgePort, when set, is the port every edge cluster answers on (the
+	// players' video URLs); otherwise a free one, picked per deployment.
+	EdgePort int
 	// Listener is the controller's: Run serves the status page, the
 	// report (/report) and /metrics from Registry on it until it
 	// returns. The state file names it, and Prometheus scrapes it.
@@ -215,7 +218,7 @@ func (r *Runner) runOne(ctx context.Context, t *deploy.Topology, mode string) (*
 	if mode != "" {
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"mode": mode}, reg)
 	}
-	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)),
+	plan, err := deploy.NewPlan(t, deploy.PlanConfig{Dir: filepath.Join(r.cfg.Dir, cmp.Or(mode, t.Name)), EdgePort: r.cfg.EdgePort,
 		Prometheus: r.cfg.Prometheus, Controller: r.status})
 	if err != nil {
 		return nil, report.Fill{}, err
