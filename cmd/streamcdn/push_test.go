@@ -206,9 +206,11 @@ func TestPushThenStopOrigin(t *testing.T) {
 		if rep.Ended != "complete" || rep.RebufferEvents != 0 || len(rep.Errors) != 0 || rep.Segments != 15 {
 			t.Errorf("edge %d: our player: ended %s, %d segments, %d stalls, errors %v", i, rep.Ended, rep.Segments, rep.RebufferEvents, rep.Errors)
 		}
-		v := testutil.DashCheckFor(t, mpd, players[i], 30)
-		if !v.OK || v.Stalls.Count != 0 || v.SecondsPlayed < 29 {
-			t.Errorf("edge %d: %s: ok %v, %d stalls, %.1f s played: %v", i, players[i], v.OK, v.Stalls.Count, v.SecondsPlayed, v.FailReasons)
+		// The whole 30 s title, to its end: up to 45 s of wall time, so
+		// that a slow start on a loaded machine still gets there.
+		v := testutil.DashCheckFor(t, mpd, players[i], 45)
+		if !v.OK || v.Stalls.Count != 0 || !v.Ended {
+			t.Errorf("edge %d: %s: ok %v, %d stalls, %.1f s played, ended %v: %v", i, players[i], v.OK, v.Stalls.Count, v.SecondsPlayed, v.Ended, v.FailReasons)
 		}
 		if n := e.upstreamRequests(t); n != 0 {
 			t.Errorf("edge %d asked its upstream %v times", i, n)

@@ -18,7 +18,9 @@ type Verdict struct {
 	FailReasons    []string `json:"failReasons"`
 	StartupSeconds float64  `json:"startupSeconds"`
 	SecondsPlayed  float64  `json:"secondsPlayed"`
-	Stalls         struct {
+	// Ended is whether the presentation played to its end.
+	Ended  bool `json:"ended"`
+	Stalls struct {
 		Count        int     `json:"count"`
 		TotalSeconds float64 `json:"totalSeconds"`
 	} `json:"stalls"`
