@@ -147,6 +147,20 @@ func NewPlan(t *Topology, cfg PlanConfig) (*Plan, error) {
 	if pl.ports == nil {
 		pl.ports = FreePort
 	}
+	if fixed := cfg.EdgePort; fixed > 0 {
+		// The clusters' port is taken on the edges' addresses: no other
+		// listener gets it.
+		free := pl.ports
+		pl.ports = func(ip string, udp bool) (int, error) {
+			for range 100 {
+				port, err := free(ip, udp)
+				if err != nil || port != fixed {
+					return port, err
+				}
+			}
+			return 0, fmt.Errorf("deploy: no free port on %s but %d", ip, fixed)
+		}
+	}
 	p := pl.p
 	p.EdgePort = cfg.EdgePort
 	if p.EdgePort == 0 {
