@@ -12,7 +12,6 @@ package steer
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -255,6 +254,7 @@ type Decision struct {
 	Location string `json:"location,omitempty"`
 	// RTTMs are the fresh RTTs the edges measured to the client's
 	// network; Utilisation the holders' load over capacity, when known.
+	// Only Explain fills them.
 	RTTMs       map[string]float64 `json:"rtt_ms,omitempty"`
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`
 }
@@ -288,9 +288,14 @@ func (s *Server) decideFresh(ctx context.Context, title string, client netip.Add
 // else distance; a loaded first edge sheds a share of clients to the
 // next (internal/policy).
 func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
+	d, _, err := s.decide(title, client, time.Now())
+	return d, err
+}
+
+// decide is Decide, with the RTTs the decision weighed.
+func (s *Server) decide(title string, client netip.Addr, now time.Time) (Decision, map[string]time.Duration, error) {
 	d := Decision{Title: title}
 	var sites []policy.Site
-	now := time.Now()
 	s.mu.Lock()
 	for _, e := range s.cfg.Edges {
 		st := s.state[e.Name]
@@ -299,29 +304,19 @@ func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 			up, load := st.healthy && !st.drained, st.load
 			sites = append(sites, policy.Site{Name: e.Name, Lat: e.Lat, Lon: e.Lon, Healthy: func() bool { return up },
 				Shed: func() float64 { return load.Shed(now) }})
-			if u := load.Utilisation(now); u > 0 {
-				if d.Utilisation == nil {
-					d.Utilisation = map[string]float64{}
-				}
-				d.Utilisation[e.Name] = u
-			}
 		}
 	}
 	s.mu.Unlock()
 	if len(sites) == 0 {
-		return d, errNoEdge
+		return d, nil, errNoEdge
 	}
 	pc := policy.Client{Addr: client, Locator: s.loc}
 	if rtts, prefix, ok := s.rtt.Lookup(client, now, s.cfg.RTTMaxAge); ok {
 		pc.RTTs, pc.RTTPrefix = rtts, prefix
-		d.RTTMs = map[string]float64{}
-		for name, rtt := range rtts {
-			d.RTTMs[name] = float64(rtt) / float64(time.Millisecond)
-		}
 	}
 	pd := policy.Choose(sites, pc)
 	if pd.Reason == policy.ReasonAllDown {
-		return d, errNoEdge
+		return d, pc.RTTs, errNoEdge
 	}
 	d.Reason, d.Ranking, d.Down = pd.Reason, pd.Ranking, pd.Down
 	if pd.Located {
@@ -333,7 +328,30 @@ func (s *Server) Decide(title string, client netip.Addr) (Decision, error) {
 			d.Pathways = append(d.Pathways, n)
 		}
 	}
-	return d, nil
+	return d, pc.RTTs, nil
+}
+
+// Explain is Decide with what the decision weighed: the fresh RTTs the
+// edges measured to the client's network, and the holders' utilisation.
+// Its error is Decide's; the explanation comes with it.
+func (s *Server) Explain(title string, client netip.Addr) (Decision, error) {
+	now := time.Now()
+	d, rtts, err := s.decide(title, client, now)
+	for name, rtt := range rtts {
+		if d.RTTMs == nil {
+			d.RTTMs = map[string]float64{}
+		}
+		d.RTTMs[name] = float64(rtt) / float64(time.Millisecond)
+	}
+	for _, name := range d.Holders {
+		if u := s.state[name].load.Utilisation(now); u > 0 { // the map never changes; Load locks itself
+			if d.Utilisation == nil {
+				d.Utilisation = map[string]float64{}
+			}
+			d.Utilisation[name] = u
+		}
+	}
+	return d, err
 }
 
 // ServeHTTP answers players: GET /TITLE/manifest.mpd, the title's MPD
@@ -551,7 +569,8 @@ func (s *Server) fetchMPD(ctx context.Context, base, title string) ([]byte, int,
 }
 
 // Admin serves GET /healthz; with the token, GET /explain?title=&client=
-// (the decision for a client, as the DNS's explain), POST
+// (the decision for a client, as the DNS's explain, and what it
+// weighed; no pathways when no healthy edge holds the title), POST
 // /drain?edge=&on=true|false (take an edge out of the rankings, or put it
 // back), and the edges' reports as the DNS takes them (internal/dnsapi):
 // POST /rtt, the RTTs they measured to their clients' networks, and POST
@@ -565,12 +584,10 @@ func (s *Server) Admin() http.Handler {
 			http.Error(w, "client: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		d, err := s.Decide(r.URL.Query().Get("title"), client)
-		w.Header().Set("Content-Type", "application/json")
-		if err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(d)
+		// The answer to the question is the decision, also when no
+		// healthy edge holds the title (its pathways are then empty).
+		d, _ := s.Explain(r.URL.Query().Get("title"), client)
+		httpx.WriteJSON(w, d)
 	})))
 	known := func(name string) bool { _, ok := s.state[name]; return ok } // the names never change
 	// A batch of reports is checked whole (dnsapi), then applied whole.

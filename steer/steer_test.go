@@ -459,6 +459,19 @@ func TestDecideByMeasurement(t *testing.T) {
 			if err != nil || !slices.Equal(d.Pathways, tc.want) || d.Reason != tc.reason {
 				t.Errorf("%+v, %v; want %v by %s", d, err, tc.want, tc.reason)
 			}
+			// Explain gives what the decision weighed: the holders' RTTs
+			// measured for the client's network, their utilisation.
+			e, err := s.Explain("sample", paris)
+			if err != nil || !slices.Equal(e.Pathways, tc.want) || d.RTTMs != nil || d.Utilisation != nil {
+				t.Errorf("explain %+v, %v; decide %+v", e, err, d)
+			}
+			_, rtt := tc.reports["/rtt"]
+			if measured := tc.name != "another network measured"; rtt && measured != (len(e.RTTMs) > 0) {
+				t.Errorf("explain's RTTs %v after %s", e.RTTMs, tc.reports["/rtt"])
+			}
+			if _, load := tc.reports["/load"]; load != (e.Utilisation["eu-west"] > 0) {
+				t.Errorf("explain's utilisation %v after %s", e.Utilisation, tc.reports["/load"])
+			}
 		})
 	}
 	s, err := New(Config{Origin: "http://127.0.0.1:1/", Edges: slices.Clone(edges), Token: token})

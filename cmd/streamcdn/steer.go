@@ -102,24 +102,9 @@ func runSteerExplain(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	u := strings.TrimSuffix(*admin, "/") + "/explain?title=" + url.QueryEscape(fs.Arg(0)) + "&client=" + url.QueryEscape(*client)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("steer explain: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		return fmt.Errorf("steer explain: %w", err)
-	}
-	defer res.Body.Close()
-	// A decision comes back as JSON, also when no healthy edge holds the
-	// title (503); anything else is the service refusing the question.
-	if res.Header.Get("Content-Type") != "application/json" {
-		return fmt.Errorf("steer explain: %w", httpx.StatusError(res))
-	}
 	var d steer.Decision
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&d); err != nil {
-		return fmt.Errorf("steer explain: %s: %w", res.Status, err)
+	if err := httpx.DoJSON(ctx, &http.Client{Timeout: 5 * time.Second}, http.MethodGet, u, token, nil, &d); err != nil {
+		return fmt.Errorf("steer explain: %w", err)
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
