@@ -83,7 +83,7 @@ func Play(ctx context.Context, cfg PlayConfig) ([]*Session, error) {
 	var routeMu sync.Mutex // serializes OnRoute
 	for pi, pop := range t.Players {
 		_, R := t.Region(pop.Region)
-		title := cmp.Or(pop.Title, t.Origin.Titles[0].Name)
+		title := t.TitleOf(pop)
 		var trace player.Trace
 		traceName := "access network"
 		if pop.Trace != "" {

@@ -176,6 +176,10 @@ type Health struct {
 	Up int `json:"up,omitempty"`
 }
 
+// TitleOf is the title population p watches: its own, else the
+// origin's first.
+func (t *Topology) TitleOf(p Players) string { return cmp.Or(p.Title, t.Origin.Titles[0].Name) }
+
 // Players is a population of players in one region.
 type Players struct {
 	Region string `json:"region"`

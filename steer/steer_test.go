@@ -392,7 +392,7 @@ func TestRealPlayersSurviveEdgeDeath(t *testing.T) {
 				eu.pub.Close()
 				eu.adm.Close()
 			}()
-			v := testutil.DashCheckArgs(t, w.srv.URL+"/sample/manifest.mpd", p, 20, "--lenient")
+			v := testutil.DashCheckWith(t, w.srv.URL+"/sample/manifest.mpd", p, testutil.DashCheckOptions{Seconds: 20, Lenient: true})
 			t.Logf("%s: ok %v, %d stalls (%.2f s), %.1f s played; segments from eu-west %d, from us-east %d (%d before eu-west died)",
 				p, v.OK, v.Stalls.Count, v.Stalls.TotalSeconds, v.SecondsPlayed, eu.segments.Load(), us.segments.Load(), max(0, atDeath.Load()-1))
 			if atDeath.Load() == 0 {

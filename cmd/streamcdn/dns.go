@@ -23,23 +23,6 @@ func runDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runGeoDB(args[1:], stderr)
 	}
 	fs := newFlagSet("dns", stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: streamcdn dns --config FILE [flags]
-       streamcdn dns explain --config FILE [--client IP | --ecs PREFIX] HOSTNAME
-                                   the cluster a client would get, and why (offline)
-       streamcdn dns geodb --csv FILE --out FILE
-                                   build a MaxMind-format city database from CSV
-
-An authoritative DNS server for the configured zones (UDP and TCP). The admin
-listener serves GET /metrics and GET /healthz without a token; with the bearer
-token (--token-file or $STREAMCDN_ADMIN_TOKEN): GET /explain?name=&client=,
-POST /rtt, POST /load and POST /drain?cluster=&on=true|false.
-
-`)
-		usages["dns"].writeExamples(stderr)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
 	config := fs.String("config", "", "The YAML or JSON configuration: zones, clusters, CDN hosts, geo database, health checks. Required. SIGHUP reloads it.")
 	addr := fs.String("listen", "127.0.0.1:5353", "The address to answer on, over UDP and TCP.")
 	admin := fs.String("admin", "127.0.0.1:9053", "The admin address: /metrics, /healthz; with the token /explain, /rtt, /load, /drain.")

@@ -192,7 +192,7 @@ func TestRealPlayersOverHTTPS(t *testing.T) {
 	caPEM := ca.WritePEM(t, dir)
 	for _, p := range []string{"dashjs", "shaka"} {
 		t.Run(p, func(t *testing.T) {
-			v := testutil.DashCheckTrusting(t, mpd, p, 12, caPEM)
+			v := testutil.DashCheckWith(t, mpd, p, testutil.DashCheckOptions{CAPEM: caPEM})
 			if !v.OK || v.Stalls.Count != 0 {
 				t.Errorf("%s over HTTPS: ok %v, %d stalls: %v", p, v.OK, v.Stalls.Count, v.FailReasons)
 			}

@@ -23,21 +23,6 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runSteerExplain(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlagSet("steer", stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: streamcdn steer --config FILE [flags]
-       streamcdn steer explain [--admin URL] [--client IP] [--token-file FILE] TITLE
-                                   where a running service sends a client of TITLE, and why
-
-The steering service (the Netflix flow): it reads every edge's health and
-holdings each second and answers players with MPEG-DASH Content Steering:
-GET /TITLE/manifest.mpd (the title's MPD, one BaseURL per edge that holds
-it, best first for the client) and GET /dcsm/TITLE (the steering manifest).
-
-`)
-		usages["steer"].writeExamples(stderr)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
 	config := fs.String("config", "", "The YAML or JSON configuration: origin (base URL), edges (name, url, admin, lat, lon), pathways. Required.")
 	addr := fs.String("listen", "127.0.0.1:8070", "The address players ask: GET /TITLE/manifest.mpd and /dcsm/TITLE.")
 	admin := fs.String("admin", "127.0.0.1:9070", "The address of /metrics, /healthz; with the token /explain?title=&client=, POST /drain?edge=&on=, and the edges' POST /rtt and /load.")

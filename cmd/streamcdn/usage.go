@@ -57,11 +57,25 @@ var usages = map[string]usage{
 		[]string{"streamcdn deploy up -f deploy/examples/three-region.yaml --dir /tmp/cdn",
 			"streamcdn deploy play --dir /tmp/cdn --speed 4",
 			"streamcdn deploy render -f deploy/examples/world.yaml --target kubernetes --out k8s/"}},
-	"dns": {"streamcdn dns --config FILE [flags]", "", // its own text, with its subcommands
+	"dns": {`streamcdn dns --config FILE [flags]
+       streamcdn dns explain --config FILE [--client IP | --ecs PREFIX] HOSTNAME
+                                   the cluster a client would get, and why (offline)
+       streamcdn dns geodb --csv FILE --out FILE
+                                   build a MaxMind-format city database from CSV`,
+		`An authoritative DNS server for the configured zones (UDP and TCP). The admin
+listener serves GET /metrics and GET /healthz without a token; with the bearer
+token (--token-file or $STREAMCDN_ADMIN_TOKEN): GET /explain?name=&client=,
+POST /rtt, POST /load and POST /drain?cluster=&on=true|false.`,
 		[]string{"streamcdn dns --config cdndns/examples/kingcdn.yaml --listen 127.0.0.1:5353",
 			"dig @127.0.0.1 -p 5353 video.netcinema.com",
 			"streamcdn dns explain --config cdndns/examples/kingcdn.yaml --ecs 203.0.113.0/24 a1105.kingcdn.com"}},
-	"steer": {"streamcdn steer --config FILE [flags]", "", // its own text, with its subcommand
+	"steer": {`streamcdn steer --config FILE [flags]
+       streamcdn steer explain [--admin URL] [--client IP] [--token-file FILE] TITLE
+                                   where a running service sends a client of TITLE, and why`,
+		`The steering service (the Netflix flow): it reads every edge's health and
+holdings each second and answers players with MPEG-DASH Content Steering:
+GET /TITLE/manifest.mpd (the title's MPD, one BaseURL per edge that holds
+it, best first for the client) and GET /dcsm/TITLE (the steering manifest).`,
 		[]string{"streamcdn steer --config steer.yaml --geo-db cdndns/examples/demo-geo.mmdb",
 			"curl http://127.0.0.1:8070/sample/manifest.mpd",
 			"streamcdn steer explain --client 127.0.2.100 sample"}},

@@ -142,7 +142,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 		defer func() {
-			os.RemoveAll(dir)
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintf(r.cfg.Out, "could not remove %s: %v\n", dir, err)
+				return
+			}
 			fmt.Fprintf(r.cfg.Out, "removed %s (the deployments' titles, caches and logs)\n", dir)
 		}()
 		r.cfg.Dir = dir
@@ -319,7 +322,7 @@ func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
 	case edge.ModeHybrid:
 		fill = []string{mostWatched(t)}
 		for _, p := range t.Players {
-			if title := cmp.Or(p.Title, t.Origin.Titles[0].Name); p.Flow == "steer" && !slices.Contains(fill, title) {
+			if title := t.TitleOf(p); p.Flow == "steer" && !slices.Contains(fill, title) {
 				fill = append(fill, title)
 			}
 		}
@@ -340,7 +343,7 @@ func ForMode(t *deploy.Topology, m string) (*deploy.Topology, error) {
 func mostWatched(t *deploy.Topology) string {
 	count := map[string]int{}
 	for _, p := range t.Players {
-		count[cmp.Or(p.Title, t.Origin.Titles[0].Name)] += p.Count
+		count[t.TitleOf(p)] += p.Count
 	}
 	best := t.Origin.Titles[0].Name
 	for _, ti := range t.Origin.Titles {
@@ -371,10 +374,11 @@ func PrintDeployment(w io.Writer, st *deploy.State, plan *deploy.Plan) {
 	host, port, _ := net.SplitHostPort(plan.DNS)
 	fmt.Fprintf(w, "dns:   dig @%s -p %s -b 127.0.2.100 %s\n", host, port, strings.TrimSuffix(plan.Topology.DNS.Video, "."))
 	if plan.Steer != "" {
-		title := plan.Topology.Origin.Titles[0].Name
-		for _, p := range plan.Topology.Players {
+		t := plan.Topology
+		title := t.Origin.Titles[0].Name
+		for _, p := range t.Players {
 			if p.Flow == "steer" {
-				title = cmp.Or(p.Title, title)
+				title = t.TitleOf(p)
 				break
 			}
 		}

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -36,28 +37,31 @@ type Verdict struct {
 // Chromium skips the test, or fails it in CI.
 func DashCheck(t *testing.T, mpdURL, player string) Verdict {
 	t.Helper()
-	return DashCheckFor(t, mpdURL, player, 12)
+	return DashCheckWith(t, mpdURL, player, DashCheckOptions{})
 }
 
 // DashCheckFor is DashCheck playing for the given seconds.
 func DashCheckFor(t *testing.T, mpdURL, player string, seconds int) Verdict {
 	t.Helper()
-	return DashCheckArgs(t, mpdURL, player, seconds)
+	return DashCheckWith(t, mpdURL, player, DashCheckOptions{Seconds: seconds})
 }
 
-// DashCheckArgs is DashCheckFor with more of dash-check's options, such
-// as --lenient (only fatal player errors fail the run: a test that kills
-// a server mid-play expects failed requests).
-func DashCheckArgs(t *testing.T, mpdURL, player string, seconds int, args ...string) Verdict {
-	t.Helper()
-	return DashCheckTrusting(t, mpdURL, player, seconds, "", args...)
+// DashCheckOptions are the less common ways to run dash-check.
+type DashCheckOptions struct {
+	// Seconds to play; if zero, 12.
+	Seconds int
+	// Lenient fails the run only on fatal player errors: a test that
+	// kills a server mid-play expects failed requests.
+	Lenient bool
+	// CAPEM, when set, is a CA certificate file Chromium trusts, as a
+	// user who installed it would: in an NSS database (certutil,
+	// Debian's libnss3-tools) under a home directory of the test's own,
+	// which Chromium reads.
+	CAPEM string
 }
 
-// DashCheckTrusting is DashCheckArgs with Chromium trusting the CA
-// certificate in caPEM (when not ""), as a user who installed it would:
-// in an NSS database (certutil, Debian's libnss3-tools) under a home
-// directory of the test's own, which Chromium reads.
-func DashCheckTrusting(t *testing.T, mpdURL, player string, seconds int, caPEM string, args ...string) Verdict {
+// DashCheckWith is DashCheck with options.
+func DashCheckWith(t *testing.T, mpdURL, player string, o DashCheckOptions) Verdict {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real players are skipped in -short mode")
@@ -70,10 +74,12 @@ func DashCheckTrusting(t *testing.T, mpdURL, player string, seconds int, caPEM s
 	RequireTool(t, "chromium")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", strconv.Itoa(seconds), "--port", "0")
-	cmd.Args = append(cmd.Args, args...)
-	if caPEM != "" {
-		cmd.Env = append(os.Environ(), "HOME="+trustingHome(t, caPEM))
+	cmd := exec.CommandContext(ctx, node, script, "--mpd", mpdURL, "--player", player, "--seconds", strconv.Itoa(cmp.Or(o.Seconds, 12)), "--port", "0")
+	if o.Lenient {
+		cmd.Args = append(cmd.Args, "--lenient")
+	}
+	if o.CAPEM != "" {
+		cmd.Env = append(os.Environ(), "HOME="+trustingHome(t, o.CAPEM))
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
