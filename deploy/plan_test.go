@@ -244,3 +244,33 @@ func TestPlanConfigFiles(t *testing.T) {
 		t.Errorf("%d edge, shield and origin components, want 5", n)
 	}
 }
+
+// TestPlanFixedEdgePort: with the clusters on a fixed port, no other
+// listener is given that port, even when the port picker offers it.
+func TestPlanFixedEdgePort(t *testing.T) {
+	top, err := Load(examples.ThreeRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, offer := 20000, false
+	ports := func(string, bool) (int, error) { // every other port offered is the clusters'
+		offer = !offer
+		if offer {
+			return 8080, nil
+		}
+		next++
+		return next, nil
+	}
+	p, err := NewPlan(top, PlanConfig{Dir: t.TempDir(), EdgePort: 8080, Ports: ports, Controller: "127.0.0.1:9999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Components {
+		if strings.HasSuffix(c.Admin, ":8080") || c.Kind != KindEdge && strings.HasSuffix(c.Listen, ":8080") {
+			t.Errorf("%s: listen %s, admin %s: the clusters' port given to another listener", c.Name, c.Listen, c.Admin)
+		}
+	}
+	if strings.HasSuffix(p.DNS, ":8080") || strings.HasSuffix(p.DNSAdmin, ":8080") || strings.HasSuffix(p.Steer, ":8080") {
+		t.Errorf("DNS %s, admin %s, steering %s: the clusters' port given to another listener", p.DNS, p.DNSAdmin, p.Steer)
+	}
+}

@@ -63,6 +63,9 @@ func TestBadTopologies(t *testing.T) {
 		"bad-ttl.yaml":          "dns.ttl",
 		"repeated-title.yaml":   `origin.titles[1].name: "sample" repeated`,
 		"event-push-title.yaml": "events[0].title",
+		"steering-ttl.yaml":     "steering.ttl: 500ms: want at least 1s",
+		"steering-ip.yaml":      "steering.public_ipv4",
+		"steering-region.yaml":  `steering.region: "mars" is not a region`,
 	}
 	files, err := filepath.Glob("testdata/bad/*.yaml")
 	if err != nil {

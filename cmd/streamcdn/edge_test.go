@@ -74,7 +74,7 @@ func TestEdgeReportsToDNS(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range ex.Clusters {
-			if c.Name == "ap-south" && c.RTTMs != nil && c.Utilisation > 0 && steerReports(t, steerReg) == 2 {
+			if c.Name == "ap-south" && c.RTTMs != nil && c.Utilisation > 0 && len(steerReports(t, steerReg)) == 2 {
 				if ex.Decision.Cluster != "ap-south" || ex.Decision.Reason != "rtt" {
 					t.Errorf("with ap-south's measured RTT: %+v", ex.Decision)
 				}
@@ -83,31 +83,70 @@ func TestEdgeReportsToDNS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("the DNS or the steering service (%d kinds) never got the edge's RTT and load reports", steerReports(t, steerReg))
+	t.Fatalf("the DNS or the steering service (%v) never got the edge's RTT and load reports", steerReports(t, steerReg))
 }
 
-// steerReports is how many kinds of report (rtt, load) the steering
-// service has applied.
-func steerReports(t *testing.T, reg prometheus.Gatherer) int {
+// steerReports is the report batches the steering service applied, by
+// kind (rtt, load).
+func steerReports(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n := map[string]float64{}
 	for _, mf := range mfs {
 		if mf.GetName() != "streamcdn_steer_edge_reports_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == "ok" && m.GetCounter().GetValue() > 0 {
-					n++
-				}
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["result"] == "ok" {
+				n[labels["kind"]] += m.GetCounter().GetValue()
 			}
 		}
 	}
 	return n
+}
+
+// TestEdgeReportsLoadOnly: "streamcdn edge --no-report-rtt", as deploy
+// runs edges behind its WAN proxies, reports its load to the steering
+// service and no client RTT.
+func TestEdgeReportsLoadOnly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st, err := steer.New(steer.Config{Origin: "http://127.0.0.1:1/", Token: "secret", Registry: reg,
+		Edges: []steer.Edge{{Name: "eu-west", URL: "http://127.0.2.1/", Admin: "http://127.0.2.1:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := httptest.NewServer(st.Admin())
+	defer admin.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment")
+	}))
+	defer up.Close()
+	t.Setenv("STREAMCDN_ADMIN_TOKEN", "secret")
+	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--steer-admin", admin.URL, "--cluster", "eu-west", "--no-report-rtt", "--report-interval", "50ms", "--log-level", "info")
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("edge serving"))[1]
+	for range 100 { // bounded: 100 × 50 ms
+		if res, err := http.Get("http://" + addr + "/seg.m4s"); err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		if n := steerReports(t, reg); n["load"] >= 3 {
+			if n["rtt"] != 0 {
+				t.Errorf("%v RTT reports from an edge told not to send them", n["rtt"])
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the steering service got %v", steerReports(t, reg))
 }
 
 // TestEdgeHTTPS: "streamcdn edge --tls-cert --tls-key" serves HTTPS with

@@ -192,10 +192,16 @@ func TestDelegation(t *testing.T) {
 	top.Regions[1].Edge.PublicIPv4 = "203.0.113.80"
 	d := Delegation(top)
 	for _, want := range []string{"kingcdn.com.\tNS\tns2.kingcdn.com.", "ns2.kingcdn.com.\tA\t203.0.113.53", "netcinema.com.\tNS\tns1.netcinema.com.",
-		"Regions us-east, ap-south have no public_ipv4"} {
+		"Regions us-east, ap-south have no public_ipv4",
+		// The steering service, at a documentation address until set.
+		"http://203.0.113.1/TITLE/manifest.mpd from streamcdn-us-east: a documentation address; reserve a static IP and set steering.public_ipv4"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("delegation lacks %q:\n%s", want, d)
 		}
+	}
+	top.Steering.PublicIPv4 = "198.51.100.70"
+	if d := Delegation(top); !strings.Contains(d, "http://198.51.100.70/TITLE/manifest.mpd from streamcdn-us-east.") || strings.Contains(d, "steering.public_ipv4") {
+		t.Errorf("delegation with the steering service's address:\n%s", d)
 	}
 }
 

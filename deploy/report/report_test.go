@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,51 @@ func TestFillOf(t *testing.T) {
 		Startup: 4 * time.Second / 3, Stalls: 2, Rebuffer: 500 * time.Millisecond}
 	if got := FillOf("push", r); got != want {
 		t.Errorf("FillOf = %+v, want %+v", got, want)
+	}
+}
+
+// TestFailovers: for a failure, each flow's players that were on the
+// failed cluster, and how long each took to fetch from another; players
+// elsewhere, or that started after it, do not count.
+func TestFailovers(t *testing.T) {
+	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	run := Run{Start: start, Events: []Event{{At: 3 * time.Second, Action: "fail", Region: "eu-west"}, {At: 7 * time.Second, Action: "restore", Region: "eu-west"}},
+		Routes: []deploy.Route{
+			{At: at(0.1), Population: 0, Player: 0, Flow: "dns", Cluster: "eu-west"},
+			{At: at(0.2), Population: 0, Player: 1, Flow: "dns", Cluster: "eu-west"},
+			{At: at(0.3), Population: 1, Player: 0, Flow: "steer", Cluster: "eu-west"},
+			{At: at(0.4), Population: 2, Player: 0, Flow: "dns", Cluster: "us-east"}, // elsewhere
+			{At: at(3.7), Population: 1, Player: 0, Flow: "steer", Cluster: "us-east"},
+			{At: at(4.5), Population: 0, Player: 1, Flow: "dns", Cluster: "us-east"},
+			{At: at(4.8), Population: 0, Player: 0, Flow: "dns", Cluster: "us-east"},
+			{At: at(5.0), Population: 3, Player: 0, Flow: "dns", Cluster: "us-east"}, // started after
+			{At: at(8.0), Population: 0, Player: 0, Flow: "dns", Cluster: "eu-west"}, // back, then away again: counted once
+			{At: at(9.0), Population: 0, Player: 0, Flow: "dns", Cluster: "us-east"},
+		}}
+	got := Failovers(run)
+	want := []Failover{
+		{Region: "eu-west", At: 3 * time.Second, Flow: "dns", Players: 2, Moved: []time.Duration{1500 * time.Millisecond, 1800 * time.Millisecond}},
+		{Region: "eu-west", At: 3 * time.Second, Flow: "steer", Players: 1, Moved: []time.Duration{700 * time.Millisecond}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Failovers = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Region != w.Region || g.At != w.At || g.Flow != w.Flow || g.Players != w.Players || !slices.Equal(g.Moved, w.Moved) {
+			t.Errorf("Failovers[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	if got[0].Median() != 1800*time.Millisecond || (Failover{}).Median() != 0 {
+		t.Errorf("medians %s, %s", got[0].Median(), Failover{}.Median())
+	}
+	var b strings.Builder
+	writeFailovers(&b, run)
+	for _, line := range []string{"eu-west's cluster failed at 3.00 s:", "KingCDN flow (DNS)       2 of 2 players moved in 1.80 s (median; 1.50-1.80 s)",
+		"Netflix flow (steering)  1 of 1 players moved in 0.70 s"} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("failover text lacks %q:\n%s", line, b.String())
+		}
 	}
 }
