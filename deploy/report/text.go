@@ -225,13 +225,12 @@ func FillOf(mode string, r Run) Fill {
 	for _, c := range r.Snapshot.Regions {
 		f.ClientRequests += c.Requests
 	}
+	var all flowStats
 	for _, s := range r.Sessions {
-		if s.Report != nil {
-			f.Startup += time.Duration(s.Report.StartupS * float64(time.Second) / float64(len(r.Sessions)))
-			f.Stalls += s.Report.RebufferEvents
-			f.Rebuffer += time.Duration(s.Report.RebufferS * float64(time.Second))
-		}
+		all.add(s)
 	}
+	f.Startup = time.Duration(all.mean(all.startup) * float64(time.Second))
+	f.Stalls, f.Rebuffer = all.stalls, time.Duration(all.rebuffer*float64(time.Second))
 	return f
 }
 
