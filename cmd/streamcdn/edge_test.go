@@ -40,14 +40,7 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	}
 	dnsAdmin := httptest.NewServer(d.Admin())
 	defer dnsAdmin.Close()
-	steerReg := prometheus.NewRegistry()
-	st, err := steer.New(steer.Config{Origin: "http://127.0.0.1:1/", Token: "dns-secret", Registry: steerReg,
-		Edges: []steer.Edge{{Name: "ap-south", URL: "http://127.0.3.1/", Admin: "http://127.0.3.1:1"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	steerAdmin := httptest.NewServer(st.Admin())
-	defer steerAdmin.Close()
+	steerAdmin, steerReg := steerReceiver(t, "dns-secret", "ap-south")
 	// 100 kB without Content-Length: a chunked fill, whose stored header
 	// once raced with the request streaming it.
 	body := strings.Repeat("x", 100_000)
@@ -86,6 +79,21 @@ func TestEdgeReportsToDNS(t *testing.T) {
 	t.Fatalf("the DNS or the steering service (%v) never got the edge's RTT and load reports", steerReports(t, steerReg))
 }
 
+// steerReceiver is a real steering service's admin API, taking reports
+// for one edge with token, and its metrics.
+func steerReceiver(t *testing.T, token, edge string) (*httptest.Server, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	st, err := steer.New(steer.Config{Origin: "http://127.0.0.1:1/", Token: token, Registry: reg,
+		Edges: []steer.Edge{{Name: edge, URL: "http://127.0.9.1/", Admin: "http://127.0.9.1:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := httptest.NewServer(st.Admin())
+	t.Cleanup(admin.Close)
+	return admin, reg
+}
+
 // steerReports is the report batches the steering service applied, by
 // kind (rtt, load).
 func steerReports(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
@@ -116,14 +124,7 @@ func steerReports(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 // runs edges behind its WAN proxies, reports its load to the steering
 // service and no client RTT.
 func TestEdgeReportsLoadOnly(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	st, err := steer.New(steer.Config{Origin: "http://127.0.0.1:1/", Token: "secret", Registry: reg,
-		Edges: []steer.Edge{{Name: "eu-west", URL: "http://127.0.2.1/", Admin: "http://127.0.2.1:1"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := httptest.NewServer(st.Admin())
-	defer admin.Close()
+	admin, reg := steerReceiver(t, "secret", "eu-west")
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "segment")
