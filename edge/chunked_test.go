@@ -26,8 +26,7 @@ func TestChunkedFillHeaderNotShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	es := httptest.NewServer(s)
-	defer es.Close()
+	es := newFront(t, s, s.ConnContext)
 	for i := range 50 {
 		res, err := http.Get(fmt.Sprintf("%s/seg-%d.m4s", es.URL, i))
 		if err != nil {

@@ -1,7 +1,10 @@
 package edge
 
 import (
+	"context"
+	"github.com/streamcdn/streamcdn/internal/h1"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -51,7 +54,7 @@ func newUpstream(t *testing.T, c *clock, h http.HandlerFunc) *upstream {
 }
 
 // newEdge starts an edge in front of up on loopback.
-func newEdge(t *testing.T, up string, c *clock, mutate ...func(*Config)) (*Server, *httptest.Server) {
+func newEdge(t *testing.T, up string, c *clock, mutate ...func(*Config)) (*Server, *front) {
 	t.Helper()
 	cfg := Config{Upstream: up, Name: "edge-test", AdminToken: "secret"}
 	if c != nil {
@@ -64,10 +67,33 @@ func newEdge(t *testing.T, up string, c *clock, mutate ...func(*Config)) (*Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
+	ts := newFront(t, s, s.ConnContext)
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	return s, ts
 }
+
+// front is an edge's public listener as the edge command serves it:
+// internal/h1 on 127.0.0.1, port 0.
+type front struct {
+	URL string
+	srv *h1.Server
+}
+
+func newFront(t testing.TB, h http.Handler, connContext func(context.Context, net.Conn) context.Context) *front {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := h1.New(h1.Config{Handler: h, ConnContext: connContext})
+	go func() { _ = srv.Serve(ln) }()
+	f := &front{URL: "http://" + ln.Addr().String(), srv: srv}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Close closes the listener and every connection.
+func (f *front) Close() { _ = f.srv.Close() }
 
 type reply struct {
 	status int
@@ -98,7 +124,10 @@ func get(t *testing.T, method, url string, h ...string) reply {
 	return reply{res.StatusCode, res.Header, string(b)}
 }
 
-func newTestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+func newTestServer(t testing.TB, h http.Handler) *front {
+	t.Helper()
+	return newFront(t, h, nil)
+}
 
 // waitIdle waits (boundedly) until no fill is in flight, so that a test
 // that moves a fake clock between requests does not see a request join

@@ -28,9 +28,10 @@ import (
 // pushEdge is an edge with a pinned area, its public and admin servers.
 type pushEdge struct {
 	*Server
-	pub, admin *httptest.Server
-	dir        string
-	reg        *prometheus.Registry
+	pub   *front
+	admin *httptest.Server
+	dir   string
+	reg   *prometheus.Registry
 }
 
 func newPushEdge(t *testing.T, up string, mutate ...func(*Config)) *pushEdge {
@@ -45,7 +46,7 @@ func newPushEdge(t *testing.T, up string, mutate ...func(*Config)) *pushEdge {
 		t.Fatal(err)
 	}
 	e.Server = s
-	e.pub = httptest.NewServer(s)
+	e.pub = newFront(t, s, s.ConnContext)
 	e.admin = httptest.NewServer(s.Admin())
 	t.Cleanup(func() { e.pub.Close(); e.admin.Close(); s.Close() })
 	return e

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Cache-hit benchmark: our edge, nginx proxy_cache, Varnish (malloc) and
 # Apache Traffic Server (RAM cache, read-while-writer) in front of the same
-# origin, a plain nginx static server as the reference, and the net/http
-# floor (scripts/httpfloor: the edge's response, from a map, with no cache
-# logic: what net/http and the Go runtime cost by themselves), all on
+# origin, a plain nginx static server as the reference, and the same edge
+# served by net/http's server (--http-server net) instead of internal/h1:
+# what the lean HTTP/1.1 server is worth), all on
 # loopback, warmed, then driven by wrk in the same run, interleaved:
 # requests/s and p99 latency for 1 MiB objects, 100 KiB objects and 64 KiB
 # ranges of 1 MiB objects (64 objects of each), at 1, 64 and 1,000
@@ -21,7 +21,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 go build -o "$work/streamcdn" ./cmd/streamcdn
-go build -o "$work/httpfloor" ./scripts/httpfloor
 
 mkdir -p "$work/titles/bench/1m" "$work/titles/bench/100k"
 for i in $(seq 0 63); do
@@ -29,11 +28,12 @@ for i in $(seq 0 63); do
   head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
 done
 
-O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 FLOOR=18906
+O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 EDGENET=18906
 conns=${CONNS:-1 64 1000}
 ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
+"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net & pids+=($!)
 
 mkdir -p "$work/nginx/cache" "$work/nginx/logs"
 cat > "$work/nginx/nginx.conf" <<NGINX
@@ -91,9 +91,7 @@ for _ in $(seq 150); do # ATS lays out its cache file first
   sleep 0.2
 done
 
-(cd "$work/titles" && find bench -type f | sed 's|^|/|') |
-  "$work/httpfloor" -upstream "http://127.0.0.1:$O" -listen "127.0.0.1:$FLOOR" & pids+=($!)
-for port in $STATIC $EDGE $NGX $VARN $ATS $FLOOR; do # every server must answer 200 before anything is measured
+for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # every server must answer 200 before anything is measured
   code=000
   for _ in $(seq 100); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
@@ -102,7 +100,7 @@ for port in $STATIC $EDGE $NGX $VARN $ATS $FLOOR; do # every server must answer 
   done
   [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
 done
-for port in $STATIC $EDGE $NGX $VARN $ATS; do # warm: every object twice
+for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # warm: every object twice
   for i in $(seq 0 63); do
     for kind in 1m 100k; do
       curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
@@ -133,10 +131,12 @@ run() { # name port object conns
   l=$(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; printf "%.2f", v}' <<<"$out")
   rps[$1,$3,$4]=$r p99[$1,$3,$4]=$l
 }
-names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats net/http-floor)
-ports=($STATIC $EDGE $NGX $VARN $ATS $FLOOR)
-peers=(nginx-proxy_cache varnish ats net/http-floor)
+names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats edge-on-net/http)
+ports=($STATIC $EDGE $NGX $VARN $ATS $EDGENET)
+peers=(nginx-proxy_cache varnish ats edge-on-net/http)
+third=(nginx-proxy_cache varnish ats) # the goal's peers
 declare -A ratios # per peer, object and conns: the rounds' ratios
+declare -A vsbest p99best # per object and conns: ours / the best of the three, requests/s and p99
 for round in $(seq "$rounds"); do
   echo "round $round"
   printf '  %-11s %5s %10s %9s   %s\n' object conns "ours r/s" "p99 ms" "ratio to each peer (their p99 ms)"
@@ -150,6 +150,13 @@ for round in $(seq "$rounds"); do
         line+=$(printf '%s %.2fx (%s)  ' "$p" "$r" "${p99[$p,$obj,$c]}")
       done
       printf '  %-11s %5s %10.0f %9s   %s\n' "$obj" "$c" "${rps[streamcdn-edge,$obj,$c]}" "${p99[streamcdn-edge,$obj,$c]}" "$line"
+      best=0 bestp99=""
+      for p in "${third[@]}"; do
+        if (($(echo "${rps[$p,$obj,$c]} > $best" | bc -l))); then best=${rps[$p,$obj,$c]}; fi
+        if [ -z "$bestp99" ] || (($(echo "${p99[$p,$obj,$c]} < $bestp99" | bc -l))); then bestp99=${p99[$p,$obj,$c]}; fi
+      done
+      vsbest[$obj,$c]+="$(echo "${rps[streamcdn-edge,$obj,$c]} / $best" | bc -l) "
+      p99best[$obj,$c]+="$(echo "${p99[streamcdn-edge,$obj,$c]} / $bestp99" | bc -l) "
     done
   done
 done
@@ -157,12 +164,15 @@ done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
 echo "median of $rounds rounds, ours / peer (requests/s):"
-printf '  %-11s %5s' object conns; for p in "${peers[@]}"; do printf ' %18s' "$p"; done; echo
+printf '  %-11s %5s' object conns; for p in "${peers[@]}"; do printf ' %18s' "$p"; done; printf ' %12s %12s  %s\n' "vs best r/s" "vs best p99" goal
 for c in $conns; do
   for obj in 1MiB 100KiB range64KiB; do
     printf '  %-11s %5s' "$obj" "$c"
     for p in "${peers[@]}"; do printf ' %17.2fx' "$(median "${ratios[$p,$obj,$c]}")"; done
-    echo
+    vb=$(median "${vsbest[$obj,$c]}") pb=$(median "${p99best[$obj,$c]}")
+    goal=met; (($(echo "$vb < 1 || $pb > 1.25" | bc -l))) && goal="not met"
+    printf ' %11.2fx %11.2fx  %s\n' "$vb" "$pb" "$goal"
   done
 done
+echo "(goal: ahead of the best of nginx, Varnish and ATS in requests/s, with a p99 at most 1.25x the best p99)"
 echo "(wrk -t2 -cN, ${secs}s a run, $rounds interleaved rounds, 64 objects of each kind, all hits)"

@@ -27,7 +27,7 @@ const edgeMemOverhead = 24 << 20
 type edgeFlags struct {
 	upstream, addr, admin, disk, name, region, tokenFile, pinnedDir *string
 	mode, missRedirect, level, dnsAdmin, cluster, dnsTokenFile      *string
-	upstreamCA, config, steerAdmin                                  *string
+	upstreamCA, config, steerAdmin, httpServer                      *string
 	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
 	titleModes                                                      stringList
@@ -63,6 +63,7 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	f.sendTimeout = fs.Duration("send-timeout", 60*time.Second, "Drop a client that takes longer than this to accept 256 KiB of a response.")
 	f.front = addFrontFlags(fs)
 	f.upstreamCA = fs.String("upstream-ca", "", "A PEM file of the CA certificates that vouch for an https:// upstream. Empty: the system's.")
+	f.httpServer = fs.String("http-server", "h1", "What serves plain HTTP/1.1 on --listen: h1 (lean, one write per hit; h2c still by net/http) or net (net/http's server).")
 	f.staleDisconnected = fs.Duration("stale-if-disconnected", time.Hour, "Serve a stored response this long past its freshness when upstream cannot be reached, unless it says must-revalidate, no-cache or stale-if-error.")
 	f.config = configFlag(fs)
 	return f
@@ -80,6 +81,8 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 		return cfg, errors.New("edge: --cluster is required with --dns-admin or --steer-admin")
 	case *f.upstream == "":
 		return cfg, errors.New("edge: --upstream is required")
+	case *f.httpServer != "h1" && *f.httpServer != "net":
+		return cfg, fmt.Errorf("edge: --http-server %q: want h1 or net", *f.httpServer)
 	}
 	for _, tm := range f.titleModes {
 		title, m, ok := strings.Cut(tm, "=")
@@ -137,7 +140,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer srv.Close()
 	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
-		AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
+		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
 	if err != nil {
 		return err
 	}

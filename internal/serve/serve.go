@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/streamcdn/streamcdn/internal/accesslog"
 	"github.com/streamcdn/streamcdn/internal/certs"
+	"github.com/streamcdn/streamcdn/internal/h1"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -57,6 +58,10 @@ type Listener struct {
 	Handler     http.Handler
 	ConnContext func(context.Context, net.Conn) context.Context // optional
 	TLS         *tls.Config                                     // nil: plain HTTP
+	// H1 serves a plain listener's HTTP/1.x with internal/h1, leaner per
+	// request than net/http (for a cache's hits); connections that open
+	// with the HTTP/2 preface still go to net/http.
+	H1 bool
 }
 
 // Listen binds addr over TCP for h; name names it in errors and logs.
@@ -78,6 +83,13 @@ func Protocols() *http.Protocols {
 	return p
 }
 
+// server is what All runs on a listener: net/http's or internal/h1's.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
 // ShutdownGrace is how long a shutdown waits for requests in flight.
 const ShutdownGrace = 5 * time.Second
 
@@ -92,8 +104,13 @@ func All(ctx context.Context, log *slog.Logger, lns ...Listener) error {
 			// net/http's own messages (a client gone mid-handshake, an
 			// accept error) through the component's logger, at info.
 			ErrorLog: slog.NewLogLogger(log.With("listener", l.Name).Handler(), slog.LevelInfo)}
+		var hs server = srv
+		if l.H1 && l.TLS == nil {
+			hs = h1.New(h1.Config{Handler: l.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, IdleTimeout: srv.IdleTimeout,
+				ConnContext: l.ConnContext, H2C: srv, Log: log.With("listener", l.Name)})
+		}
 		g.Go(func() error {
-			serve := func() error { return srv.Serve(l.Ln) }
+			serve := func() error { return hs.Serve(l.Ln) }
 			if l.TLS != nil {
 				// A copy each: net/http adds "h2" to the server's config,
 				// and listeners share one.
@@ -110,11 +127,11 @@ func All(ctx context.Context, log *slog.Logger, lns ...Listener) error {
 			sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 			defer cancel()
 			log.Info("shutting down", "listener", l.Name)
-			if err := srv.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+			if err := hs.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
 				return err
 			}
 			log.Warn("connections still open after the grace period; closing them", "listener", l.Name, "grace", ShutdownGrace)
-			_ = srv.Close() // its only error is the listener's, closed by Shutdown already
+			_ = hs.Close() // its only error is the listener's, closed by Shutdown already
 			return nil
 		})
 	}
@@ -241,6 +258,7 @@ type Pair struct {
 	Admin       http.Handler // nil: a plain /healthz
 	Registry    *prometheus.Registry
 	TLS         *tls.Config // on both; nil: plain HTTP
+	H1          bool        // the public listener's Listener.H1
 }
 
 // Bind binds both listeners of p: the public one, then the admin one.
@@ -252,7 +270,7 @@ func Bind(p Pair) (pub, admin Listener, err error) {
 		pub.Ln.Close()
 		return pub, admin, err
 	}
-	pub.ConnContext = p.ConnContext
+	pub.ConnContext, pub.H1 = p.ConnContext, p.H1
 	pub.TLS, admin.TLS = p.TLS, p.TLS
 	return pub, admin, nil
 }

@@ -1,0 +1,341 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// h2Preface opens every HTTP/2 connection (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// maxDrain is how much of a request body the handler left unread is
+// read and dropped to keep the connection; more, and it is closed (as
+// net/http does).
+const maxDrain = 256 << 10
+
+// bufSize is the read buffer, and the size under which a response's
+// header and body bytes are gathered before one write.
+const bufSize = 4096
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	rwc    net.Conn
+	lr     limitReader
+	br     *bufio.Reader
+	remote string
+
+	wbuf []byte // header and small body bytes not yet written
+	werr error  // the first write error: the connection is done
+
+	rdl, wdl time.Time // the deadlines set on rwc
+
+	mu     sync.Mutex
+	active bool // a request is being read or served
+	closed bool
+}
+
+// limitReader is io.LimitedReader that can be re-armed per request.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// closeIfIdle closes the connection if it is waiting for a request.
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active && !c.closed {
+		c.closed = true
+		c.rwc.Close()
+	}
+}
+
+// setActive marks the connection as serving a request; false if the
+// server is shutting down and it should close instead.
+func (c *conn) setActive(active bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || (active && c.srv.isClosing()) {
+		return false
+	}
+	c.active = active
+	return true
+}
+
+func (c *conn) serve() {
+	handed := false
+	defer func() {
+		if !handed {
+			c.mu.Lock()
+			c.closed = true
+			c.mu.Unlock()
+			c.rwc.Close()
+		}
+		c.srv.forget(c)
+	}()
+	cfg := &c.srv.cfg
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, c.rwc.LocalAddr())
+	if cfg.ConnContext != nil {
+		if ctx = cfg.ConnContext(ctx, c.rwc); ctx == nil {
+			panic("h1: ConnContext returned nil")
+		}
+	}
+	c.remote = c.rwc.RemoteAddr().String()
+	c.lr.r = c.rwc
+	c.br = bufio.NewReaderSize(&c.lr, bufSize)
+	c.wbuf = make([]byte, 0, bufSize)
+	for first := true; ; first = false {
+		c.lr.n = int64(cfg.MaxHeaderBytes) + bufSize
+		c.setReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if _, err := c.br.Peek(1); err != nil || !c.setActive(true) {
+			return
+		}
+		if first && c.isH2C() {
+			if c.srv.h2 != nil {
+				handed = c.srv.h2.hand(handOver(c.rwc, c.br))
+			}
+			return
+		}
+		if !c.headerBuffered() {
+			// The rest of the header has not come with its first bytes:
+			// it must within ReadHeaderTimeout.
+			c.setReadDeadlineExactly(time.Now().Add(cfg.ReadHeaderTimeout))
+		}
+		req, err := http.ReadRequest(c.br)
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		c.lr.n = math.MaxInt64
+		if req.ContentLength != 0 {
+			c.setReadDeadlineExactly(time.Time{}) // a body takes as long as it takes
+		}
+		if code, why := check(req); code != 0 {
+			c.reply(code, why)
+			return
+		}
+		if !c.serveRequest(ctx, req) || !c.setActive(false) {
+			return
+		}
+	}
+}
+
+// Deadlines are moved only when they change by a second or more: each
+// change is a runtime timer update, and on a hit that is most of what a
+// connection costs beyond its syscalls. The timeouts they enforce are
+// seconds long.
+const deadlineSlack = time.Second
+
+// setReadDeadline sets the read deadline to t, or leaves one within
+// deadlineSlack before it.
+func (c *conn) setReadDeadline(t time.Time) {
+	if !c.rdl.IsZero() && !t.Before(c.rdl) && t.Sub(c.rdl) < deadlineSlack {
+		return
+	}
+	c.setReadDeadlineExactly(t)
+}
+
+func (c *conn) setReadDeadlineExactly(t time.Time) {
+	c.rdl = t
+	_ = c.rwc.SetReadDeadline(t)
+}
+
+// setWriteDeadline is setReadDeadline for writes.
+func (c *conn) setWriteDeadline(t time.Time) error {
+	if !c.wdl.IsZero() && !t.Before(c.wdl) && t.Sub(c.wdl) < deadlineSlack {
+		return nil
+	}
+	c.wdl = t
+	return c.rwc.SetWriteDeadline(t)
+}
+
+// headerBuffered reports whether a whole request header is in the read
+// buffer already.
+func (c *conn) headerBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
+// isH2C reports whether the connection opens with the HTTP/2 preface.
+// No HTTP/1 request is a prefix of it, so the wait for more bytes than
+// are buffered ends.
+func (c *conn) isH2C() bool {
+	b, _ := c.br.Peek(min(c.br.Buffered(), len(h2Preface)))
+	if !bytes.HasPrefix([]byte(h2Preface), b) {
+		return false
+	}
+	b, err := c.br.Peek(len(h2Preface))
+	return err == nil && string(b) == h2Preface
+}
+
+// refuse answers a request that could not be read: 431 for a header
+// over the limit, 400 for one that is not HTTP/1, nothing when the
+// client went away or was too slow.
+func (c *conn) refuse(err error) {
+	var ne net.Error
+	switch {
+	case c.lr.n <= 0:
+		c.reply(http.StatusRequestHeaderFieldsTooLarge, "")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.As(err, &ne) && ne.Timeout():
+	default:
+		c.reply(http.StatusBadRequest, "")
+	}
+}
+
+// check refuses what net/http's server refuses after parsing.
+func check(r *http.Request) (int, string) {
+	if r.ProtoMajor != 1 {
+		return http.StatusHTTPVersionNotSupported, "unsupported protocol version"
+	}
+	// http.ReadRequest has moved Host out of the header, keeping the
+	// first of several.
+	if r.ProtoAtLeast(1, 1) && r.Host == "" {
+		return http.StatusBadRequest, "missing required Host header"
+	}
+	if !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest, "malformed Host header"
+	}
+	for k, vs := range r.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return http.StatusBadRequest, "invalid header name"
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return http.StatusBadRequest, "invalid header value"
+			}
+		}
+	}
+	return 0, ""
+}
+
+// reply answers a request it refuses, as net/http does: a plain-text
+// "code text: detail", then the connection is closed.
+func (c *conn) reply(code int, detail string) {
+	_ = c.setWriteDeadline(time.Now().Add(time.Second))
+	body := strconv.Itoa(code) + " " + http.StatusText(code)
+	if detail != "" {
+		body += ": " + detail
+	}
+	ct := "Content-Type: text/plain; charset=utf-8\r\n"
+	if code == http.StatusExpectationFailed {
+		body, ct = "", ""
+	}
+	_, _ = io.WriteString(c.rwc, "HTTP/1.1 "+strconv.Itoa(code)+" "+http.StatusText(code)+"\r\n"+ct+
+		"Connection: close\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+}
+
+// serveRequest runs the handler for req and finishes its response; it
+// reports whether the connection may carry another request.
+func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req = req.WithContext(ctx)
+	req.RemoteAddr = c.remote
+	w := &response{c: c, req: req, header: make(http.Header, 8), cl: -1,
+		closeAfter: req.Close, head: req.Method == http.MethodHead}
+	if req.Body == nil {
+		req.Body = http.NoBody
+	}
+	body := req.Body
+	if ex := req.Header.Get("Expect"); ex != "" {
+		if !req.ProtoAtLeast(1, 1) || !httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
+			c.reply(http.StatusExpectationFailed, "")
+			return false
+		}
+		if req.ContentLength != 0 {
+			req.Body = &expectContinue{r: body, w: w}
+		}
+	}
+	if !c.run(w, req) {
+		return false
+	}
+	w.finish()
+	if c.werr != nil || w.closeAfter {
+		return false
+	}
+	// Whatever of the body the handler left is read and dropped, if it
+	// is small, so that the next request can be read.
+	n, err := io.CopyN(io.Discard, body, maxDrain+1)
+	return n <= maxDrain && errors.Is(err, io.EOF)
+}
+
+// run calls the handler; false if it panicked (http.ErrAbortHandler
+// aborts the response on purpose; anything else is logged).
+func (c *conn) run(w *response, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.cfg.Log.Error("handler panicked", "remote", c.remote, "path", req.URL.Path, "panic", v, "stack", string(buf))
+			}
+		}
+	}()
+	c.srv.cfg.Handler.ServeHTTP(w, req)
+	return true
+}
+
+// write sends b after what is buffered, in one writev.
+func (c *conn) write(b ...[]byte) {
+	if c.werr != nil {
+		return
+	}
+	bufs := make(net.Buffers, 0, 1+len(b))
+	if len(c.wbuf) > 0 {
+		bufs = append(bufs, c.wbuf)
+	}
+	for _, p := range b {
+		if len(p) > 0 {
+			bufs = append(bufs, p)
+		}
+	}
+	if len(bufs) > 0 {
+		_, c.werr = bufs.WriteTo(c.rwc)
+	}
+	c.wbuf = c.wbuf[:0]
+}
+
+// expectContinue sends 100 Continue before the first read of the body.
+type expectContinue struct {
+	r    io.ReadCloser
+	w    *response
+	sent bool
+}
+
+func (e *expectContinue) Read(p []byte) (int, error) {
+	if !e.sent {
+		e.sent = true
+		if !e.w.committed {
+			e.w.c.write([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
+		}
+	}
+	return e.r.Read(p)
+}
+
+func (e *expectContinue) Close() error { return e.r.Close() }

@@ -1,0 +1,280 @@
+package h1
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// response is the http.ResponseWriter of one request. Its header goes
+// out with the first body bytes (or at the end) in one write; a body of
+// unknown length is sent chunked unless the handler finishes within
+// bufSize, when it gets a Content-Length. As with net/http, a
+// Content-Type the handler did not set is sniffed from the body, and
+// Date is added.
+//
+// Unlike net/http, the header is read when it is written, not when
+// WriteHeader is called: a handler that changes it in between changes
+// the response.
+type response struct {
+	c      *conn
+	req    *http.Request
+	header http.Header
+	head   bool
+
+	status     int   // final status; 0 until WriteHeader or Write
+	committed  bool  // framing decided, header in c.wbuf or sent
+	cl         int64 // Content-Length declared or computed; -1 none
+	written    int64 // body bytes accepted
+	chunked    bool
+	closeAfter bool
+	noBody     bool   // the status has no body, or HEAD
+	pending    []byte // body bytes held back until the framing is known
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader sends 1xx informational responses (but 101) at once, and
+// records a final status.
+func (w *response) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("h1: invalid WriteHeader code %d", code))
+	}
+	if w.status != 0 {
+		return // superfluous, as net/http ignores it
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		if w.req.ProtoAtLeast(1, 1) && w.c.werr == nil {
+			b := appendStatus(w.c.wbuf[:0], code)
+			b = appendFields(b, w.header)
+			w.c.wbuf = append(b, "\r\n"...)
+			w.c.write()
+		}
+		return
+	}
+	w.status = code
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	if !w.committed && bodyAllowed(w.status) && w.cl < 0 && w.header.Get("Content-Length") == "" {
+		// The length is not known yet: hold small writes back.
+		if len(w.pending)+len(p) <= bufSize {
+			if w.pending == nil {
+				w.pending = make([]byte, 0, bufSize)
+			}
+			w.pending = append(w.pending, p...)
+			w.written += int64(len(p))
+			return len(p), nil
+		}
+	}
+	if !w.committed {
+		w.commit(p, false)
+	}
+	if w.noBody {
+		if !bodyAllowed(w.status) {
+			return 0, http.ErrBodyNotAllowed
+		}
+		w.written += int64(len(p))
+		return len(p), nil
+	}
+	if w.cl >= 0 && w.written+int64(len(p)) > w.cl {
+		return 0, http.ErrContentLength
+	}
+	w.send(p)
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	w.written += int64(len(p))
+	return len(p), nil
+}
+
+// send writes body bytes p (framed when chunked) after what is buffered:
+// gathered when small, else in one writev.
+func (w *response) send(p []byte) {
+	c := w.c
+	if len(p) == 0 {
+		return
+	}
+	if w.chunked {
+		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(p)), 16)
+		c.wbuf = append(c.wbuf, "\r\n"...)
+		if len(c.wbuf)+len(p)+2 <= bufSize {
+			c.wbuf = append(append(c.wbuf, p...), "\r\n"...)
+			return
+		}
+		c.write(p, crlf)
+		return
+	}
+	if len(c.wbuf)+len(p) <= bufSize {
+		c.wbuf = append(c.wbuf, p...)
+		return
+	}
+	c.write(p)
+}
+
+var crlf = []byte("\r\n")
+
+// commit decides the framing and puts the header in c.wbuf; first is
+// the first body bytes (for sniffing), final whether the handler is done.
+func (w *response) commit(first []byte, final bool) {
+	w.committed = true
+	h := w.header
+	allowed := bodyAllowed(w.status)
+	w.noBody = !allowed || w.head
+	if len(w.pending) > 0 {
+		first = w.pending
+	}
+	if _, ok := h["Content-Type"]; !ok && allowed && len(first) > 0 && h.Get("Content-Encoding") == "" {
+		h["Content-Type"] = []string{http.DetectContentType(first)}
+	}
+	if w.status == http.StatusNotModified {
+		delete(h, "Content-Type")
+		delete(h, "Content-Length")
+	}
+	delete(h, "Transfer-Encoding") // the framing is the server's
+	if v := h.Get("Content-Length"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			delete(h, "Content-Length")
+		} else {
+			w.cl = n
+		}
+	}
+	switch {
+	case w.cl >= 0 || !allowed:
+	case final && (!w.head || w.written > 0):
+		w.cl = w.written
+		h["Content-Length"] = []string{strconv.FormatInt(w.cl, 10)}
+	case final:
+	case w.req.ProtoAtLeast(1, 1):
+		w.chunked = !w.head
+	default:
+		w.closeAfter = true // an HTTP/1.0 body of unknown length ends with the connection
+	}
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || w.c.srv.isClosing() {
+		w.closeAfter = true
+	}
+	b := appendStatus(w.c.wbuf, w.status)
+	b = appendFields(b, h)
+	if _, ok := h["Date"]; !ok {
+		b = append(b, "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, "\r\n"...)
+	}
+	if w.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	switch {
+	case w.closeAfter:
+		if _, ok := h["Connection"]; !ok {
+			b = append(b, "Connection: close\r\n"...)
+		}
+	case !w.req.ProtoAtLeast(1, 1):
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	w.c.wbuf = append(b, "\r\n"...)
+	if p := w.pending; len(p) > 0 {
+		w.pending = nil
+		if !w.noBody {
+			w.send(p)
+		}
+	}
+}
+
+// finish completes the response after the handler returned.
+func (w *response) finish() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if !w.committed {
+		w.commit(nil, true)
+	}
+	if w.chunked {
+		w.c.wbuf = append(w.c.wbuf, "0\r\n\r\n"...)
+	}
+	w.c.write()
+	if w.cl >= 0 && !w.noBody && w.written < w.cl {
+		w.closeAfter = true // short: the client must not read the next response as its rest
+	}
+}
+
+// Flush sends what is buffered, the header first; a body of unknown
+// length is chunked from then on.
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush, for http.ResponseController.
+func (w *response) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(nil, false)
+	}
+	w.c.write()
+	return w.c.werr
+}
+
+// SetWriteDeadline sets the connection's write deadline, for
+// http.ResponseController and send timeouts. A deadline less than a
+// second after the one set is left as it is (deadlineSlack).
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.setWriteDeadline(t) }
+
+// SetReadDeadline sets the connection's read deadline, for
+// http.ResponseController.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.setReadDeadlineExactly(t)
+	return nil
+}
+
+// bodyAllowed reports whether a response with status may have a body
+// (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func appendStatus(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	if t := http.StatusText(code); t != "" {
+		b = append(b, t...)
+	} else {
+		b = append(b, "status code "...)
+		b = strconv.AppendInt(b, int64(code), 10)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendFields writes h's fields: names that are not tokens are left
+// out, and CR and LF in values become spaces, as net/http does.
+func appendFields(b []byte, h http.Header) []byte {
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			for i := 0; i < len(v); i++ {
+				switch c := v[i]; c {
+				case '\r', '\n':
+					b = append(b, ' ')
+				default:
+					b = append(b, c)
+				}
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}

@@ -1,0 +1,272 @@
+// Package h1 serves HTTP/1.1 over plain TCP for a public listener whose
+// answers are mostly cache hits: one goroutine per connection and no
+// other, requests parsed by net/http's own parser (http.ReadRequest), and
+// each response's header and body handed to the kernel in one writev.
+//
+// net/http's server spends, per request, a goroutine to watch the
+// connection while the handler runs and a separate write of its header
+// buffer; on a loopback hit of 100 KiB that is a third of the time. This
+// server does without both. What it leaves out: a request's context is
+// not cancelled when the client goes away mid-handler (a write fails
+// instead), and connections that open with the HTTP/2 preface (h2c with
+// prior knowledge) are handed whole to a net/http server, which serves
+// them as before.
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Config configures a Server.
+type Config struct {
+	Handler http.Handler
+	// ReadHeaderTimeout bounds the reading of a request's header, from
+	// its first byte; IdleTimeout the wait for the next request on a
+	// kept-alive connection (and for the first).
+	ReadHeaderTimeout time.Duration // default 10s
+	IdleTimeout       time.Duration // default 120s
+	// MaxHeaderBytes bounds a request's header; more is answered 431.
+	MaxHeaderBytes int // default 1 MiB, as net/http
+	// ConnContext, if set, derives each connection's base context.
+	ConnContext func(context.Context, net.Conn) context.Context
+	// H2C serves the connections that open with the HTTP/2 preface; nil
+	// closes them. Its Handler and ConnContext are those above.
+	H2C *http.Server
+	Log *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server serves HTTP/1.x connections. Serve it, then Shutdown or Close.
+type Server struct {
+	cfg  Config
+	h2   *chanListener // nil without Config.H2C
+	done chan struct{}
+
+	mu       sync.Mutex
+	closing  bool
+	lns      map[net.Listener]struct{}
+	conns    map[*conn]struct{}
+	connsWG  sync.WaitGroup
+	h2Served sync.Once
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	cfg.defaults()
+	s := &Server{cfg: cfg, done: make(chan struct{}), lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	if cfg.H2C != nil {
+		s.h2 = newChanListener()
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close, after which
+// it returns http.ErrServerClosed; any other error is the listener's.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	if s.h2 != nil {
+		s.h2Served.Do(func() {
+			s.h2.addr = ln.Addr()
+			go func() { _ = s.cfg.H2C.Serve(s.h2) }()
+		})
+	}
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || temporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.cfg.Log.Info("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		backoff = 0
+		cn := s.newConn(c)
+		if cn == nil {
+			c.Close()
+			return http.ErrServerClosed
+		}
+		go cn.serve()
+	}
+}
+
+// temporary reports whether a listener recovers from err (out of
+// descriptors, a connection reset before it was accepted).
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) newConn(c net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	cn := &conn{srv: s, rwc: c}
+	s.conns[cn] = struct{}{}
+	s.connsWG.Add(1)
+	return cn
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connsWG.Done()
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish (their connections close after them) and waits for them
+// until ctx ends, when it returns ctx's error. Connections handed to
+// H2C are shut down by H2C.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	if s.h2 != nil {
+		_ = s.h2.Close()
+		if err := s.cfg.H2C.Shutdown(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			c.closeIfIdle()
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.closeListeners()
+	if s.h2 != nil {
+		_ = s.h2.Close()
+		_ = s.cfg.H2C.Close()
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.rwc.Close()
+	}
+	s.mu.Unlock()
+	s.connsWG.Wait()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	for ln := range s.lns {
+		ln.Close()
+		delete(s.lns, ln)
+	}
+}
+
+// chanListener is the listener the H2C server accepts handed-over
+// connections from.
+type chanListener struct {
+	addr   net.Addr
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// hand passes c to the H2C server; false if it is closed.
+func (l *chanListener) hand(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+// prefixConn is a connection whose first bytes were already read into
+// a buffer: reads drain the buffer first.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func handOver(c net.Conn, br *bufio.Reader) net.Conn {
+	n := br.Buffered()
+	b, _ := br.Peek(n)
+	return &prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), c)}
+}

@@ -1,0 +1,395 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serve runs h on h1 on 127.0.0.1 (port 0), with net/http behind it for
+// h2c, and returns its address.
+func serve(t testing.TB, h http.Handler) (string, *Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv := New(Config{Handler: h, H2C: &http.Server{Handler: h, Protocols: p}})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return ln.Addr().String(), srv
+}
+
+// exchange sends raw on a new connection to addr, reads the response
+// (to a request with method), then a second, plain GET on the same
+// connection: keep says whether that one was answered.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	keep   bool
+	err    string
+}
+
+func exchange(t *testing.T, addr, method, raw string) answer {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		return answer{err: "no response"}
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	a := answer{status: res.StatusCode, header: res.Header, body: string(b)}
+	if err != nil {
+		a.err = "body: " + err.Error()
+		return a
+	}
+	if res.Close {
+		return a
+	}
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res2, err := http.ReadResponse(br, nil); err == nil {
+		io.Copy(io.Discard, res2.Body)
+		res2.Body.Close()
+		a.keep = true
+	}
+	return a
+}
+
+// TestLikeNetHTTP sends each request to the same handler behind net/http
+// and behind h1: the status, the header fields (but Date), the body and
+// whether the connection stays open must be the same.
+func TestLikeNetHTTP(t *testing.T) {
+	big := strings.Repeat("0123456789", 1000)
+	tests := []struct {
+		name, method, raw string
+		h                 http.HandlerFunc
+	}{
+		{"known length", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			w.Header().Set("Content-Type", "video/mp4")
+			io.WriteString(w, "hello")
+		}},
+		{"sniffed, small", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<html>hello</html>")
+		}},
+		{"unknown length, large", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, big)
+			io.WriteString(w, big)
+		}},
+		{"flushed then small writes", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "first")
+			http.NewResponseController(w).Flush()
+			io.WriteString(w, "second")
+		}},
+		{"HEAD keeps Content-Length", "HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.Header().Set("Content-Type", "video/mp4")
+		}},
+		{"HEAD with a body written", "HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "ignored")
+		}},
+		{"304", "GET", "GET /a HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"v\"\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("ETag", `"v"`)
+			w.Header().Set("Content-Type", "video/mp4")
+			w.WriteHeader(http.StatusNotModified)
+		}},
+		{"204", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		}},
+		{"http.Error", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "upstream unavailable", http.StatusBadGateway)
+		}},
+		{"no body at all", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"handler asks to close", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		}},
+		{"client asks to close", "GET", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "bye")
+		}},
+		{"HTTP/1.0", "GET", "GET /a HTTP/1.0\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "old")
+		}},
+		{"HTTP/1.0 keep-alive, known length", "GET", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, "old")
+		}},
+		{"POST echoed", "POST", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(w, r.Body)
+		}},
+		{"POST chunked, body left unread", "POST", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok")
+		}},
+		{"informational 103", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			io.WriteString(w, "final")
+		}},
+		{"header value with a newline", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["X-Odd"] = []string{"a\r\nInjected: yes"}
+			io.WriteString(w, "x")
+		}},
+		{"request header seen", "GET", "GET /a?q=1 HTTP/1.1\r\nHost: example.com\r\nRange: bytes=0-1\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, r.Host+" "+r.URL.RequestURI()+" "+r.Header.Get("Range")+" "+r.Method)
+		}},
+		{"malformed request line", "GET", "GARBAGE\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"HTTP/1.1 without Host", "GET", "GET /a HTTP/1.1\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"HTTP/2.0 request line", "GET", "GET /a HTTP/2.0\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"bad header name", "GET", "GET /a HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"header too large", "GET", "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<20+8192) + "\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+		{"unsupported Expect", "GET", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := httptest.NewServer(tt.h)
+			defer ref.Close()
+			addr, _ := serve(t, tt.h)
+			want := exchange(t, strings.TrimPrefix(ref.URL, "http://"), tt.method, tt.raw)
+			got := exchange(t, addr, tt.method, tt.raw)
+			for _, a := range []*answer{&want, &got} {
+				if a.header != nil {
+					a.header.Del("Date")
+				}
+			}
+			if got.status != want.status || got.body != want.body || got.keep != want.keep || got.err != want.err {
+				t.Errorf("h1: %d %q keep=%v err=%q\nnet/http: %d %q keep=%v err=%q",
+					got.status, trim(got.body), got.keep, got.err, want.status, trim(want.body), want.keep, want.err)
+			}
+			if !sameHeader(got.header, want.header) {
+				t.Errorf("header\nh1:       %v\nnet/http: %v", got.header, want.header)
+			}
+		})
+	}
+}
+
+func trim(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// sameHeader compares headers, but for the framing each server may
+// choose for a body of unknown length (both are valid).
+func sameHeader(a, b http.Header) bool {
+	norm := func(h http.Header) map[string][]string {
+		m := map[string][]string{}
+		for k, v := range h {
+			if k != "Content-Length" && k != "Transfer-Encoding" {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	x, y := norm(a), norm(b)
+	if len(x) != len(y) {
+		return false
+	}
+	for k, v := range x {
+		if !slices.Equal(v, y[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestHitIsOneWrite checks that a response with a known length reaches
+// the client as one segment: its header and body in one writev.
+func TestHitIsOneWrite(t *testing.T) {
+	body := strings.Repeat("x", 100<<10)
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "102400")
+		io.WriteString(w, body)
+	}))
+	a := exchange(t, addr, "GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if a.status != 200 || a.body != body || !a.keep {
+		t.Fatalf("got %d, %d bytes, keep=%v", a.status, len(a.body), a.keep)
+	}
+}
+
+func TestPipelined(t *testing.T) {
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	for _, want := range []struct{ method, body string }{{"GET", "/1"}, {"GET", "/2"}, {"HEAD", ""}, {"GET", "/4"}} {
+		res, err := http.ReadResponse(br, &http.Request{Method: want.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(b) != want.body {
+			t.Fatalf("got %q, want %q", b, want.body)
+		}
+	}
+}
+
+// TestAbort checks that http.ErrAbortHandler cuts the response: the
+// client sees a short body, never one that looks whole.
+func TestAbort(t *testing.T) {
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		io.WriteString(w, strings.Repeat("x", 50000))
+		panic(http.ErrAbortHandler)
+	}))
+	res, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.ReadAll(res.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("read the aborted body: %v, want unexpected EOF", err)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q, %v; want 100 Continue before the body is sent", line, err)
+	}
+	br.ReadString('\n')
+	io.WriteString(c, "body")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); string(b) != "body" {
+		t.Fatalf("got %q", b)
+	}
+}
+
+// TestH2C checks that a connection that opens with the HTTP/2 preface
+// is served by net/http, as HTTP/2.
+func TestH2C(t *testing.T) {
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: p}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); string(b) != "HTTP/2.0" {
+		t.Fatalf("served as %q, want HTTP/2.0", b)
+	}
+}
+
+// TestShutdown checks that Shutdown closes idle connections at once and
+// lets a request in flight finish, with Connection: close.
+func TestShutdown(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	addr, srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection: %v, want EOF", err)
+	}
+	close(release)
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); string(b) != "done" || !res.Close {
+		t.Errorf("request in flight: %q, close=%v; want done, close", b, res.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIdleTimeout checks that a connection with no request is closed.
+func TestIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Handler: http.NotFoundHandler(), IdleTimeout: 50 * time.Millisecond})
+	go srv.Serve(ln)
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+}
