@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,4 +250,54 @@ func benchOrigin(b *testing.B, size int) *httptest.Server {
 	}))
 	b.Cleanup(up.Close)
 	return up
+}
+
+// BenchmarkWireHit is a 100 KiB hit over a loopback connection kept
+// alive, request written and response read by one client: the whole
+// per-request cost of the public listener, served by internal/h1 (as the
+// edge command does) and by net/http's server, side by side.
+func BenchmarkWireHit(b *testing.B) {
+	const size = 100 << 10
+	up := benchOrigin(b, size)
+	s, err := New(Config{Upstream: up.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	nh := httptest.NewUnstartedServer(s)
+	nh.Config.ConnContext = s.ConnContext
+	nh.Start()
+	defer nh.Close()
+	for _, srv := range []struct{ name, url string }{
+		{"h1", newFront(b, s, s.ConnContext).URL},
+		{"net-http", nh.URL},
+	} {
+		b.Run(srv.name, func(b *testing.B) {
+			c, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 64<<10)
+			get := func() {
+				if _, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: edge\r\n\r\n"); err != nil {
+					b.Fatal(err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
+					b.Fatalf("read %d bytes: %v", n, err)
+				}
+				res.Body.Close()
+			}
+			get() // fill
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				get()
+			}
+		})
+	}
 }

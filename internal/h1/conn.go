@@ -83,17 +83,28 @@ func (c *conn) setActive(active bool) bool {
 	if c.closed || (active && c.srv.isClosing()) {
 		return false
 	}
-	c.active = active
+	if active != c.active {
+		c.active = active
+		if active {
+			c.srv.active.Add(1)
+		} else {
+			c.srv.active.Add(-1)
+		}
+	}
 	return true
 }
 
 func (c *conn) serve() {
 	handed := false
 	defer func() {
+		c.mu.Lock()
+		c.closed = true
+		if c.active {
+			c.active = false
+			c.srv.active.Add(-1)
+		}
+		c.mu.Unlock()
 		if !handed {
-			c.mu.Lock()
-			c.closed = true
-			c.mu.Unlock()
 			c.rwc.Close()
 		}
 		c.srv.forget(c)

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,12 +63,13 @@ func (c *Config) defaults() {
 
 // Server serves HTTP/1.x connections. Serve it, then Shutdown or Close.
 type Server struct {
-	cfg  Config
-	h2   *chanListener // nil without Config.H2C
-	done chan struct{}
+	cfg Config
+	h2  *chanListener // nil without Config.H2C
+
+	closing atomic.Bool  // read on every request: not under mu
+	active  atomic.Int64 // connections reading or serving a request
 
 	mu       sync.Mutex
-	closing  bool
 	lns      map[net.Listener]struct{}
 	conns    map[*conn]struct{}
 	connsWG  sync.WaitGroup
@@ -77,7 +79,7 @@ type Server struct {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, done: make(chan struct{}), lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 	if cfg.H2C != nil {
 		s.h2 = newChanListener()
 	}
@@ -88,7 +90,7 @@ func New(cfg Config) *Server {
 // it returns http.ErrServerClosed; any other error is the listener's.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing.Load() {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
@@ -133,16 +135,18 @@ func temporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.closing.Load() }
+
+// busyConns is the number of active connections over which large
+// responses are written in two parts (see firstPart).
+const busyConns = 32
+
+func (s *Server) busy() bool { return s.active.Load() > busyConns }
 
 func (s *Server) newConn(c net.Conn) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return nil
 	}
 	cn := &conn{srv: s, rwc: c}
@@ -207,10 +211,7 @@ func (s *Server) Close() error {
 func (s *Server) closeListeners() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closing {
-		s.closing = true
-		close(s.done)
-	}
+	s.closing.Store(true)
 	for ln := range s.lns {
 		ln.Close()
 		delete(s.lns, ln)
