@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"github.com/streamcdn/streamcdn/internal/h1"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/h1"
 )
 
 // clock is a settable time source shared by a test's upstream and edge.

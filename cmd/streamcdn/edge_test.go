@@ -201,6 +201,42 @@ func TestEdgeHTTPS(t *testing.T) {
 	}
 }
 
+// TestEdgePlainProtocols: "streamcdn edge" on a plain listener serves
+// HTTP/1.1 (internal/h1) and HTTP/2 with prior knowledge (handed to
+// net/http) on the same port, the same cache behind both; --http-server
+// takes h1 or net only.
+func TestEdgePlainProtocols(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment")
+	}))
+	defer up.Close()
+	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "info")
+	addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("edge serving"))[1]
+	h1p, h2c := new(http.Protocols), new(http.Protocols)
+	h1p.SetHTTP1(true)
+	h2c.SetUnencryptedHTTP2(true)
+	for i, tc := range []struct {
+		p           *http.Protocols
+		proto, want string
+	}{{h1p, "HTTP/1.1", "fwd=miss"}, {h2c, "HTTP/2.0", "hit"}, {h1p, "HTTP/1.1", "hit"}} {
+		tr := &http.Transport{Protocols: tc.p}
+		res, err := (&http.Client{Timeout: 10 * time.Second, Transport: tr}).Get("http://" + addr + "/t/1.m4s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		tr.CloseIdleConnections()
+		if res.Proto != tc.proto || string(b) != "segment" || !strings.Contains(res.Header.Get("Cache-Status"), tc.want) {
+			t.Errorf("request %d: %s %q, Cache-Status %q; want %s, the upstream's body, %s", i+1, res.Proto, b, res.Header.Get("Cache-Status"), tc.proto, tc.want)
+		}
+	}
+	if err := run(t.Context(), []string{"edge", "--upstream", up.URL, "--http-server", "fast"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want h1 or net") {
+		t.Errorf("--http-server fast: %v", err)
+	}
+}
+
 // TestEdgeMemoryLimit: "edge --mem 64MiB" sets Go's memory limit to the
 // budget, an eighth more for fills in flight, and edgeMemOverhead, unless
 // GOMEMLIMIT is set.
