@@ -128,6 +128,7 @@ func (c *conn) serve() {
 		}
 		if first && c.isH2C() {
 			if c.srv.h2 != nil {
+				c.setReadDeadlineExactly(time.Time{}) // net/http keeps its own
 				handed = c.srv.h2.hand(handOver(c.rwc, c.br))
 			}
 			return
@@ -292,7 +293,8 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) 
 	// Whatever of the body the handler left is read and dropped, if it
 	// is small, so that the next request can be read.
 	n, err := io.CopyN(io.Discard, body, maxDrain+1)
-	return n <= maxDrain && errors.Is(err, io.EOF)
+	// A body the handler closed was read to its end by Close.
+	return n <= maxDrain && (errors.Is(err, io.EOF) || errors.Is(err, http.ErrBodyReadAfterClose))
 }
 
 // run calls the handler; false if it panicked (http.ErrAbortHandler

@@ -119,9 +119,8 @@ func (w *response) send(p []byte) {
 		c.wbuf = append(c.wbuf, p...)
 		return
 	}
-	if len(c.wbuf) > 0 && c.srv.busy() {
-		n := bufSize - len(c.wbuf)
-		c.write(p[:n])
+	if n := bufSize - len(c.wbuf); len(c.wbuf) > 0 && n > 0 && c.srv.busy() {
+		c.write(p[:n]) // n < len(p): p did not fit
 		p = p[n:]
 	}
 	c.write(p)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,6 +150,10 @@ func TestLikeNetHTTP(t *testing.T) {
 			io.Copy(w, r.Body)
 		}},
 		{"POST chunked, body left unread", "POST", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok")
+		}},
+		{"POST body closed by the handler", "POST", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody", func(w http.ResponseWriter, r *http.Request) {
+			r.Body.Close()
 			io.WriteString(w, "ok")
 		}},
 		{"informational 103", "GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", func(w http.ResponseWriter, r *http.Request) {
@@ -391,5 +396,44 @@ func TestIdleTimeout(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+}
+
+// TestBusyWrites checks the responses of a busy server (more than
+// busyConns requests in flight), which go out in two writes: the body
+// arrives whole, with a small header and with one over the write buffer.
+func TestBusyWrites(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 100<<10/16)
+	release := make(chan struct{})
+	addr, srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-release
+			return
+		}
+		w.Header().Set("X-Big", strings.Repeat("h", len(r.URL.Query().Get("h"))))
+		w.Header().Set("Content-Length", "102400")
+		io.WriteString(w, body)
+	}))
+	var wg sync.WaitGroup
+	defer func() { close(release); wg.Wait() }()
+	for range busyConns + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := http.Get("http://" + addr + "/block"); err == nil {
+				res.Body.Close()
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); !srv.busy(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections active, want more than %d", srv.active.Load(), busyConns)
+		}
+	}
+	for _, h := range []int{0, 6 << 10} {
+		a := exchange(t, addr, "GET", "GET /big?h="+strings.Repeat("x", h)+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if a.status != 200 || a.body != body || len(a.header.Get("X-Big")) != h {
+			t.Errorf("header field of %d bytes: %d, %d bytes of body (want %d), field of %d", h, a.status, len(a.body), len(body), len(a.header.Get("X-Big")))
+		}
 	}
 }
