@@ -37,8 +37,10 @@ type conn struct {
 	br     *bufio.Reader
 	remote string
 
-	wbuf []byte // header and small body bytes not yet written
-	werr error  // the first write error: the connection is done
+	wbuf []byte      // header and small body bytes not yet written
+	iov  [3][]byte   // what one write sends: wbuf and up to two slices
+	bufs net.Buffers // over iov; a field, so that a write allocates nothing
+	werr error       // the first write error: the connection is done
 
 	rdl, wdl time.Time // the deadlines set on rwc
 
@@ -319,17 +321,19 @@ func (c *conn) write(b ...[]byte) {
 	if c.werr != nil {
 		return
 	}
-	bufs := make(net.Buffers, 0, 1+len(b))
-	if len(c.wbuf) > 0 {
-		bufs = append(bufs, c.wbuf)
-	}
+	c.bufs = append(c.iov[:0], c.wbuf)
 	for _, p := range b {
 		if len(p) > 0 {
-			bufs = append(bufs, p)
+			c.bufs = append(c.bufs, p)
 		}
 	}
-	if len(bufs) > 0 {
-		_, c.werr = bufs.WriteTo(c.rwc)
+	if len(c.wbuf) == 0 {
+		c.bufs = c.bufs[1:]
+	}
+	if len(c.bufs) == 1 {
+		_, c.werr = c.rwc.Write(c.bufs[0])
+	} else if len(c.bufs) > 1 {
+		_, c.werr = c.bufs.WriteTo(c.rwc)
 	}
 	c.wbuf = c.wbuf[:0]
 }
