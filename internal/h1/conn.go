@@ -159,10 +159,12 @@ func (c *conn) serve() {
 	}
 }
 
-// Deadlines are moved only when they change by a second or more: each
-// change is a runtime timer update, and on a hit that is most of what a
-// connection costs beyond its syscalls. The timeouts they enforce are
-// seconds long.
+// Deadlines are moved only when they change by a second or more, and
+// the header timeout is armed only when a header did not come whole:
+// each change is a runtime timer update, three a request otherwise. The
+// timeouts they enforce are seconds long. Measured with
+// go test -run '^$' -bench 'BenchmarkWireHit/h1' -count 6 ./edge: a
+// median of 42.8 µs a hit with, 44.8 µs without.
 const deadlineSlack = time.Second
 
 // setReadDeadline sets the read deadline to t, or leaves one within
@@ -255,12 +257,16 @@ func (c *conn) reply(code int, detail string) {
 	if detail != "" {
 		body += ": " + detail
 	}
-	ct := "Content-Type: text/plain; charset=utf-8\r\n"
+	b := appendStatus(c.wbuf[:0], code)
 	if code == http.StatusExpectationFailed {
-		body, ct = "", ""
+		body = ""
+	} else {
+		b = append(b, "Content-Type: text/plain; charset=utf-8\r\n"...)
 	}
-	_, _ = io.WriteString(c.rwc, "HTTP/1.1 "+strconv.Itoa(code)+" "+http.StatusText(code)+"\r\n"+ct+
-		"Connection: close\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	b = append(b, "Connection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	c.wbuf = append(append(b, "\r\n\r\n"...), body...)
+	c.write()
 }
 
 // serveRequest runs the handler for req and finishes its response; it
@@ -316,7 +322,8 @@ func (c *conn) run(w *response, req *http.Request) (ok bool) {
 	return true
 }
 
-// write sends b after what is buffered, in one writev.
+// write sends what is buffered then b, in one write (writev when more
+// than one slice).
 func (c *conn) write(b ...[]byte) {
 	if c.werr != nil {
 		return

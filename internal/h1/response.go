@@ -99,7 +99,14 @@ func (w *response) Write(p []byte) (int, error) {
 }
 
 // send writes body bytes p (framed when chunked) after what is buffered:
-// gathered when small, else in one writev.
+// gathered when small, else in one writev with the buffer; or, when the
+// server is busy, the buffer filled with p's first bytes in one write
+// and the rest in a second, as net/http's server writes. Measured on
+// loopback with 100 KiB bodies (2 cores, scripts/bench-gofloor.sh): one
+// writev of header and whole body is ahead with few connections (a
+// syscall less) and well behind at 64 and 1,000, where a first write of
+// a few KiB then the rest keeps up with separate writes of header and
+// body.
 func (w *response) send(p []byte) {
 	c := w.c
 	if len(p) == 0 {
@@ -125,15 +132,6 @@ func (w *response) send(p []byte) {
 	}
 	c.write(p)
 }
-
-// When the server is busy a large body's first bytes go out in the
-// write of its header, filling bufSize, and the rest in a second write,
-// as net/http's server writes. Measured on loopback with 100 KiB bodies
-// (2 cores, wrk): header and whole body in one writev is 10-25% ahead
-// at 1-16 connections (a syscall less), and 25-50% behind at 64 and
-// 1,000 (p99 1.3-1.9x); a first write of up to 16 KiB is as fast as
-// separate writes of header and body, one of 64 KiB as slow as one
-// writev.
 
 var crlf = []byte("\r\n")
 

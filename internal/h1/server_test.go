@@ -379,23 +379,36 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// TestIdleTimeout checks that a connection with no request is closed.
-func TestIdleTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(Config{Handler: http.NotFoundHandler(), IdleTimeout: 50 * time.Millisecond})
-	go srv.Serve(ln)
-	defer srv.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("idle connection: %v, want EOF", err)
+// TestTimeouts checks that a connection is closed when no request comes
+// (IdleTimeout) and when a header does not come whole
+// (ReadHeaderTimeout), each shorter than the other.
+func TestTimeouts(t *testing.T) {
+	for _, tt := range []struct {
+		name, send   string
+		idle, header time.Duration
+	}{
+		{"idle", "", 50 * time.Millisecond, time.Minute},
+		{"header", "GET / HTTP/1.1\r\nHost: x\r\n", time.Minute, 50 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := New(Config{Handler: http.NotFoundHandler(), IdleTimeout: tt.idle, ReadHeaderTimeout: tt.header})
+			go srv.Serve(ln)
+			defer srv.Close()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tt.send)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+				t.Fatalf("read: %v, want EOF (closed by the server)", err)
+			}
+		})
 	}
 }
 
