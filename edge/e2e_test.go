@@ -2,7 +2,6 @@ package edge_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,26 +13,11 @@ import (
 
 	"github.com/streamcdn/streamcdn/edge"
 	"github.com/streamcdn/streamcdn/internal/accesslog"
-	"github.com/streamcdn/streamcdn/internal/h1"
 	samplefs "github.com/streamcdn/streamcdn/internal/sample"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 	"github.com/streamcdn/streamcdn/manifest"
 	"github.com/streamcdn/streamcdn/origin"
 )
-
-// serveH1 serves h as the edge command does (internal/h1) on 127.0.0.1,
-// port 0, until the test ends; it returns the base URL.
-func serveH1(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := h1.New(h1.Config{Handler: h})
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
-}
 
 // counted serves h and counts its requests.
 func counted(h http.Handler, n *atomic.Int64) http.Handler {
@@ -81,7 +65,8 @@ func TestOriginShieldEdge(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			mpd := serveH1(t, e) + "/sample/" + origin.ManifestName
+			edgeURL, _ := testutil.ServeH1(t, e, nil)
+			mpd := edgeURL + "/sample/" + origin.ManifestName
 
 			v := testutil.DashCheck(t, mpd, "dashjs")
 			if !v.OK || v.Stalls.Count != 0 {

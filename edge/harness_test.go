@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/h1"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
 // clock is a settable time source shared by a test's upstream and edge.
@@ -68,13 +69,12 @@ func newEdge(t *testing.T, up string, c *clock, mutate ...func(*Config)) (*Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newFront(t, s, s.ConnContext)
-	t.Cleanup(func() { ts.Close(); s.Close() })
-	return s, ts
+	t.Cleanup(func() { s.Close() }) // after the listener's (cleanups run last first)
+	return s, newFront(t, s, s.ConnContext)
 }
 
-// front is an edge's public listener as the edge command serves it:
-// internal/h1 on 127.0.0.1, port 0.
+// front is an edge's public listener as the edge command serves it
+// (internal/h1), on 127.0.0.1 until the test ends.
 type front struct {
 	URL string
 	srv *h1.Server
@@ -82,18 +82,11 @@ type front struct {
 
 func newFront(t testing.TB, h http.Handler, connContext func(context.Context, net.Conn) context.Context) *front {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := h1.New(h1.Config{Handler: h, ConnContext: connContext})
-	go func() { _ = srv.Serve(ln) }()
-	f := &front{URL: "http://" + ln.Addr().String(), srv: srv}
-	t.Cleanup(f.Close)
-	return f
+	url, srv := testutil.ServeH1(t, h, connContext)
+	return &front{URL: url, srv: srv}
 }
 
-// Close closes the listener and every connection.
+// Close closes the listener and every connection, before the test ends.
 func (f *front) Close() { _ = f.srv.Close() }
 
 type reply struct {

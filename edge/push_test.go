@@ -46,9 +46,9 @@ func newPushEdge(t *testing.T, up string, mutate ...func(*Config)) *pushEdge {
 		t.Fatal(err)
 	}
 	e.Server = s
+	t.Cleanup(func() { e.admin.Close(); s.Close() }) // after the public listener's
 	e.pub = newFront(t, s, s.ConnContext)
 	e.admin = httptest.NewServer(s.Admin())
-	t.Cleanup(func() { e.pub.Close(); e.admin.Close(); s.Close() })
 	return e
 }
 
