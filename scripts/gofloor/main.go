@@ -197,7 +197,7 @@ func (f *floor) loop(ap netip.AddrPort, split bool) error {
 					if errors.Is(err, unix.EAGAIN) {
 						continue
 					}
-					unix.Close(fd)
+					_ = unix.Close(fd)
 					delete(conns, fd)
 					continue
 				}
@@ -217,7 +217,7 @@ func (f *floor) loop(ap netip.AddrPort, split bool) error {
 				}
 			}
 			if !flush(ep, c) {
-				unix.Close(fd)
+				_ = unix.Close(fd)
 				delete(conns, fd)
 			}
 		}
