@@ -42,8 +42,6 @@ type conn struct {
 	bufs net.Buffers // over iov; a field, so that a write allocates nothing
 	werr error       // the first write error: the connection is done
 
-	rdl, wdl time.Time // the deadlines set on rwc
-
 	mu     sync.Mutex
 	active bool // a request is being read or served
 	closed bool
@@ -130,15 +128,16 @@ func (c *conn) serve() {
 		}
 		if first && c.isH2C() {
 			if c.srv.h2 != nil {
-				c.setReadDeadlineExactly(time.Time{}) // net/http keeps its own
+				c.setReadDeadline(time.Time{}) // net/http keeps its own
 				handed = c.srv.h2.hand(handOver(c.rwc, c.br))
 			}
 			return
 		}
 		if !c.headerBuffered() {
 			// The rest of the header has not come with its first bytes:
-			// it must within ReadHeaderTimeout.
-			c.setReadDeadlineExactly(time.Now().Add(cfg.ReadHeaderTimeout))
+			// it must within ReadHeaderTimeout. (Armed only then: a
+			// deadline change is a runtime timer update.)
+			c.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 		}
 		req, err := http.ReadRequest(c.br)
 		if err != nil {
@@ -147,7 +146,7 @@ func (c *conn) serve() {
 		}
 		c.lr.n = math.MaxInt64
 		if req.ContentLength != 0 {
-			c.setReadDeadlineExactly(time.Time{}) // a body takes as long as it takes
+			c.setReadDeadline(time.Time{}) // a body takes as long as it takes
 		}
 		if code, why := check(req); code != 0 {
 			c.reply(code, why)
@@ -159,36 +158,9 @@ func (c *conn) serve() {
 	}
 }
 
-// Deadlines are moved only when they change by a second or more, and
-// the header timeout is armed only when a header did not come whole:
-// each change is a runtime timer update, three a request otherwise. The
-// timeouts they enforce are seconds long. Measured with
-// go test -run '^$' -bench 'BenchmarkWireHit/h1' -count 6 ./edge: a
-// median of 42.8 µs a hit with, 44.8 µs without.
-const deadlineSlack = time.Second
-
-// setReadDeadline sets the read deadline to t, or leaves one within
-// deadlineSlack before it.
-func (c *conn) setReadDeadline(t time.Time) {
-	if !c.rdl.IsZero() && !t.Before(c.rdl) && t.Sub(c.rdl) < deadlineSlack {
-		return
-	}
-	c.setReadDeadlineExactly(t)
-}
-
-func (c *conn) setReadDeadlineExactly(t time.Time) {
-	c.rdl = t
-	_ = c.rwc.SetReadDeadline(t)
-}
-
-// setWriteDeadline is setReadDeadline for writes.
-func (c *conn) setWriteDeadline(t time.Time) error {
-	if !c.wdl.IsZero() && !t.Before(c.wdl) && t.Sub(c.wdl) < deadlineSlack {
-		return nil
-	}
-	c.wdl = t
-	return c.rwc.SetWriteDeadline(t)
-}
+// setReadDeadline sets the connection's read deadline; an error shows
+// in the next read.
+func (c *conn) setReadDeadline(t time.Time) { _ = c.rwc.SetReadDeadline(t) }
 
 // headerBuffered reports whether a whole request header is in the read
 // buffer already.
@@ -252,7 +224,7 @@ func check(r *http.Request) (int, string) {
 // reply answers a request it refuses, as net/http does: a plain-text
 // "code text: detail", then the connection is closed.
 func (c *conn) reply(code int, detail string) {
-	_ = c.setWriteDeadline(time.Now().Add(time.Second))
+	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	body := strconv.Itoa(code) + " " + http.StatusText(code)
 	if detail != "" {
 		body += ": " + detail

@@ -236,16 +236,12 @@ func (w *response) FlushError() error {
 }
 
 // SetWriteDeadline sets the connection's write deadline, for
-// http.ResponseController and send timeouts. A deadline less than a
-// second after the one set is left as it is (deadlineSlack).
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.setWriteDeadline(t) }
+// http.ResponseController and send timeouts.
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
 
 // SetReadDeadline sets the connection's read deadline, for
 // http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error {
-	w.c.setReadDeadlineExactly(t)
-	return nil
-}
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
 
 // bodyAllowed reports whether a response with status may have a body
 // (RFC 9110 §6.4.1).
