@@ -104,7 +104,9 @@ func TestDeadlinesNeverEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := io.Copy(io.Discard, res.Body); n != chunks*1024 || err != nil {
+		n, err := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if n != chunks*1024 || err != nil {
 			t.Fatalf("steady reader got %d of %d bytes: %v", n, chunks*1024, err)
 		}
 		c.Close()
@@ -113,9 +115,11 @@ func TestDeadlinesNeverEarly(t *testing.T) {
 		c = ln.dial()
 		defer c.Close()
 		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		res, err = http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer res.Body.Close()
 		<-cut
 		if cutAfter != timeout {
 			t.Errorf("a stalled client was cut %v after the write deadline was set, want %v", cutAfter, timeout)
