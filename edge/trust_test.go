@@ -739,7 +739,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=600")
 		w.Write(bytes.Repeat([]byte("d"), size))
 	})
-	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir, cfg.SendTimeout = t.TempDir(), 500*time.Millisecond })
+	_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.DiskDir, cfg.SendTimeout = t.TempDir(), time.Second })
 	if r := get(t, "GET", edge.URL+"/t/big"); len(r.body) != size {
 		t.Fatalf("fill: %d bytes", len(r.body))
 	}
@@ -754,9 +754,10 @@ func TestStalledClientIsDropped(t *testing.T) {
 	// stalls TCP itself).
 	stalled, steady := dial(4096), dial(0)
 
-	// The steady reader takes 128 KiB every 10 ms: its pauses are short
-	// of the send timeout even counted as the kernel wakes a blocked
-	// writer (when half its send buffer, up to 4 MiB, has drained).
+	// The steady reader takes 64 KiB every 20 ms, 8 MiB in more than two
+	// send timeouts: its pauses are short of the send timeout even
+	// counted as the kernel wakes a blocked writer (when half its send
+	// buffer, up to 4 MiB, has drained: 640 ms).
 	done := make(chan error, 1)
 	go func() {
 		steady.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -767,7 +768,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 		}
 		defer res.Body.Close()
 		var got int64
-		buf := make([]byte, 128<<10)
+		buf := make([]byte, 64<<10)
 		for {
 			n, err := io.ReadFull(res.Body, buf)
 			got += int64(n)
@@ -778,7 +779,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 				done <- fmt.Errorf("after %d bytes: %w", got, err)
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		if got != size {
 			done <- fmt.Errorf("%d bytes, want %d", got, size)
@@ -787,11 +788,11 @@ func TestStalledClientIsDropped(t *testing.T) {
 		done <- nil
 	}()
 
-	time.Sleep(2 * time.Second) // four send timeouts without reading a byte
+	time.Sleep(4 * time.Second) // four send timeouts without reading a byte
 	stalled.SetReadDeadline(time.Now().Add(30 * time.Second))
 	n, _ := io.Copy(io.Discard, stalled)
 	if n >= size {
-		t.Errorf("a client that stopped reading for 2 s (send timeout 500 ms) still got all %d bytes", n)
+		t.Errorf("a client that stopped reading for 4 s (send timeout 1 s) still got all %d bytes", n)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("steady slow reader: %v", err)

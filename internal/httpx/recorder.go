@@ -12,11 +12,14 @@ import (
 //
 // With SendTimeout set, a client must take each sendChunk of the body
 // within it (nginx's send_timeout is the same between two writes): the
-// connection's write deadline is set when the response starts and moved
-// on before each further sendChunk, so a client that stops reading is
-// dropped after SendTimeout however large the body, and one that reads
-// slowly but steadily is not. A response under sendChunk costs one
-// deadline change.
+// connection's write deadline is set when the response starts (for a
+// response that is only a header) and moved on at its first body write
+// and before each further sendChunk, so a client that stops reading is
+// dropped after SendTimeout however large the body, one that reads
+// slowly but steadily is not, and neither is one whose response took
+// the handler long to begin (a slow disk or upstream is not the
+// client's delay). A response under sendChunk costs two deadline
+// changes.
 type Recorder struct {
 	http.ResponseWriter
 	Code        int
@@ -55,6 +58,7 @@ func (r *Recorder) StartAt(now time.Time) {
 		w = u.Unwrap()
 	}
 	r.extendFrom(now)
+	r.unsent = sendChunk // the first body write moves the deadline on
 }
 
 // extend moves the write deadline to SendTimeout from now.
