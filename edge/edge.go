@@ -696,17 +696,24 @@ func (s *Server) startFill(key string, r *http.Request, stale *object) (f *fill,
 // no fill for key is in flight and the last one ended, its response
 // stored, less than clientRevalidateFloor ago, it returns nil: the
 // request decided to revalidate just before that fill ended and should
-// look up what it stored. Deciding this under fillsMu means a request
-// either joins a fill or sees that it ended.
+// look up what it stored. Deciding this under fillsMu, and joining a
+// fill only if it has not ended (fill.join), means a request either
+// joins a fill or sees that it ended: a fill that ends while the request
+// decides does not make it start another.
 func (s *Server) startRevalidation(key string, r *http.Request, stale *object) (f *fill, joined bool) {
 	s.fillsMu.Lock()
 	defer s.fillsMu.Unlock()
-	if f := s.fills[key]; f != nil && f.finished() && f.validated() {
-		return nil, false // it ended just now; noteValidated is yet to run
-	} else if f == nil || f.finished() {
-		if t, ok := s.validated[key]; ok && s.now().Sub(t) < clientRevalidateFloor {
-			return nil, false
+	if f := s.fills[key]; f != nil {
+		if f.join() {
+			s.metrics.coalesced.Inc()
+			return f, true
 		}
+		if f.validated() {
+			return nil, false // it ended just now; noteValidated is yet to run
+		}
+	}
+	if t, ok := s.validated[key]; ok && s.now().Sub(t) < clientRevalidateFloor {
+		return nil, false
 	}
 	return s.startLocked(key, r, "", stale)
 }
@@ -726,9 +733,8 @@ func (s *Server) startLocked(key string, r *http.Request, rng string, meta *obje
 	if rng != "" {
 		stale = nil
 	}
-	if f = s.fills[key]; f != nil && !f.finished() {
+	if f = s.fills[key]; f != nil && f.join() {
 		s.metrics.coalesced.Inc()
-		f.hold()
 		return f, true
 	}
 	f = newFill(key, r, s.generation()) // replaces a finished fill that is not yet removed

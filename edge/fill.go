@@ -108,12 +108,26 @@ func (f *fill) finish(err error) {
 	f.cond.Broadcast()
 }
 
-// hold is taken by a request that starts or joins f (under fillsMu),
-// and let go with unhold when it is done reading.
+// hold is taken by a request that starts f (under fillsMu), and let go
+// with unhold when it is done reading.
 func (f *fill) hold() {
 	f.mu.Lock()
 	f.holds++
 	f.mu.Unlock()
+}
+
+// join takes a hold on f for a request that joins it (under fillsMu),
+// unless f has ended: a request must not join a fill that ended, whose
+// answer may already be stale and whose spool may be closed. Checking
+// and holding at once, it cannot join one that ends in between.
+func (f *fill) join() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return false
+	}
+	f.holds++
+	return true
 }
 
 func (f *fill) unhold() {
@@ -128,14 +142,6 @@ func (f *fill) release() {
 	if f.holds--; f.holds == 0 && f.sp != nil {
 		f.sp.rd.Close()
 	}
-}
-
-// finished reports whether the fill has ended: a request that comes now
-// must not join it, for its answer may already be stale.
-func (f *fill) finished() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.done
 }
 
 // validated reports whether f ended with its response stored: a new
