@@ -218,6 +218,15 @@ func (s *Server) serveFill(w *recorder, r *http.Request, f *fill, stale *object,
 		if upstreamFailed {
 			panic(http.ErrAbortHandler) // reset: never a short response that looks whole
 		}
+		return
+	}
+	if size < 0 || body.pos >= size {
+		// The client has the whole body, so the upstream's has arrived
+		// and what is left of the fill is storing it: that is waited
+		// for, after the body goes out, so that whatever the client
+		// asks next finds what it was just sent stored.
+		_ = rc.Flush()
+		f.waitDone()
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: gofmt, go mod tidy, go vet, golangci-lint, the race-enabled test suite (real ffmpeg,
-# xmllint, dash.js and shaka-player in headless Chromium when present;
+# xmllint, dash.js and shaka-player in headless Chromium, the cache-tests.fyi
+# suite against the edge, when present;
 # with CI=true a missing tool fails the tests instead of skipping them),
 # then each fuzz target for FUZZTIME (default 40000x: forty thousand
 # inputs; a duration such as 10s also works).
@@ -8,13 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=$(cd .. && pwd)/shared
 
-# dash-check runs from a temporary copy with its pinned npm dependencies.
+# dash-check and the cache-tests suite run from temporary copies with
+# their pinned npm dependencies.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 if [ -z "${DASH_CHECK:-}" ] && command -v npm >/dev/null && [ -d "$shared/tools/dash-check" ]; then
-  dc=$(mktemp -d)
-  trap 'rm -rf "$dc"' EXIT
-  cp -r "$shared/tools/dash-check/." "$dc/"
-  (cd "$dc" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  export DASH_CHECK="$dc/dash-check.js"
+  cp -r "$shared/tools/dash-check/." "$tmp/dash-check/"
+  (cd "$tmp/dash-check" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  export DASH_CHECK="$tmp/dash-check/dash-check.js"
+fi
+if [ -z "${CACHE_TESTS:-}" ] && command -v npm >/dev/null; then
+  cp -r edge/testdata/cache-tests/. "$tmp/cache-tests/"
+  (cd "$tmp/cache-tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  export CACHE_TESTS="$tmp/cache-tests/node_modules/http-cache-tests"
 fi
 
 unformatted=$(gofmt -l .)
