@@ -134,3 +134,59 @@ func TestWaiterGoneFillGoesOn(t *testing.T) {
 	}
 	t.Fatal("the fill did not complete after its client left")
 }
+
+// TestNextRequestFindsFill: a client that was sent a miss whole and at
+// once asks for it again, on the same connection, gets a hit: the edge
+// answers the second request after the first one's store, not in a race
+// with it. Small and larger (spooled) bodies, with and without Vary.
+func TestNextRequestFindsFill(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		size int
+		vary bool
+	}{
+		{"small", 1 << 10, false},
+		{"small, varied", 1 << 10, true},
+		{"4 MiB, spooled to disk", 4 << 20, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("n"), tt.size)
+			c := newClock()
+			up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				if tt.vary {
+					w.Header().Set("Vary", "Accept-Language")
+				}
+				w.Write(body)
+			})
+			// A fill over an eighth of the memory tier is spooled.
+			_, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.MemoryBytes, cfg.DiskDir = 16<<20, t.TempDir() })
+			client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			get := func(path string) string {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, edge.URL+path, nil)
+				req.Header.Set("Accept-Language", "en")
+				res, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				if n, err := io.Copy(io.Discard, res.Body); n != int64(tt.size) || err != nil {
+					t.Fatalf("GET %s: %d bytes, %v", path, n, err)
+				}
+				return res.Header.Get("Cache-Status")
+			}
+			for i := range 50 {
+				path := "/n/" + strconv.Itoa(i)
+				get(path)
+				if cs := get(path); !strings.Contains(cs, "; hit") {
+					t.Fatalf("GET %s again, at once: Cache-Status %q, want a hit", path, cs)
+				}
+			}
+			if n := up.count.Load(); n != 50 {
+				t.Errorf("upstream saw %d requests for 50 objects", n)
+			}
+		})
+	}
+}
