@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +26,12 @@ var updateCacheTests = flag.Bool("update-cache-tests", false, "rewrite testdata/
 
 // TestCacheTests runs the HTTP caching test suite behind cache-tests.fyi
 // (npm's http-cache-tests, pinned in testdata/cache-tests; $CACHE_TESTS
-// is its installed package directory) against the edge as the edge
-// command serves it, in front of the suite's own origin. Every test the
-// edge passed when testdata/cache-tests.golden was written must still
-// pass; one that passes now and did not is reported, for the golden
-// file to be updated (-update-cache-tests).
+// is its installed package directory) against the edge in front of the
+// suite's own origin, served as the edge command serves it (internal/h1)
+// and by net/http. Every test the edge passed when
+// testdata/cache-tests.golden was written must still pass, and both
+// servers must pass the same tests; one that passes now and did not is
+// reported, for the golden file to be updated (-update-cache-tests).
 func TestCacheTests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the cache-tests suite is skipped in -short mode")
@@ -41,51 +43,87 @@ func TestCacheTests(t *testing.T) {
 	node := testutil.RequireTool(t, "node")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-
 	origin := startCacheTestsOrigin(ctx, t, node, dir)
-	_, edge := newEdge(t, origin, nil)
-	results := runCacheTests(ctx, t, node, dir, edge.URL)
 	kinds := cacheTestKinds(ctx, t, node, dir)
-
-	passed := map[string]int{}
-	total := map[string]int{}
-	var got []string
-	for id, r := range results {
-		kind := cmp.Or(kinds[id], "required")
-		total[kind]++
-		if string(r) == "true" {
-			passed[kind]++
-			got = append(got, id)
-		}
-	}
-	slices.Sort(got)
-	t.Logf("cache-tests: required %d of %d passed, optimal %d of %d, check %d of %d",
-		passed["required"], total["required"], passed["optimal"], total["optimal"], passed["check"], total["check"])
-
 	golden := filepath.Join("testdata", "cache-tests.golden")
-	if *updateCacheTests {
-		if err := atomicfile.Write(golden, []byte(strings.Join(got, "\n")+"\n")); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
 	b, err := os.ReadFile(golden)
-	if err != nil {
+	if err != nil && !*updateCacheTests {
 		t.Fatal(err)
 	}
 	want := strings.Fields(string(b))
-	for _, id := range want {
-		if _, ok := results[id]; !ok {
-			t.Errorf("%s: passed before, not run now (is the suite the pinned version?)", id)
-		} else if !slices.Contains(got, id) {
-			t.Errorf("%s: passed before, fails now: %s", id, results[id])
+
+	passing := map[string][]string{}
+	for _, front := range []struct {
+		name  string
+		serve func(t *testing.T, s *Server) string
+	}{
+		{"h1", func(t *testing.T, s *Server) string { return newFront(t, s, s.ConnContext).URL }},
+		{"net/http", func(t *testing.T, s *Server) string {
+			ts := httptest.NewUnstartedServer(s)
+			ts.Config.ConnContext = s.ConnContext
+			ts.Start()
+			t.Cleanup(ts.Close)
+			return ts.URL
+		}},
+	} {
+		t.Run(front.name, func(t *testing.T) {
+			s, err := New(Config{Upstream: origin, Name: "edge-test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			results := runCacheTests(ctx, t, node, dir, front.serve(t, s))
+			passed, total := map[string]int{}, map[string]int{}
+			var got []string
+			for id, r := range results {
+				kind := cmp.Or(kinds[id], "required")
+				total[kind]++
+				if string(r) == "true" {
+					passed[kind]++
+					got = append(got, id)
+				}
+			}
+			slices.Sort(got)
+			passing[front.name] = got
+			t.Logf("cache-tests: required %d of %d passed, optimal %d of %d, check %d of %d",
+				passed["required"], total["required"], passed["optimal"], total["optimal"], passed["check"], total["check"])
+			if *updateCacheTests {
+				return
+			}
+			for _, id := range want {
+				if _, ok := results[id]; !ok {
+					t.Errorf("%s: passed before, not run now (is the suite the pinned version?)", id)
+				} else if !slices.Contains(got, id) {
+					t.Errorf("%s: passed before, fails now: %s", id, results[id])
+				}
+			}
+			for _, id := range got {
+				if !slices.Contains(want, id) {
+					t.Logf("%s: passes now and did not before; update the golden file with -update-cache-tests", id)
+				}
+			}
+		})
+	}
+	if a, b := passing["h1"], passing["net/http"]; !slices.Equal(a, b) {
+		t.Errorf("the edge passes %d tests served by h1 and %d served by net/http; only on h1: %v; only on net/http: %v",
+			len(a), len(b), without(a, b), without(b, a))
+	}
+	if *updateCacheTests && !t.Failed() {
+		if err := atomicfile.Write(golden, []byte(strings.Join(passing["h1"], "\n")+"\n")); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for _, id := range got {
-		if !slices.Contains(want, id) {
-			t.Logf("%s: passes now and did not before; update the golden file with -update-cache-tests", id)
+}
+
+// without returns the elements of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
 		}
 	}
+	return out
 }
 
 // startCacheTestsOrigin starts the suite's origin server on a free
