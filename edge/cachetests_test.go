@@ -57,8 +57,12 @@ func TestCacheTests(t *testing.T) {
 		name  string
 		serve func(t *testing.T, s *Server) string
 	}{
-		{"h1", func(t *testing.T, s *Server) string { return newFront(t, s, s.ConnContext).URL }},
+		{"h1", func(t *testing.T, s *Server) string {
+			t.Helper()
+			return newFront(t, s, s.ConnContext).URL
+		}},
 		{"net/http", func(t *testing.T, s *Server) string {
+			t.Helper()
 			ts := httptest.NewUnstartedServer(s)
 			ts.Config.ConnContext = s.ConnContext
 			ts.Start()
