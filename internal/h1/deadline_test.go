@@ -6,41 +6,21 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
-// pipeListener hands out the server ends of net.Pipe connections, whose
-// deadlines run on the synctest bubble's clock.
-type pipeListener struct {
-	conns chan net.Conn
-	once  sync.Once
-	done  chan struct{}
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) dial() net.Conn {
+// dialPipe returns the client end of a net.Pipe whose server end l's
+// server accepts; pipes' deadlines run on the synctest bubble's clock.
+func dialPipe(t *testing.T, l *chanListener) net.Conn {
+	t.Helper()
 	client, server := net.Pipe()
-	l.conns <- server
+	if !l.hand(server) {
+		t.Fatal("listener closed")
+	}
 	return client
 }
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // TestDeadlinesNeverEarly: an idle timeout or a handler's write
 // deadline shorter than the whole exchange never cuts a client that
@@ -78,13 +58,13 @@ func TestDeadlinesNeverEarly(t *testing.T) {
 				time.Sleep(gap)
 			}
 		})
-		ln := newPipeListener()
+		ln := newChanListener()
 		srv := New(Config{Handler: h, IdleTimeout: timeout})
 		go srv.Serve(ln)
 		defer srv.Close()
 
 		// Requests 2/3 of the idle timeout apart, for five timeouts.
-		c := ln.dial()
+		c := dialPipe(t, ln)
 		br := bufio.NewReader(c)
 		for i := range 8 {
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -112,7 +92,7 @@ func TestDeadlinesNeverEarly(t *testing.T) {
 		c.Close()
 
 		// A client that stops reading is cut.
-		c = ln.dial()
+		c = dialPipe(t, ln)
 		defer c.Close()
 		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 		res, err = http.ReadResponse(bufio.NewReader(c), nil)
