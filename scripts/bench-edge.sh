@@ -15,6 +15,7 @@
 # Usage: [CONNS="1 64 1000"] scripts/bench-edge.sh [SECONDS_PER_RUN] [ROUNDS]   (default 8 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/wrk.sh
 secs=${1:-8} rounds=${2:-2}
 work=$(mktemp -d)
 pids=()
@@ -109,27 +110,13 @@ for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # warm: every object twic
   done
 done
 
-cat > "$work/obj.lua" <<'LUA'
-local kind = os.getenv("KIND")
-local range = os.getenv("RANGE")
-request = function()
-  local path = "/bench/" .. kind .. "/" .. math.random(0, 63) .. ".m4s"
-  if range ~= "" then return wrk.format("GET", path, { ["Range"] = range }) end
-  return wrk.format("GET", path)
-end
-LUA
-
+wrk_lua "$work/obj.lua"
 declare -A rps p99
 run() { # name port object conns
-  local kind=1m rng=""
+  local kind=1m rng="" res
   case $3 in 100KiB) kind=100k ;; range64KiB) rng="bytes=65536-131071" ;; esac
-  local out threads=2
-  [ "$4" = 1 ] && threads=1
-  out=$(KIND=$kind RANGE=$rng wrk -t$threads -c"$4" -d${secs}s --latency -s "$work/obj.lua" "http://127.0.0.1:$2" 2>&1)
-  if grep -q "Non-2xx" <<<"$out"; then echo "$1 $3 c$4: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
-  r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  l=$(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; printf "%.2f", v}' <<<"$out")
-  rps[$1,$3,$4]=$r p99[$1,$3,$4]=$l
+  res=$(KIND=$kind RANGE=$rng wrk_run "$work/obj.lua" "http://127.0.0.1:$2" "$4" "$secs")
+  read -r "rps[$1,$3,$4]" "p99[$1,$3,$4]" <<<"$res"
 }
 names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats edge-on-net/http)
 ports=($STATIC $EDGE $NGX $VARN $ATS $EDGENET)
@@ -161,7 +148,6 @@ for round in $(seq "$rounds"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
 echo "median of $rounds rounds, ours / peer (requests/s):"
 printf '  %-11s %5s' object conns; for p in "${peers[@]}"; do printf ' %18s' "$p"; done; printf ' %12s %12s  %s\n' "vs best r/s" "vs best p99" goal

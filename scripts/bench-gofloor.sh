@@ -3,21 +3,22 @@
 # serving 64 bodies from memory (a goroutine per connection with one
 # writev, two writes or a split first write; an epoll loop per core with
 # one writev or split writes) beside nginx's static server on the same
-# files, driven by wrk with the same script as scripts/bench-edge.sh at 1,
+# files, driven by wrk with the same script as scripts/bench-edge.sh (scripts/wrk.sh) at 1,
 # 64 and 1,000 connections, interleaved. Prints requests/s and p99 per
 # round, then each mode's median ratio to nginx.
 # Needs nginx and wrk (apt-get install nginx-light wrk).
 # Usage: [CONNS="1 64 1000"] [SIZE=102400] scripts/bench-gofloor.sh [SECONDS_PER_RUN] [ROUNDS]   (default 5 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/wrk.sh
 secs=${1:-5} rounds=${2:-2} size=${SIZE:-102400}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 go build -o "$work/gofloor" ./scripts/gofloor
-mkdir -p "$work/titles/bench" "$work/nginx/logs"
-for i in $(seq 0 63); do head -c "$size" /dev/urandom > "$work/titles/bench/$i.m4s"; done
+mkdir -p "$work/titles/bench/100k" "$work/nginx/logs"
+for i in $(seq 0 63); do head -c "$size" /dev/urandom > "$work/titles/bench/100k/$i.m4s"; done
 ulimit -n "$(ulimit -Hn)"
 modes=(writev write2 split epoll epoll-split)
 NGX=18970 port=18971
@@ -41,19 +42,14 @@ http {
 NGINX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
 for p in $NGX "${ports[@]}"; do
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/bench/0.m4s" && break; sleep 0.1; done
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/bench/100k/0.m4s" && break; sleep 0.1; done
 done
-cat > "$work/obj.lua" <<'LUA'
-request = function() return wrk.format("GET", "/bench/" .. math.random(0, 63) .. ".m4s") end
-LUA
+wrk_lua "$work/obj.lua"
 declare -A rps p99 ratios
 run() { # name port conns
-  local out threads=2
-  [ "$3" = 1 ] && threads=1
-  out=$(wrk -t$threads -c"$3" -d${secs}s --latency -s "$work/obj.lua" "http://127.0.0.1:$2" 2>&1)
-  if grep -q "Non-2xx" <<<"$out"; then echo "$1 c$3: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
-  rps[$1,$3]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99[$1,$3]=$(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; printf "%.2f", v}' <<<"$out")
+  local res
+  res=$(KIND=100k wrk_run "$work/obj.lua" "http://127.0.0.1:$2" "$3" "$secs")
+  read -r "rps[$1,$3]" "p99[$1,$3]" <<<"$res"
 }
 conns=${CONNS:-1 64 1000}
 for round in $(seq "$rounds"); do
@@ -70,7 +66,6 @@ for round in $(seq "$rounds"); do
     echo "  $line"
   done
 done
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo
 echo "median of $rounds rounds, Go / nginx static (requests/s), $size-byte bodies:"
 printf '  %-6s' conns; for m in "${modes[@]}"; do printf ' %12s' "$m"; done; echo
