@@ -20,7 +20,7 @@ go build -o "$work/gofloor" ./scripts/gofloor
 mkdir -p "$work/titles/bench/100k" "$work/nginx/logs"
 for i in $(seq 0 63); do head -c "$size" /dev/urandom > "$work/titles/bench/100k/$i.m4s"; done
 ulimit -n "$(ulimit -Hn)"
-modes=(writev write2 split epoll epoll-split)
+read -ra modes <<<"${MODES:-writev write2 split epoll epoll-split sendfile}"
 NGX=18970 port=18971
 declare -A ports
 for m in "${modes[@]}"; do

@@ -2,7 +2,9 @@ package h1
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +99,43 @@ func (w *response) Write(p []byte) (int, error) {
 	w.written += int64(len(p))
 	return len(p), nil
 }
+
+// SendFile writes n bytes of f from off as body, by sendfile(2) when the
+// response's length is declared and the connection is a socket, else by
+// copying them through Write. f's own offset is not moved.
+func (w *response) SendFile(f *os.File, off, n int64) (int64, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	_, typed := w.header["Content-Type"]
+	declared := w.cl >= 0 || w.header.Get("Content-Length") != ""
+	if !w.committed && (!typed || !declared) {
+		// Sniffing or framing wants the body's bytes.
+		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
+	}
+	if !w.committed {
+		w.commit(nil, false)
+	}
+	if w.noBody || w.chunked {
+		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
+	}
+	if w.cl >= 0 && w.written+n > w.cl {
+		return 0, http.ErrContentLength
+	}
+	sent, ok := w.c.sendFile(f, off, n)
+	if !ok {
+		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
+	}
+	w.written += sent
+	return sent, w.c.werr
+}
+
+// writerOnly hides every method of a writer but Write, so that io.Copy
+// does not come back to SendFile's caller by another way.
+type writerOnly struct{ io.Writer }
 
 // send writes body bytes p (framed when chunked) after what is buffered:
 // gathered when small, else in one writev with the buffer; or, when the
@@ -272,12 +311,16 @@ func appendFields(b []byte, h http.Header) []byte {
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			for i := 0; i < len(v); i++ {
-				switch c := v[i]; c {
-				case '\r', '\n':
-					b = append(b, ' ')
-				default:
-					b = append(b, c)
+			if !strings.ContainsAny(v, "\r\n") {
+				b = append(b, v...)
+			} else {
+				for i := 0; i < len(v); i++ {
+					switch c := v[i]; c {
+					case '\r', '\n':
+						b = append(b, ' ')
+					default:
+						b = append(b, c)
+					}
 				}
 			}
 			b = append(b, "\r\n"...)

@@ -11,6 +11,8 @@
 //	epoll         an epoll loop per core (golang.org/x/sys/unix, no
 //	              goroutines, no net package), one writev
 //	epoll-split   the epoll loop with split writes
+//	sendfile      a goroutine per connection, the header written, then
+//	              the body sent by sendfile(2) from a memfd holding it
 //
 // Usage: gofloor -mode MODE -listen 127.0.0.1:PORT [-size BYTES]
 package main
@@ -34,7 +36,7 @@ import (
 const nBodies = 64
 
 func main() {
-	mode := flag.String("mode", "writev", "writev, write2, split, epoll or epoll-split")
+	mode := flag.String("mode", "writev", "writev, write2, split, epoll, epoll-split or sendfile")
 	listen := flag.String("listen", "127.0.0.1:18960", "the address to serve on")
 	size := flag.Int("size", 100<<10, "the body size in bytes")
 	flag.Parse()
@@ -48,6 +50,7 @@ func main() {
 type floor struct {
 	header []byte
 	bodies [nBodies][]byte
+	files  [nBodies]*os.File // the bodies in memfds, for -mode sendfile
 }
 
 func run(mode, listen string, size int) error {
@@ -57,8 +60,20 @@ func run(mode, listen string, size int) error {
 		f.bodies[i] = make([]byte, size)
 		_, _ = rand.Read(f.bodies[i])
 	}
+	if mode == "sendfile" {
+		for i, b := range f.bodies {
+			fd, err := unix.MemfdCreate("body", unix.MFD_CLOEXEC)
+			if err != nil {
+				return fmt.Errorf("memfd: %w", err)
+			}
+			f.files[i] = os.NewFile(uintptr(fd), "body")
+			if _, err := f.files[i].Write(b); err != nil {
+				return err
+			}
+		}
+	}
 	switch mode {
-	case "writev", "write2", "split":
+	case "writev", "write2", "split", "sendfile":
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
 			return err
@@ -84,15 +99,78 @@ func run(mode, listen string, size int) error {
 	return fmt.Errorf("unknown -mode %q", mode)
 }
 
-// body is the body a request header names: /…/N.m4s picks body N mod 64.
-func (f *floor) body(req []byte) []byte {
+// body is the body a request header names, and its index: /…/N.m4s
+// picks body N mod 64.
+func (f *floor) body(req []byte) ([]byte, int) {
 	_, rest, _ := bytes.Cut(req, []byte(" "))
 	path, _, _ := bytes.Cut(rest, []byte(" "))
 	if i := bytes.LastIndexByte(path, '/'); i >= 0 {
 		path = path[i+1:]
 	}
 	n, _ := strconv.Atoi(string(bytes.TrimSuffix(path, []byte(".m4s"))))
-	return f.bodies[(n%nBodies+nBodies)%nBodies]
+	i := (n%nBodies + nBodies) % nBodies
+	return f.bodies[i], i
+}
+
+// sendMore writes b to c with MSG_MORE: the kernel holds it for the
+// bytes that follow (the body) rather than sending it in a packet alone.
+func sendMore(c net.Conn, b []byte) error {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		for len(b) > 0 {
+			m, err := unix.SendmsgN(int(fd), b, nil, nil, unix.MSG_MORE)
+			if errors.Is(err, unix.EAGAIN) {
+				return false
+			}
+			if err != nil {
+				serr = err
+				return true
+			}
+			b = b[m:]
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// sendFile sends n bytes of file from its start to c by sendfile(2) with
+// an explicit offset (the file's own is shared by every connection),
+// waiting in the poller when the socket is full.
+func sendFile(c net.Conn, file *os.File, n int64) error {
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var off int64
+	var serr error
+	src := file.Fd()
+	err = rc.Write(func(fd uintptr) bool {
+		for off < n {
+			m, err := unix.Sendfile(int(fd), int(src), &off, int(n-off))
+			if errors.Is(err, unix.EAGAIN) {
+				return false
+			}
+			if err != nil || m == 0 {
+				serr = err
+				if serr == nil {
+					serr = errors.New("sendfile: nothing sent")
+				}
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 func (f *floor) serveConn(c net.Conn, mode string) {
@@ -103,7 +181,7 @@ func (f *floor) serveConn(c net.Conn, mode string) {
 		if err != nil {
 			return
 		}
-		body := f.body(line)
+		body, i := f.body(line)
 		for { // the rest of the header
 			l, err := br.ReadSlice('\n')
 			if err != nil {
@@ -126,6 +204,10 @@ func (f *floor) serveConn(c net.Conn, mode string) {
 			bufs := net.Buffers{f.header, body[:n]}
 			if _, err = bufs.WriteTo(c); err == nil {
 				_, err = c.Write(body[n:])
+			}
+		case "sendfile":
+			if err = sendMore(c, f.header); err == nil {
+				err = sendFile(c, f.files[i], int64(len(body)))
 			}
 		}
 		if err != nil {
@@ -207,7 +289,7 @@ func (f *floor) loop(ap netip.AddrPort, split bool) error {
 					if i < 0 {
 						break
 					}
-					body := f.body(c.in[:i])
+					body, _ := f.body(c.in[:i])
 					c.in = c.in[i+4:]
 					if k := min(4096-len(f.header), len(body)); split && len(conns) > 32 {
 						c.out = append(c.out, [][]byte{f.header, body[:k]}, [][]byte{body[k:]})

@@ -1,0 +1,95 @@
+package edge
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// memFile is a stored body kept in a sealed memfd rather than on the Go
+// heap, so that a hit goes out by sendfile(2), the kernel taking the
+// pages as they are instead of copying the body into the socket. It is
+// still memory and counts against the memory budget like a heap body.
+//
+// It is never closed explicitly: the file closes when the last object
+// holding it is collected (os.File's cleanup), so a request that holds
+// an evicted object can always finish reading it. Server.fileBytes
+// counts the files alive; when evicted ones add up, the server asks for
+// a collection (collectFiles).
+type memFile struct {
+	f    *os.File
+	size int64
+}
+
+// newMemFile copies body into a new sealed memfd: no write, grow or
+// shrink is possible after.
+func newMemFile(body []byte) (*memFile, error) {
+	fd, err := unix.MemfdCreate("streamcdn-body", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "memfd:streamcdn-body")
+	for p := body; len(p) > 0; {
+		n, err := unix.Write(fd, p)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write a memfd: %w", err)
+		}
+		p = p[n:]
+	}
+	seals := unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE | unix.F_SEAL_SEAL
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal a memfd: %w", err)
+	}
+	return &memFile{f: f, size: int64(len(body))}, nil
+}
+
+// bytes reads the whole body back onto the heap.
+func (m *memFile) bytes() ([]byte, error) {
+	b := make([]byte, m.size)
+	if _, err := m.f.ReadAt(b, 0); err != nil {
+		return nil, fmt.Errorf("read a memfd: %w", err)
+	}
+	return b, nil
+}
+
+// inFile returns o with its body moved into a memfd when the body is at
+// least FileBodyBytes, as a copy: o itself, which others may be reading,
+// is not changed. Anything else, or a memfd that cannot be made (out of
+// descriptors, say), returns o.
+func (s *Server) inFile(o *object) *object {
+	if o.body == nil || s.cfg.FileBodyBytes <= 0 || int64(len(o.body)) < s.cfg.FileBodyBytes {
+		return o
+	}
+	mf, err := newMemFile(o.body)
+	if err != nil {
+		s.log.Warn("body kept on the heap", "key", o.key, "err", err)
+		return o
+	}
+	n := s.fileBytes.Add(mf.size)
+	runtime.AddCleanup(mf, func(size int64) { s.fileBytes.Add(-size) }, mf.size)
+	if n > s.cfg.MemoryBytes+s.cfg.MemoryBytes/8 {
+		s.collectFiles()
+	}
+	c := *o
+	c.body, c.file, c.size = nil, mf, mf.size
+	return &c
+}
+
+// collectFiles runs a collection in the background, one at a time, to
+// close the memfds of evicted objects: they are released only when
+// collected, and they are not Go heap the collector paces itself by.
+func (s *Server) collectFiles() {
+	if !s.collecting.CompareAndSwap(false, true) {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.collecting.Store(false)
+		runtime.GC()
+	}()
+}
