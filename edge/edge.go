@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -640,7 +641,8 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	s.writeCacheStatus(w, status)
 	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
 	if o.file != nil {
-		c.File = o.file.f
+		c.File, c.Data = o.file.f, o.file.data
+		defer runtime.KeepAlive(o) // its memFile's mapping is c.Data
 	}
 	if of != nil {
 		rd := of.reader()
@@ -676,10 +678,6 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 
 // copyBody writes the whole body of c.
 func (s *Server) copyBody(w io.Writer, key string, c httpx.Content) {
-	if c.File != nil {
-		_, _ = io.Copy(w, io.NewSectionReader(c.File, 0, c.Size))
-		return
-	}
 	if c.Body == nil {
 		w.Write(c.Data)
 		return

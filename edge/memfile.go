@@ -9,17 +9,22 @@ import (
 )
 
 // memFile is a stored body kept in a sealed memfd rather than on the Go
-// heap, so that a hit goes out by sendfile(2), the kernel taking the
-// pages as they are instead of copying the body into the socket. It is
-// still memory and counts against the memory budget like a heap body.
+// heap, so that a hit to a busy server goes out by sendfile(2), the
+// kernel taking the pages as they are instead of copying the body into
+// the socket. The same pages are mapped read-only (data) for a writer
+// that would rather write them from memory. It is still memory and
+// counts against the memory budget like a heap body.
 //
-// It is never closed explicitly: the file closes when the last object
-// holding it is collected (os.File's cleanup), so a request that holds
-// an evicted object can always finish reading it. Server.fileBytes
-// counts the files alive; when evicted ones add up, the server asks for
-// a collection (collectFiles).
+// It is never closed or unmapped explicitly: that happens when the last
+// object holding it is collected (a cleanup), so a request that holds an
+// evicted object can always finish sending it. data must therefore be
+// used only while its memFile is reachable: serveStored and serveSliced
+// keep their object alive until they return (runtime.KeepAlive).
+// Server.fileBytes counts the files alive; when evicted ones add up, the
+// server asks for a collection (collectFiles).
 type memFile struct {
 	f    *os.File
+	data []byte // the file's pages, mapped read-only and shared
 	size int64
 }
 
@@ -44,16 +49,12 @@ func newMemFile(body []byte) (*memFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("seal a memfd: %w", err)
 	}
-	return &memFile{f: f, size: int64(len(body))}, nil
-}
-
-// bytes reads the whole body back onto the heap.
-func (m *memFile) bytes() ([]byte, error) {
-	b := make([]byte, m.size)
-	if _, err := m.f.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("read a memfd: %w", err)
+	data, err := unix.Mmap(fd, 0, len(body), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("map a memfd: %w", err)
 	}
-	return b, nil
+	return &memFile{f: f, data: data, size: int64(len(body))}, nil
 }
 
 // inFile returns o with its body moved into a memfd when the body is at
@@ -70,7 +71,10 @@ func (s *Server) inFile(o *object) *object {
 		return o
 	}
 	n := s.fileBytes.Add(mf.size)
-	runtime.AddCleanup(mf, func(size int64) { s.fileBytes.Add(-size) }, mf.size)
+	runtime.AddCleanup(mf, func(data []byte) { // the file itself closes by its own cleanup
+		_ = unix.Munmap(data)
+		s.fileBytes.Add(-int64(len(data)))
+	}, mf.data)
 	if n > s.cfg.MemoryBytes+s.cfg.MemoryBytes/8 {
 		s.collectFiles()
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -71,19 +72,19 @@ func (s *Server) serveSliced(w *recorder, r *http.Request, meta *object, cacheSt
 			s.log.Warn("slice fetch failed", "key", meta.key, "slice", n, "err", err)
 			panic(http.ErrAbortHandler) // the client sees the truncation
 		}
-		size := int64(len(data))
 		if file != nil {
-			size = file.size
+			data = file.data
 		}
-		lo, hi := max(rg.Start-n*sb, 0), min(rg.End()+1-n*sb, size)
+		lo, hi := max(rg.Start-n*sb, 0), min(rg.End()+1-n*sb, int64(len(data)))
 		if lo >= hi {
 			panic(http.ErrAbortHandler)
 		}
-		if file != nil {
+		if file != nil && w.WantsFile(hi-lo) {
 			_, err = w.SendFile(file.f, lo, hi-lo)
 		} else {
 			_, err = w.Write(data[lo:hi])
 		}
+		runtime.KeepAlive(file) // its mapping is data
 		if err != nil {
 			return
 		}

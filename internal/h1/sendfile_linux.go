@@ -9,6 +9,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// canSendFile reports whether the connection is a socket sendfile(2)
+// can write to.
+func (c *conn) canSendFile() bool {
+	_, ok := c.rwc.(syscall.Conn)
+	return ok
+}
+
 // sendFile sends what is buffered, then n bytes of f from off by
 // sendfile(2), which leaves f's own offset alone. The buffered bytes
 // (the header) go with MSG_MORE, so that they leave in the body's first

@@ -152,3 +152,43 @@ func TestSendFileOnlyOnSockets(t *testing.T) {
 		t.Errorf("read %q, %v; want %q", got, err, "head:23456")
 	}
 }
+
+// TestWantsFile: sendfile is wanted for large bodies to a busy server's
+// sockets only.
+func TestWantsFile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tcp, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	pipe, other := net.Pipe()
+	defer pipe.Close()
+	defer other.Close()
+	tests := []struct {
+		name   string
+		rwc    net.Conn
+		active int64
+		n      int64
+		want   bool
+	}{
+		{"large, busy", tcp, 33, sendFileMin, true},
+		{"small, busy", tcp, 33, sendFileMin - 1, false},
+		{"large, idle", tcp, 32, 1 << 20, false},
+		{"large, busy, not a socket", pipe, 33, 1 << 20, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := New(Config{})
+			srv.active.Store(tt.active)
+			w := &response{c: &conn{srv: srv, rwc: tt.rwc}}
+			if got := w.WantsFile(tt.n); got != tt.want {
+				t.Errorf("WantsFile(%d) with %d active = %v, want %v", tt.n, tt.active, got, tt.want)
+			}
+		})
+	}
+}

@@ -165,6 +165,12 @@ func (r *Recorder) SendFile(f *os.File, off, n int64) (int64, error) {
 	return total, nil
 }
 
+// WantsFile asks the underlying writer; false if it sends no files.
+func (r *Recorder) WantsFile(n int64) bool {
+	fs, ok := r.ResponseWriter.(FileSender)
+	return ok && fs.WantsFile(n)
+}
+
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
