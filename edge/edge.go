@@ -142,6 +142,7 @@ type Server struct {
 
 	fileBytes  atomic.Int64 // in memfds not yet collected (memFile)
 	collecting atomic.Bool  // collectFiles is running
+	fileFailed atomic.Bool  // a memfd could not be made: said once
 
 	pins    *pinned // nil: no pinned area
 	jobs    fillJobs

@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 
@@ -58,16 +60,22 @@ func newMemFile(body []byte) (*memFile, error) {
 }
 
 // inFile returns o with its body moved into a memfd when the body is at
-// least FileBodyBytes, as a copy: o itself, which others may be reading,
-// is not changed. Anything else, or a memfd that cannot be made (out of
-// descriptors, say), returns o.
+// least FileBodyBytes and the memory tier would admit it, as a copy: o
+// itself, which others may be reading, is not changed. Anything else, or
+// a memfd that cannot be made, returns o.
 func (s *Server) inFile(o *object) *object {
-	if o.body == nil || s.cfg.FileBodyBytes <= 0 || int64(len(o.body)) < s.cfg.FileBodyBytes {
+	if o.body == nil || s.cfg.FileBodyBytes <= 0 || int64(len(o.body)) < s.cfg.FileBodyBytes || !s.mem.admits(o.key, o.cost()) {
 		return o
 	}
 	mf, err := newMemFile(o.body)
 	if err != nil {
-		s.log.Warn("body kept on the heap", "key", o.key, "err", err)
+		// Out of descriptors or mappings (vm.max_map_count), say: said
+		// once, as it will be said of every large body after.
+		level := slog.LevelDebug
+		if !s.fileFailed.Swap(true) {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "large bodies kept on the heap: no memfd", "key", o.key, "err", err)
 		return o
 	}
 	n := s.fileBytes.Add(mf.size)

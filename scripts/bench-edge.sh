@@ -4,7 +4,7 @@
 # origin, a plain nginx static server as the reference, and the same edge
 # served by net/http's server (--http-server net) instead of internal/h1
 # (what the lean HTTP/1.1 server is worth) and with every body on the Go
-# heap (--file-body 0: what memfd bodies and sendfile are worth), all on
+# heap (--file-body off: what memfd bodies and sendfile are worth), all on
 # loopback, warmed, then driven by wrk in the same run, interleaved:
 # requests/s and p99 latency for 1 MiB objects, 100 KiB objects and 64 KiB
 # ranges of 1 MiB objects (64 objects of each), at 1, 64 and 1,000
@@ -36,7 +36,7 @@ ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net & pids+=($!)
-"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGEHEAP --admin 127.0.0.1:18913 --mem 1GiB --log-level error --file-body 0 & pids+=($!)
+"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGEHEAP --admin 127.0.0.1:18913 --mem 1GiB --log-level error --file-body off & pids+=($!)
 
 mkdir -p "$work/nginx/cache" "$work/nginx/logs"
 cat > "$work/nginx/nginx.conf" <<NGINX
