@@ -252,71 +252,52 @@ func benchOrigin(b *testing.B, size int) *httptest.Server {
 	return up
 }
 
-// BenchmarkWireHit is a hit over a loopback connection kept alive,
-// request written and response read by one client: the whole
+// BenchmarkWireHit is a 100 KiB hit over a loopback connection kept
+// alive, request written and response read by one client: the whole
 // per-request cost of the public listener, served by internal/h1 (as the
-// edge command does) and by net/http's server, side by side; for 100 KiB
-// (on the heap) and 1 MiB objects (in a memfd, sent by sendfile, and on
-// the heap for comparison: h1-heap).
+// edge command does) and by net/http's server, side by side.
 func BenchmarkWireHit(b *testing.B) {
-	for _, size := range []int64{100 << 10, 1 << 20} {
-		up := benchOrigin(b, int(size))
-		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
-			benchWire(b, up.URL, size, "h1", 0)
-			if size >= 256<<10 {
-				benchWire(b, up.URL, size, "h1-heap", -1)
-			}
-			benchWire(b, up.URL, size, "net-http", 0)
-		})
-	}
-}
-
-// benchWire runs one server of BenchmarkWireHit: an edge with the
-// given FileBodyBytes in front of upstream, served by h1 ("h1",
-// "h1-heap") or net/http.
-func benchWire(b *testing.B, upstream string, size int64, name string, fileBody int64) {
-	s, err := New(Config{Upstream: upstream, FileBodyBytes: fileBody})
+	const size = 100 << 10
+	up := benchOrigin(b, size)
+	s, err := New(Config{Upstream: up.URL})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	url := ""
-	if name == "net-http" {
-		nh := httptest.NewUnstartedServer(s)
-		nh.Config.ConnContext = s.ConnContext
-		nh.Start()
-		defer nh.Close()
-		url = nh.URL
-	} else {
-		front := newFront(b, s, s.ConnContext)
-		defer front.Close()
-		url = front.URL
-	}
-	b.Run(name, func(b *testing.B) {
-		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		br := bufio.NewReaderSize(c, 64<<10)
-		get := func() {
-			if _, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: edge\r\n\r\n"); err != nil {
-				b.Fatal(err)
-			}
-			res, err := http.ReadResponse(br, nil)
+	nh := httptest.NewUnstartedServer(s)
+	nh.Config.ConnContext = s.ConnContext
+	nh.Start()
+	defer nh.Close()
+	for _, srv := range []struct{ name, url string }{
+		{"h1", newFront(b, s, s.ConnContext).URL},
+		{"net-http", nh.URL},
+	} {
+		b.Run(srv.name, func(b *testing.B) {
+			c, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
 			if err != nil {
 				b.Fatal(err)
 			}
-			if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
-				b.Fatalf("read %d bytes: %v", n, err)
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 64<<10)
+			get := func() {
+				if _, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: edge\r\n\r\n"); err != nil {
+					b.Fatal(err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
+					b.Fatalf("read %d bytes: %v", n, err)
+				}
+				res.Body.Close()
 			}
-			res.Body.Close()
-		}
-		get() // fill
-		b.ReportAllocs()
-		b.SetBytes(size)
-		for b.Loop() {
-			get()
-		}
-	})
+			get() // fill
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				get()
+			}
+		})
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,12 +36,6 @@ type Config struct {
 	Region string `json:"region"`
 	// MemoryBytes bounds the memory tier. If zero, defaults to 1 GiB.
 	MemoryBytes int64 `json:"memory_bytes"`
-	// FileBodyBytes is the size from which a body in the memory tier is
-	// kept in a memfd rather than on the Go heap, so that hits on it go
-	// out by sendfile(2) without being copied. If zero, defaults to 256
-	// KiB; negative: every body on the heap. Under it, one writev of
-	// header and body costs less than a write and a sendfile.
-	FileBodyBytes int64 `json:"file_body_bytes"`
 	// DiskDir enables the disk tier there. Empty: no disk tier.
 	DiskDir string `json:"disk_dir"`
 	// DiskBytes bounds the disk tier. If zero, defaults to 20 GiB.
@@ -140,10 +133,6 @@ type Server struct {
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
 
-	fileBytes  atomic.Int64 // in memfds not yet collected (memFile)
-	collecting atomic.Bool  // collectFiles is running
-	fileFailed atomic.Bool  // a memfd could not be made: said once
-
 	pins    *pinned // nil: no pinned area
 	jobs    fillJobs
 	closing context.Context // ends on Close, for fill jobs
@@ -206,9 +195,6 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MemoryBytes == 0 {
 		cfg.MemoryBytes = 1 << 30
-	}
-	if cfg.FileBodyBytes == 0 {
-		cfg.FileBodyBytes = 256 << 10
 	}
 	if cfg.DiskBytes == 0 {
 		cfg.DiskBytes = 20 << 30
@@ -520,9 +506,8 @@ func (s *Server) diskError(key string, err error) {
 func (s *Server) store(o *object, toDisk bool) bool {
 	s.noteVary(o)
 	kept := false
-	if o.body != nil || o.file != nil || o.sliced > 0 {
-		m := s.inFile(o)
-		s.guard(o.key, o.gen, func() { kept = s.mem.put(m) })
+	if o.body != nil || o.sliced > 0 {
+		s.guard(o.key, o.gen, func() { kept = s.mem.put(o) })
 	}
 	if s.disk != nil && toDisk {
 		s.wg.Add(1)
@@ -602,7 +587,7 @@ func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
 // object whose body is on disk is read from its file.
 func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
 	var of *objectFile
-	if o.onDisk() && o.size > 0 {
+	if o.body == nil && o.sliced == 0 && o.size > 0 {
 		var err error
 		if of, err = s.openDisk(o.key); err != nil {
 			s.forward(w, r, "fwd=miss; detail=disk-error", false)
@@ -641,10 +626,6 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
 	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
-	if o.file != nil {
-		c.File, c.Data = o.file.f, o.file.data
-		defer runtime.KeepAlive(o) // its memFile's mapping is c.Data
-	}
 	if of != nil {
 		rd := of.reader()
 		defer rd.Close()

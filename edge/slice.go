@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -67,34 +66,24 @@ func (s *Server) serveSliced(w *recorder, r *http.Request, meta *object, cacheSt
 	}
 	sb := s.cfg.SliceBytes
 	for n := rg.Start / sb; n <= rg.End()/sb; n++ {
-		data, file, err := s.slice(r, meta, n)
+		data, err := s.slice(r, meta, n)
 		if err != nil {
 			s.log.Warn("slice fetch failed", "key", meta.key, "slice", n, "err", err)
 			panic(http.ErrAbortHandler) // the client sees the truncation
-		}
-		if file != nil {
-			data = file.data
 		}
 		lo, hi := max(rg.Start-n*sb, 0), min(rg.End()+1-n*sb, int64(len(data)))
 		if lo >= hi {
 			panic(http.ErrAbortHandler)
 		}
-		if file != nil && w.WantsFile(hi-lo) {
-			_, err = w.SendFile(file.f, lo, hi-lo)
-		} else {
-			_, err = w.Write(data[lo:hi])
-		}
-		runtime.KeepAlive(file) // its mapping is data
-		if err != nil {
+		if _, err := w.Write(data[lo:hi]); err != nil {
 			return
 		}
 	}
 }
 
 // slice returns slice n of the sliced object meta, from the cache or
-// fetched upstream with a Range request (coalesced): its bytes, or the
-// memFile that holds them.
-func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, *memFile, error) {
+// fetched upstream with a Range request (coalesced).
+func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 	key := sliceKey(meta.key, n)
 	o, of := s.lookup(key)
 	if of != nil {
@@ -109,7 +98,7 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, *memFile
 		}
 	}
 	if o != nil && o.header.Get("ETag") == meta.header.Get("ETag") {
-		return o.body, o.file, nil
+		return o.body, nil
 	}
 	first := n * s.cfg.SliceBytes
 	last := min(first+s.cfg.SliceBytes, meta.sliced) - 1
@@ -121,12 +110,12 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, *memFile
 	}
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return nil, nil, f.err
+		return nil, f.err
 	}
 	if int64(len(f.buf)) != last-first+1 {
-		return nil, nil, fmt.Errorf("slice %d: got %d bytes, want %d", n, len(f.buf), last-first+1)
+		return nil, fmt.Errorf("slice %d: got %d bytes, want %d", n, len(f.buf), last-first+1)
 	}
-	return f.buf, nil, nil
+	return f.buf, nil
 }
 
 // storeSlice checks a slice's 206 against the object it belongs to and

@@ -2,9 +2,8 @@
 # Cache-hit benchmark: our edge, nginx proxy_cache, Varnish (malloc) and
 # Apache Traffic Server (RAM cache, read-while-writer) in front of the same
 # origin, a plain nginx static server as the reference, and the same edge
-# served by net/http's server (--http-server net) instead of internal/h1
-# (what the lean HTTP/1.1 server is worth) and with every body on the Go
-# heap (--file-body off: what memfd bodies and sendfile are worth), all on
+# served by net/http's server (--http-server net) instead of internal/h1:
+# what the lean HTTP/1.1 server is worth), all on
 # loopback, warmed, then driven by wrk in the same run, interleaved:
 # requests/s and p99 latency for 1 MiB objects, 100 KiB objects and 64 KiB
 # ranges of 1 MiB objects (64 objects of each), at 1, 64 and 1,000
@@ -30,13 +29,12 @@ for i in $(seq 0 63); do
   head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
 done
 
-O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 EDGENET=18906 EDGEHEAP=18907
+O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 EDGENET=18906
 conns=${CONNS:-1 64 1000}
 ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net & pids+=($!)
-"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGEHEAP --admin 127.0.0.1:18913 --mem 1GiB --log-level error --file-body off & pids+=($!)
 
 mkdir -p "$work/nginx/cache" "$work/nginx/logs"
 cat > "$work/nginx/nginx.conf" <<NGINX
@@ -94,7 +92,7 @@ for _ in $(seq 150); do # ATS lays out its cache file first
   sleep 0.2
 done
 
-for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET $EDGEHEAP; do # every server must answer 200 before anything is measured
+for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # every server must answer 200 before anything is measured
   code=000
   for _ in $(seq 100); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
@@ -103,7 +101,7 @@ for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET $EDGEHEAP; do # every server 
   done
   [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
 done
-for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET $EDGEHEAP; do # warm: every object twice
+for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # warm: every object twice
   for i in $(seq 0 63); do
     for kind in 1m 100k; do
       curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
@@ -120,9 +118,9 @@ run() { # name port object conns
   res=$(KIND=$kind RANGE=$rng wrk_run "$work/obj.lua" "http://127.0.0.1:$2" "$4" "$secs")
   read -r "rps[$1,$3,$4]" "p99[$1,$3,$4]" <<<"$res"
 }
-names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats edge-on-net/http edge-heap-bodies)
-ports=($STATIC $EDGE $NGX $VARN $ATS $EDGENET $EDGEHEAP)
-peers=(nginx-proxy_cache varnish ats edge-on-net/http edge-heap-bodies)
+names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats edge-on-net/http)
+ports=($STATIC $EDGE $NGX $VARN $ATS $EDGENET)
+peers=(nginx-proxy_cache varnish ats edge-on-net/http)
 third=(nginx-proxy_cache varnish ats) # the goal's peers
 declare -A ratios # per peer, object and conns: the rounds' ratios
 declare -A vsbest p99best # per object and conns: ours / the best of the three, requests/s and p99

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# How far Go goes here without a cache: scripts/gofloor's five ways of
-# serving 64 bodies from memory (a goroutine per connection with one
-# writev, two writes or a split first write; an epoll loop per core with
-# one writev or split writes) beside nginx's static server on the same
-# files, driven by wrk with the same script as scripts/bench-edge.sh (scripts/wrk.sh) at 1,
-# 64 and 1,000 connections, interleaved. Prints requests/s and p99 per
-# round, then each mode's median ratio to nginx.
+# How far Go goes here without a cache: scripts/gofloor's six ways of
+# serving 64 bodies (a goroutine per connection with one writev, two
+# writes or a split first write, or the header then sendfile(2) from a
+# memfd; an epoll loop per core with one writev or split writes) beside
+# nginx's static server on the same files, driven by wrk with the same
+# script as scripts/bench-edge.sh (scripts/wrk.sh) at 1, 64 and 1,000
+# connections, interleaved. Prints requests/s and p99 per round, then each
+# mode's median ratio to nginx. MODES picks some of the modes.
 # Needs nginx and wrk (apt-get install nginx-light wrk).
-# Usage: [CONNS="1 64 1000"] [SIZE=102400] scripts/bench-gofloor.sh [SECONDS_PER_RUN] [ROUNDS]   (default 5 2)
+# Usage: [CONNS="1 64 1000"] [SIZE=102400] [MODES="writev sendfile"] scripts/bench-gofloor.sh [SECONDS_PER_RUN] [ROUNDS]   (default 5 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk.sh

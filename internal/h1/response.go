@@ -2,9 +2,7 @@ package h1
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -99,57 +97,6 @@ func (w *response) Write(p []byte) (int, error) {
 	w.written += int64(len(p))
 	return len(p), nil
 }
-
-// SendFile writes n bytes of f from off as body, by sendfile(2) when the
-// response's length is declared and the connection is a socket, else by
-// copying them through Write. f's own offset is not moved.
-func (w *response) SendFile(f *os.File, off, n int64) (int64, error) {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.c.werr != nil {
-		return 0, w.c.werr
-	}
-	_, typed := w.header["Content-Type"]
-	declared := w.cl >= 0 || w.header.Get("Content-Length") != ""
-	if !w.committed && (!typed || !declared) {
-		// Sniffing or framing wants the body's bytes.
-		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
-	}
-	if !w.committed {
-		w.commit(nil, false)
-	}
-	if w.noBody || w.chunked {
-		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
-	}
-	if w.cl >= 0 && w.written+n > w.cl {
-		return 0, http.ErrContentLength
-	}
-	sent, ok := w.c.sendFile(f, off, n)
-	if !ok {
-		return io.Copy(writerOnly{w}, io.NewSectionReader(f, off, n))
-	}
-	w.written += sent
-	return sent, w.c.werr
-}
-
-// sendFileMin is the least a response sends by sendfile(2) when it
-// could write the same bytes from memory, and then only when the server
-// is busy. Measured on loopback (2 cores, scripts/bench-gofloor.sh and
-// scripts/bench-edge.sh): with one connection a writev from memory is
-// ahead, as it is at 100 KiB; with 64 and 1,000 connections sendfile of
-// 1 MiB bodies is ahead, and cuts the tail.
-const sendFileMin = 256 << 10
-
-// WantsFile reports whether n bytes are better sent by sendfile(2) than
-// written from memory: a large body to a busy server's socket.
-func (w *response) WantsFile(n int64) bool {
-	return n >= sendFileMin && w.c.srv.busy() && w.c.canSendFile()
-}
-
-// writerOnly hides every method of a writer but Write, so that io.Copy
-// does not come back to SendFile's caller by another way.
-type writerOnly struct{ io.Writer }
 
 // send writes body bytes p (framed when chunked) after what is buffered:
 // gathered when small, else in one writev with the buffer; or, when the

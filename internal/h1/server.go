@@ -45,12 +45,6 @@ type Config struct {
 	// closes them. Give it the same Handler and ConnContext.
 	H2C *http.Server
 	Log *slog.Logger
-	// BusyConns is how many connections may be reading or serving a
-	// request before the server counts as busy: then large responses
-	// are written in two parts (see response.send) and large file bodies
-	// sent by sendfile(2) (see WantsFile). Default 32; negative: always
-	// busy.
-	BusyConns int
 }
 
 func (c *Config) defaults() {
@@ -65,9 +59,6 @@ func (c *Config) defaults() {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
-	}
-	if c.BusyConns == 0 {
-		c.BusyConns = 32
 	}
 }
 
@@ -147,9 +138,11 @@ func temporary(err error) bool {
 
 func (s *Server) isClosing() bool { return s.closing.Load() }
 
-// busy reports whether more than Config.BusyConns connections are
-// active.
-func (s *Server) busy() bool { return s.active.Load() > int64(s.cfg.BusyConns) }
+// busyConns is the number of active connections over which large
+// responses are written in two parts (see firstPart).
+const busyConns = 32
+
+func (s *Server) busy() bool { return s.active.Load() > busyConns }
 
 func (s *Server) newConn(c net.Conn) *conn {
 	s.mu.Lock()

@@ -413,7 +413,7 @@ func TestTimeouts(t *testing.T) {
 }
 
 // TestBusyWrites checks the responses of a busy server (more than
-// Config.BusyConns requests in flight), which go out in two writes: the body
+// busyConns requests in flight), which go out in two writes: the body
 // arrives whole, with a small header and with one over the write buffer.
 func TestBusyWrites(t *testing.T) {
 	body := strings.Repeat("0123456789abcdef", 100<<10/16)
@@ -429,7 +429,7 @@ func TestBusyWrites(t *testing.T) {
 	}))
 	var wg sync.WaitGroup
 	defer func() { close(release); wg.Wait() }()
-	for range srv.cfg.BusyConns + 1 {
+	for range busyConns + 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -440,7 +440,7 @@ func TestBusyWrites(t *testing.T) {
 	}
 	for deadline := time.Now().Add(5 * time.Second); !srv.busy(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections active, want more than %d", srv.active.Load(), srv.cfg.BusyConns)
+			t.Fatalf("%d connections active, want more than %d", srv.active.Load(), busyConns)
 		}
 	}
 	for _, h := range []int{0, 6 << 10} {

@@ -1,7 +1,7 @@
 // Command gofloor is the floor that scripts/bench-gofloor.sh measures Go
 // against nginx's static server: 64 bodies in memory, each request's path
 // picking one, no cache logic and no HTTP beyond finding the end of the
-// request header. It serves in one of five ways:
+// request header. It serves in one of six ways:
 //
 //	writev        a goroutine per connection (net package), header and
 //	              body in one writev
@@ -11,8 +11,9 @@
 //	epoll         an epoll loop per core (golang.org/x/sys/unix, no
 //	              goroutines, no net package), one writev
 //	epoll-split   the epoll loop with split writes
-//	sendfile      a goroutine per connection, the header written, then
-//	              the body sent by sendfile(2) from a memfd holding it
+//	sendfile      a goroutine per connection, the header written with
+//	              MSG_MORE, then the body sent by sendfile(2) from a
+//	              memfd holding it (what nginx does from the page cache)
 //
 // Usage: gofloor -mode MODE -listen 127.0.0.1:PORT [-size BYTES]
 package main
