@@ -51,7 +51,7 @@ func main() {
 type floor struct {
 	header []byte
 	bodies [nBodies][]byte
-	files  [nBodies]*os.File // the bodies in memfds, for -mode sendfile
+	fds    [nBodies]int // the bodies in memfds, for -mode sendfile (never closed)
 }
 
 func run(mode, listen string, size int) error {
@@ -67,10 +67,14 @@ func run(mode, listen string, size int) error {
 			if err != nil {
 				return fmt.Errorf("memfd: %w", err)
 			}
-			f.files[i] = os.NewFile(uintptr(fd), "body")
-			if _, err := f.files[i].Write(b); err != nil {
-				return err
+			for p := b; len(p) > 0; { // not through an *os.File: its cleanup would close fd
+				n, err := unix.Write(fd, p)
+				if err != nil {
+					return fmt.Errorf("write a memfd: %w", err)
+				}
+				p = p[n:]
 			}
+			f.fds[i] = fd
 		}
 	}
 	switch mode {
@@ -113,58 +117,32 @@ func (f *floor) body(req []byte) ([]byte, int) {
 	return f.bodies[i], i
 }
 
-// sendMore writes b to c with MSG_MORE: the kernel holds it for the
-// bytes that follow (the body) rather than sending it in a packet alone.
-func sendMore(c net.Conn, b []byte) error {
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	err = rc.Write(func(fd uintptr) bool {
-		for len(b) > 0 {
-			m, err := unix.SendmsgN(int(fd), b, nil, nil, unix.MSG_MORE)
-			if errors.Is(err, unix.EAGAIN) {
-				return false
-			}
-			if err != nil {
-				serr = err
-				return true
-			}
-			b = b[m:]
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return serr
-}
-
-// sendFile sends n bytes of file from its start to c by sendfile(2) with
-// an explicit offset (the file's own is shared by every connection),
-// waiting in the poller when the socket is full.
-func sendFile(c net.Conn, file *os.File, n int64) error {
+// sendFile writes header to c with MSG_MORE, so that it leaves with the
+// body's first bytes rather than in a packet alone, then sends n bytes
+// of the file fd from its start by sendfile(2) with an explicit offset
+// (the file's own is shared by every connection), waiting in the poller
+// whenever the socket is full.
+func sendFile(c net.Conn, header []byte, fd int, n int64) error {
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return err
 	}
 	var off int64
 	var serr error
-	src := file.Fd()
-	err = rc.Write(func(fd uintptr) bool {
-		for off < n {
-			m, err := unix.Sendfile(int(fd), int(src), &off, int(n-off))
+	err = rc.Write(func(sock uintptr) bool {
+		for serr == nil && (len(header) > 0 || off < n) {
+			var m int
+			var err error
+			if len(header) > 0 {
+				m, err = unix.SendmsgN(int(sock), header, nil, nil, unix.MSG_MORE)
+				header = header[max(m, 0):]
+			} else if m, err = unix.Sendfile(int(sock), fd, &off, int(n-off)); err == nil && m == 0 {
+				err = errors.New("sendfile: nothing sent")
+			}
 			if errors.Is(err, unix.EAGAIN) {
 				return false
 			}
-			if err != nil || m == 0 {
-				serr = err
-				if serr == nil {
-					serr = errors.New("sendfile: nothing sent")
-				}
-				return true
-			}
+			serr = err
 		}
 		return true
 	})
@@ -207,9 +185,7 @@ func (f *floor) serveConn(c net.Conn, mode string) {
 				_, err = c.Write(body[n:])
 			}
 		case "sendfile":
-			if err = sendMore(c, f.header); err == nil {
-				err = sendFile(c, f.files[i], int64(len(body)))
-			}
+			err = sendFile(c, f.header, f.fds[i], int64(len(body)))
 		}
 		if err != nil {
 			return
