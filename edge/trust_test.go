@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	streamtest "github.com/streamcdn/streamcdn/internal/testutil"
+	"github.com/streamcdn/streamcdn/internal/testutil/slowclient"
 )
 
 // The tests in this file are the edge under hostile and careless
@@ -760,32 +761,11 @@ func TestStalledClientIsDropped(t *testing.T) {
 	// buffer, up to 4 MiB, has drained: 640 ms).
 	done := make(chan error, 1)
 	go func() {
-		steady.SetReadDeadline(time.Now().Add(60 * time.Second))
-		res, err := http.ReadResponse(bufio.NewReader(steady), nil)
-		if err != nil {
-			done <- err
-			return
+		got, err := slowclient.ReadResponse(steady, 64<<10, 20*time.Millisecond, 60*time.Second)
+		if err == nil && got != size {
+			err = fmt.Errorf("%d bytes, want %d", got, size)
 		}
-		defer res.Body.Close()
-		var got int64
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := io.ReadFull(res.Body, buf)
-			got += int64(n)
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				break
-			}
-			if err != nil {
-				done <- fmt.Errorf("after %d bytes: %w", got, err)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if got != size {
-			done <- fmt.Errorf("%d bytes, want %d", got, size)
-			return
-		}
-		done <- nil
+		done <- err
 	}()
 
 	time.Sleep(4 * time.Second) // four send timeouts without reading a byte
@@ -845,15 +825,5 @@ func TestPromotionStampede(t *testing.T) {
 // rcvbuf bytes (0: the system's default): a slow reader's window.
 func dialWindow(t *testing.T, base string, rcvbuf int) net.Conn {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		if rcvbuf == 0 {
-			return nil
-		}
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf) })
-	}}
-	conn, err := d.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn
+	return slowclient.Dial(t, strings.TrimPrefix(base, "http://"), rcvbuf)
 }

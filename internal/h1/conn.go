@@ -9,12 +9,16 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sys/unix"
 )
 
 // h2Preface opens every HTTP/2 connection (RFC 9113 §3.4).
@@ -37,10 +41,21 @@ type conn struct {
 	br     *bufio.Reader
 	remote string
 
-	wbuf []byte      // header and small body bytes not yet written
-	iov  [3][]byte   // what one write sends: wbuf and up to two slices
-	bufs net.Buffers // over iov; a field, so that a write allocates nothing
-	werr error       // the first write error: the connection is done
+	header http.Header // the response's, cleared for each (a handler must not keep it)
+	wbuf   []byte      // header and small body bytes not yet written
+	iov    [3][]byte   // what one write sends: wbuf and up to two slices
+	bufs   net.Buffers // over iov; a field, so that a write allocates nothing
+	werr   error       // the first write error: the connection is done
+
+	// The response's send timeout, kept by write (see
+	// response.SetSendTimeout): 0 for none.
+	raw         syscall.RawConn    // nil: not a socket, no send timeout
+	writeFn     func(uintptr) bool // c.writeSome, made once
+	iovecs      [3]unix.Iovec      // for writev: as many as iov
+	rawErr      error              // writeSome's
+	sendTimeout time.Duration
+	sendChunk   int // bytes a deadline covers
+	sent        int // bytes written under the current deadline
 
 	mu     sync.Mutex
 	active bool // a request is being read or served
@@ -117,6 +132,10 @@ func (c *conn) serve() {
 		}
 	}
 	c.remote = c.rwc.RemoteAddr().String()
+	if sc, ok := c.rwc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+		c.writeFn = c.writeSome
+	}
 	c.lr.r = c.rwc
 	c.br = bufio.NewReaderSize(&c.lr, bufSize)
 	c.wbuf = make([]byte, 0, bufSize)
@@ -248,7 +267,11 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) 
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = c.remote
-	w := &response{c: c, req: req, header: make(http.Header, 8), cl: -1,
+	if c.header == nil {
+		c.header = make(http.Header, 16)
+	}
+	clear(c.header)
+	w := &response{c: c, req: req, header: c.header, cl: -1,
 		closeAfter: req.Close, head: req.Method == http.MethodHead}
 	if req.Body == nil {
 		req.Body = http.NoBody
@@ -267,8 +290,12 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) 
 		return false
 	}
 	w.finish()
+	c.sendTimeout = 0
 	if c.werr != nil || w.closeAfter {
 		return false
+	}
+	if body == http.NoBody {
+		return true
 	}
 	// Whatever of the body the handler left is read and dropped, if it
 	// is small, so that the next request can be read.
@@ -309,12 +336,91 @@ func (c *conn) write(b ...[]byte) {
 	if len(c.wbuf) == 0 {
 		c.bufs = c.bufs[1:]
 	}
-	if len(c.bufs) == 1 {
+	switch {
+	case len(c.bufs) == 0:
+	case c.sendTimeout > 0:
+		c.werr = c.writeTimed()
+	case len(c.bufs) == 1:
 		_, c.werr = c.rwc.Write(c.bufs[0])
-	} else if len(c.bufs) > 1 {
+	default:
 		_, c.werr = c.bufs.WriteTo(c.rwc)
 	}
 	c.wbuf = c.wbuf[:0]
+}
+
+// writeTimed writes c.bufs as net.Buffers.WriteTo does, in one loop of
+// writev calls that waits in the poller whenever the socket is full,
+// and moves the write deadline to sendTimeout from now before its first
+// call and then whenever sendChunk more bytes have gone since the last
+// move. So a body goes out in one write however large, as fast as the
+// client takes it, and a client that stops taking it is dropped within
+// sendTimeout.
+func (c *conn) writeTimed() error {
+	c.rawErr = nil
+	if err := c.raw.Write(c.writeFn); err != nil {
+		return err
+	}
+	return c.rawErr
+}
+
+// writeSome is writeTimed's loop, run by RawConn.Write with the
+// socket's descriptor: false to wait until the socket takes more. A
+// method value made once per connection, so a write allocates nothing.
+func (c *conn) writeSome(fd uintptr) bool {
+	for len(c.bufs) > 0 {
+		if c.sent >= c.sendChunk {
+			if c.rawErr = c.rwc.SetWriteDeadline(time.Now().Add(c.sendTimeout)); c.rawErr != nil {
+				return true
+			}
+			c.sent = 0
+		}
+		n, err := c.writev(fd)
+		if n > 0 {
+			c.sent += n
+			c.consume(n)
+		}
+		switch err {
+		case nil:
+			if n == 0 { // the socket took nothing and said nothing
+				c.rawErr = io.ErrShortWrite
+				return true
+			}
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			c.rawErr = os.NewSyscallError("writev", err)
+			return true
+		}
+	}
+	return true
+}
+
+// writev is writev(2) of c.bufs (at most len(c.iovecs) slices, none
+// empty) through c.iovecs, which unix.Writev would allocate.
+func (c *conn) writev(fd uintptr) (int, error) {
+	for i, b := range c.bufs {
+		c.iovecs[i].Base = &b[0]
+		c.iovecs[i].SetLen(len(b))
+	}
+	n, _, errno := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.bufs)))
+	c.iovecs = [3]unix.Iovec{} // not to hold the bodies until the next write
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// consume drops the first n bytes written from c.bufs.
+func (c *conn) consume(n int) {
+	for n > 0 && len(c.bufs) > 0 {
+		if n < len(c.bufs[0]) {
+			c.bufs[0] = c.bufs[0][n:]
+			return
+		}
+		n -= len(c.bufs[0])
+		c.bufs = c.bufs[1:]
+	}
 }
 
 // expectContinue sends 100 Continue before the first read of the body.

@@ -2,13 +2,19 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/streamcdn/streamcdn/internal/testutil/slowclient"
 )
 
 // dialPipe returns the client end of a net.Pipe whose server end l's
@@ -103,6 +109,80 @@ func TestDeadlinesNeverEarly(t *testing.T) {
 		<-cut
 		if cutAfter != timeout {
 			t.Errorf("a stalled client was cut %v after the write deadline was set, want %v", cutAfter, timeout)
+		}
+	})
+}
+
+// TestSendTimeout: after SetSendTimeout a body goes out in one Write
+// whose deadline the server moves on as the client takes it: a client
+// that reads slowly but steadily gets the whole body though it takes
+// more than two timeouts, and one that stops reading is cut, its
+// Write failing with a deadline error. Over a pipe there is no socket
+// to write by hand, and SetSendTimeout says so.
+func TestSendTimeout(t *testing.T) {
+	const size, timeout = 8 << 20, time.Second
+	body := bytes.Repeat([]byte("s"), size)
+	writes := make(chan error, 2)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !w.(*response).SetSendTimeout(timeout, 256<<10) {
+			t.Error("SetSendTimeout on a TCP connection: false")
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, err := w.Write(body)
+		writes <- err
+	})
+	addr, _ := serve(t, h)
+	dial := func(rcvbuf int) net.Conn {
+		c := slowclient.Dial(t, addr, rcvbuf)
+		t.Cleanup(func() { c.Close() })
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c
+	}
+	dial(4096) // asks, then never reads
+	// 64 KiB every 20 ms: 8 MiB in more than 2.5 s (see the edge's
+	// TestStalledClientIsDropped for why not slower).
+	got, err := slowclient.ReadResponse(dial(0), 64<<10, 20*time.Millisecond, 60*time.Second)
+	if err != nil || got != size {
+		t.Errorf("steady slow reader: %d of %d bytes: %v", got, size, err)
+	}
+	var cut, whole int
+	for range 2 {
+		select {
+		case err := <-writes:
+			switch {
+			case err == nil:
+				whole++
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				cut++
+			default:
+				t.Errorf("Write: %v, want a deadline error or nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a Write still blocked 30 s after the steady reader finished")
+		}
+	}
+	if cut != 1 || whole != 1 {
+		t.Errorf("%d Writes cut and %d whole, want one of each", cut, whole)
+	}
+
+	synctest.Test(t, func(t *testing.T) {
+		ln := newChanListener()
+		var ok bool
+		srv := New(Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ok = w.(*response).SetSendTimeout(timeout, 256<<10)
+		})})
+		go srv.Serve(ln)
+		defer srv.Close()
+		c := dialPipe(t, ln)
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if ok {
+			t.Error("SetSendTimeout over a pipe: true")
 		}
 	})
 }

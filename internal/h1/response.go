@@ -99,14 +99,15 @@ func (w *response) Write(p []byte) (int, error) {
 }
 
 // send writes body bytes p (framed when chunked) after what is buffered:
-// gathered when small, else in one writev with the buffer; or, when the
-// server is busy, the buffer filled with p's first bytes in one write
-// and the rest in a second, as net/http's server writes. Measured on
-// loopback with 100 KiB bodies (2 cores, scripts/bench-gofloor.sh): one
-// writev of header and whole body is ahead with few connections (a
-// syscall less) and well behind at 64 and 1,000, where a first write of
-// a few KiB then the rest keeps up with separate writes of header and
-// body.
+// gathered when small, else in one writev with the buffer; or, for a
+// body under splitMax when the server is busy, the buffer filled with
+// p's first bytes in one write and the rest in a second, as net/http's
+// server writes. Measured on loopback (2 cores, scripts/bench-gofloor.sh
+// with MODES="writev split" CONNS="64 1000"): with 100 KiB bodies the
+// split is ahead at 1,000 connections (0.92 against 0.84× nginx's
+// requests/s); with 1 MiB bodies it is behind (1.07 and 1.12× against
+// 1.16 and 1.17×) and its p99 at 1,000 connections is 1.55 s against
+// 0.84–0.92 s.
 func (w *response) send(p []byte) {
 	c := w.c
 	if len(p) == 0 {
@@ -126,7 +127,7 @@ func (w *response) send(p []byte) {
 		c.wbuf = append(c.wbuf, p...)
 		return
 	}
-	if n := bufSize - len(c.wbuf); len(c.wbuf) > 0 && n > 0 && c.srv.busy() {
+	if n := bufSize - len(c.wbuf); len(c.wbuf) > 0 && n > 0 && w.cl >= 0 && w.cl < splitMax && c.srv.busy() {
 		c.write(p[:n]) // n < len(p): p did not fit
 		p = p[n:]
 	}
@@ -134,6 +135,10 @@ func (w *response) send(p []byte) {
 }
 
 var crlf = []byte("\r\n")
+
+// splitMax is the body size from which a busy server's response goes
+// out in one writev, not split (see send).
+const splitMax = 256 << 10
 
 // commit decides the framing and puts the header in c.wbuf; first is
 // the first body bytes (for sniffing), final whether the handler is done.
@@ -236,8 +241,33 @@ func (w *response) FlushError() error {
 }
 
 // SetWriteDeadline sets the connection's write deadline, for
-// http.ResponseController and send timeouts.
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+// http.ResponseController and send timeouts; it ends a send timeout set
+// by SetSendTimeout.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.sendTimeout = 0
+	return w.c.rwc.SetWriteDeadline(t)
+}
+
+// SetSendTimeout has the server keep the write deadline for the rest of
+// the response: timeout from its first write, then moved on by timeout
+// each time chunk more bytes have gone out, in the middle of a write
+// too. Unlike a deadline the handler moves between writes of chunk
+// bytes, it lets a large body go out in one write, which is fairer to
+// a busy server's clients: with the edge's 1 MiB hits at 1,000
+// connections (scripts/bench-edge.sh, two runs before and three
+// after), four writes of 256 KiB gave a p99 of 1.5–1.9 s, one write
+// 0.87–1.32 s. It reports false, leaving the deadline to the caller,
+// when the connection is not a socket.
+func (w *response) SetSendTimeout(timeout time.Duration, chunk int) bool {
+	c := w.c
+	if c.raw == nil || timeout <= 0 || chunk <= 0 {
+		return false
+	}
+	// sent starts at chunk, so that the first write moves the deadline:
+	// the time the handler took before it is not the client's.
+	c.sendTimeout, c.sendChunk, c.sent = timeout, chunk, chunk
+	return true
+}
 
 // SetReadDeadline sets the connection's read deadline, for
 // http.ResponseController.
@@ -272,7 +302,7 @@ func appendFields(b []byte, h http.Header) []byte {
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			if !strings.ContainsAny(v, "\r\n") {
+			if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
 				b = append(b, v...)
 			} else {
 				for i := 0; i < len(v); i++ {

@@ -139,7 +139,7 @@ func temporary(err error) bool {
 func (s *Server) isClosing() bool { return s.closing.Load() }
 
 // busyConns is the number of active connections over which large
-// responses are written in two parts (see firstPart).
+// responses of under splitMax are written in two parts (see response.send).
 const busyConns = 32
 
 func (s *Server) busy() bool { return s.active.Load() > busyConns }

@@ -244,8 +244,17 @@ func TestHitIsOneWrite(t *testing.T) {
 	}
 }
 
+// TestPipelined: pipelined requests are answered in order, and the
+// response header map, the connection's and reused, starts empty for
+// each: a field the first response set is not in the next.
 func TestPipelined(t *testing.T) {
 	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(w.Header()) != 0 {
+			t.Errorf("%s: handler found fields %v", r.URL.Path, w.Header())
+		}
+		if r.URL.Path == "/1" {
+			w.Header().Set("X-First", "1")
+		}
 		io.WriteString(w, r.URL.Path)
 	}))
 	c, err := net.Dial("tcp", addr)
@@ -256,7 +265,7 @@ func TestPipelined(t *testing.T) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReader(c)
-	for _, want := range []struct{ method, body string }{{"GET", "/1"}, {"GET", "/2"}, {"HEAD", ""}, {"GET", "/4"}} {
+	for _, want := range []struct{ method, body, first string }{{"GET", "/1", "1"}, {"GET", "/2", ""}, {"HEAD", "", ""}, {"GET", "/4", ""}} {
 		res, err := http.ReadResponse(br, &http.Request{Method: want.method})
 		if err != nil {
 			t.Fatal(err)
@@ -265,6 +274,9 @@ func TestPipelined(t *testing.T) {
 		res.Body.Close()
 		if string(b) != want.body {
 			t.Fatalf("got %q, want %q", b, want.body)
+		}
+		if got := res.Header.Get("X-First"); got != want.first {
+			t.Errorf("%s %q: X-First %q, want %q", want.method, want.body, got, want.first)
 		}
 	}
 }

@@ -19,7 +19,8 @@ import (
 // slowly but steadily is not, and neither is one whose response took
 // the handler long to begin (a slow disk or upstream is not the
 // client's delay). A response under sendChunk costs two deadline
-// changes.
+// changes. A writer that keeps the send timeout itself (internal/h1's
+// SetSendTimeout) is given it instead, and the body in one write.
 type Recorder struct {
 	http.ResponseWriter
 	Code        int
@@ -37,8 +38,17 @@ const sendChunk = 256 << 10
 // passes it on) has to set the connection's write deadline.
 type deadliner interface{ SetWriteDeadline(time.Time) error }
 
+// sendTimeouter is a response writer that keeps the send timeout itself
+// (internal/h1's): a body then goes to it in one Write, not one per
+// sendChunk, which on a busy server is fairer to its clients (see
+// h1's SetSendTimeout).
+type sendTimeouter interface {
+	SetSendTimeout(timeout time.Duration, chunk int) bool
+}
+
 // Start sets the first write deadline, for a response that may be only
-// a header (net/http writes it after the handler returns).
+// a header (net/http writes it after the handler returns), or hands the
+// send timeout to a writer that keeps it itself.
 func (r *Recorder) Start() { r.StartAt(time.Now()) }
 
 // StartAt is Start for a caller that has just read the clock: now.
@@ -47,6 +57,9 @@ func (r *Recorder) StartAt(now time.Time) {
 		return
 	}
 	for w := r.ResponseWriter; w != nil; {
+		if st, ok := w.(sendTimeouter); ok && st.SetSendTimeout(r.SendTimeout, sendChunk) {
+			return
+		}
 		if d, ok := w.(deadliner); ok {
 			r.dl = d
 			break

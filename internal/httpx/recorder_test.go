@@ -82,3 +82,55 @@ func TestRecorderSendDeadline(t *testing.T) {
 		})
 	}
 }
+
+// keeperWriter is a response writer that keeps the send timeout itself
+// when keeps is true, and counts its writes.
+type keeperWriter struct {
+	deadlineWriter
+	keeps   bool
+	timeout time.Duration
+	chunk   int
+	writes  int
+}
+
+func (w *keeperWriter) SetSendTimeout(timeout time.Duration, chunk int) bool {
+	w.timeout, w.chunk = timeout, chunk
+	return w.keeps
+}
+
+func (w *keeperWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.deadlineWriter.Write(p)
+}
+
+// TestRecorderHandsOverSendTimeout: a writer that keeps the send timeout
+// itself gets it, with the chunk it covers, and the body in one write
+// with no deadline set by the Recorder; one that declines gets deadlines
+// and the body a chunk at a time.
+func TestRecorderHandsOverSendTimeout(t *testing.T) {
+	const timeout = time.Second
+	body := bytes.Repeat([]byte("k"), 3*sendChunk+1)
+	for _, tt := range []struct {
+		keeps             bool
+		writes, deadlines int
+	}{
+		{true, 1, 0},
+		{false, 4, 1 + 4},
+	} {
+		w := &keeperWriter{deadlineWriter: deadlineWriter{ResponseRecorder: httptest.NewRecorder()}, keeps: tt.keeps}
+		r := &Recorder{ResponseWriter: w, SendTimeout: timeout}
+		r.Start()
+		if _, err := r.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		if w.timeout != timeout || w.chunk != sendChunk {
+			t.Errorf("keeps %v: SetSendTimeout(%v, %d), want (%v, %d)", tt.keeps, w.timeout, w.chunk, timeout, sendChunk)
+		}
+		if w.writes != tt.writes || w.set != tt.deadlines {
+			t.Errorf("keeps %v: %d writes and %d deadlines, want %d and %d", tt.keeps, w.writes, w.set, tt.writes, tt.deadlines)
+		}
+		if w.Body.Len() != len(body) || r.Bytes != int64(len(body)) {
+			t.Errorf("keeps %v: wrote %d bytes (recorded %d), want %d", tt.keeps, w.Body.Len(), r.Bytes, len(body))
+		}
+	}
+}
