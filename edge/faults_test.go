@@ -1,12 +1,16 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,4 +194,117 @@ func httptestServer(t *testing.T, h http.Handler) string {
 	t.Helper()
 	ts := newTestServer(t, h)
 	return ts.URL
+}
+
+// TestSpoiledConnectionRetry: an upstream that answers a second request
+// on a kept-alive connection with garbage (as one does after sending
+// more body than its Content-Length) fails the request sent on it; the
+// edge sends a GET (a fill) or a DELETE once more, on a new connection,
+// and never a POST (it is not idempotent) or a PUT with a body (the
+// body is gone).
+func TestSpoiledConnectionRetry(t *testing.T) {
+	sent := map[string]*atomic.Int32{http.MethodDelete: {}, http.MethodPut: {}, http.MethodPost: {}}
+	up := spoilingUpstream(t, func(r *http.Request) {
+		if n, ok := sent[r.Method]; ok {
+			n.Add(1)
+		}
+	})
+	for _, tc := range []struct {
+		method, body string
+		status       int
+		want         int32
+	}{
+		{http.MethodDelete, "", http.StatusNoContent, 2},
+		{http.MethodPut, "new", http.StatusBadGateway, 1},
+		{http.MethodPost, "", http.StatusBadGateway, 1},
+	} {
+		_, edge := newEdge(t, up, nil)
+		// Each GET leaves a connection idle in the edge's pool, and the
+		// next request takes it: the second GET is retried.
+		for i := range 2 {
+			if r := get(t, "GET", edge.URL+"/t/"+tc.method); r.status != 200 || r.body != "ok" {
+				t.Fatalf("GET %d: %d %q", i+1, r.status, r.body)
+			}
+		}
+		req, err := http.NewRequest(tc.method, edge.URL+"/t/"+tc.method, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s on a spoiled connection: %d, want %d", tc.method, res.StatusCode, tc.status)
+		}
+		if n := sent[tc.method].Load(); n != tc.want {
+			t.Errorf("upstream got %d %s requests, want %d", n, tc.method, tc.want)
+		}
+	}
+}
+
+// spoilingUpstream serves on loopback a first request on each connection
+// properly (a GET with "ok", not to be stored; anything else with 204)
+// and a second with a line of garbage, then closes the connection; seen
+// is called with every request. It returns its URL.
+func spoilingUpstream(t *testing.T, seen func(*http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					seen(req)
+					switch {
+					case n > 0:
+						io.WriteString(c, "9b2f-rest-of-a-body\r\n\r\n")
+						return
+					case req.Method == http.MethodGet:
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok")
+					default:
+						io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }

@@ -583,7 +583,7 @@ func (s *Server) upstreamGET(ctx context.Context, r *http.Request, stale *object
 	}
 	s.addVia(req.Header)
 	start := s.now()
-	res, err := s.client.Do(req)
+	res, err := s.do(req)
 	s.metrics.upstreamLatency.Observe(s.now().Sub(start).Seconds())
 	if err != nil {
 		s.metrics.upstreamRequests.WithLabelValues("error").Inc()

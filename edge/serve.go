@@ -155,6 +155,29 @@ func (s *Server) serveUpstreamError(w *recorder, r *http.Request, stale *object,
 	http.Error(w, "upstream unavailable", code)
 }
 
+// do sends req upstream. An idempotent request (RFC 9110 §9.2.2) with
+// no body that fails is sent once more, unless it timed out or its
+// client went away: it may have gone out on a kept-alive connection the
+// upstream had spoiled by sending more than a response's length, whose
+// garbage net/http reads as the next response and does not retry.
+// nginx's proxy_next_upstream makes the same choice of methods.
+func (s *Server) do(req *http.Request) (*http.Response, error) {
+	res, err := s.client.Do(req)
+	if err == nil || !idempotent(req.Method) || req.Body != nil || req.Context().Err() != nil || isTimeout(err) {
+		return res, err
+	}
+	s.log.Debug("upstream request failed; sending it once more", "method", req.Method, "url", req.URL.String(), "err", err)
+	return s.client.Do(req.Clone(req.Context()))
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
@@ -249,7 +272,7 @@ func (s *Server) forward(w *recorder, r *http.Request, cacheStatus string, inval
 	req.ContentLength = r.ContentLength
 	req.Header = endToEnd(r.Header)
 	s.addVia(req.Header)
-	res, err := s.client.Do(req)
+	res, err := s.do(req)
 	if err != nil {
 		s.metrics.upstreamRequests.WithLabelValues("error").Inc()
 		w.cache = "error"
