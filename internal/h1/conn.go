@@ -263,9 +263,13 @@ func (c *conn) reply(code int, detail string) {
 // serveRequest runs the handler for req and finishes its response; it
 // reports whether the connection may carry another request.
 func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	req = req.WithContext(ctx)
+	var watch *conn
+	if req.Body == nil || req.Body == http.NoBody {
+		watch = c
+	}
+	rctx := newReqContext(ctx, watch)
+	defer rctx.end()
+	req = req.WithContext(rctx)
 	req.RemoteAddr = c.remote
 	if c.header == nil {
 		c.header = make(http.Header, 16)

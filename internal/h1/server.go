@@ -5,13 +5,16 @@
 //
 // net/http's server spends, per request, a goroutine to watch the
 // connection while the handler runs and a separate write of its header
-// buffer. This server does without both: edge's BenchmarkWireHit, a
-// 100 KiB hit over a kept-alive loopback connection, costs about a
-// quarter less on it than on net/http's. What it leaves out: a request's
-// context is not cancelled when the client goes away mid-handler (a write
-// fails instead), and connections that open with the HTTP/2 preface (h2c
-// with prior knowledge) are handed whole to a net/http server, which
-// serves them as before.
+// buffer. This server writes the header with the body, and watches the
+// connection only for a handler that waits on its request's context
+// (see reqContext): a hit does not, a request sent upstream does, and is
+// cancelled when its client goes away, as on net/http. Edge's
+// BenchmarkWireHit, a 100 KiB hit over a kept-alive loopback connection,
+// costs about a quarter less on it than on net/http's. What it leaves
+// out: a request with a body is not watched once the body is read, and
+// connections that open with the HTTP/2 preface (h2c with prior
+// knowledge) are handed whole to a net/http server, which serves them as
+// before.
 package h1
 
 import (

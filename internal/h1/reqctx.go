@@ -1,0 +1,75 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// reqContext is a request's context: cancelled when the handler returns
+// and, as net/http's server does, when the client closes the connection
+// while the handler runs. The connection is watched only from the first
+// call of Done, so a handler that never waits on its context (a cache
+// hit) costs no goroutine and no read; one that goes upstream does
+// (http.Client waits on it). A request with a body is not watched: the
+// handler reads the connection, and sees the client go away there.
+type reqContext struct {
+	context.Context
+	cancel context.CancelFunc
+	c      *conn // nil: not watchable
+
+	mu      sync.Mutex
+	started bool // the watch runs, or ran
+	ended   bool // the handler returned: no watch starts
+	done    chan struct{}
+}
+
+func newReqContext(parent context.Context, c *conn) *reqContext {
+	ctx, cancel := context.WithCancel(parent)
+	return &reqContext{Context: ctx, cancel: cancel, c: c}
+}
+
+func (x *reqContext) Done() <-chan struct{} {
+	x.mu.Lock()
+	if !x.started && !x.ended && x.c != nil {
+		x.started = true
+		x.done = make(chan struct{})
+		// No deadline while the handler runs; end sets one in the past.
+		// Set here, under mu, so that it is never set after end's.
+		x.c.setReadDeadline(time.Time{})
+		go x.watch()
+	}
+	x.mu.Unlock()
+	return x.Context.Done()
+}
+
+// watch waits for the client's next byte: the next request (it stays in
+// the read buffer), the end of the connection (cancel), or end's
+// deadline.
+func (x *reqContext) watch() {
+	defer close(x.done)
+	_, err := x.c.br.Peek(1)
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		x.cancel()
+	}
+}
+
+// end stops the watch, if it started, and waits for it; then cancels.
+// The connection's reader is the server's again.
+func (x *reqContext) end() {
+	x.mu.Lock()
+	x.ended = true
+	started := x.started
+	x.mu.Unlock()
+	if started {
+		x.c.setReadDeadline(aLongTimeAgo)
+		<-x.done
+	}
+	x.cancel()
+}
+
+// aLongTimeAgo is a deadline that has passed: it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
