@@ -3,9 +3,11 @@ package edge
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -307,4 +309,77 @@ func spoilingUpstream(t *testing.T, seen func(*http.Request)) string {
 		}
 	}()
 	return "http://" + ln.Addr().String()
+}
+
+// TestNoRetryAfterTimeoutOrClientGone: the retry of a failed idempotent
+// request (Server.do) is not made when the upstream timed out, which
+// would double the client's wait, nor when the client went away.
+func TestNoRetryAfterTimeoutOrClientGone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		mutate func(*Config)
+		// clientTimeout, when set, makes the client give up first.
+		clientTimeout time.Duration
+	}{
+		{"upstream timeout", http.MethodGet, func(c *Config) { c.UpstreamTimeout = 300 * time.Millisecond }, 0},
+		{"response header timeout", http.MethodGet, func(c *Config) {
+			c.Transport = &http.Transport{ResponseHeaderTimeout: 300 * time.Millisecond}
+		}, 0},
+		{"client gone", http.MethodDelete, nil, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen, ended atomic.Int32
+			release := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen.Add(1)
+				defer ended.Add(1)
+				select { // hang until the edge gives up
+				case <-r.Context().Done():
+				case <-release:
+				}
+			}))
+			defer up.Close()
+			defer close(release)
+			var mutate []func(*Config)
+			if tc.mutate != nil {
+				mutate = append(mutate, tc.mutate)
+			}
+			_, edge := newEdge(t, up.URL, nil, mutate...)
+			ctx := t.Context()
+			if tc.clientTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.clientTimeout)
+				defer cancel()
+			}
+			req, err := http.NewRequestWithContext(ctx, tc.method, edge.URL+"/hang", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode < 500 {
+					t.Errorf("status %d, want a 5xx", res.StatusCode)
+				}
+			} else if tc.clientTimeout == 0 {
+				t.Fatal(err)
+			}
+			// The first request has ended at the upstream (the edge gave up
+			// on it); a retry would start at once. Give it a second.
+			for i := 0; ended.Load() == 0 && i < 500; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if ended.Load() == 0 {
+				t.Fatal("the edge never gave up on the upstream request")
+			}
+			for i := 0; seen.Load() == 1 && i < 100; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := seen.Load(); n != 1 {
+				t.Errorf("upstream got %d requests, want 1", n)
+			}
+		})
+	}
 }
