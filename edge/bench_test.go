@@ -301,3 +301,68 @@ func BenchmarkWireHit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWireRange puts a 64 KiB range of a 1 MiB object beside a
+// whole 64 KiB object, both hits over a loopback connection kept alive
+// to internal/h1: a range should cost no more than an object of its
+// size.
+func BenchmarkWireRange(b *testing.B) {
+	const size = 64 << 10
+	big, small := make([]byte, 1<<20), make([]byte, size)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Content-Type", "video/mp4")
+		if r.URL.Path == "/big.m4s" {
+			w.Write(big)
+			return
+		}
+		w.Write(small)
+	}))
+	defer up.Close()
+	s, err := New(Config{Upstream: up.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	addr := strings.TrimPrefix(newFront(b, s, s.ConnContext).URL, "http://")
+	for _, tc := range []struct{ name, req string }{
+		{"object-64KiB", "GET /small.m4s HTTP/1.1\r\nHost: edge\r\n\r\n"},
+		{"range-64KiB-of-1MiB", "GET /big.m4s HTTP/1.1\r\nHost: edge\r\nRange: bytes=65536-131071\r\n\r\n"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 64<<10)
+			get := func() {
+				if _, err := io.WriteString(c, tc.req); err != nil {
+					b.Fatal(err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
+					b.Fatalf("read %d bytes: %v", n, err)
+				}
+				res.Body.Close()
+			}
+			// Fill with a whole GET: a range on a miss goes upstream, and
+			// this origin answers it whole.
+			if res, err := http.Get("http://" + addr + strings.Fields(tc.req)[1]); err != nil {
+				b.Fatal(err)
+			} else {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			get()
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				get()
+			}
+		})
+	}
+}
