@@ -1,7 +1,7 @@
 // Package h1 serves HTTP/1.1 over plain TCP for a public listener whose
-// answers are mostly cache hits: one goroutine per connection and no
-// other, requests parsed by net/http's own parser (http.ReadRequest), and
-// a response's header written with its first body bytes.
+// answers are mostly cache hits: one goroutine per connection, requests
+// parsed by net/http's own parser (http.ReadRequest), and a response's
+// header written with its first body bytes.
 //
 // net/http's server spends, per request, a goroutine to watch the
 // connection while the handler runs and a separate write of its header
@@ -11,10 +11,10 @@
 // cancelled when its client goes away, as on net/http. Edge's
 // BenchmarkWireHit, a 100 KiB hit over a kept-alive loopback connection,
 // costs about a quarter less on it than on net/http's. What it leaves
-// out: a request with a body is not watched once the body is read, and
-// connections that open with the HTTP/2 preface (h2c with prior
-// knowledge) are handed whole to a net/http server, which serves them as
-// before.
+// out: a request with a body is not watched (its handler reads the
+// connection and sees the client go away there), and connections that
+// open with the HTTP/2 preface (h2c with prior knowledge) are handed
+// whole to a net/http server, which serves them as before.
 package h1
 
 import (
