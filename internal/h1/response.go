@@ -252,12 +252,13 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 // the response: timeout from its first write, then moved on by timeout
 // each time chunk more bytes have gone out, in the middle of a write
 // too. Unlike a deadline the handler moves between writes of chunk
-// bytes, it lets a large body go out in one write, which is fairer to
-// a busy server's clients: with the edge's 1 MiB hits at 1,000
-// connections (scripts/bench-edge.sh, two runs before and three
-// after), four writes of 256 KiB gave a p99 of 1.5–1.9 s, one write
-// 0.87–1.32 s. It reports false, leaving the deadline to the caller,
-// when the connection is not a socket.
+// bytes, it lets a large body go out in one write: one loop of writev
+// calls, no handler round trip and no deadline change per chunk. Its
+// effect on the tail is not established: with the edge's 1 MiB hits
+// at 1,000 connections (scripts/bench-edge.sh), four writes of 256 KiB
+// gave a p99 of 1.5–1.9 s in two runs, one write 0.87–1.32 s in three
+// runs and 1.6–2.0 s in three later ones. It reports false, leaving the
+// deadline to the caller, when the connection is not a socket.
 func (w *response) SetSendTimeout(timeout time.Duration, chunk int) bool {
 	c := w.c
 	if c.raw == nil || timeout <= 0 || chunk <= 0 {
