@@ -40,8 +40,7 @@ type deadliner interface{ SetWriteDeadline(time.Time) error }
 
 // sendTimeouter is a response writer that keeps the send timeout itself
 // (internal/h1's): a body then goes to it in one Write, not one per
-// sendChunk, which on a busy server is fairer to its clients (see
-// h1's SetSendTimeout).
+// sendChunk (see h1's SetSendTimeout).
 type sendTimeouter interface {
 	SetSendTimeout(timeout time.Duration, chunk int) bool
 }
