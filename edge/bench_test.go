@@ -273,25 +273,7 @@ func BenchmarkWireHit(b *testing.B) {
 		{"net-http", nh.URL},
 	} {
 		b.Run(srv.name, func(b *testing.B) {
-			c, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			br := bufio.NewReaderSize(c, 64<<10)
-			get := func() {
-				if _, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: edge\r\n\r\n"); err != nil {
-					b.Fatal(err)
-				}
-				res, err := http.ReadResponse(br, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
-					b.Fatalf("read %d bytes: %v", n, err)
-				}
-				res.Body.Close()
-			}
+			get := wireClient(b, strings.TrimPrefix(srv.url, "http://"), "GET /seg.m4s HTTP/1.1\r\nHost: edge\r\n\r\n", size)
 			get() // fill
 			b.ReportAllocs()
 			b.SetBytes(size)
@@ -330,25 +312,7 @@ func BenchmarkWireRange(b *testing.B) {
 		{"range-64KiB-of-1MiB", "GET /big.m4s HTTP/1.1\r\nHost: edge\r\nRange: bytes=65536-131071\r\n\r\n"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			br := bufio.NewReaderSize(c, 64<<10)
-			get := func() {
-				if _, err := io.WriteString(c, tc.req); err != nil {
-					b.Fatal(err)
-				}
-				res, err := http.ReadResponse(br, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
-					b.Fatalf("read %d bytes: %v", n, err)
-				}
-				res.Body.Close()
-			}
+			get := wireClient(b, addr, tc.req, size)
 			// Fill with a whole GET: a range on a miss goes upstream, and
 			// this origin answers it whole.
 			if res, err := http.Get("http://" + addr + strings.Fields(tc.req)[1]); err != nil {
@@ -364,5 +328,31 @@ func BenchmarkWireRange(b *testing.B) {
 				get()
 			}
 		})
+	}
+}
+
+// wireClient dials addr and returns a function that sends req on that
+// connection and reads the whole response, which must have a body of
+// size bytes. The connection is closed when b ends.
+func wireClient(b *testing.B, addr, req string, size int64) func() {
+	b.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	br := bufio.NewReaderSize(c, 64<<10)
+	return func() {
+		if _, err := io.WriteString(c, req); err != nil {
+			b.Fatal(err)
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, res.Body); err != nil || n != size {
+			b.Fatalf("read %d bytes: %v", n, err)
+		}
+		res.Body.Close()
 	}
 }
