@@ -56,6 +56,10 @@ type conn struct {
 	sendTimeout time.Duration
 	sendChunk   int // bytes a deadline covers
 	sent        int // bytes written under the current deadline
+	// staleDeadline: a send timeout's deadline is still on the
+	// connection from an earlier response; the next write clears it
+	// unless that response's handler set a timeout or deadline of its own.
+	staleDeadline bool
 
 	mu     sync.Mutex
 	active bool // a request is being read or served
@@ -243,6 +247,7 @@ func check(r *http.Request) (int, string) {
 // reply answers a request it refuses, as net/http does: a plain-text
 // "code text: detail", then the connection is closed.
 func (c *conn) reply(code int, detail string) {
+	c.staleDeadline = false
 	_ = c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	body := strconv.Itoa(code) + " " + http.StatusText(code)
 	if detail != "" {
@@ -294,7 +299,9 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) 
 		return false
 	}
 	w.finish()
-	c.sendTimeout = 0
+	if c.sendTimeout > 0 {
+		c.sendTimeout, c.staleDeadline = 0, true
+	}
 	if c.werr != nil || w.closeAfter {
 		return false
 	}
@@ -339,6 +346,12 @@ func (c *conn) write(b ...[]byte) {
 	}
 	if len(c.wbuf) == 0 {
 		c.bufs = c.bufs[1:]
+	}
+	if c.staleDeadline && len(c.bufs) > 0 {
+		c.staleDeadline = false
+		if c.werr = c.rwc.SetWriteDeadline(time.Time{}); c.werr != nil {
+			return
+		}
 	}
 	switch {
 	case len(c.bufs) == 0:

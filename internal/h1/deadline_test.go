@@ -186,3 +186,37 @@ func TestSendTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestSendTimeoutEndsWithResponse: the deadline a send timeout left on
+// the connection does not outlive its response. A later response on the
+// same connection, written by a handler that sets no timeout after the
+// client was idle longer than the old one, goes out whole.
+func TestSendTimeoutEndsWithResponse(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/timed" && !w.(*response).SetSendTimeout(timeout, 256<<10) {
+			t.Error("SetSendTimeout on a TCP connection: false")
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/timed", "/plain", "/timed", "/plain"} {
+		time.Sleep(3 * timeout) // idle past the last send timeout
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s after an idle wait: %v", path, err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || string(b) != path {
+			t.Fatalf("GET %s: body %q, %v", path, b, err)
+		}
+	}
+}

@@ -244,7 +244,7 @@ func (w *response) FlushError() error {
 // http.ResponseController and send timeouts; it ends a send timeout set
 // by SetSendTimeout.
 func (w *response) SetWriteDeadline(t time.Time) error {
-	w.c.sendTimeout = 0
+	w.c.sendTimeout, w.c.staleDeadline = 0, false
 	return w.c.rwc.SetWriteDeadline(t)
 }
 
@@ -267,6 +267,7 @@ func (w *response) SetSendTimeout(timeout time.Duration, chunk int) bool {
 	// sent starts at chunk, so that the first write moves the deadline:
 	// the time the handler took before it is not the client's.
 	c.sendTimeout, c.sendChunk, c.sent = timeout, chunk, chunk
+	c.staleDeadline = false // the first write moves the deadline
 	return true
 }
 
