@@ -268,20 +268,21 @@ func (c *conn) reply(code int, detail string) {
 // serveRequest runs the handler for req and finishes its response; it
 // reports whether the connection may carry another request.
 func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) {
-	var watch *conn
-	if req.Body == nil || req.Body == http.NoBody {
-		watch = c
-	}
-	rctx := newReqContext(ctx, watch)
-	defer rctx.end()
-	req = req.WithContext(rctx)
-	req.RemoteAddr = c.remote
 	if c.header == nil {
 		c.header = make(http.Header, 16)
 	}
 	clear(c.header)
-	w := &response{c: c, req: req, header: c.header, cl: -1,
+	w := &response{c: c, header: c.header, cl: -1,
 		closeAfter: req.Close, head: req.Method == http.MethodHead}
+	var watch *conn
+	if req.Body == nil || req.Body == http.NoBody {
+		watch = c
+	}
+	w.ctx.init(ctx, watch) // in the response: one allocation for both
+	defer w.ctx.end()
+	req = req.WithContext(&w.ctx)
+	req.RemoteAddr = c.remote
+	w.req = req
 	if req.Body == nil {
 		req.Body = http.NoBody
 	}

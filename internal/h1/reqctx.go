@@ -3,7 +3,7 @@ package h1
 import (
 	"context"
 	"errors"
-	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -26,9 +26,11 @@ type reqContext struct {
 	done    chan struct{}
 }
 
-func newReqContext(parent context.Context, c *conn) *reqContext {
-	ctx, cancel := context.WithCancel(parent)
-	return &reqContext{Context: ctx, cancel: cancel, c: c}
+// init derives x from parent; c is the connection to watch, nil for
+// none.
+func (x *reqContext) init(parent context.Context, c *conn) {
+	x.Context, x.cancel = context.WithCancel(parent)
+	x.c = c
 }
 
 func (x *reqContext) Done() <-chan struct{} {
@@ -50,9 +52,7 @@ func (x *reqContext) Done() <-chan struct{} {
 // deadline.
 func (x *reqContext) watch() {
 	defer close(x.done)
-	_, err := x.c.br.Peek(1)
-	var ne net.Error
-	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+	if _, err := x.c.br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		x.cancel()
 	}
 }

@@ -34,6 +34,8 @@ type response struct {
 	closeAfter bool
 	noBody     bool   // the status has no body, or HEAD
 	pending    []byte // body bytes held back until the framing is known
+
+	ctx reqContext // req's context
 }
 
 func (w *response) Header() http.Header { return w.header }
