@@ -199,24 +199,10 @@ func TestSendTimeoutEndsWithResponse(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	for _, path := range []string{"/timed", "/plain", "/timed", "/plain"} {
 		time.Sleep(3 * timeout) // idle past the last send timeout
 		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("GET %s after an idle wait: %v", path, err)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil || string(b) != path {
-			t.Fatalf("GET %s: body %q, %v", path, b, err)
-		}
+		readBody(t, br, "GET", path)
 	}
 }

@@ -1,9 +1,7 @@
 package h1
 
 import (
-	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -33,30 +31,8 @@ func TestContextCancelledWhenClientGoes(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	}))
-	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		return c, bufio.NewReader(c)
-	}
-	read := func(br *bufio.Reader, want string) {
-		t.Helper()
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil || string(b) != want {
-			t.Fatalf("body %q, %v; want %q", b, err, want)
-		}
-	}
-
 	// Gone: the handler is cancelled, long before its 5 s.
-	c, _ := dial()
+	c, _ := dial(t, addr)
 	start := time.Now()
 	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(50 * time.Millisecond) // the handler waits
@@ -72,19 +48,38 @@ func TestContextCancelledWhenClientGoes(t *testing.T) {
 	t.Logf("cancelled %v after the request", time.Since(start).Round(time.Millisecond))
 
 	// Kept, idle then pipelined: no cancellation, every answer right.
-	c, br := dial()
+	c, br := dial(t, addr)
 	io.WriteString(c, "GET /peek HTTP/1.1\r\nHost: x\r\n\r\n")
-	read(br, "/peek")
+	readBody(t, br, "GET", "/peek")
 	io.WriteString(c, "GET /peek HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /peek HTTP/1.1\r\nHost: x\r\n\r\n")
-	read(br, "/peek")
-	read(br, "/2")
-	read(br, "/peek")
+	readBody(t, br, "GET", "/peek")
+	readBody(t, br, "GET", "/2")
+	readBody(t, br, "GET", "/peek")
 	// A request with a body is not watched; it is served as before.
 	io.WriteString(c, "POST /peek HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
-	read(br, "/peek")
+	readBody(t, br, "POST", "/peek")
 	select {
 	case p := <-cancelled:
 		t.Fatalf("%s cancelled while its client kept the connection", p)
 	default:
+	}
+}
+
+// TestHitIsNotWatched: a handler that never waits on its context (as a
+// cache hit does not) starts no watch of the connection.
+func TestHitIsNotWatched(t *testing.T) {
+	ctxs := make(chan *reqContext, 1)
+	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctxs <- r.Context().(*reqContext)
+		io.WriteString(w, "hit")
+	}))
+	c, br := dial(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	readBody(t, br, "GET", "hit")
+	x := <-ctxs
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.started {
+		t.Error("a handler that never called Done started a watch")
 	}
 }

@@ -38,6 +38,35 @@ func serve(t testing.TB, h http.Handler) (string, *Server) {
 	return ln.Addr().String(), srv
 }
 
+// dial opens a connection to addr, closed when the test ends, with a
+// 10 s deadline on all of it, and a reader of its responses.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// readBody reads the next response from br, to a request with method,
+// and fails the test unless its body is want; it returns the response.
+func readBody(t *testing.T, br *bufio.Reader, method, want string) *http.Response {
+	t.Helper()
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s, want %q: %v", method, want, err)
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || string(b) != want {
+		t.Fatalf("%s: body %q, %v; want %q", method, b, err, want)
+	}
+	return res
+}
+
 // exchange sends raw on a new connection to addr, reads the response
 // (to a request with method), then a second, plain GET on the same
 // connection: keep says whether that one was answered.
@@ -257,24 +286,10 @@ func TestPipelined(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c, br := dial(t, addr)
 	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(c)
 	for _, want := range []struct{ method, body, first string }{{"GET", "/1", "1"}, {"GET", "/2", ""}, {"HEAD", "", ""}, {"GET", "/4", ""}} {
-		res, err := http.ReadResponse(br, &http.Request{Method: want.method})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if string(b) != want.body {
-			t.Fatalf("got %q, want %q", b, want.body)
-		}
+		res := readBody(t, br, want.method, want.body)
 		if got := res.Header.Get("X-First"); got != want.first {
 			t.Errorf("%s %q: X-First %q, want %q", want.method, want.body, got, want.first)
 		}
@@ -303,28 +318,15 @@ func TestExpectContinue(t *testing.T) {
 	addr, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(w, r.Body)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c, br := dial(t, addr)
 	io.WriteString(c, "PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
-	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
 	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
 		t.Fatalf("got %q, %v; want 100 Continue before the body is sent", line, err)
 	}
 	br.ReadString('\n')
 	io.WriteString(c, "body")
-	res, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if b, _ := io.ReadAll(res.Body); string(b) != "body" {
-		t.Fatalf("got %q", b)
-	}
+	readBody(t, br, "PUT", "body")
 }
 
 // TestH2C checks that a connection that opens with the HTTP/2 preface
