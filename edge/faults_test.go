@@ -383,3 +383,51 @@ func TestNoRetryAfterTimeoutOrClientGone(t *testing.T) {
 		})
 	}
 }
+
+// doneCounter is a context that counts the calls of Done: on h1, the
+// first one starts a watch of the client's connection.
+type doneCounter struct {
+	context.Context
+	calls atomic.Int32
+}
+
+func (d *doneCounter) Done() <-chan struct{} {
+	d.calls.Add(1)
+	return d.Context.Done()
+}
+
+// TestHitNeverWaitsOnContext: a hit, whole or a range, never waits on
+// its request's context, so on h1 it costs no watch of the connection;
+// nor does a miss, whose fill runs on its own; a request forwarded
+// upstream does, and is cancelled if its client goes.
+func TestHitNeverWaitsOnContext(t *testing.T) {
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write(bytes.Repeat([]byte("h"), 100<<10))
+	})
+	s, _ := newEdge(t, up.URL, c)
+	for _, tc := range []struct {
+		name, method, rng, cache string
+		waits                    bool
+	}{
+		{"miss", http.MethodGet, "", "miss", false},
+		{"hit", http.MethodGet, "", "hit", false},
+		{"range hit", http.MethodGet, "bytes=0-99", "hit", false},
+		{"forward", http.MethodPost, "", "method", true},
+	} {
+		ctx := &doneCounter{Context: t.Context()}
+		req := httptest.NewRequest(tc.method, "/seg.m4s", nil).WithContext(ctx)
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if cs := rec.Header().Get("Cache-Status"); !strings.Contains(cs, "; "+tc.cache) && !strings.Contains(cs, "fwd="+tc.cache) {
+			t.Fatalf("%s: Cache-Status %q, want %s", tc.name, cs, tc.cache)
+		}
+		if waited := ctx.calls.Load() > 0; waited != tc.waits {
+			t.Errorf("%s: Done called %d times, want a wait %v", tc.name, ctx.calls.Load(), tc.waits)
+		}
+	}
+}
