@@ -20,10 +20,9 @@ type reqContext struct {
 	cancel context.CancelFunc
 	c      *conn // nil: not watchable
 
-	mu      sync.Mutex
-	started bool // the watch runs, or ran
-	ended   bool // the handler returned: no watch starts
-	done    chan struct{}
+	mu    sync.Mutex
+	ended bool          // the handler returned: no watch starts
+	done  chan struct{} // closed when the watch ends; nil: none started
 }
 
 // init derives x from parent; c is the connection to watch, nil for
@@ -35,8 +34,7 @@ func (x *reqContext) init(parent context.Context, c *conn) {
 
 func (x *reqContext) Done() <-chan struct{} {
 	x.mu.Lock()
-	if !x.started && !x.ended && x.c != nil {
-		x.started = true
+	if x.done == nil && !x.ended && x.c != nil {
 		x.done = make(chan struct{})
 		// No deadline while the handler runs; end sets one in the past.
 		// Set here, under mu, so that it is never set after end's.
@@ -62,11 +60,11 @@ func (x *reqContext) watch() {
 func (x *reqContext) end() {
 	x.mu.Lock()
 	x.ended = true
-	started := x.started
+	done := x.done
 	x.mu.Unlock()
-	if started {
+	if done != nil {
 		x.c.setReadDeadline(aLongTimeAgo)
-		<-x.done
+		<-done
 	}
 	x.cancel()
 }

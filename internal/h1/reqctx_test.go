@@ -79,7 +79,7 @@ func TestHitIsNotWatched(t *testing.T) {
 	x := <-ctxs
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.started {
+	if x.done != nil {
 		t.Error("a handler that never called Done started a watch")
 	}
 }
