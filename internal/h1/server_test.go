@@ -52,8 +52,8 @@ func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 }
 
 // readBody reads the next response from br, to a request with method,
-// and fails the test unless its body is want; it returns the response.
-func readBody(t *testing.T, br *bufio.Reader, method, want string) *http.Response {
+// and fails the test unless its body is want; it returns the header.
+func readBody(t *testing.T, br *bufio.Reader, method, want string) http.Header {
 	t.Helper()
 	res, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
@@ -64,7 +64,7 @@ func readBody(t *testing.T, br *bufio.Reader, method, want string) *http.Respons
 	if err != nil || string(b) != want {
 		t.Fatalf("%s: body %q, %v; want %q", method, b, err, want)
 	}
-	return res
+	return res.Header
 }
 
 // exchange sends raw on a new connection to addr, reads the response
@@ -289,8 +289,8 @@ func TestPipelined(t *testing.T) {
 	c, br := dial(t, addr)
 	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n")
 	for _, want := range []struct{ method, body, first string }{{"GET", "/1", "1"}, {"GET", "/2", ""}, {"HEAD", "", ""}, {"GET", "/4", ""}} {
-		res := readBody(t, br, want.method, want.body)
-		if got := res.Header.Get("X-First"); got != want.first {
+		h := readBody(t, br, want.method, want.body)
+		if got := h.Get("X-First"); got != want.first {
 			t.Errorf("%s %q: X-First %q, want %q", want.method, want.body, got, want.first)
 		}
 	}
