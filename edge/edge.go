@@ -104,6 +104,7 @@ type Server struct {
 	via      string // this edge's Via entry
 	upstream *url.URL
 	client   *http.Client
+	single   *http.Client // cfg.Transport without keep-alives, for requests that cannot be sent twice (do)
 	mem      *memory
 	disk     *disk
 	log      *slog.Logger
@@ -163,9 +164,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, realTime: realTime, via: "1.1 " + cfg.Name, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
-	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse // redirects are the client's to follow
-	}}
+	s.client, s.single = upstreamClient(cfg.Transport), upstreamClient(cfg.Transport)
+	if t, ok := cfg.Transport.(*http.Transport); ok {
+		t = t.Clone()
+		t.DisableKeepAlives = true
+		s.single = upstreamClient(t)
+	}
 	if cfg.DiskDir != "" {
 		if s.disk, err = openDisk(cfg.DiskDir, cfg.DiskBytes); err != nil {
 			return nil, fmt.Errorf("edge: %w", err)
@@ -245,6 +249,14 @@ func (s *Server) Close() error {
 	s.stop()
 	s.wg.Wait()
 	return nil
+}
+
+// upstreamClient sends requests upstream through rt and leaves
+// redirects to the client to follow.
+func upstreamClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }

@@ -155,15 +155,21 @@ func (s *Server) serveUpstreamError(w *recorder, r *http.Request, stale *object,
 	http.Error(w, "upstream unavailable", code)
 }
 
-// do sends req upstream. An idempotent request (RFC 9110 §9.2.2) with
-// no body that fails is sent once more, unless it timed out or its
-// client went away: it may have gone out on a kept-alive connection the
-// upstream had spoiled by sending more than a response's length, whose
-// garbage net/http reads as the next response and does not retry.
-// nginx's proxy_next_upstream makes the same choice of methods.
+// do sends req upstream. A kept-alive connection may turn out spoiled
+// when a request goes out on it: an upstream that sent more than a
+// response's Content-Length leaves garbage that net/http reads as the
+// next response, and does not retry. So an idempotent request (RFC 9110
+// §9.2.2) with no body that fails is sent once more, unless it timed
+// out or its client went away (nginx's proxy_next_upstream makes the
+// same choice of methods), and any other request, which cannot be sent
+// twice, goes on a connection of its own (s.single): a POST or a PUT
+// with a body pays a connection setup rather than risk a 502.
 func (s *Server) do(req *http.Request) (*http.Response, error) {
+	if !idempotent(req.Method) || req.Body != nil {
+		return s.single.Do(req)
+	}
 	res, err := s.client.Do(req)
-	if err == nil || !idempotent(req.Method) || req.Body != nil || req.Context().Err() != nil || isTimeout(err) {
+	if err == nil || req.Context().Err() != nil || isTimeout(err) {
 		return res, err
 	}
 	s.log.Debug("upstream request failed; sending it once more", "method", req.Method, "url", req.URL.String(), "err", err)
