@@ -73,7 +73,7 @@ type Listener struct {
 // rather than whoever wrote first owning the queue. On the edge's 1 MiB
 // hits at 1,000 connections this took the p99 from 1.59–1.72 s to
 // 0.92–1.12 s and requests a second from 2,120–2,250 to 2,220–2,480
-// (six interleaved rounds; README, "Edge performance"). It does not
+// (six interleaved rounds; README, "Benchmarks"). It does not
 // limit what is in flight: a connection with a large window still
 // fills it.
 const NotSentLowat = 64 << 10
