@@ -104,7 +104,7 @@ type Server struct {
 	via      string // this edge's Via entry
 	upstream *url.URL
 	client   *http.Client
-	single   *http.Client // cfg.Transport without keep-alives, for requests that cannot be sent twice (do)
+	single   *http.Client // for requests that cannot be sent twice (do): cfg.Transport without keep-alives if it is an *http.Transport, else client
 	mem      *memory
 	disk     *disk
 	log      *slog.Logger
@@ -164,7 +164,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, realTime: realTime, via: "1.1 " + cfg.Name, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
-	s.client, s.single = upstreamClient(cfg.Transport), upstreamClient(cfg.Transport)
+	s.client = upstreamClient(cfg.Transport)
+	s.single = s.client
 	if t, ok := cfg.Transport.(*http.Transport); ok {
 		t = t.Clone()
 		t.DisableKeepAlives = true
