@@ -255,12 +255,11 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 // each time chunk more bytes have gone out, in the middle of a write
 // too. Unlike a deadline the handler moves between writes of chunk
 // bytes, it lets a large body go out in one write: one loop of writev
-// calls, no handler round trip and no deadline change per chunk. Its
-// effect on the tail is not established: with the edge's 1 MiB hits
-// at 1,000 connections (scripts/bench-edge.sh), four writes of 256 KiB
-// gave a p99 of 1.5–1.9 s in two runs, one write 0.87–1.32 s in three
-// runs and 1.6–2.0 s in three later ones. It reports false, leaving the
-// deadline to the caller, when the connection is not a socket.
+// calls, no handler round trip and no deadline change per chunk. (Its
+// effect on latency under load is not established: scripts/bench-edge.sh
+// runs before and after it differ by less than runs of one build.) It
+// reports false, leaving the deadline to the caller, when the
+// connection is not a socket.
 func (w *response) SetSendTimeout(timeout time.Duration, chunk int) bool {
 	c := w.c
 	if c.raw == nil || timeout <= 0 || chunk <= 0 {

@@ -68,14 +68,15 @@ type Listener struct {
 // queued in its socket but not yet sent (TCP_NOTSENT_LOWAT, on Linux):
 // a write of a large body waits in the poller once this much of it is
 // unsent, instead of filling a send buffer the kernel grows to
-// megabytes. With bodies going out to many connections at once, each
-// then gets a share of the server's turns as its client drains it,
-// rather than whoever wrote first owning the queue. On the edge's 1 MiB
-// hits at 1,000 connections this took the p99 from 1.59–1.72 s to
-// 0.92–1.12 s and requests a second from 2,120–2,250 to 2,220–2,480
-// (six interleaved rounds; README, "Benchmarks"). It does not
-// limit what is in flight: a connection with a large window still
-// fills it.
+// megabytes. (The likely reason it helps: with bodies going out to many
+// connections at once, each then gets a share of the server's turns as
+// its client drains it, rather than whoever wrote first owning the
+// queue; not measured directly.) With the edge's
+// 1 MiB hits at 1,000 connections, `scripts/bench-edge.sh 5 2` gave a
+// p99 2.2–2.5× nginx's before this (two runs on 39c6ff6) and 1.7–1.8×
+// after (two runs on 9313695); README, "Benchmarks", has those and an
+// A/B of one build with and without it. It does not limit what is in
+// flight: a connection with a large window still fills it.
 const NotSentLowat = 64 << 10
 
 // Listen binds addr over TCP for h; name names it in errors and logs.
