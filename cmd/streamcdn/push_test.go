@@ -207,10 +207,13 @@ func TestPushThenStopOrigin(t *testing.T) {
 			t.Errorf("edge %d: our player: ended %s, %d segments, %d stalls, errors %v", i, rep.Ended, rep.Segments, rep.RebufferEvents, rep.Errors)
 		}
 		// The whole 30 s title, to its end: up to 45 s of wall time, so
-		// that a slow start on a loaded machine still gets there.
+		// that a slow start on a loaded machine still gets there. Without
+		// a stall, playing to the end means every segment came from the
+		// edge after the origin stopped.
 		v := testutil.DashCheckFor(t, mpd, players[i], 45)
-		if !v.OK || v.Stalls.Count != 0 || !v.Ended {
-			t.Errorf("edge %d: %s: ok %v, %d stalls, %.1f s played, ended %v: %v", i, players[i], v.OK, v.Stalls.Count, v.SecondsPlayed, v.Ended, v.FailReasons)
+		if !v.OK || v.Stalls.Count != 0 || !v.PlayedToEnd() {
+			t.Errorf("edge %d: %s: ok %v, %d stalls, played to %.3f s of %.3f s in %.2f s of wall time, ended %v, buffered %s: %v",
+				i, players[i], v.OK, v.Stalls.Count, v.SecondsPlayed, v.Duration, v.WallSecondsPlayed, v.Ended, v.Buffered, v.FailReasons)
 		}
 		if n := e.upstreamRequests(t); n != 0 {
 			t.Errorf("edge %d asked its upstream %v times", i, n)

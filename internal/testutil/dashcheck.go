@@ -20,8 +20,14 @@ type Verdict struct {
 	StartupSeconds float64  `json:"startupSeconds"`
 	SecondsPlayed  float64  `json:"secondsPlayed"`
 	// Ended is whether the presentation played to its end.
-	Ended  bool `json:"ended"`
-	Stalls struct {
+	Ended bool `json:"ended"`
+	// WallSecondsPlayed is the wall time from playback's start to the
+	// end of the run; Duration the media's (the <video> element's);
+	// Buffered its buffered ranges at the end, as dash-check gives them.
+	WallSecondsPlayed float64         `json:"wallSecondsPlayed"`
+	Duration          float64         `json:"duration"`
+	Buffered          json.RawMessage `json:"buffered"`
+	Stalls            struct {
 		Count        int     `json:"count"`
 		TotalSeconds float64 `json:"totalSeconds"`
 	} `json:"stalls"`
@@ -29,6 +35,17 @@ type Verdict struct {
 		Rendered int `json:"rendered"`
 	} `json:"qualitySwitches"`
 	ResolutionsRendered []string `json:"resolutionsRendered"`
+}
+
+// PlayedToEnd reports whether playback reached the end of the
+// presentation: the <video> element's ended event, or its current time
+// within 0.1 s of its duration. dash.js on a loaded machine has been
+// seen to reach the duration (30.016 s of 30.016 s) and then sit there
+// for another 30 s of wall time without the ended event, its buffered
+// ranges already empty; shaka-player and dash.js on an idle machine
+// end.
+func (v Verdict) PlayedToEnd() bool {
+	return v.Ended || (v.Duration > 0 && v.SecondsPlayed >= v.Duration-0.1)
 }
 
 // DashCheck plays mpdURL for 12 s in player ("dashjs" or "shaka") in
