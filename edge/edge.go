@@ -102,14 +102,18 @@ type Server struct {
 	cfg      Config
 	realTime bool   // cfg.Now is time.Now: the send deadline may use its readings
 	via      string // this edge's Via entry
-	upstream *url.URL
-	client   *http.Client
-	single   *http.Client // for requests that cannot be sent twice (do): cfg.Transport without keep-alives if it is an *http.Transport, else client
-	mem      *memory
-	disk     *disk
-	log      *slog.Logger
-	metrics  *metrics
-	sem      chan struct{}
+	// fieldLines is what every prepared hit writes after its stored
+	// fields: this edge's Via line, then its Cache-Status line up to
+	// the hit's status (see servePrepared).
+	fieldLines []byte
+	upstream   *url.URL
+	client     *http.Client
+	single     *http.Client // for requests that cannot be sent twice (do): cfg.Transport without keep-alives if it is an *http.Transport, else client
+	mem        *memory
+	disk       *disk
+	log        *slog.Logger
+	metrics    *metrics
+	sem        chan struct{}
 
 	fillsMu   sync.Mutex
 	fills     map[string]*fill
@@ -164,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, realTime: realTime, via: "1.1 " + cfg.Name, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
+	s.fieldLines = httpx.AppendFields(nil, http.Header{"Via": {s.via}})
+	s.fieldLines = httpx.AppendFields(s.fieldLines, http.Header{"Cache-Status": {cfg.Name + "; "}})
+	s.fieldLines = s.fieldLines[:len(s.fieldLines)-len("\r\n")]
 	s.client = upstreamClient(cfg.Transport)
 	s.single = s.client
 	if t, ok := cfg.Transport.(*http.Transport); ok {
@@ -326,6 +333,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // upstream's status when it answered (a miss, a revalidation, a bypass).
 func (s *Server) logAccess(rec *recorder, r *http.Request, start time.Time) {
 	cs := rec.Header().Get("Cache-Status")
+	if rec.cacheStatus != "" { // a prepared hit's
+		cs = s.cfg.Name + "; " + rec.cacheStatus
+	}
 	upstream := ""
 	if _, after, ok := strings.Cut(cs, "fwd-status="); ok {
 		upstream, _, _ = strings.Cut(after, ";")
@@ -628,6 +638,10 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	if o.sliced > 0 {
 		s.serveSliced(w, r, o, status)
 		w.cache = cache
+		return
+	}
+	if pw, ok := w.ResponseWriter.(preparedWriter); ok && o.hitFields != nil && o.body != nil && of == nil &&
+		s.servePrepared(w, pw, r, o, age, cache, status) {
 		return
 	}
 	w.cache = cache

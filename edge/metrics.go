@@ -160,4 +160,7 @@ type recorder struct {
 	httpx.Recorder
 	cache string
 	at    time.Time // when the request arrived, by Config.Now
+	// cacheStatus is the status in the Cache-Status of a prepared hit,
+	// which is not in the header map.
+	cacheStatus string
 }

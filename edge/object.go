@@ -34,6 +34,9 @@ type object struct {
 	date         time.Time
 	ageValue     time.Duration
 	lastModified time.Time
+	// hitFields is the serialized stored fields a prepared hit writes
+	// (see hitFields); nil: hits take the slow path.
+	hitFields []byte
 }
 
 // prepared fills the fields derived from the header and returns o.
@@ -42,6 +45,7 @@ func (o *object) prepared() *object {
 	o.date = headerTime(o.header, "Date")
 	o.lastModified = headerTime(o.header, "Last-Modified")
 	o.ageValue = ageValue(o.header)
+	o.hitFields = hitFields(o)
 	return o
 }
 
@@ -87,7 +91,7 @@ func (o *object) cost() int64 { return o.costWith(int64(len(o.body))) }
 
 // costWith is the cost of o with a body of size bytes in memory.
 func (o *object) costWith(size int64) int64 {
-	n := size + int64(len(o.key)) + objectOverhead
+	n := size + int64(len(o.key)) + int64(len(o.hitFields)) + objectOverhead
 	for k, vs := range o.header {
 		n += int64(len(k)) + fieldOverhead
 		for _, v := range vs {

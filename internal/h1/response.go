@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -52,7 +53,7 @@ func (w *response) WriteHeader(code int) {
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		if w.req.ProtoAtLeast(1, 1) && w.c.werr == nil {
 			b := appendStatus(w.c.wbuf[:0], code)
-			b = appendFields(b, w.header)
+			b = httpx.AppendFields(b, w.header)
 			w.c.wbuf = append(b, "\r\n"...)
 			w.c.write()
 		}
@@ -183,7 +184,7 @@ func (w *response) commit(first []byte, final bool) {
 		w.closeAfter = true
 	}
 	b := appendStatus(w.c.wbuf, w.status)
-	b = appendFields(b, h)
+	b = httpx.AppendFields(b, h)
 	if _, ok := h["Date"]; !ok {
 		b = append(b, "Date: "...)
 		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
@@ -192,21 +193,55 @@ func (w *response) commit(first []byte, final bool) {
 	if w.chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	switch {
-	case w.closeAfter:
-		if _, ok := h["Connection"]; !ok {
-			b = append(b, "Connection: close\r\n"...)
-		}
-	case !w.req.ProtoAtLeast(1, 1):
-		b = append(b, "Connection: keep-alive\r\n"...)
-	}
-	w.c.wbuf = append(b, "\r\n"...)
+	_, hasConnection := h["Connection"]
+	w.c.wbuf = w.appendEnd(b, hasConnection)
 	if p := w.pending; len(p) > 0 {
 		w.pending = nil
 		if !w.noBody {
 			w.send(p)
 		}
 	}
+}
+
+// appendEnd ends the header in b: the Connection field the framing
+// needs, unless the handler set one, then the empty line.
+func (w *response) appendEnd(b []byte, hasConnection bool) []byte {
+	switch {
+	case w.closeAfter:
+		if !hasConnection {
+			b = append(b, "Connection: close\r\n"...)
+		}
+	case !w.req.ProtoAtLeast(1, 1):
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// WritePrepared starts a response whose header fields the caller has
+// serialized already: the status code, then fields and more as they
+// are (whole "Name: value\r\n" lines, with valid names and no CR or LF
+// in values: the caller's promise, not checked), then Content-Length:
+// size and the Connection field the framing needs. Nothing else is
+// added (no Date: the fields must carry one) and the header map is not
+// read. The body, of exactly size bytes, follows by Write. It is for a
+// handler that answers many requests with the same fields (a cache's
+// stored response): they are written per request without a map.
+// Called after the response has started, it does nothing.
+func (w *response) WritePrepared(code int, size int64, fields, more []byte) {
+	if w.status != 0 || w.committed || code < 200 || size < 0 {
+		return
+	}
+	w.status, w.committed, w.cl = code, true, size
+	w.noBody = !bodyAllowed(code) || w.head
+	if w.c.srv.isClosing() {
+		w.closeAfter = true
+	}
+	b := appendStatus(w.c.wbuf, code)
+	b = append(append(b, fields...), more...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, size, 10)
+	b = append(b, "\r\n"...)
+	w.c.wbuf = w.appendEnd(b, false)
 }
 
 // finish completes the response after the handler returned.
@@ -293,32 +328,4 @@ func appendStatus(b []byte, code int) []byte {
 		b = strconv.AppendInt(b, int64(code), 10)
 	}
 	return append(b, "\r\n"...)
-}
-
-// appendFields writes h's fields: names that are not tokens are left
-// out, and CR and LF in values become spaces, as net/http does.
-func appendFields(b []byte, h http.Header) []byte {
-	for k, vs := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
-				b = append(b, v...)
-			} else {
-				for i := 0; i < len(v); i++ {
-					switch c := v[i]; c {
-					case '\r', '\n':
-						b = append(b, ' ')
-					default:
-						b = append(b, c)
-					}
-				}
-			}
-			b = append(b, "\r\n"...)
-		}
-	}
-	return b
 }

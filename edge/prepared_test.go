@@ -1,0 +1,137 @@
+package edge
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamcdn/streamcdn/internal/testutil"
+)
+
+// TestH1WriterIsPrepared: internal/h1's response writer has the method
+// the prepared hit path looks for; if its signature drifted, every hit
+// would quietly take the slow path.
+func TestH1WriterIsPrepared(t *testing.T) {
+	got := make(chan bool, 1)
+	url, _ := testutil.ServeH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok := w.(preparedWriter)
+		got <- ok
+	}), nil)
+	get(t, http.MethodGet, url+"/")
+	if !<-got {
+		t.Fatal("internal/h1's ResponseWriter is not a preparedWriter")
+	}
+}
+
+// TestPreparedHitMatches serves the same stored objects to the same
+// requests through internal/h1, where hits take the prepared path, and
+// through net/http's server, where they go through the header map, and
+// wants the same status, fields and body from both.
+func TestPreparedHitMatches(t *testing.T) {
+	c := newClock()
+	body := strings.Repeat("0123456789abcdef", 4096) // 64 KiB
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "max-age=3600")
+		switch r.URL.Path {
+		case "/plain.m4s":
+			h.Set("Content-Type", "video/mp4")
+		case "/rich.m4s": // what a CDN in front of an origin sends
+			h.Set("Content-Type", "video/mp4")
+			h.Set("ETag", `"v1"`)
+			h.Set("Last-Modified", "Sun, 01 Mar 2026 11:00:00 GMT")
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Timing-Allow-Origin", "*")
+			h["Via"] = []string{"1.1 shield", "1.1 origin"}
+			h.Set("Age", "7")
+			h.Set("Cache-Status", "shield; hit")
+			h.Set("Accept-Ranges", "none")
+			h.Add("X-Multi", "a")
+			h.Add("X-Multi", "b")
+		case "/twotypes.m4s":
+			h["Content-Type"] = []string{"video/mp4", "text/plain"}
+		case "/untyped.m4s": // sniffed: not prepared
+			h["Content-Type"] = nil
+		}
+		w.Write([]byte(body))
+	})
+	s, front := newEdge(t, up.URL, c)
+	nh := httptest.NewUnstartedServer(s)
+	nh.Config.ConnContext = s.ConnContext
+	nh.Start()
+	t.Cleanup(nh.Close)
+
+	paths := []struct {
+		path     string
+		prepared bool
+	}{{"/plain.m4s", true}, {"/rich.m4s", true}, {"/twotypes.m4s", true}, {"/untyped.m4s", false}}
+	for _, p := range paths {
+		get(t, http.MethodGet, front.URL+p.path)
+		waitIdle(t, s)
+		o, of := s.lookup(s.fullKey(httptest.NewRequest(http.MethodGet, p.path, nil)))
+		if of != nil {
+			of.Close()
+		}
+		if o == nil {
+			t.Fatalf("%s: not stored", p.path)
+		}
+		if got := o.hitFields != nil; got != p.prepared {
+			t.Fatalf("%s: prepared %v, want %v", p.path, got, p.prepared)
+		}
+	}
+	c.Advance(90 * time.Second) // an Age of its own
+
+	requests := []struct {
+		name   string
+		method string
+		header []string
+	}{
+		{"whole", http.MethodGet, nil},
+		{"head", http.MethodHead, nil},
+		{"range", http.MethodGet, []string{"Range", "bytes=100-199"}},
+		{"suffix range", http.MethodGet, []string{"Range", "bytes=-10"}},
+		{"open range", http.MethodGet, []string{"Range", "bytes=65000-"}},
+		{"range past the end", http.MethodGet, []string{"Range", "bytes=65530-99999"}},
+		{"head with range", http.MethodHead, []string{"Range", "bytes=0-9"}},
+		{"two ranges", http.MethodGet, []string{"Range", "bytes=0-9,20-29"}},
+		{"unsatisfiable range", http.MethodGet, []string{"Range", "bytes=70000-"}},
+		{"invalid range", http.MethodGet, []string{"Range", "bytes=x-y"}},
+		{"if-none-match", http.MethodGet, []string{"If-None-Match", `"v1"`}},
+		{"if-modified-since", http.MethodGet, []string{"If-Modified-Since", "Sun, 01 Mar 2026 12:00:00 GMT"}},
+		{"if-range", http.MethodGet, []string{"Range", "bytes=0-9", "If-Range", `"v1"`}},
+		{"max-stale", http.MethodGet, []string{"Cache-Control", "max-stale"}},
+	}
+	for _, p := range paths {
+		for _, rq := range requests {
+			t.Run(strings.TrimPrefix(p.path, "/")+"/"+rq.name, func(t *testing.T) {
+				fast := get(t, rq.method, front.URL+p.path, rq.header...)
+				slow := get(t, rq.method, nh.URL+p.path, rq.header...)
+				fast, slow = sameBoundary(fast), sameBoundary(slow)
+				if fast.status != slow.status || fast.body != slow.body {
+					t.Fatalf("h1: %d, %d body bytes; net/http: %d, %d body bytes", fast.status, len(fast.body), slow.status, len(slow.body))
+				}
+				if !maps.EqualFunc(fast.header, slow.header, slices.Equal) {
+					t.Fatalf("fields differ\nh1:       %v\nnet/http: %v", fast.header, slow.header)
+				}
+			})
+		}
+	}
+}
+
+// sameBoundary replaces the random boundary of a multipart answer, in
+// its Content-Type and its body, with a fixed one.
+func sameBoundary(r reply) reply {
+	ct := r.header.Get("Content-Type")
+	_, b, ok := strings.Cut(ct, "boundary=")
+	if !ok {
+		return r
+	}
+	r.header = r.header.Clone()
+	r.header.Set("Content-Type", strings.ReplaceAll(ct, b, "BOUNDARY"))
+	r.body = strings.ReplaceAll(r.body, b, "BOUNDARY")
+	return r
+}
