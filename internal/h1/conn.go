@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -60,6 +61,10 @@ type conn struct {
 	// connection from an earlier response; the next write clears it
 	// unless that response's handler set a timeout or deadline of its own.
 	staleDeadline bool
+
+	// readDeadline is the read deadline set last (Unix ns; 0: none), by
+	// setReadDeadline, which every change goes through.
+	readDeadline atomic.Int64
 
 	mu     sync.Mutex
 	active bool // a request is being read or served
@@ -145,13 +150,13 @@ func (c *conn) serve() {
 	c.wbuf = make([]byte, 0, bufSize)
 	for first := true; ; first = false {
 		c.lr.n = int64(cfg.MaxHeaderBytes) + bufSize
-		c.setReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		c.armIdle(time.Now(), cfg.IdleTimeout)
 		if _, err := c.br.Peek(1); err != nil || !c.setActive(true) {
 			return
 		}
 		if first && c.isH2C() {
 			if c.srv.h2 != nil {
-				c.setReadDeadline(time.Time{}) // net/http keeps its own
+				_ = c.setReadDeadline(time.Time{}) // net/http keeps its own
 				handed = c.srv.h2.hand(handOver(c.rwc, c.br))
 			}
 			return
@@ -160,7 +165,7 @@ func (c *conn) serve() {
 			// The rest of the header has not come with its first bytes:
 			// it must within ReadHeaderTimeout. (Armed only then: a
 			// deadline change is a runtime timer update.)
-			c.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
+			_ = c.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 		}
 		req, err := http.ReadRequest(c.br)
 		if err != nil {
@@ -169,7 +174,7 @@ func (c *conn) serve() {
 		}
 		c.lr.n = math.MaxInt64
 		if req.ContentLength != 0 {
-			c.setReadDeadline(time.Time{}) // a body takes as long as it takes
+			_ = c.setReadDeadline(time.Time{}) // a body takes as long as it takes
 		}
 		if code, why := check(req); code != 0 {
 			c.reply(code, why)
@@ -181,9 +186,32 @@ func (c *conn) serve() {
 	}
 }
 
-// setReadDeadline sets the connection's read deadline; an error shows
-// in the next read.
-func (c *conn) setReadDeadline(t time.Time) { _ = c.rwc.SetReadDeadline(t) }
+// setReadDeadline sets the connection's read deadline. Its callers here
+// may drop the error: it shows in the next read.
+func (c *conn) setReadDeadline(t time.Time) error {
+	var ns int64 // zero time: none
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.readDeadline.Store(ns)
+	return c.rwc.SetReadDeadline(t)
+}
+
+// armIdle sets the read deadline to idle from now, for the wait for the
+// next request, unless the one set is already within idleSlack(idle) of
+// that: a kept-alive connection then moves its deadline about once a
+// second (or once in an eighth of a short idle timeout), not on every
+// request, and so the wait ends up to that much early. (A deadline
+// change is a runtime timer update; nginx, likewise, leaves a timer
+// alone that would move by less than 300 ms.)
+func (c *conn) armIdle(now time.Time, idle time.Duration) {
+	if d := c.readDeadline.Load(); d != 0 && d > now.Add(idle-idleSlack(idle)).UnixNano() {
+		return
+	}
+	_ = c.setReadDeadline(now.Add(idle))
+}
+
+func idleSlack(idle time.Duration) time.Duration { return min(time.Second, idle/8) }
 
 // headerBuffered reports whether a whole request header is in the read
 // buffer already.

@@ -206,3 +206,53 @@ func TestSendTimeoutEndsWithResponse(t *testing.T) {
 		readBody(t, br, "GET", path)
 	}
 }
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	set []time.Time
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.set = append(d.set, t)
+	return nil
+}
+
+// TestArmIdle checks when the wait for the next request moves the read
+// deadline: not while the one set is within the slack of idle from now,
+// always after anything else set it (a header's, a body's none, a
+// watch's past one).
+func TestArmIdle(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const idle = 120 * time.Second
+	for _, tt := range []struct {
+		name  string
+		prev  time.Time // zero: none set
+		moved bool
+	}{
+		{"none set", time.Time{}, true},
+		{"set just now", now.Add(idle), false},
+		{"set under a second ago", now.Add(idle - 999*time.Millisecond), false},
+		{"set a second ago", now.Add(idle - time.Second), true},
+		{"set a minute ago", now.Add(idle - time.Minute), true},
+		{"a header's, shorter", now.Add(10 * time.Second), true},
+		{"a watch's, past", aLongTimeAgo, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &deadlineConn{}
+			c := &conn{rwc: d}
+			_ = c.setReadDeadline(tt.prev)
+			c.armIdle(now, idle)
+			moved := len(d.set) == 2
+			if moved != tt.moved {
+				t.Fatalf("moved %v (set %v), want %v", moved, d.set, tt.moved)
+			}
+			if moved && !d.set[1].Equal(now.Add(idle)) {
+				t.Fatalf("moved to %v, want %v", d.set[1], now.Add(idle))
+			}
+		})
+	}
+	if got := idleSlack(400 * time.Millisecond); got != 50*time.Millisecond {
+		t.Fatalf("slack of a 400ms idle timeout: %v, want 50ms", got)
+	}
+}

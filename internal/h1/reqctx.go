@@ -38,7 +38,7 @@ func (x *reqContext) Done() <-chan struct{} {
 		x.done = make(chan struct{})
 		// No deadline while the handler runs; end sets one in the past.
 		// Set here, under mu, so that it is never set after end's.
-		x.c.setReadDeadline(time.Time{})
+		_ = x.c.setReadDeadline(time.Time{})
 		go x.watch()
 	}
 	x.mu.Unlock()
@@ -63,7 +63,7 @@ func (x *reqContext) end() {
 	done := x.done
 	x.mu.Unlock()
 	if done != nil {
-		x.c.setReadDeadline(aLongTimeAgo)
+		_ = x.c.setReadDeadline(aLongTimeAgo)
 		<-done
 	}
 	x.cancel()

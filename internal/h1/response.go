@@ -309,7 +309,7 @@ func (w *response) SetSendTimeout(timeout time.Duration, chunk int) bool {
 
 // SetReadDeadline sets the connection's read deadline, for
 // http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error { return w.c.setReadDeadline(t) }
 
 // bodyAllowed reports whether a response with status may have a body
 // (RFC 9110 §6.4.1).

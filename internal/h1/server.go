@@ -37,7 +37,8 @@ type Config struct {
 	Handler http.Handler
 	// ReadHeaderTimeout bounds the reading of a request's header, from
 	// its first byte; IdleTimeout the wait for the next request on a
-	// kept-alive connection (and for the first).
+	// kept-alive connection (and for the first), which may end up to a
+	// second (or an eighth of IdleTimeout, if less) early: see armIdle.
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // default 120s
 	// MaxHeaderBytes bounds a request's header; more is answered 431.
