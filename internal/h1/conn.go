@@ -167,7 +167,7 @@ func (c *conn) serve() {
 			// deadline change is a runtime timer update.)
 			_ = c.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
 		}
-		req, err := http.ReadRequest(c.br)
+		req, err := readRequest(c.br)
 		if err != nil {
 			c.refuse(err)
 			return

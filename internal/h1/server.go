@@ -1,7 +1,10 @@
 // Package h1 serves HTTP/1.1 over plain TCP for a public listener whose
 // answers are mostly cache hits: one goroutine per connection, requests
-// parsed by net/http's own parser (http.ReadRequest), and a response's
-// header written with its first body bytes.
+// in the plain form clients send parsed by parseSimple and any other by
+// net/http's own parser (http.ReadRequest), whose reading parseSimple's
+// equals; a response's header written with its first body bytes, and
+// for a handler that has it serialized already (a cache's stored
+// response), taken as it is (WritePrepared).
 //
 // net/http's server spends, per request, a goroutine to watch the
 // connection while the handler runs and a separate write of its header
