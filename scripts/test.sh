@@ -50,7 +50,7 @@ for target in internal/httpx:FuzzParseRange manifest:FuzzParse manifest:FuzzPars
     edge:FuzzParseDirectives edge:FuzzParseVary cdndns:FuzzServeDNS cdndns:FuzzServeUDP player:FuzzParseTrace player:FuzzParseVideo \
     player:FuzzCheckSegment internal/pushapi:FuzzParseContentDigest edge:FuzzParseFillRequest edge:FuzzPushUpload deploy:FuzzLoad \
     internal/httpx:FuzzParseDate edge:FuzzObjectFile manifest:FuzzParseSteeringManifest manifest:FuzzParseSteeringQuery \
-    internal/dnsapi:FuzzDecode internal/h1:FuzzServe; do
+    internal/dnsapi:FuzzDecode internal/h1:FuzzServe internal/h1:FuzzParseSimple; do
   pkg=${target%%:*} fn=${target#*:}
   # Minimizing a new input grown from a large seed (a whole trace) can
   # take the whole budget; a second of it keeps the fuzzer fuzzing.
