@@ -91,8 +91,10 @@ func BenchmarkMemoryPerObject(b *testing.B) {
 		for i := range n {
 			body := make([]byte, 1024)
 			bodies += int64(len(body))
-			m.put(&object{key: fmt.Sprintf("/title/1080p/%d.m4s", i), status: 200, header: h.Clone(), body: body,
-				policy: responsePolicy(200, h, time.Now())})
+			o := &object{key: fmt.Sprintf("/title/1080p/%d.m4s", i), status: 200, header: h.Clone(), body: body,
+				policy: responsePolicy(200, h, time.Now())}
+			o.hitFields = hitFields(o) // as store does
+			m.put(o)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -529,6 +529,9 @@ func (s *Server) diskError(key string, err error) {
 func (s *Server) store(o *object, toDisk bool) bool {
 	s.noteVary(o)
 	kept := false
+	if o.body != nil && o.hitFields == nil { // before anyone else sees o
+		o.hitFields = hitFields(o)
+	}
 	if o.body != nil || o.sliced > 0 {
 		s.guard(o.key, o.gen, func() { kept = s.mem.put(o) })
 	}

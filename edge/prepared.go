@@ -2,6 +2,7 @@ package edge
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -37,7 +38,19 @@ func hitFields(o *object) []byte {
 	}
 	h["Accept-Ranges"] = []string{"bytes"}
 	h["Content-Type"] = h["Content-Type"][:1]
-	return httpx.AppendFields(nil, h)
+	return slices.Clip(httpx.AppendFields(make([]byte, 0, fieldsLen(h)), h))
+}
+
+// fieldsLen is the length of h's fields as AppendFields writes them
+// (when no value holds CR or LF), so that an object keeps no slack.
+func fieldsLen(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
 }
 
 // servePrepared answers a hit on o, whose body is in memory, through

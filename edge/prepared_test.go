@@ -56,6 +56,15 @@ func TestPreparedHitMatches(t *testing.T) {
 			h["Content-Type"] = []string{"video/mp4", "text/plain"}
 		case "/untyped.m4s": // sniffed: not prepared
 			h["Content-Type"] = nil
+		case "/reval.m4s": // revalidated: the 304's fields join the stored ones
+			h.Set("Content-Type", "video/mp4")
+			h.Set("ETag", `"r1"`)
+			h.Set("Cache-Control", "max-age=60")
+			if r.Header.Get("If-None-Match") == `"r1"` {
+				h.Set("X-Version", "2")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
 		}
 		w.Write([]byte(body))
 	})
@@ -68,7 +77,7 @@ func TestPreparedHitMatches(t *testing.T) {
 	paths := []struct {
 		path     string
 		prepared bool
-	}{{"/plain.m4s", true}, {"/rich.m4s", true}, {"/twotypes.m4s", true}, {"/untyped.m4s", false}}
+	}{{"/plain.m4s", true}, {"/rich.m4s", true}, {"/twotypes.m4s", true}, {"/untyped.m4s", false}, {"/reval.m4s", true}}
 	for _, p := range paths {
 		get(t, http.MethodGet, front.URL+p.path)
 		waitIdle(t, s)
@@ -83,7 +92,11 @@ func TestPreparedHitMatches(t *testing.T) {
 			t.Fatalf("%s: prepared %v, want %v", p.path, got, p.prepared)
 		}
 	}
-	c.Advance(90 * time.Second) // an Age of its own
+	c.Advance(90 * time.Second) // an Age of its own; /reval.m4s stale
+	if r := get(t, http.MethodGet, front.URL+"/reval.m4s"); r.header.Get("X-Version") != "2" {
+		t.Fatalf("revalidation: X-Version %q, want 2", r.header.Get("X-Version"))
+	}
+	waitIdle(t, s)
 
 	requests := []struct {
 		name   string
