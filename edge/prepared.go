@@ -22,16 +22,18 @@ type preparedWriter interface {
 // leave them (Accept-Ranges set, Content-Type its first value), without
 // what each hit writes itself (Age, Cache-Status, Content-Length,
 // Content-Range, this edge's Via entry after the stored ones). Nil when
-// the slow path must serve o: not a 200, or no Date or Content-Type to
-// send as stored (the server would add a Date, or sniff a type).
+// the slow path must serve o: not a 200; no Date or Content-Type to send
+// as stored (the server would add a Date, or sniff a type); or a stored
+// Content-Range, which a 200 sends as stored and a 206 replaces.
 func hitFields(o *object) []byte {
-	if o.status != http.StatusOK || len(o.header["Date"]) == 0 || httpx.Field(o.header, "Content-Type") == "" {
+	if o.status != http.StatusOK || len(o.header["Date"]) == 0 || httpx.Field(o.header, "Content-Type") == "" ||
+		len(o.header["Content-Range"]) > 0 {
 		return nil
 	}
 	h := make(http.Header, len(o.header)+1)
 	for k, vs := range o.header {
 		switch k {
-		case "Age", "Cache-Status", "Content-Length", "Content-Range", "Connection", "Transfer-Encoding":
+		case "Age", "Cache-Status", "Content-Length", "Connection", "Transfer-Encoding":
 		default:
 			h[k] = vs
 		}

@@ -56,6 +56,9 @@ func TestPreparedHitMatches(t *testing.T) {
 			h["Content-Type"] = []string{"video/mp4", "text/plain"}
 		case "/untyped.m4s": // sniffed: not prepared
 			h["Content-Type"] = nil
+		case "/ranged.m4s": // a stored Content-Range: sent on a 200, replaced on a 206; not prepared
+			h.Set("Content-Type", "video/mp4")
+			h.Set("Content-Range", "bytes 0-9/100")
 		case "/reval.m4s": // revalidated: the 304's fields join the stored ones
 			h.Set("Content-Type", "video/mp4")
 			h.Set("ETag", `"r1"`)
@@ -77,7 +80,7 @@ func TestPreparedHitMatches(t *testing.T) {
 	paths := []struct {
 		path     string
 		prepared bool
-	}{{"/plain.m4s", true}, {"/rich.m4s", true}, {"/twotypes.m4s", true}, {"/untyped.m4s", false}, {"/reval.m4s", true}}
+	}{{"/plain.m4s", true}, {"/rich.m4s", true}, {"/twotypes.m4s", true}, {"/untyped.m4s", false}, {"/ranged.m4s", false}, {"/reval.m4s", true}}
 	for _, p := range paths {
 		get(t, http.MethodGet, front.URL+p.path)
 		waitIdle(t, s)
