@@ -71,11 +71,11 @@ func (s *Server) servePrepared(w *recorder, pw preparedWriter, r *http.Request, 
 	size := int64(len(o.body))
 	code, rg := http.StatusOK, httpx.Range{Length: size}
 	if v := httpx.Field(h, "Range"); v != "" && r.Method == http.MethodGet {
-		ranges, err := httpx.ParseRange(v, size)
-		if err != nil || len(ranges) != 1 {
+		one, ok := httpx.ParseOneRange(v, size)
+		if !ok {
 			return false
 		}
-		code, rg = http.StatusPartialContent, ranges[0]
+		code, rg = http.StatusPartialContent, one
 	}
 	w.cache, w.cacheStatus = cache, status
 	more := append(make([]byte, 0, 128+len(status)), "Age: "...)

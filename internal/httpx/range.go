@@ -78,6 +78,30 @@ func ParseRange(header string, size int64) ([]Range, error) {
 	return out, nil
 }
 
+// ParseOneRange is ParseRange for a caller that serves one range only:
+// the range and true when ParseRange would return exactly one. A header
+// without a comma (one range: what players send) is parsed without
+// ParseRange's allocations.
+func ParseOneRange(header string, size int64) (Range, bool) {
+	unit, set, ok := strings.Cut(header, "=")
+	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		return Range{}, false
+	}
+	if strings.Contains(set, ",") {
+		rs, err := ParseRange(header, size)
+		if err != nil || len(rs) != 1 {
+			return Range{}, false
+		}
+		return rs[0], true
+	}
+	spec := strings.TrimSpace(set)
+	if spec == "" {
+		return Range{}, false
+	}
+	r, satisfiable, err := parseSpec(spec, size)
+	return r, err == nil && satisfiable
+}
+
 // parseSpec parses one int-range or suffix-range.
 func parseSpec(spec string, size int64) (r Range, satisfiable bool, err error) {
 	first, last, ok := strings.Cut(spec, "-")

@@ -61,7 +61,8 @@ func TestContentRange(t *testing.T) {
 }
 
 func FuzzParseRange(f *testing.F) {
-	for _, s := range []string{"bytes=0-499", "bytes=-5", "bytes=1-,3-4", "bytes=,", "x=1-2", "bytes=9223372036854775807-"} {
+	for _, s := range []string{"bytes=0-499", "bytes=-5", "bytes=1-,3-4", "bytes=,", "x=1-2", "bytes=9223372036854775807-",
+		" Bytes = 10 - 20 ", "bytes=5000-", "bytes=-0", "bytes=0-9,5000-6000", "bytes=5-3"} {
 		f.Add(s, int64(1000))
 	}
 	f.Fuzz(func(t *testing.T, header string, size int64) {
@@ -72,6 +73,9 @@ func FuzzParseRange(f *testing.F) {
 			size = 0
 		}
 		rs, err := ParseRange(header, size)
+		if one, ok := ParseOneRange(header, size); ok != (err == nil && len(rs) == 1) || ok && one != rs[0] {
+			t.Fatalf("ParseOneRange(%q, %d) = %+v, %v; ParseRange: %+v, %v", header, size, one, ok, rs, err)
+		}
 		if err != nil {
 			if len(rs) != 0 {
 				t.Fatalf("ParseRange(%q, %d) returned ranges with error %v", header, size, err)
