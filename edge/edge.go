@@ -169,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, realTime: realTime, via: "1.1 " + cfg.Name, upstream: u, log: cfg.Logger.With("component", "edge", "name", cfg.Name),
 		sem: make(chan struct{}, cfg.MaxUpstream), fills: map[string]*fill{}, validated: map[string]time.Time{}, promoting: map[string]bool{}, vary: map[string][]string{}}
 	s.fieldLines = httpx.AppendFields(nil, http.Header{"Via": {s.via}})
-	s.fieldLines = httpx.AppendFields(s.fieldLines, http.Header{"Cache-Status": {cfg.Name + "; "}})
+	s.fieldLines = httpx.AppendFields(s.fieldLines, http.Header{"Cache-Status": {s.cacheStatusValue("")}})
 	s.fieldLines = s.fieldLines[:len(s.fieldLines)-len("\r\n")]
 	s.client = upstreamClient(cfg.Transport)
 	s.single = s.client
@@ -334,7 +334,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logAccess(rec *recorder, r *http.Request, start time.Time) {
 	cs := rec.Header().Get("Cache-Status")
 	if rec.cacheStatus != "" { // a prepared hit's
-		cs = s.cfg.Name + "; " + rec.cacheStatus
+		cs = s.cacheStatusValue(rec.cacheStatus)
 	}
 	upstream := ""
 	if _, after, ok := strings.Cut(cs, "fwd-status="); ok {
@@ -655,7 +655,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	h["Age"] = []string{strconv.Itoa(int(age.Seconds()))}
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
-	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
+	c := o.content()
 	if of != nil {
 		rd := of.reader()
 		defer rd.Close()
@@ -713,8 +713,12 @@ func firstByte(r *http.Request, size int64) int64 {
 }
 
 func (s *Server) writeCacheStatus(w http.ResponseWriter, status string) {
-	w.Header()["Cache-Status"] = []string{s.cfg.Name + "; " + status}
+	w.Header()["Cache-Status"] = []string{s.cacheStatusValue(status)}
 }
+
+// cacheStatusValue is this edge's Cache-Status value (RFC 9211) for
+// status; a prepared hit writes the same from fieldLines.
+func (s *Server) cacheStatusValue(status string) string { return s.cfg.Name + "; " + status }
 
 // startFill returns the fill in flight for key, or starts one; joined
 // reports whether it was already running.

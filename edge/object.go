@@ -102,6 +102,12 @@ func (o *object) costWith(size int64) int64 {
 	return n
 }
 
+// content is o's representation, for httpx.Serve and Decide: its body in
+// memory (nil when on disk), size, type and validators.
+func (o *object) content() httpx.Content {
+	return httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
+}
+
 func (o *object) validators() httpx.Validators {
 	return httpx.Validators{ETag: httpx.Field(o.header, "Etag"), LastModified: o.lastModified, Date: o.date}
 }

@@ -18,13 +18,13 @@ type preparedWriter interface {
 
 // hitFields serializes, for the prepared hit path, the header fields a
 // 200 or single-range 206 hit on o sends that do not change from one
-// hit to the next: the stored fields as serveStored and httpx.Serve
-// leave them (Accept-Ranges set, Content-Type its first value), without
-// what each hit writes itself (Age, Cache-Status, Content-Length,
-// Content-Range, this edge's Via entry after the stored ones). Nil when
-// the slow path must serve o: not a 200; no Date or Content-Type to send
-// as stored (the server would add a Date, or sniff a type); or a stored
-// Content-Range, which a 200 sends as stored and a 206 replaces.
+// hit to the next: the stored fields with what httpx.Serve sets on them
+// (httpx.ContentFields), without what each hit writes itself (Age,
+// Cache-Status, Content-Length, this edge's Via entry after the stored
+// ones). Nil when the slow path must serve o: not a 200; no Date or
+// Content-Type to send as stored (the server would add a Date, or sniff
+// a type); or a stored Content-Range, which a 200 sends as stored and a
+// 206 replaces.
 func hitFields(o *object) []byte {
 	if o.status != http.StatusOK || len(o.header["Date"]) == 0 || httpx.Field(o.header, "Content-Type") == "" ||
 		len(o.header["Content-Range"]) > 0 {
@@ -38,8 +38,7 @@ func hitFields(o *object) []byte {
 			h[k] = vs
 		}
 	}
-	h["Accept-Ranges"] = []string{"bytes"}
-	h["Content-Type"] = h["Content-Type"][:1]
+	httpx.ContentFields(h, o.content())
 	return slices.Clip(httpx.AppendFields(make([]byte, 0, fieldsLen(h)), h))
 }
 
@@ -56,26 +55,15 @@ func fieldsLen(h http.Header) int {
 }
 
 // servePrepared answers a hit on o, whose body is in memory, through
-// the writer's prepared path, and reports whether it did: a GET or HEAD
-// without preconditions, answered whole (200) or with one satisfiable
-// range (206). The response is the one serveStored writes through the
-// header map, field for field (TestPreparedHitMatches). Anything else
-// (preconditions, If-Range, several ranges, an unsatisfiable or invalid
-// Range) is left to the slow path.
+// the writer's prepared path when httpx.Decide answers it with a 200 or
+// a 206 of one range, and reports whether it did; anything else (304,
+// 412, 416, multipart) is left to the slow path. The response is the
+// one serveStored writes through the header map, field for field
+// (TestPreparedHitMatches).
 func (s *Server) servePrepared(w *recorder, pw preparedWriter, r *http.Request, o *object, age time.Duration, cache, status string) bool {
-	h := r.Header
-	if httpx.Field(h, "If-Match") != "" || httpx.Field(h, "If-None-Match") != "" || httpx.Field(h, "If-Modified-Since") != "" ||
-		httpx.Field(h, "If-Unmodified-Since") != "" || httpx.Field(h, "If-Range") != "" {
+	d := httpx.Decide(r, o.content())
+	if d.Status != http.StatusOK && (d.Status != http.StatusPartialContent || d.Ranges != nil) {
 		return false
-	}
-	size := int64(len(o.body))
-	code, rg := http.StatusOK, httpx.Range{Length: size}
-	if v := httpx.Field(h, "Range"); v != "" && r.Method == http.MethodGet {
-		one, ok := httpx.ParseOneRange(v, size)
-		if !ok {
-			return false
-		}
-		code, rg = http.StatusPartialContent, one
 	}
 	w.cache, w.cacheStatus = cache, status
 	more := append(make([]byte, 0, 128+len(status)), "Age: "...)
@@ -83,17 +71,14 @@ func (s *Server) servePrepared(w *recorder, pw preparedWriter, r *http.Request, 
 	more = append(more, "\r\n"...)
 	more = append(more, s.fieldLines...)
 	more = append(append(more, status...), "\r\n"...)
-	if code == http.StatusPartialContent {
-		more = append(more, "Content-Range: bytes "...)
-		more = strconv.AppendInt(more, rg.Start, 10)
-		more = strconv.AppendInt(append(more, '-'), rg.End(), 10)
-		more = strconv.AppendInt(append(more, '/'), size, 10)
+	if d.Status == http.StatusPartialContent {
+		more = d.Range.AppendContentRange(append(more, "Content-Range: "...), int64(len(o.body)))
 		more = append(more, "\r\n"...)
 	}
-	w.Code = code
-	pw.WritePrepared(code, rg.Length, o.hitFields, more)
+	w.Code = d.Status
+	pw.WritePrepared(d.Status, d.Range.Length, o.hitFields, more)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(o.body[rg.Start : rg.Start+rg.Length])
+		_, _ = w.Write(o.body[d.Range.Start : d.Range.Start+d.Range.Length])
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +73,11 @@ func TestPreparedHitMatches(t *testing.T) {
 		w.Write([]byte(body))
 	})
 	s, front := newEdge(t, up.URL, c)
+	// The h1 side counts the responses that take the prepared path.
+	var prepared atomic.Int64
+	counted, _ := testutil.ServeH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.ServeHTTP(countPrepared{w, &prepared}, r)
+	}), s.ConnContext)
 	nh := httptest.NewUnstartedServer(s)
 	nh.Config.ConnContext = s.ConnContext
 	nh.Start()
@@ -124,8 +130,16 @@ func TestPreparedHitMatches(t *testing.T) {
 	for _, p := range paths {
 		for _, rq := range requests {
 			t.Run(strings.TrimPrefix(p.path, "/")+"/"+rq.name, func(t *testing.T) {
-				fast := get(t, rq.method, front.URL+p.path, rq.header...)
+				before := prepared.Load()
+				fast := get(t, rq.method, counted+p.path, rq.header...)
+				took := prepared.Load() > before
 				slow := get(t, rq.method, nh.URL+p.path, rq.header...)
+				// Every 200 and single-range 206 of a prepared object takes
+				// the prepared path, and nothing else does.
+				multipart := strings.HasPrefix(fast.header.Get("Content-Type"), "multipart/")
+				if want := p.prepared && (fast.status == http.StatusOK || fast.status == http.StatusPartialContent && !multipart); took != want {
+					t.Fatalf("status %d: prepared path taken %v, want %v", fast.status, took, want)
+				}
 				fast, slow = sameBoundary(fast), sameBoundary(slow)
 				if fast.status != slow.status || fast.body != slow.body {
 					t.Fatalf("h1: %d, %d body bytes; net/http: %d, %d body bytes", fast.status, len(fast.body), slow.status, len(slow.body))
@@ -151,3 +165,18 @@ func sameBoundary(r reply) reply {
 	r.body = strings.ReplaceAll(r.body, b, "BOUNDARY")
 	return r
 }
+
+// countPrepared passes a response writer on, counting its prepared
+// responses.
+type countPrepared struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countPrepared) WritePrepared(code int, size int64, fields, more []byte) {
+	c.n.Add(1)
+	c.ResponseWriter.(preparedWriter).WritePrepared(code, size, fields, more)
+}
+
+// Unwrap gives http.ResponseController and the send timeout the writer.
+func (c countPrepared) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -35,9 +35,14 @@ func (r Range) End() int64 { return r.Start + r.Length - 1 }
 // representation of size bytes.
 func (r Range) ContentRange(size int64) string {
 	var b [64]byte
-	v := strconv.AppendInt(append(b[:0], "bytes "...), r.Start, 10)
-	v = strconv.AppendInt(append(v, '-'), r.End(), 10)
-	return string(strconv.AppendInt(append(v, '/'), size, 10))
+	return string(r.AppendContentRange(b[:0], size))
+}
+
+// AppendContentRange appends ContentRange(size) to b.
+func (r Range) AppendContentRange(b []byte, size int64) []byte {
+	b = strconv.AppendInt(append(b, "bytes "...), r.Start, 10)
+	b = strconv.AppendInt(append(b, '-'), r.End(), 10)
+	return strconv.AppendInt(append(b, '/'), size, 10)
 }
 
 // ParseRange parses a Range header field value (RFC 9110 §14.1.1) against a

@@ -33,6 +33,73 @@ type Content struct {
 // which only means that the client went away.
 func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 	h := w.Header()
+	setValidatorFields(h, c)
+	d := Decide(r, c)
+	if d.Status == http.StatusNotModified || d.Status == http.StatusPreconditionFailed {
+		w.WriteHeader(d.Status)
+		return 0, nil
+	}
+	setTypeField(h, c)
+	switch {
+	case d.Status == http.StatusRequestedRangeNotSatisfiable:
+		h.Set("Content-Range", fmt.Sprintf("bytes */%d", c.Size))
+		h.Del("Content-Type")
+		http.Error(w, "range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
+		return 0, nil
+	case d.Ranges != nil:
+		return serveMultipart(w, c, d.Ranges)
+	case d.Status == http.StatusPartialContent:
+		return serveRange(w, c, d.Range)
+	}
+	return serveWhole(w, r, c)
+}
+
+// Decision is how Serve answers a request: Status 200 (Range the whole
+// representation), 206 with one Range or several Ranges (multipart), 304,
+// 412 or 416.
+type Decision struct {
+	Status int
+	Range  Range
+	Ranges []Range // several non-overlapping ranges; nil otherwise
+}
+
+// Decide is Serve's choice of answer for r, without writing it: for a
+// caller that writes the common answers its own way (a cache's prepared
+// hit) and leaves the rest to Serve. A single range is parsed without
+// allocating.
+func Decide(r *http.Request, c Content) Decision {
+	if status := CheckPreconditions(r, c.Validators); status != 0 {
+		return Decision{Status: status}
+	}
+	whole := Decision{Status: http.StatusOK, Range: Range{Length: c.Size}}
+	rangeHeader := Field(r.Header, "Range")
+	if rangeHeader == "" || r.Method != http.MethodGet || !RangeApplies(r, c.Validators) {
+		return whole
+	}
+	if rg, ok := ParseOneRange(rangeHeader, c.Size); ok {
+		return Decision{Status: http.StatusPartialContent, Range: rg}
+	}
+	ranges, err := ParseRange(rangeHeader, c.Size)
+	switch {
+	case errors.Is(err, ErrUnsatisfiable):
+		return Decision{Status: http.StatusRequestedRangeNotSatisfiable}
+	case err != nil, len(ranges) > 1 && overlapping(ranges):
+		return whole
+	}
+	return Decision{Status: http.StatusPartialContent, Ranges: ranges}
+}
+
+// ContentFields sets on h what Serve sets for a 200 or a 206 of one
+// range besides Content-Length and Content-Range: the validators the
+// caller did not set, Accept-Ranges, and Content-Type.
+func ContentFields(h http.Header, c Content) {
+	setValidatorFields(h, c)
+	setTypeField(h, c)
+}
+
+// setValidatorFields sets what every answer of Serve carries: ETag and
+// Last-Modified unless the caller set them, and Accept-Ranges.
+func setValidatorFields(h http.Header, c Content) {
 	if c.ETag != "" && len(h["Etag"]) == 0 {
 		h["Etag"] = []string{c.ETag}
 	}
@@ -40,30 +107,13 @@ func Serve(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
 		h.Set("Last-Modified", c.LastModified.UTC().Format(http.TimeFormat))
 	}
 	h["Accept-Ranges"] = []string{"bytes"}
-	if status := CheckPreconditions(r, c.Validators); status != 0 {
-		w.WriteHeader(status)
-		return 0, nil
-	}
+}
+
+// setTypeField sets Content-Type to c's, for an answer with content.
+func setTypeField(h http.Header, c Content) {
 	if ct := h["Content-Type"]; c.ContentType != "" && (len(ct) != 1 || ct[0] != c.ContentType) {
 		h["Content-Type"] = []string{c.ContentType}
 	}
-	rangeHeader := Field(r.Header, "Range")
-	if rangeHeader == "" || r.Method != http.MethodGet || !RangeApplies(r, c.Validators) {
-		return serveWhole(w, r, c)
-	}
-	ranges, err := ParseRange(rangeHeader, c.Size)
-	switch {
-	case errors.Is(err, ErrUnsatisfiable):
-		h.Set("Content-Range", fmt.Sprintf("bytes */%d", c.Size))
-		h.Del("Content-Type")
-		http.Error(w, "range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
-		return 0, nil
-	case err != nil, len(ranges) > 1 && overlapping(ranges):
-		return serveWhole(w, r, c)
-	case len(ranges) == 1:
-		return serveRange(w, c, ranges[0])
-	}
-	return serveMultipart(w, c, ranges)
 }
 
 func serveWhole(w http.ResponseWriter, r *http.Request, c Content) (int64, error) {
