@@ -161,13 +161,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		if !c.headerBuffered() {
-			// The rest of the header has not come with its first bytes:
-			// it must within ReadHeaderTimeout. (Armed only then: a
-			// deadline change is a runtime timer update.)
-			_ = c.setReadDeadline(time.Now().Add(cfg.ReadHeaderTimeout))
-		}
-		req, err := readRequest(c.br)
+		req, err := c.readRequest()
 		if err != nil {
 			c.refuse(err)
 			return
@@ -212,13 +206,6 @@ func (c *conn) armIdle(now time.Time, idle time.Duration) {
 }
 
 func idleSlack(idle time.Duration) time.Duration { return min(time.Second, idle/8) }
-
-// headerBuffered reports whether a whole request header is in the read
-// buffer already.
-func (c *conn) headerBuffered() bool {
-	b, _ := c.br.Peek(c.br.Buffered())
-	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
-}
 
 // isH2C reports whether the connection opens with the HTTP/2 preface.
 // No HTTP/1 request is a prefix of it, so the wait for more bytes than

@@ -1,33 +1,53 @@
 package h1
 
 import (
-	"bufio"
 	"bytes"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
 
-// readRequest reads the next request from br: by parseSimple when its
-// whole header is buffered already and is in the plain form that
-// browsers, players and load generators send, else by http.ReadRequest,
-// whose result parseSimple's equals (FuzzParseSimple).
-func readRequest(br *bufio.Reader) (*http.Request, error) {
-	if b, err := br.Peek(br.Buffered()); err == nil {
-		if req, n := parseSimple(b); req != nil {
-			_, _ = br.Discard(n)
+// readRequest reads the next request: by parseSimple when its whole
+// header is buffered already and is in the plain form that browsers,
+// players and load generators send, else by http.ReadRequest, whose
+// result parseSimple's equals (FuzzParseSimple). A header that has not
+// come whole with its first bytes must come within ReadHeaderTimeout
+// (armed only then: a deadline change is a runtime timer update).
+func (c *conn) readRequest() (*http.Request, error) {
+	b, _ := c.br.Peek(c.br.Buffered())
+	end := headerEnd(b)
+	if end > 0 {
+		if req := parseSimple(b[:end]); req != nil {
+			_, _ = c.br.Discard(end)
 			return req, nil
 		}
 	}
-	return http.ReadRequest(br)
+	if end < 0 {
+		_ = c.setReadDeadline(time.Now().Add(c.srv.cfg.ReadHeaderTimeout))
+	}
+	return http.ReadRequest(c.br)
 }
 
-// parseSimple parses the request header at the start of b if it is
-// there whole and simple, and returns it with its length in bytes; nil
-// if not (the caller then reads it with http.ReadRequest). Simple is:
+// headerEnd is the length of the request header at the start of b,
+// through its empty line, or -1 if that line is not in b (a header
+// ending in bare LFs, which http.ReadRequest takes, counts too).
+func headerEnd(b []byte) int {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		return i + 2
+	}
+	return -1
+}
+
+// parseSimple parses the request header b, through its empty line, if
+// it is simple; nil if not (the caller then reads it with
+// http.ReadRequest). Simple is:
 // CRLF line ends; a request line of a token method other than CONNECT,
 // a target starting with "/", and HTTP/1.1 or HTTP/1.0; then fields
 // with token names followed at once by ":", and values of visible ASCII,
@@ -36,21 +56,16 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 // request has no body. Its header costs one string (the fields' names
 // and values are substrings of it), one map and one slice of values,
 // where http.ReadRequest makes a string per value and a reader.
-func parseSimple(b []byte) (*http.Request, int) {
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
-		return nil, 0
+func parseSimple(b []byte) *http.Request {
+	if !bytes.HasSuffix(b, []byte("\r\n\r\n")) || !crlfOnly(b) {
+		return nil
 	}
-	n := end + 4
-	if !crlfOnly(b[:n]) {
-		return nil, 0
-	}
-	s := string(b[:end+2]) // the lines, each with its CR LF
+	s := string(b[:len(b)-2]) // the lines, each with its CR LF
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")
-	if !ok1 || !ok2 || method == "" || method == "CONNECT" || !isToken(method) || !strings.HasPrefix(target, "/") {
-		return nil, 0
+	if !ok1 || !ok2 || method == "CONNECT" || !httpguts.ValidHeaderFieldName(method) || !strings.HasPrefix(target, "/") {
+		return nil
 	}
 	req := &http.Request{Method: method, RequestURI: target, Proto: proto, ProtoMajor: 1,
 		Body: http.NoBody}
@@ -59,11 +74,11 @@ func parseSimple(b []byte) (*http.Request, int) {
 		req.ProtoMinor = 1
 	case "HTTP/1.0":
 	default:
-		return nil, 0
+		return nil
 	}
 	var err error
 	if req.URL, err = url.ParseRequestURI(target); err != nil {
-		return nil, 0
+		return nil
 	}
 	lines := strings.Count(rest, "\r\n")
 	h := make(http.Header, lines)
@@ -71,17 +86,17 @@ func parseSimple(b []byte) (*http.Request, int) {
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" || !isToken(name) || !isPlainValue(value) {
-			return nil, 0
+		if !ok || !httpguts.ValidHeaderFieldName(name) || !isPlainValue(value) {
+			return nil
 		}
 		value = strings.Trim(value, " \t")
 		key := textproto.CanonicalMIMEHeaderKey(name)
 		switch key {
 		case "Content-Length", "Transfer-Encoding", "Trailer", "Pragma":
-			return nil, 0
+			return nil
 		case "Host":
 			if len(h["Host"]) > 0 {
-				return nil, 0
+				return nil
 			}
 		}
 		if vs := h[key]; len(vs) > 0 {
@@ -100,17 +115,7 @@ func parseSimple(b []byte) (*http.Request, int) {
 	conn := h["Connection"]
 	req.Close = httpguts.HeaderValuesContainsToken(conn, "close") ||
 		req.ProtoMinor == 0 && !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
-	return req, n
-}
-
-// isToken reports whether s is an RFC 9110 token.
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
+	return req
 }
 
 // isPlainValue reports whether v holds only visible ASCII, spaces and
