@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A/B of two builds of the edge on cache hits: the edge built from git
-# revision REV (A) and from the working tree (B), with nginx proxy_cache
+# revision REV (A) and from the working tree, or revision BREV if set
+# (B), with nginx proxy_cache
 # beside them as the reference, in front of the same origin, warmed,
 # driven by wrk with scripts/bench-edge.sh's script (scripts/wrk.sh),
 # interleaved. Prints per round each server's requests/s, p99 and CPU
@@ -9,7 +10,7 @@
 # With wrk on the same cores, requests/s depends on how the cores are
 # shared; CPU per request is what a build costs whatever the sharing.
 # Needs nginx and wrk (apt-get install nginx-light wrk).
-# Usage: [ROWS="100KiB:1 100KiB:64 ..."] scripts/bench-ab.sh REV [SECONDS_PER_RUN] [ROUNDS]   (default 4 2)
+# Usage: [ROWS="100KiB:1 100KiB:64 ..."] [BREV=REV2] scripts/bench-ab.sh REV [SECONDS_PER_RUN] [ROUNDS]   (default 4 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk.sh
@@ -21,18 +22,20 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.5
   git worktree remove --force "$work/a-src" 2>/dev/null || true
+  git worktree remove --force "$work/b-src" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 git worktree add -q --detach "$work/a-src" "$rev"
 (cd "$work/a-src" && go build -o "$work/edge-a" ./cmd/streamcdn)
-go build -o "$work/edge-b" ./cmd/streamcdn
+bsrc=.
+if [ -n "${BREV:-}" ]; then
+  git worktree add -q --detach "$work/b-src" "$BREV"
+  bsrc=$work/b-src
+fi
+(cd "$bsrc" && go build -o "$work/edge-b" ./cmd/streamcdn)
 
-mkdir -p "$work/titles/bench/1m" "$work/titles/bench/100k" "$work/nginx/cache" "$work/nginx/logs"
-for i in $(seq 0 63); do
-  head -c 1048576 /dev/urandom > "$work/titles/bench/1m/$i.m4s"
-  head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
-done
+bench_titles "$work/titles"
 O=18920 A=18921 B=18922 NGX=18923
 ulimit -n "$(ulimit -Hn)"
 "$work/edge-b" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18925 --log-level error & pids+=($!)
@@ -40,43 +43,12 @@ ulimit -n "$(ulimit -Hn)"
 apid=$!
 "$work/edge-b" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$B --admin 127.0.0.1:18927 --mem 1GiB --log-level error & pids+=($!)
 bpid=$!
-cat > "$work/nginx/nginx.conf" <<NGINX
-user root;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush off; keepalive_requests 100000;
-  default_type application/octet-stream;
-  proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=bench:64m max_size=2g inactive=1h use_temp_path=off;
-  upstream origin { server 127.0.0.1:$O; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NGX;
-    location / {
-      proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_cache bench; proxy_cache_lock on; proxy_cache_valid 200 1h;
-    }
-  }
-}
-NGINX
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
+nginx_conf "$work/nginx" "$(nginx_proxy_cache "$work/nginx/cache" $O $NGX)"
+nginx_start "$work/nginx"
 npid=$!
-for port in $A $B $NGX; do # every server must answer 200, then is warmed: every object twice
-  code=000
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
-    [ "$code" = 200 ] && break
-    sleep 0.2
-  done
-  [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
-  for i in $(seq 0 63); do
-    for kind in 1m 100k; do
-      curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
-      curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
-    done
-  done
+for port in $A $B $NGX; do # every server must answer 200, then is warmed
+  wait_ok "$port" || exit 1
+  warm "$port"
 done
 wrk_lua "$work/obj.lua"
 
@@ -104,7 +76,7 @@ run() { # name pid port row
     "$(echo "($b - $a) * 1000000 / $hz / ($r * $secs)" | bc -l)"
 }
 for round in $(seq "$rounds"); do
-  echo "round $round (A: $rev, B: the working tree)"
+  echo "round $round (A: $rev, B: ${BREV:-the working tree})"
   for row in $rows; do
     run A "$apid" $A "$row"
     run B "$bpid" $B "$row"

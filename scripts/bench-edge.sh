@@ -23,11 +23,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep
 trap cleanup EXIT
 go build -o "$work/streamcdn" ./cmd/streamcdn
 
-mkdir -p "$work/titles/bench/1m" "$work/titles/bench/100k"
-for i in $(seq 0 63); do
-  head -c 1048576 /dev/urandom > "$work/titles/bench/1m/$i.m4s"
-  head -c 102400 /dev/urandom > "$work/titles/bench/100k/$i.m4s"
-done
+bench_titles "$work/titles"
 
 O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 EDGENET=18906
 conns=${CONNS:-1 64 1000}
@@ -36,30 +32,9 @@ ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
 "$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net & pids+=($!)
 
-mkdir -p "$work/nginx/cache" "$work/nginx/logs"
-cat > "$work/nginx/nginx.conf" <<NGINX
-user root;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush off; keepalive_requests 100000;
-  default_type application/octet-stream;
-  proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=bench:64m max_size=2g inactive=1h use_temp_path=off;
-  upstream origin { server 127.0.0.1:$O; keepalive 64; }
-  server { listen 127.0.0.1:$STATIC; root $work/titles; }
-  server {
-    listen 127.0.0.1:$NGX;
-    location / {
-      proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_cache bench; proxy_cache_lock on; proxy_cache_valid 200 1h;
-    }
-  }
-}
-NGINX
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
+nginx_conf "$work/nginx" "$(nginx_proxy_cache "$work/nginx/cache" $O $NGX)
+  server { listen 127.0.0.1:$STATIC; root $work/titles; }"
+nginx_start "$work/nginx"
 varnishd -F -j none -n "$work/varnish" -a 127.0.0.1:$VARN -b 127.0.0.1:$O -s malloc,1G -p thread_pool_max=2000 >/dev/null 2>&1 & pids+=($!)
 
 # Apache Traffic Server, as a reverse proxy with a 1 GiB RAM cache in front
@@ -93,22 +68,9 @@ for _ in $(seq 150); do # ATS lays out its cache file first
 done
 
 for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # every server must answer 200 before anything is measured
-  code=000
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/bench/1m/0.m4s" || true)
-    [ "$code" = 200 ] && break
-    sleep 0.2
-  done
-  [ "$code" = 200 ] || { echo "server on port $port answers $code" >&2; exit 1; }
+  wait_ok "$port" || exit 1
 done
-for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do # warm: every object twice
-  for i in $(seq 0 63); do
-    for kind in 1m 100k; do
-      curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
-      curl -s -o /dev/null "http://127.0.0.1:$port/bench/$kind/$i.m4s"
-    done
-  done
-done
+for port in $STATIC $EDGE $NGX $VARN $ATS $EDGENET; do warm "$port"; done
 
 wrk_lua "$work/obj.lua"
 declare -A rps p99

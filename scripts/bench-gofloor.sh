@@ -18,7 +18,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 go build -o "$work/gofloor" ./scripts/gofloor
-mkdir -p "$work/titles/bench/100k" "$work/nginx/logs"
+mkdir -p "$work/titles/bench/100k"
 for i in $(seq 0 63); do head -c "$size" /dev/urandom > "$work/titles/bench/100k/$i.m4s"; done
 ulimit -n "$(ulimit -Hn)"
 read -ra modes <<<"${MODES:-writev write2 split epoll epoll-split sendfile}"
@@ -29,19 +29,8 @@ for m in "${modes[@]}"; do
   "$work/gofloor" -mode "$m" -listen "127.0.0.1:$port" -size "$size" & pids+=($!)
   port=$((port + 1))
 done
-cat > "$work/nginx/nginx.conf" <<NGINX
-user root;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off; sendfile on; tcp_nopush off; keepalive_requests 100000;
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:$NGX; root $work/titles; }
-}
-NGINX
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' & pids+=($!)
+nginx_conf "$work/nginx" "  server { listen 127.0.0.1:$NGX; root $work/titles; }"
+nginx_start "$work/nginx"
 for p in $NGX "${ports[@]}"; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/bench/100k/0.m4s" && break; sleep 0.1; done
 done

@@ -1,6 +1,7 @@
-# Sourced by the cache-hit benchmarks (bench-edge.sh, bench-gofloor.sh):
-# one wrk script, one way of running it and reading its figures, one
-# median, so that their figures are measured alike.
+# Sourced by the cache-hit benchmarks (bench-edge.sh, bench-gofloor.sh,
+# bench-ab.sh): one wrk script, one way of running it and reading its
+# figures, one median, so that their figures are measured alike; and the
+# objects, nginx's configuration and the warming they share.
 
 # wrk_lua writes to $1 the wrk script both benchmarks drive servers with:
 # GET /bench/$KIND/N.m4s for a random N of 0..63, with Range: $RANGE if
@@ -32,3 +33,81 @@ wrk_run() {
 
 # median prints the median of the space-separated numbers in $1.
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench_titles DIR writes the 64 objects of each kind the benchmarks
+# request: DIR/bench/1m/N.m4s (1 MiB) and DIR/bench/100k/N.m4s (100 KiB),
+# random bytes.
+bench_titles() {
+  mkdir -p "$1/bench/1m" "$1/bench/100k"
+  for i in $(seq 0 63); do
+    head -c 1048576 /dev/urandom > "$1/bench/1m/$i.m4s"
+    head -c 102400 /dev/urandom > "$1/bench/100k/$i.m4s"
+  done
+}
+
+# nginx_conf DIR HTTP writes DIR/nginx.conf for the benchmarks' nginx
+# (every worker, sendfile, no access log, keep-alive for a whole run,
+# pid and error log under DIR) with HTTP, its upstreams, caches and
+# servers, inside the http block; nginx_start DIR starts it in the
+# foreground, in the background, and adds it to pids.
+nginx_conf() {
+  mkdir -p "$1/logs"
+  cat > "$1/nginx.conf" <<NGINX
+user root;
+worker_processes auto;
+pid $1/nginx.pid;
+error_log $1/logs/error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush off; keepalive_requests 100000;
+  default_type application/octet-stream;
+$2
+}
+NGINX
+}
+# nginx_proxy_cache CACHE ORIGIN PORT makes the directory CACHE and
+# prints the http-block lines of the benchmarks' nginx proxy_cache on
+# PORT in front of the origin on port ORIGIN: cache lock on, keep-alive
+# upstream, 200s kept an hour.
+nginx_proxy_cache() {
+  mkdir -p "$1"
+  cat <<NGINX
+  proxy_cache_path $1 levels=1:2 keys_zone=bench:64m max_size=2g inactive=1h use_temp_path=off;
+  upstream origin { server 127.0.0.1:$2; keepalive 64; }
+  server {
+    listen 127.0.0.1:$3;
+    location / {
+      proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_cache bench; proxy_cache_lock on; proxy_cache_valid 200 1h;
+    }
+  }
+NGINX
+}
+nginx_start() {
+  nginx -c "$1/nginx.conf" -p "$1" -g 'daemon off;' & pids+=($!)
+}
+
+# wait_ok PORT waits (20 s at most) until the server on PORT answers
+# /bench/1m/0.m4s with 200, and fails if it does not.
+wait_ok() {
+  local code=000
+  for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/bench/1m/0.m4s" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.2
+  done
+  echo "server on port $1 answers $code" >&2
+  return 1
+}
+
+# warm PORT requests every object of each kind twice from the server on
+# PORT, so that a cache holds them all.
+warm() {
+  for i in $(seq 0 63); do
+    for kind in 1m 100k; do
+      curl -s -o /dev/null "http://127.0.0.1:$1/bench/$kind/$i.m4s"
+      curl -s -o /dev/null "http://127.0.0.1:$1/bench/$kind/$i.m4s"
+    done
+  done
+}

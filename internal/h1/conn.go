@@ -437,13 +437,14 @@ func (c *conn) writeSome(fd uintptr) bool {
 // copying a large body into it can outlast the 20 µs after which the
 // runtime's monitor hands a P in a system call to another thread, and
 // under load that handoff and the thread that lost its P cost more than
-// the copy. Measured on loopback (2 cores shared with wrk, 4 s a server
-// a round, three rounds, against the same build without it): 1 MiB hits
-// 10-25% more a second at 64 connections with 12-26% less CPU each and
-// a p99 13-17% higher, 2-18% more at 1,000 with a p99 1-31% higher;
-// 100 KiB hits 1-17% more at 1,000 connections, 1.5-4% fewer at 64.
-// With few connections it stays an ordinary system call: raw, one
-// connection's 100 KiB hits were 1-8% slower (six rounds).
+// the copy. `ROWS="1MiB:64 1MiB:1000 100KiB:64 100KiB:1000 100KiB:1"
+// BREV=50f53db scripts/bench-ab.sh 507cfcb 4 3` (the commits without and
+// with it; 2 cores shared with wrk), per round: 1 MiB hits at 1,000
+// connections 7-24% more a second with 9-26% less CPU each, p99 5-31%
+// higher; at 64 connections -5%, +12%, -3%; 100 KiB hits at 1, 64 and
+// 1,000 connections within 2% (medians). With few connections it stays
+// an ordinary system call: raw there, one connection's 100 KiB hits
+// were 1-8% slower (six rounds of an earlier A/B, not scripted).
 func (c *conn) writev(fd uintptr) (int, error) {
 	for i, b := range c.bufs {
 		c.iovecs[i].Base = &b[0]
