@@ -52,16 +52,6 @@ for port in $A $B $NGX; do # every server must answer 200, then is warmed
 done
 wrk_lua "$work/obj.lua"
 
-# ticks prints the CPU time, in clock ticks, of the processes $1 and
-# their children's threads (nginx: the workers under the master).
-ticks() {
-  local t=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
 declare -A rps p99 cpu
 run() { # name pid port row
   local obj=${4%:*} c=${4#*:} kind=1m rng="" a b res r p
@@ -71,9 +61,9 @@ run() { # name pid port row
   b=$(ticks "$2")
   read -r r p <<<"$res"
   rps[$1,$4]+="$r " p99[$1,$4]+="$p "
-  cpu[$1,$4]+="$(echo "($b - $a) * 1000000 / $hz / ($r * $secs)" | bc -l) "
+  cpu[$1,$4]+="$(us_per_request "$a" "$b" "$r" "$secs") "
   printf '  %-11s %5s  %-6s %9.0f r/s  p99 %8.2f ms  cpu %7.1f µs/request\n' "$obj" "$c" "$1" "$r" "$p" \
-    "$(echo "($b - $a) * 1000000 / $hz / ($r * $secs)" | bc -l)"
+    "$(us_per_request "$a" "$b" "$r" "$secs")"
 }
 for round in $(seq "$rounds"); do
   echo "round $round (A: $rev, B: ${BREV:-the working tree})"

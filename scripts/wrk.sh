@@ -111,3 +111,15 @@ warm() {
     done
   done
 }
+
+# ticks PID prints the CPU time, in clock ticks, of process PID and its
+# children (nginx: the workers under the master); us_per_request A B RPS
+# SECONDS turns two readings of it around a run into CPU µs a request.
+ticks() {
+  local t=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+us_per_request() { echo "($2 - $1) * 1000000 / $(getconf CLK_TCK) / ($3 * $4)" | bc -l; }

@@ -443,8 +443,8 @@ func (c *conn) writeSome(fd uintptr) bool {
 // connections 7-24% more a second with 9-26% less CPU each, p99 5-31%
 // higher; at 64 connections -5%, +12%, -3%; 100 KiB hits at 1, 64 and
 // 1,000 connections within 2% (medians). With few connections it stays
-// an ordinary system call: raw there, one connection's 100 KiB hits
-// were 1-8% slower (six rounds of an earlier A/B, not scripted).
+// an ordinary system call: raw there was slower in an earlier A/B, which
+// was not scripted.
 func (c *conn) writev(fd uintptr) (int, error) {
 	for i, b := range c.bufs {
 		c.iovecs[i].Base = &b[0]
