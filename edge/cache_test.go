@@ -223,13 +223,26 @@ func TestCacheRules(t *testing.T) {
 }
 
 // runScenario sends steps to an edge in front of an upstream answering
-// with handler, on loopback, with a shared fake clock.
+// with handler, on loopback, with a shared fake clock: once with stored
+// bodies on the heap, once with every body in a memfd (memFile).
 func runScenario(t *testing.T, handler func(n int64) http.HandlerFunc, steps []step) {
+	t.Helper()
+	for _, b := range []struct {
+		name string
+		min  int64 // FileBodyBytes
+	}{{"heap", -1}, {"memfd", 1}} {
+		t.Run(b.name, func(t *testing.T) {
+			runSteps(t, handler, steps, func(cfg *Config) { cfg.FileBodyBytes = b.min })
+		})
+	}
+}
+
+func runSteps(t *testing.T, handler func(n int64) http.HandlerFunc, steps []step, mutate func(*Config)) {
 	t.Helper()
 	c := newClock()
 	var up *upstream
 	up = newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) { handler(up.count.Load())(w, r) })
-	s, edge := newEdge(t, up.URL, c)
+	s, edge := newEdge(t, up.URL, c, mutate)
 	for i, st := range steps {
 		waitIdle(t, s)
 		c.Advance(st.advance)

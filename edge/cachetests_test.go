@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/streamcdn/streamcdn/internal/atomicfile"
+	"github.com/streamcdn/streamcdn/internal/h1"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
@@ -27,10 +28,11 @@ var updateCacheTests = flag.Bool("update-cache-tests", false, "rewrite testdata/
 // TestCacheTests runs the HTTP caching test suite behind cache-tests.fyi
 // (npm's http-cache-tests, pinned in testdata/cache-tests; $CACHE_TESTS
 // is its installed package directory) against the edge in front of the
-// suite's own origin, served as the edge command serves it (internal/h1)
-// and by net/http. Every test the edge passed when
-// testdata/cache-tests.golden was written must still pass, and both
-// servers must pass the same tests; one that passes now and did not is
+// suite's own origin, served as the edge command serves it (internal/h1),
+// again with every stored body in a memfd (sent by sendfile), and by
+// net/http. Every test the edge passed when testdata/cache-tests.golden
+// was written must still pass, and all three must pass the same tests;
+// one that passes now and did not is
 // reported, for the golden file to be updated (-update-cache-tests).
 func TestCacheTests(t *testing.T) {
 	if testing.Short() {
@@ -53,15 +55,22 @@ func TestCacheTests(t *testing.T) {
 	want := strings.Fields(string(b))
 
 	passing := map[string][]string{}
+	h1Front := func(t *testing.T, s *Server) string {
+		t.Helper()
+		return newFront(t, s, s.ConnContext).URL
+	}
 	for _, front := range []struct {
-		name  string
-		serve func(t *testing.T, s *Server) string
+		name     string
+		fileBody int64 // Config.FileBodyBytes
+		serve    func(t *testing.T, s *Server) string
 	}{
-		{"h1", func(t *testing.T, s *Server) string {
+		{"h1", 0, h1Front},
+		{"h1-memfd", 1, func(t *testing.T, s *Server) string { // every stored body in a memfd, sent by sendfile
 			t.Helper()
-			return newFront(t, s, s.ConnContext).URL
+			url, _ := testutil.ServeH1Config(t, h1.Config{Handler: s, ConnContext: s.ConnContext, BusyConns: -1})
+			return url
 		}},
-		{"net/http", func(t *testing.T, s *Server) string {
+		{"net/http", 0, func(t *testing.T, s *Server) string {
 			t.Helper()
 			ts := httptest.NewUnstartedServer(s)
 			ts.Config.ConnContext = s.ConnContext
@@ -71,7 +80,7 @@ func TestCacheTests(t *testing.T) {
 		}},
 	} {
 		t.Run(front.name, func(t *testing.T) {
-			s, err := New(Config{Upstream: origin, Name: "edge-test"})
+			s, err := New(Config{Upstream: origin, Name: "edge-test", FileBodyBytes: front.fileBody})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,9 +117,11 @@ func TestCacheTests(t *testing.T) {
 			}
 		})
 	}
-	if a, b := passing["h1"], passing["net/http"]; !slices.Equal(a, b) {
-		t.Errorf("the edge passes %d tests served by h1 and %d served by net/http; only on h1: %v; only on net/http: %v",
-			len(a), len(b), without(a, b), without(b, a))
+	for _, other := range []string{"h1-memfd", "net/http"} {
+		if a, b := passing["h1"], passing[other]; !slices.Equal(a, b) {
+			t.Errorf("the edge passes %d tests served by h1 and %d served by %s; only on h1: %v; only on %s: %v",
+				len(a), len(b), other, without(a, b), other, without(b, a))
+		}
 	}
 	if *updateCacheTests && !t.Failed() {
 		if err := atomicfile.Write(golden, []byte(strings.Join(passing["h1"], "\n")+"\n")); err != nil {

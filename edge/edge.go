@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,14 @@ type Config struct {
 	Region string `json:"region"`
 	// MemoryBytes bounds the memory tier. If zero, defaults to 1 GiB.
 	MemoryBytes int64 `json:"memory_bytes"`
+	// FileBodyBytes is the size from which a body in the memory tier is
+	// kept in a memfd rather than on the Go heap, so that hits on it to
+	// a crowded internal/h1 server go out by sendfile(2) without being
+	// copied (see h1's WantsFile). If zero, defaults to 64 KiB, the
+	// least h1 sends by sendfile; negative: every body on the heap. Its
+	// bytes count against MemoryBytes all the same; FileBytes reports
+	// them, for a process that bounds the Go heap by what is left.
+	FileBodyBytes int64 `json:"file_body_bytes"`
 	// DiskDir enables the disk tier there. Empty: no disk tier.
 	DiskDir string `json:"disk_dir"`
 	// DiskBytes bounds the disk tier. If zero, defaults to 20 GiB.
@@ -138,6 +147,10 @@ type Server struct {
 	rtts   rttAgg       // client RTT samples since the last report
 	egress atomic.Int64 // response body bytes sent
 
+	fileBytes  atomic.Int64 // in memfds not yet collected (memFile)
+	collecting atomic.Bool  // collectFiles is running
+	fileFailed atomic.Bool  // a memfd could not be made: said once
+
 	pins    *pinned // nil: no pinned area
 	jobs    fillJobs
 	closing context.Context // ends on Close, for fill jobs
@@ -207,6 +220,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MemoryBytes == 0 {
 		cfg.MemoryBytes = 1 << 30
+	}
+	if cfg.FileBodyBytes == 0 {
+		cfg.FileBodyBytes = 64 << 10
 	}
 	if cfg.DiskBytes == 0 {
 		cfg.DiskBytes = 20 << 30
@@ -529,11 +545,12 @@ func (s *Server) diskError(key string, err error) {
 func (s *Server) store(o *object, toDisk bool) bool {
 	s.noteVary(o)
 	kept := false
-	if o.body != nil && o.hitFields == nil { // before anyone else sees o
+	if (o.body != nil || o.file != nil) && o.hitFields == nil { // before anyone else sees o
 		o.hitFields = hitFields(o)
 	}
-	if o.body != nil || o.sliced > 0 {
-		s.guard(o.key, o.gen, func() { kept = s.mem.put(o) })
+	if o.body != nil || o.file != nil || o.sliced > 0 {
+		m := s.inFile(o)
+		s.guard(o.key, o.gen, func() { kept = s.mem.put(m) })
 	}
 	if s.disk != nil && toDisk {
 		s.wg.Add(1)
@@ -613,7 +630,7 @@ func (s *Server) hitStatus(o *object, age time.Duration, detail string) string {
 // object whose body is on disk is read from its file.
 func (s *Server) serveObject(w *recorder, r *http.Request, o *object, cache, status string) {
 	var of *objectFile
-	if o.body == nil && o.sliced == 0 && o.size > 0 {
+	if o.onDisk() && o.size > 0 {
 		var err error
 		if of, err = s.openDisk(o.key); err != nil {
 			s.forward(w, r, "fwd=miss; detail=disk-error", false)
@@ -643,7 +660,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 		w.cache = cache
 		return
 	}
-	if pw, ok := w.ResponseWriter.(preparedWriter); ok && o.hitFields != nil && o.body != nil && of == nil &&
+	if pw, ok := w.ResponseWriter.(preparedWriter); ok && o.hitFields != nil && (o.body != nil || o.file != nil) && of == nil &&
 		s.servePrepared(w, pw, r, o, age, cache, status) {
 		return
 	}
@@ -656,6 +673,7 @@ func (s *Server) serveStored(w *recorder, r *http.Request, o *object, of *object
 	s.addVia(h)
 	s.writeCacheStatus(w, status)
 	c := o.content()
+	defer runtime.KeepAlive(o) // a memFile's mapping may be c.Data
 	if of != nil {
 		rd := of.reader()
 		defer rd.Close()

@@ -323,7 +323,7 @@ func (s *Server) run(f *fill, stale *object) {
 	if stale != nil && res.StatusCode == http.StatusNotModified {
 		o := stale.refresh(res.Header, reqTime, respTime)
 		o.gen = f.gen
-		if o.body == nil && o.sliced == 0 { // its body is on disk: the file gets the new header
+		if o.onDisk() { // the file gets the new header
 			if err := s.disk.rewrite(o, o.gen); err != nil {
 				f.finish(fmt.Errorf("refresh %s on disk: %w", o.key, err))
 				return

@@ -15,6 +15,9 @@ type object struct {
 	status int
 	header http.Header // hop-by-hop fields removed
 	body   []byte
+	// file, instead of body, holds a large body in memory out of the Go
+	// heap (memFile); size is then its size.
+	file *memFile
 	// reqTime and respTime are when the request that produced (or last
 	// revalidated) it was sent and its response received.
 	reqTime, respTime time.Time
@@ -23,8 +26,8 @@ type object struct {
 	// sliced is, for a large object cached as slices, its size: the
 	// object itself then holds no body, only the header.
 	sliced int64
-	// size is the body's size when the body is not in memory (nil): an
-	// object read from the disk tier and served from its file.
+	// size is the body's size when body is nil: an object read from the
+	// disk tier and served from its file, or one whose body is in file.
 	size int64
 	// gen is the purge generation when the response was requested (or
 	// the object read from disk): a purge after it means it is not
@@ -88,7 +91,16 @@ func (o *object) bodySize() int64 {
 }
 
 // cost is what the object counts against the memory budget.
-func (o *object) cost() int64 { return o.costWith(int64(len(o.body))) }
+func (o *object) cost() int64 {
+	if o.file != nil {
+		return o.costWith(o.file.size)
+	}
+	return o.costWith(int64(len(o.body)))
+}
+
+// onDisk reports whether o's body is only in the disk tier: neither in
+// memory nor sliced.
+func (o *object) onDisk() bool { return o.body == nil && o.file == nil && o.sliced == 0 }
 
 // costWith is the cost of o with a body of size bytes in memory.
 func (o *object) costWith(size int64) int64 {
@@ -105,7 +117,11 @@ func (o *object) costWith(size int64) int64 {
 // content is o's representation, for httpx.Serve and Decide: its body in
 // memory (nil when on disk), size, type and validators.
 func (o *object) content() httpx.Content {
-	return httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
+	c := httpx.Content{Data: o.body, Size: o.bodySize(), ContentType: httpx.Field(o.header, "Content-Type"), Validators: o.validators()}
+	if o.file != nil {
+		c.File, c.Data = o.file.f, o.file.data
+	}
+	return c
 }
 
 func (o *object) validators() httpx.Validators {

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -72,13 +73,23 @@ func (s *Server) servePrepared(w *recorder, pw preparedWriter, r *http.Request, 
 	more = append(more, s.fieldLines...)
 	more = append(append(more, status...), "\r\n"...)
 	if d.Status == http.StatusPartialContent {
-		more = d.Range.AppendContentRange(append(more, "Content-Range: "...), int64(len(o.body)))
+		more = d.Range.AppendContentRange(append(more, "Content-Range: "...), o.bodySize())
 		more = append(more, "\r\n"...)
 	}
 	w.Code = d.Status
 	pw.WritePrepared(d.Status, d.Range.Length, o.hitFields, more)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(o.body[d.Range.Start : d.Range.Start+d.Range.Length])
+	if r.Method == http.MethodHead {
+		return true
 	}
+	if f := o.file; f != nil {
+		if w.WantsFile(d.Range.Length) {
+			_, _ = w.SendFile(f.f, d.Range.Start, d.Range.Length)
+		} else {
+			_, _ = w.Write(f.data[d.Range.Start : d.Range.Start+d.Range.Length])
+		}
+		runtime.KeepAlive(f) // its mapping is f.data
+		return true
+	}
+	_, _ = w.Write(o.body[d.Range.Start : d.Range.Start+d.Range.Length])
 	return true
 }

@@ -4,12 +4,15 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/streamcdn/streamcdn/internal/h1"
+	"github.com/streamcdn/streamcdn/internal/httpx"
 	"github.com/streamcdn/streamcdn/internal/testutil"
 )
 
@@ -31,10 +34,28 @@ func TestH1WriterIsPrepared(t *testing.T) {
 // TestPreparedHitMatches serves the same stored objects to the same
 // requests through internal/h1, where hits take the prepared path, and
 // through net/http's server, where they go through the header map, and
-// wants the same status, fields and body from both.
+// wants the same status, fields and body from both: with the bodies on
+// the heap, in memfds written from their mapping, and in memfds sent by
+// sendfile(2) (an h1 server that counts as crowded).
 func TestPreparedHitMatches(t *testing.T) {
+	for _, v := range []struct {
+		name      string
+		fileBody  int64 // Config.FileBodyBytes
+		busyConns int   // h1.Config.BusyConns
+		sendfile  bool
+	}{
+		{"heap", -1, 0, false},
+		{"memfd", 1, 0, false},
+		{"memfd-sendfile", 1, -1, true},
+	} {
+		t.Run(v.name, func(t *testing.T) { testPreparedHitMatches(t, v.fileBody, v.busyConns, v.sendfile) })
+	}
+}
+
+func testPreparedHitMatches(t *testing.T, fileBody int64, busyConns int, sendfile bool) {
+	t.Helper()
 	c := newClock()
-	body := strings.Repeat("0123456789abcdef", 4096) // 64 KiB
+	body := strings.Repeat("0123456789abcdef", 12288) // 192 KiB
 	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "max-age=3600")
@@ -72,12 +93,13 @@ func TestPreparedHitMatches(t *testing.T) {
 		}
 		w.Write([]byte(body))
 	})
-	s, front := newEdge(t, up.URL, c)
-	// The h1 side counts the responses that take the prepared path.
-	var prepared atomic.Int64
-	counted, _ := testutil.ServeH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.ServeHTTP(countPrepared{w, &prepared}, r)
-	}), s.ConnContext)
+	s, front := newEdge(t, up.URL, c, func(cfg *Config) { cfg.FileBodyBytes = fileBody })
+	// The h1 side counts the responses that take the prepared path, and
+	// the bodies it sends by sendfile.
+	var prepared, sent atomic.Int64
+	counted, _ := testutil.ServeH1Config(t, h1.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.ServeHTTP(countPrepared{w, &prepared, &sent}, r)
+	}), ConnContext: s.ConnContext, BusyConns: busyConns})
 	nh := httptest.NewUnstartedServer(s)
 	nh.Config.ConnContext = s.ConnContext
 	nh.Start()
@@ -100,6 +122,9 @@ func TestPreparedHitMatches(t *testing.T) {
 		if got := o.hitFields != nil; got != p.prepared {
 			t.Fatalf("%s: prepared %v, want %v", p.path, got, p.prepared)
 		}
+		if inFile := o.file != nil; inFile != (fileBody > 0) {
+			t.Fatalf("%s: body in a memfd %v, want %v", p.path, inFile, fileBody > 0)
+		}
 	}
 	c.Advance(90 * time.Second) // an Age of its own; /reval.m4s stale
 	if r := get(t, http.MethodGet, front.URL+"/reval.m4s"); r.header.Get("X-Version") != "2" {
@@ -116,11 +141,12 @@ func TestPreparedHitMatches(t *testing.T) {
 		{"head", http.MethodHead, nil},
 		{"range", http.MethodGet, []string{"Range", "bytes=100-199"}},
 		{"suffix range", http.MethodGet, []string{"Range", "bytes=-10"}},
-		{"open range", http.MethodGet, []string{"Range", "bytes=65000-"}},
-		{"range past the end", http.MethodGet, []string{"Range", "bytes=65530-99999"}},
+		{"open range", http.MethodGet, []string{"Range", "bytes=150000-"}},
+		{"64 KiB range", http.MethodGet, []string{"Range", "bytes=65537-131072"}},
+		{"range past the end", http.MethodGet, []string{"Range", "bytes=196600-299999"}},
 		{"head with range", http.MethodHead, []string{"Range", "bytes=0-9"}},
 		{"two ranges", http.MethodGet, []string{"Range", "bytes=0-9,20-29"}},
-		{"unsatisfiable range", http.MethodGet, []string{"Range", "bytes=70000-"}},
+		{"unsatisfiable range", http.MethodGet, []string{"Range", "bytes=200000-"}},
 		{"invalid range", http.MethodGet, []string{"Range", "bytes=x-y"}},
 		{"if-none-match", http.MethodGet, []string{"If-None-Match", `"v1"`}},
 		{"if-modified-since", http.MethodGet, []string{"If-Modified-Since", "Sun, 01 Mar 2026 12:00:00 GMT"}},
@@ -130,7 +156,7 @@ func TestPreparedHitMatches(t *testing.T) {
 	for _, p := range paths {
 		for _, rq := range requests {
 			t.Run(strings.TrimPrefix(p.path, "/")+"/"+rq.name, func(t *testing.T) {
-				before := prepared.Load()
+				before, sentBefore := prepared.Load(), sent.Load()
 				fast := get(t, rq.method, counted+p.path, rq.header...)
 				took := prepared.Load() > before
 				slow := get(t, rq.method, nh.URL+p.path, rq.header...)
@@ -139,6 +165,12 @@ func TestPreparedHitMatches(t *testing.T) {
 				multipart := strings.HasPrefix(fast.header.Get("Content-Type"), "multipart/")
 				if want := p.prepared && (fast.status == http.StatusOK || fast.status == http.StatusPartialContent && !multipart); took != want {
 					t.Fatalf("status %d: prepared path taken %v, want %v", fast.status, took, want)
+				}
+				// A body from a memfd of sendfile's size or more is handed
+				// to sendfile when the server is crowded, and only then.
+				wantSent := sendfile && rq.method == http.MethodGet && len(fast.body) >= 64<<10 && !multipart
+				if got := sent.Load() > sentBefore; got != wantSent {
+					t.Fatalf("status %d, %d body bytes: sent by sendfile %v, want %v", fast.status, len(fast.body), got, wantSent)
 				}
 				fast, slow = sameBoundary(fast), sameBoundary(slow)
 				if fast.status != slow.status || fast.body != slow.body {
@@ -170,12 +202,21 @@ func sameBoundary(r reply) reply {
 // responses.
 type countPrepared struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	n, sent *atomic.Int64
 }
 
 func (c countPrepared) WritePrepared(code int, size int64, fields, more []byte) {
 	c.n.Add(1)
 	c.ResponseWriter.(preparedWriter).WritePrepared(code, size, fields, more)
+}
+
+func (c countPrepared) SendFile(f *os.File, off, n int64) (int64, error) {
+	c.sent.Add(1)
+	return c.ResponseWriter.(httpx.FileSender).SendFile(f, off, n)
+}
+
+func (c countPrepared) WantsFile(n int64) bool {
+	return c.ResponseWriter.(httpx.FileSender).WantsFile(n)
 }
 
 // Unwrap gives http.ResponseController and the send timeout the writer.

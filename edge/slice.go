@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -66,24 +67,34 @@ func (s *Server) serveSliced(w *recorder, r *http.Request, meta *object, cacheSt
 	}
 	sb := s.cfg.SliceBytes
 	for n := rg.Start / sb; n <= rg.End()/sb; n++ {
-		data, err := s.slice(r, meta, n)
+		data, file, err := s.slice(r, meta, n)
 		if err != nil {
 			s.log.Warn("slice fetch failed", "key", meta.key, "slice", n, "err", err)
 			panic(http.ErrAbortHandler) // the client sees the truncation
+		}
+		if file != nil {
+			data = file.data
 		}
 		lo, hi := max(rg.Start-n*sb, 0), min(rg.End()+1-n*sb, int64(len(data)))
 		if lo >= hi {
 			panic(http.ErrAbortHandler)
 		}
-		if _, err := w.Write(data[lo:hi]); err != nil {
+		if file != nil && w.WantsFile(hi-lo) {
+			_, err = w.SendFile(file.f, lo, hi-lo)
+		} else {
+			_, err = w.Write(data[lo:hi])
+		}
+		runtime.KeepAlive(file) // its mapping is data
+		if err != nil {
 			return
 		}
 	}
 }
 
 // slice returns slice n of the sliced object meta, from the cache or
-// fetched upstream with a Range request (coalesced).
-func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
+// fetched upstream with a Range request (coalesced): its bytes, or the
+// memFile that holds them.
+func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, *memFile, error) {
 	key := sliceKey(meta.key, n)
 	o, of := s.lookup(key)
 	if of != nil {
@@ -98,7 +109,7 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 		}
 	}
 	if o != nil && o.header.Get("ETag") == meta.header.Get("ETag") {
-		return o.body, nil
+		return o.body, o.file, nil
 	}
 	first := n * s.cfg.SliceBytes
 	last := min(first+s.cfg.SliceBytes, meta.sliced) - 1
@@ -110,12 +121,12 @@ func (s *Server) slice(r *http.Request, meta *object, n int64) ([]byte, error) {
 	}
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return nil, f.err
+		return nil, nil, f.err
 	}
 	if int64(len(f.buf)) != last-first+1 {
-		return nil, fmt.Errorf("slice %d: got %d bytes, want %d", n, len(f.buf), last-first+1)
+		return nil, nil, fmt.Errorf("slice %d: got %d bytes, want %d", n, len(f.buf), last-first+1)
 	}
-	return f.buf, nil
+	return f.buf, nil, nil
 }
 
 // storeSlice checks a slice's 206 against the object it belongs to and

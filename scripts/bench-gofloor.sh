@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# How far Go goes here without a cache: scripts/gofloor's six ways of
+# How far Go goes here without a cache: scripts/gofloor's seven ways of
 # serving 64 bodies (a goroutine per connection with one writev, two
 # writes or a split first write, or the header then sendfile(2) from a
-# memfd; an epoll loop per core with one writev or split writes) beside
+# memfd, the header with MSG_MORE or alone; an epoll loop per core with
+# one writev or split writes) beside
 # nginx's static server on the same files, driven by wrk with the same
 # script as scripts/bench-edge.sh (scripts/wrk.sh) at 1, 64 and 1,000
 # connections, interleaved. Prints requests/s and p99 per round, then each
@@ -22,7 +23,7 @@ go build -o "$work/gofloor" ./scripts/gofloor
 mkdir -p "$work/titles/bench/100k"
 for i in $(seq 0 63); do head -c "$size" /dev/urandom > "$work/titles/bench/100k/$i.m4s"; done
 ulimit -n "$(ulimit -Hn)"
-read -ra modes <<<"${MODES:-writev write2 split epoll epoll-split sendfile}"
+read -ra modes <<<"${MODES:-writev write2 split epoll epoll-split sendfile sendfile-alone}"
 NGX=18970 port=18971
 declare -A ports gpid
 for m in "${modes[@]}"; do

@@ -30,17 +30,19 @@ type edgeFlags struct {
 	upstreamCA, config, steerAdmin, httpServer                      *string
 	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
+	fileBody                                                        sizeOrOff
 	titleModes                                                      stringList
 	every, sendTimeout, staleDisconnected                           *time.Duration
 	front                                                           frontFlags
 }
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
-	f := &edgeFlags{mem: 1 << 30, diskSize: 20 << 30, maxObject: 64 << 20, slice: 4 << 20, pinnedSize: 20 << 30}
+	f := &edgeFlags{mem: 1 << 30, diskSize: 20 << 30, maxObject: 64 << 20, slice: 4 << 20, pinnedSize: 20 << 30, fileBody: sizeOrOff{64 << 10}}
 	f.upstream = fs.String("upstream", "", "The upstream base URL: the origin or a parent edge (shield). Required.")
 	f.addr = fs.String("listen", "127.0.0.1:8081", "The address to serve clients on.")
 	f.admin = fs.String("admin", "127.0.0.1:9081", "The address of /metrics, /healthz, /readyz, /purge and /push.")
 	fs.Var(&f.mem, "mem", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
+	fs.Var(&f.fileBody, "file-body", "Bodies in the memory tier from this size up are kept in memfds, and sent by sendfile(2) without a copy when more than 128 clients are connected. off: every body on the Go heap.")
 	f.disk = fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	fs.Var(&f.diskSize, "disk-size", "The disk tier's byte budget.")
 	fs.Var(&f.maxObject, "max-object", "The largest object stored whole; larger ones are cached as slices.")
@@ -75,7 +77,10 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 	cfg := edge.Config{Upstream: *f.upstream, Name: *f.name, Region: *f.region, MemoryBytes: int64(f.mem), DiskDir: *f.disk,
 		DiskBytes: int64(f.diskSize), MaxObjectBytes: int64(f.maxObject), SliceBytes: int64(f.slice), PinnedDir: *f.pinnedDir,
 		PinnedBytes: int64(f.pinnedSize), Mode: *f.mode, TitleModes: map[string]string{}, MissRedirect: *f.missRedirect,
-		SendTimeout: *f.sendTimeout, StaleIfDisconnected: *f.staleDisconnected}
+		SendTimeout: *f.sendTimeout, StaleIfDisconnected: *f.staleDisconnected, FileBodyBytes: int64(f.fileBody.Size)}
+	if f.fileBody.Size == 0 {
+		cfg.FileBodyBytes = -1 // off
+	}
 	switch {
 	case (*f.dnsAdmin != "" || *f.steerAdmin != "") && *f.cluster == "":
 		return cfg, errors.New("edge: --cluster is required with --dns-admin or --steer-admin")
@@ -110,12 +115,15 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return err
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The process holds its budget: the memory tier, the fills in
-		// flight (an eighth of it) and a fixed allowance for the rest
-		// (connections, metrics, the runtime). The collector works
-		// harder near the limit instead of letting the heap double.
-		debug.SetMemoryLimit(cfg.MemoryBytes + cfg.MemoryBytes/8 + edgeMemOverhead)
+	// The process holds its budget: the memory tier, the fills in flight
+	// (an eighth of it) and a fixed allowance for the rest (connections,
+	// metrics, the runtime). The collector works harder near the limit
+	// instead of letting the heap double; bodies in memfds are taken off
+	// it as they come (governMemory).
+	memLimit := cfg.MemoryBytes + cfg.MemoryBytes/8 + edgeMemOverhead
+	setLimit, setPercent := os.Getenv("GOMEMLIMIT") == "", os.Getenv("GOGC") == ""
+	if setLimit {
+		debug.SetMemoryLimit(memLimit)
 	}
 	svc, err := serve.NewProcess(stderr, *f.tokenFile, *f.level)
 	if err != nil {
@@ -156,6 +164,30 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(rc.Targets) > 0 {
 		g.Go(func() error { srv.RunReports(ctx, rc); return nil })
 	}
+	if setLimit || setPercent {
+		g.Go(func() error {
+			governMemory(ctx, memLimit, srv.FileBytes, setLimit, setPercent, time.Second)
+			return nil
+		})
+	}
 	g.Go(func() error { return serve.All(ctx, log, pub, adm) })
 	return g.Wait()
+}
+
+// sizeOrOff is a byte size flag that also takes "off" (0).
+type sizeOrOff struct{ units.Size }
+
+func (z *sizeOrOff) Set(s string) error {
+	if s == "off" {
+		z.Size = 0
+		return nil
+	}
+	return z.Size.Set(s)
+}
+
+func (z *sizeOrOff) String() string {
+	if z == nil || z.Size == 0 {
+		return "off"
+	}
+	return z.Size.String()
 }

@@ -238,12 +238,13 @@ func TestEdgePlainProtocols(t *testing.T) {
 }
 
 // TestEdgeMemoryLimit: "edge --mem 64MiB" sets Go's memory limit to the
-// budget, an eighth more for fills in flight, and edgeMemOverhead, unless
-// GOMEMLIMIT is set.
+// budget, an eighth more for fills in flight, and edgeMemOverhead, less
+// what is in memfds (nothing here), unless GOMEMLIMIT is set.
 func TestEdgeMemoryLimit(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
-	before := debug.SetMemoryLimit(-1)
-	defer debug.SetMemoryLimit(before)
+	t.Setenv("GOGC", "")
+	before, percent := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(before); debug.SetGCPercent(percent) }) // after the edge stops
 	up := httptest.NewServer(http.NotFoundHandler())
 	defer up.Close()
 	waitLog := runLogged(t, "edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--mem", "64MiB", "--log-level", "info")

@@ -52,6 +52,14 @@ type Config struct {
 	// closes them. Give it the same Handler and ConnContext.
 	H2C *http.Server
 	Log *slog.Logger
+	// BusyConns is how many connections may be reading or serving a
+	// request before the server counts as busy: then large responses
+	// are written in two parts (see response.send) by a raw writev(2)
+	// (see conn.writev). With more than 4×BusyConns connections open the
+	// server is crowded: large file bodies go by sendfile(2), their
+	// header in a segment of its own (see WantsFile). Default 32;
+	// negative: always busy and crowded.
+	BusyConns int
 }
 
 func (c *Config) defaults() {
@@ -67,6 +75,9 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.BusyConns == 0 {
+		c.BusyConns = 32
+	}
 }
 
 // Server serves HTTP/1.x connections. Serve it, then Shutdown or Close.
@@ -76,6 +87,7 @@ type Server struct {
 
 	closing atomic.Bool  // read on every request: not under mu
 	active  atomic.Int64 // connections reading or serving a request
+	open    atomic.Int64 // connections accepted and not yet closed
 
 	mu       sync.Mutex
 	lns      map[net.Listener]struct{}
@@ -145,11 +157,14 @@ func temporary(err error) bool {
 
 func (s *Server) isClosing() bool { return s.closing.Load() }
 
-// busyConns is the number of active connections over which large
-// responses of under splitMax are written in two parts (see response.send).
-const busyConns = 32
+// busy reports whether more than Config.BusyConns connections are
+// active.
+func (s *Server) busy() bool { return s.active.Load() > int64(s.cfg.BusyConns) }
 
-func (s *Server) busy() bool { return s.active.Load() > busyConns }
+// crowded reports whether more than 4×Config.BusyConns connections are
+// open (idle or not: with small bodies few are ever being served at
+// once, however many clients there are).
+func (s *Server) crowded() bool { return s.open.Load() > 4*int64(s.cfg.BusyConns) }
 
 func (s *Server) newConn(c net.Conn) *conn {
 	s.mu.Lock()
@@ -160,6 +175,7 @@ func (s *Server) newConn(c net.Conn) *conn {
 	cn := &conn{srv: s, rwc: c}
 	s.conns[cn] = struct{}{}
 	s.connsWG.Add(1)
+	s.open.Add(1)
 	return cn
 }
 
@@ -167,6 +183,7 @@ func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.open.Add(-1)
 	s.connsWG.Done()
 }
 

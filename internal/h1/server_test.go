@@ -207,24 +207,32 @@ func TestLikeNetHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ref := httptest.NewServer(tt.h)
-			defer ref.Close()
-			addr, _ := serve(t, tt.h)
-			want := exchange(t, strings.TrimPrefix(ref.URL, "http://"), tt.method, tt.raw)
-			got := exchange(t, addr, tt.method, tt.raw)
-			for _, a := range []*answer{&want, &got} {
-				if a.header != nil {
-					a.header.Del("Date")
-				}
-			}
-			if got.status != want.status || got.body != want.body || got.keep != want.keep || got.err != want.err {
-				t.Errorf("h1: %d %q keep=%v err=%q\nnet/http: %d %q keep=%v err=%q",
-					got.status, trim(got.body), got.keep, got.err, want.status, trim(want.body), want.keep, want.err)
-			}
-			if !sameHeader(got.header, want.header) {
-				t.Errorf("header\nh1:       %v\nnet/http: %v", got.header, want.header)
-			}
+			sameAsNetHTTP(t, tt.h, tt.method, tt.raw)
 		})
+	}
+}
+
+// sameAsNetHTTP sends raw (a method request) to h served by h1 and by
+// net/http's server, and wants the same answer from both: status, body,
+// keep-alive, error and fields (Date aside).
+func sameAsNetHTTP(t *testing.T, h http.HandlerFunc, method, raw string) {
+	t.Helper()
+	ref := httptest.NewServer(h)
+	defer ref.Close()
+	addr, _ := serve(t, h)
+	want := exchange(t, strings.TrimPrefix(ref.URL, "http://"), method, raw)
+	got := exchange(t, addr, method, raw)
+	for _, a := range []*answer{&want, &got} {
+		if a.header != nil {
+			a.header.Del("Date")
+		}
+	}
+	if got.status != want.status || got.body != want.body || got.keep != want.keep || got.err != want.err {
+		t.Errorf("h1: %d %q keep=%v err=%q\nnet/http: %d %q keep=%v err=%q",
+			got.status, trim(got.body), got.keep, got.err, want.status, trim(want.body), want.keep, want.err)
+	}
+	if !sameHeader(got.header, want.header) {
+		t.Errorf("header\nh1:       %v\nnet/http: %v", got.header, want.header)
 	}
 }
 
@@ -427,7 +435,7 @@ func TestTimeouts(t *testing.T) {
 }
 
 // TestBusyWrites checks the responses of a busy server (more than
-// busyConns requests in flight), which go out in two writes: the body
+// Config.BusyConns requests in flight), which go out in two writes: the body
 // arrives whole, with a small header and with one over the write buffer.
 func TestBusyWrites(t *testing.T) {
 	body := strings.Repeat("0123456789abcdef", 100<<10/16)
@@ -443,7 +451,7 @@ func TestBusyWrites(t *testing.T) {
 	}))
 	var wg sync.WaitGroup
 	defer func() { close(release); wg.Wait() }()
-	for range busyConns + 1 {
+	for range srv.cfg.BusyConns + 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -454,7 +462,7 @@ func TestBusyWrites(t *testing.T) {
 	}
 	for deadline := time.Now().Add(5 * time.Second); !srv.busy(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d connections active, want more than %d", srv.active.Load(), busyConns)
+			t.Fatalf("%d connections active, want more than %d", srv.active.Load(), srv.cfg.BusyConns)
 		}
 	}
 	for _, h := range []int{0, 6 << 10} {
@@ -463,4 +471,48 @@ func TestBusyWrites(t *testing.T) {
 			t.Errorf("header field of %d bytes: %d, %d bytes of body (want %d), field of %d", h, a.status, len(a.body), len(body), len(a.header.Get("X-Big")))
 		}
 	}
+}
+
+// TestCrowded: the server counts as crowded with more than 4×BusyConns
+// connections open, idle ones included, and stops when they close.
+func TestCrowded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Handler: http.NotFoundHandler(), BusyConns: 1})
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	waitFor := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); srv.crowded() != want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections open: crowded %v, want %v", srv.open.Load(), !want, want)
+			}
+		}
+	}
+	var conns []net.Conn
+	for i := range 5 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if i == 3 {
+			waitFor(false) // four open: not yet
+			for deadline := time.Now().Add(5 * time.Second); srv.open.Load() < 4; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections open, want 4", srv.open.Load())
+				}
+			}
+			if srv.crowded() {
+				t.Fatal("crowded with 4 connections open and BusyConns 1")
+			}
+		}
+	}
+	waitFor(true)
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(false)
 }

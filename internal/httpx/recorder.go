@@ -3,6 +3,7 @@ package httpx
 import (
 	"io"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -143,6 +144,43 @@ func (r *Recorder) ReadFrom(src io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// SendFile sends n bytes of f from off through the underlying writer's
+// SendFile, sendChunk at a time under the send timeout; if it has none,
+// they are copied.
+func (r *Recorder) SendFile(f *os.File, off, n int64) (int64, error) {
+	fs, ok := r.ResponseWriter.(FileSender)
+	if !ok {
+		return r.ReadFrom(io.NewSectionReader(f, off, n))
+	}
+	if r.Code == 0 {
+		r.Code = http.StatusOK
+	}
+	var total int64
+	for total < n {
+		chunk := n - total
+		if r.dl != nil {
+			if r.unsent >= sendChunk {
+				r.extend()
+			}
+			chunk = min(chunk, int64(sendChunk-r.unsent))
+		}
+		m, err := fs.SendFile(f, off+total, chunk)
+		total += m
+		r.unsent += int(m)
+		r.Bytes += m
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// WantsFile asks the underlying writer; false if it sends no files.
+func (r *Recorder) WantsFile(n int64) bool {
+	fs, ok := r.ResponseWriter.(FileSender)
+	return ok && fs.WantsFile(n)
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strconv"
 )
 
@@ -17,7 +18,13 @@ type Content struct {
 	Data []byte
 	// Body is read from its start, or sought for ranges. *os.File bodies
 	// go out by sendfile.
-	Body        io.ReadSeeker
+	Body io.ReadSeeker
+	// File, when not nil, holds the whole body from its start; Body is
+	// then ignored, and Data, if set, is the same bytes in memory. It is
+	// read at offsets and never moved, so one file may serve many
+	// requests at once; it goes out by sendfile(2) where the writer is a
+	// FileSender that wants it (or Data is not set).
+	File        *os.File
 	Size        int64
 	ContentType string
 	Validators
@@ -161,10 +168,29 @@ type NWriterTo interface {
 	WriteNTo(w io.Writer, n int64) (int64, error)
 }
 
-// copyRange copies rg of the body to w: Data in one Write, or Body by
-// Seek then its WriteNTo, or CopyN (which keeps the sendfile path of
-// net/http for *os.File bodies).
+// FileSender is a response writer that sends file bytes itself, by
+// sendfile(2) where it can: n bytes of f from offset off, leaving f's
+// own offset where it was. WantsFile reports whether it would rather
+// send n bytes that way than be given them in memory, when the caller
+// has both.
+type FileSender interface {
+	SendFile(f *os.File, off, n int64) (int64, error)
+	WantsFile(n int64) bool
+}
+
+// copyRange copies rg of the body to w: File through w's SendFile when
+// it wants it or there is no Data (else read at offsets), Data in one
+// Write, or Body by Seek then its WriteNTo, or CopyN (which keeps the
+// sendfile path of net/http for *os.File bodies).
 func (c Content) copyRange(w io.Writer, rg Range) (int64, error) {
+	if c.File != nil {
+		if fs, ok := w.(FileSender); ok && (c.Data == nil || fs.WantsFile(rg.Length)) {
+			return fs.SendFile(c.File, rg.Start, rg.Length)
+		}
+		if c.Data == nil {
+			return io.Copy(w, io.NewSectionReader(c.File, rg.Start, rg.Length))
+		}
+	}
 	if c.Data != nil {
 		n, err := w.Write(c.Data[rg.Start : rg.Start+rg.Length])
 		return int64(n), err

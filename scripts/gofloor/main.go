@@ -1,7 +1,7 @@
 // Command gofloor is the floor that scripts/bench-gofloor.sh measures Go
 // against nginx's static server: 64 bodies in memory, each request's path
 // picking one, no cache logic and no HTTP beyond finding the end of the
-// request header. It serves in one of six ways:
+// request header. It serves in one of seven ways:
 //
 //	writev        a goroutine per connection (net package), header and
 //	              body in one writev
@@ -14,6 +14,8 @@
 //	sendfile      a goroutine per connection, the header written with
 //	              MSG_MORE, then the body sent by sendfile(2) from a
 //	              memfd holding it (what nginx does from the page cache)
+//	sendfile-alone  the same, the header in a segment of its own (no
+//	              MSG_MORE), as nginx sends it
 //
 // Usage: gofloor -mode MODE -listen 127.0.0.1:PORT [-size BYTES]
 package main
@@ -30,6 +32,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +40,7 @@ import (
 const nBodies = 64
 
 func main() {
-	mode := flag.String("mode", "writev", "writev, write2, split, epoll, epoll-split or sendfile")
+	mode := flag.String("mode", "writev", "writev, write2, split, epoll, epoll-split, sendfile or sendfile-alone")
 	listen := flag.String("listen", "127.0.0.1:18960", "the address to serve on")
 	size := flag.Int("size", 100<<10, "the body size in bytes")
 	flag.Parse()
@@ -51,7 +54,7 @@ func main() {
 type floor struct {
 	header []byte
 	bodies [nBodies][]byte
-	fds    [nBodies]int // the bodies in memfds, for -mode sendfile (never closed)
+	fds    [nBodies]int // the bodies in memfds, for the sendfile modes (never closed)
 }
 
 func run(mode, listen string, size int) error {
@@ -61,7 +64,7 @@ func run(mode, listen string, size int) error {
 		f.bodies[i] = make([]byte, size)
 		_, _ = rand.Read(f.bodies[i])
 	}
-	if mode == "sendfile" {
+	if strings.HasPrefix(mode, "sendfile") {
 		for i, b := range f.bodies {
 			fd, err := unix.MemfdCreate("body", unix.MFD_CLOEXEC)
 			if err != nil {
@@ -78,7 +81,7 @@ func run(mode, listen string, size int) error {
 		}
 	}
 	switch mode {
-	case "writev", "write2", "split", "sendfile":
+	case "writev", "write2", "split", "sendfile", "sendfile-alone":
 		ln, err := net.Listen("tcp", listen)
 		if err != nil {
 			return err
@@ -117,12 +120,16 @@ func (f *floor) body(req []byte) ([]byte, int) {
 	return f.bodies[i], i
 }
 
-// sendFile writes header to c with MSG_MORE, so that it leaves with the
-// body's first bytes rather than in a packet alone, then sends n bytes
+// sendFile writes header to c, with MSG_MORE if more (so that it leaves
+// with the body's first bytes rather than in a packet alone), then sends n bytes
 // of the file fd from its start by sendfile(2) with an explicit offset
 // (the file's own is shared by every connection), waiting in the poller
 // whenever the socket is full.
-func sendFile(c net.Conn, header []byte, fd int, n int64) error {
+func sendFile(c net.Conn, header []byte, more bool, fd int, n int64) error {
+	flags := 0
+	if more {
+		flags = unix.MSG_MORE
+	}
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return err
@@ -134,7 +141,7 @@ func sendFile(c net.Conn, header []byte, fd int, n int64) error {
 			var m int
 			var err error
 			if len(header) > 0 {
-				m, err = unix.SendmsgN(int(sock), header, nil, nil, unix.MSG_MORE)
+				m, err = unix.SendmsgN(int(sock), header, nil, nil, flags)
 				header = header[max(m, 0):]
 			} else if m, err = unix.Sendfile(int(sock), fd, &off, int(n-off)); err == nil && m == 0 {
 				err = errors.New("sendfile: nothing sent")
@@ -184,8 +191,8 @@ func (f *floor) serveConn(c net.Conn, mode string) {
 			if _, err = bufs.WriteTo(c); err == nil {
 				_, err = c.Write(body[n:])
 			}
-		case "sendfile":
-			err = sendFile(c, f.header, f.fds[i], int64(len(body)))
+		case "sendfile", "sendfile-alone":
+			err = sendFile(c, f.header, mode == "sendfile", f.fds[i], int64(len(body)))
 		}
 		if err != nil {
 			return
