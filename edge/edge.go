@@ -45,6 +45,12 @@ type Config struct {
 	// bytes count against MemoryBytes all the same; FileBytes reports
 	// them, for a process that bounds the Go heap by what is left.
 	FileBodyBytes int64 `json:"file_body_bytes"`
+	// MaxFileBodies bounds the memfds alive at once: each takes a
+	// descriptor and a mapping, which client connections and the Go
+	// runtime need too. Past it, bodies stay on the heap. If zero,
+	// defaults to half the process's open-file limit or a quarter of
+	// vm.max_map_count, whichever is less (fileBodiesLimit).
+	MaxFileBodies int64 `json:"max_file_bodies"`
 	// DiskDir enables the disk tier there. Empty: no disk tier.
 	DiskDir string `json:"disk_dir"`
 	// DiskBytes bounds the disk tier. If zero, defaults to 20 GiB.
@@ -148,6 +154,7 @@ type Server struct {
 	egress atomic.Int64 // response body bytes sent
 
 	fileBytes  atomic.Int64 // in memfds not yet collected (memFile)
+	fileCount  atomic.Int64 // memfds not yet collected
 	collecting atomic.Bool  // collectFiles is running
 	fileFailed atomic.Bool  // a memfd could not be made: said once
 
@@ -223,6 +230,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.FileBodyBytes == 0 {
 		cfg.FileBodyBytes = 64 << 10
+	}
+	if cfg.MaxFileBodies == 0 {
+		cfg.MaxFileBodies = fileBodiesLimit()
 	}
 	if cfg.DiskBytes == 0 {
 		cfg.DiskBytes = 20 << 30

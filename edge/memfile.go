@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,12 +63,16 @@ func newMemFile(body []byte) (*memFile, error) {
 }
 
 // inFile returns o with its body moved into a memfd when the body is at
-// least FileBodyBytes and the memory tier would admit it, as a copy: o
-// itself, which others may be reading, is not changed. Anything else, or
-// a memfd that cannot be made, returns o.
+// least FileBodyBytes, the memory tier would admit it and fewer than
+// MaxFileBodies memfds are alive, as a copy: o itself, which others may
+// be reading, is not changed. Anything else, or a memfd that cannot be
+// made, returns o.
 func (s *Server) inFile(o *object) *object {
 	if o.body == nil || s.cfg.FileBodyBytes <= 0 || int64(len(o.body)) < s.cfg.FileBodyBytes || !s.mem.admits(o.key, o.cost()) {
 		return o
+	}
+	if s.fileCount.Load() >= s.cfg.MaxFileBodies {
+		return o // evicted ones free their places at a collection
 	}
 	mf, err := newMemFile(o.body)
 	if err != nil {
@@ -80,9 +86,11 @@ func (s *Server) inFile(o *object) *object {
 		return o
 	}
 	n := s.fileBytes.Add(mf.size)
+	s.fileCount.Add(1)
 	runtime.AddCleanup(mf, func(data []byte) { // the file itself closes by its own cleanup
 		_ = unix.Munmap(data)
 		s.fileBytes.Add(-int64(len(data)))
+		s.fileCount.Add(-1)
 	}, mf.data)
 	if n > s.fileMark() {
 		s.collectFiles()
@@ -122,3 +130,21 @@ func (s *Server) collectFiles() {
 // FileBytes is the bytes of the memory tier's bodies kept in memfds,
 // not yet released: memory the Go runtime does not count.
 func (s *Server) FileBytes() int64 { return s.fileBytes.Load() }
+
+// fileBodiesLimit is MaxFileBodies' default: half the open-file limit
+// (which the Go runtime raises to the hard limit at start) or a quarter
+// of vm.max_map_count, whichever is less; 4,096 for a limit it cannot
+// read.
+func fileBodiesLimit() int64 {
+	limit := int64(4096)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur != unix.RLIM_INFINITY {
+		limit = int64(rl.Cur / 2)
+	}
+	if b, err := os.ReadFile("/proc/sys/vm/max_map_count"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			limit = min(limit, n/4)
+		}
+	}
+	return limit
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/streamcdn/streamcdn/internal/h1"
 	"github.com/streamcdn/streamcdn/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestMemFileBodies: bodies from FileBodyBytes up are kept in memfds and
@@ -134,4 +136,48 @@ func (s *Server) fullKeyFor(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return s.fullKey(r)
+}
+
+// TestMaxFileBodies: past MaxFileBodies memfds alive, bodies stay on the
+// heap and are served all the same; the default leaves descriptors and
+// mappings for everything else.
+func TestMaxFileBodies(t *testing.T) {
+	c := newClock()
+	up := newUpstream(t, c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write(bodyFor(r.URL.Path, 5000))
+	})
+	s, edge := newEdge(t, up.URL, c, func(cfg *Config) { cfg.FileBodyBytes, cfg.MaxFileBodies = 1000, 2 })
+	for i := range 4 {
+		p := fmt.Sprintf("/o/%d", i)
+		get(t, "GET", edge.URL+p)
+		waitIdle(t, s)
+		o, ok := s.mem.get(s.fullKeyFor(t, p))
+		if !ok {
+			t.Fatalf("%s not in memory", p)
+		}
+		if inFile := o.file != nil; inFile != (i < 2) {
+			t.Errorf("%s: in a memfd %v, want %v (2 at most)", p, inFile, i < 2)
+		}
+		if r := get(t, "GET", edge.URL+p); r.body != string(bodyFor(p, 5000)) || !strings.Contains(r.header.Get("Cache-Status"), "hit") {
+			t.Errorf("%s: %d bytes (Cache-Status %q), want the upstream's from the cache", p, len(r.body), r.header.Get("Cache-Status"))
+		}
+	}
+	if n := s.fileCount.Load(); n != 2 {
+		t.Errorf("%d memfds alive, want 2", n)
+	}
+
+	limit := fileBodiesLimit()
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if limit <= 0 || (rl.Cur != unix.RLIM_INFINITY && uint64(limit) > rl.Cur/2) {
+		t.Errorf("fileBodiesLimit() = %d with an open-file limit of %d", limit, rl.Cur)
+	}
+	if b, err := os.ReadFile("/proc/sys/vm/max_map_count"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && limit > n/4 {
+			t.Errorf("fileBodiesLimit() = %d with vm.max_map_count %d", limit, n)
+		}
+	}
 }
