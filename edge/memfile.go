@@ -14,7 +14,7 @@ import (
 )
 
 // memFile is a stored body kept in a sealed memfd rather than on the Go
-// heap, so that a hit to a busy server goes out by sendfile(2), the
+// heap, so that a hit to a crowded server goes out by sendfile(2), the
 // kernel taking the pages as they are instead of copying the body into
 // the socket. The same pages are mapped read-only (data) for a writer
 // that would rather write them from memory. It is still memory and
@@ -23,8 +23,8 @@ import (
 // It is never closed or unmapped explicitly: that happens when the last
 // object holding it is collected (a cleanup), so a request that holds an
 // evicted object can always finish sending it. data must therefore be
-// used only while its memFile is reachable: serveStored and serveSliced
-// keep their object alive until they return (runtime.KeepAlive).
+// used only while its memFile is reachable: servePrepared, serveStored
+// and serveSliced keep it alive until they return (runtime.KeepAlive).
 // Server.fileBytes counts the files alive; when evicted ones add up, the
 // server asks for a collection (collectFiles).
 type memFile struct {
