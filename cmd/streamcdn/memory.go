@@ -10,11 +10,11 @@ import (
 // heapFloor is the least heap goal an edge's collector is given. With
 // the memory tier's large bodies in memfds (edge.Config.FileBodyBytes)
 // the live Go heap is a few megabytes, and the runtime's goal of twice
-// that means a collection every few thousand requests: 100 KiB hits at
-// 64 connections (wrk, loopback, 2 cores) ran 3,360 collections in a
-// minute with a 5 MB goal and 73 with a 16 MB one, and 5–9% more CPU a
-// request; with no goal below the memory limit (GOGC=off) they ran on
-// fresh, cache-cold memory and were slower still.
+// that (4–6 MB) meant, for 100 KiB hits at 64 connections (wrk,
+// loopback, 2 cores), 76 collections per 100,000 hits against 1 with
+// this floor, and 2–7% more CPU a hit. With no goal below the memory
+// limit (GOGC=off) the heap grew over fresh, cache-cold memory and hits
+// cost more still.
 const heapFloor = 64 << 20
 
 // memoryTargets returns the Go memory limit and GC percent for an edge
