@@ -156,7 +156,10 @@ type Server struct {
 	fileBytes  atomic.Int64 // in memfds not yet collected (memFile)
 	fileCount  atomic.Int64 // memfds not yet collected
 	collecting atomic.Bool  // collectFiles is running
-	fileFailed atomic.Bool  // a memfd could not be made: said once
+	// collectAgain: collectFiles was called since its goroutine's
+	// current round began.
+	collectAgain atomic.Bool
+	fileFailed   atomic.Bool // a memfd could not be made: said once
 
 	pins    *pinned // nil: no pinned area
 	jobs    fillJobs

@@ -109,18 +109,28 @@ func (s *Server) fileMark() int64 { return s.cfg.MemoryBytes + s.cfg.MemoryBytes
 // an evicted object's memfd is released by a cleanup once a collection
 // finds it unreachable (it is not Go heap, which the collector paces
 // itself by), and one evicted during a collection waits for the next.
+// A call while the goroutine runs is not lost: it goes round again.
 func (s *Server) collectFiles() {
+	s.collectAgain.Store(true)
 	if !s.collecting.CompareAndSwap(false, true) {
 		return
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer s.collecting.Store(false)
-		for range 4 {
-			runtime.GC()
-			time.Sleep(10 * time.Millisecond) // for the cleanups, which run after it
-			if s.fileBytes.Load() <= s.fileMark() {
+		for {
+			for range 4 {
+				s.collectAgain.Store(false)
+				runtime.GC()
+				time.Sleep(10 * time.Millisecond) // for the cleanups, which run after it
+				if s.fileBytes.Load() <= s.fileMark() {
+					break
+				}
+			}
+			s.collecting.Store(false)
+			// A call between the last round's start and the Store above
+			// saw collecting set and returned: take it up here.
+			if !s.collectAgain.Load() || !s.collecting.CompareAndSwap(false, true) {
 				return
 			}
 		}
