@@ -109,21 +109,7 @@ func TestSendFileOnlyOnSockets(t *testing.T) {
 		t.Error("sendFile over a pipe: ok, want a copy")
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	srv := New(Config{})
 	for _, open := range []int64{1, 1000} { // the header with MSG_MORE, then alone
 		srv.open.Store(open)
@@ -143,16 +129,7 @@ func TestSendFileOnlyOnSockets(t *testing.T) {
 // server's sockets only: more than 4×BusyConns connections open, however
 // few are being served.
 func TestWantsFile(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tcp, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tcp.Close()
+	tcp, _ := tcpPair(t)
 	pipe, other := net.Pipe()
 	defer pipe.Close()
 	defer other.Close()
@@ -180,4 +157,25 @@ func TestWantsFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection, closed when
+// the test ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }
