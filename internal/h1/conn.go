@@ -38,6 +38,7 @@ const bufSize = 4096
 type conn struct {
 	srv    *Server
 	rwc    net.Conn
+	sr     sockReader // the socket's reader, when rwc is one
 	lr     limitReader
 	br     *bufio.Reader
 	remote string
@@ -141,11 +142,14 @@ func (c *conn) serve() {
 		}
 	}
 	c.remote = c.rwc.RemoteAddr().String()
-	if sc, ok := c.rwc.(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn()
-		c.writeFn = c.writeSome
-	}
 	c.lr.r = c.rwc
+	if sc, ok := c.rwc.(syscall.Conn); ok {
+		if c.raw, _ = sc.SyscallConn(); c.raw != nil {
+			c.writeFn = c.writeSome
+			c.sr.init(c.raw)
+			c.lr.r = &c.sr
+		}
+	}
 	c.br = bufio.NewReaderSize(&c.lr, bufSize)
 	c.wbuf = make([]byte, 0, bufSize)
 	for first := true; ; first = false {
@@ -430,31 +434,14 @@ func (c *conn) writeSome(fd uintptr) bool {
 }
 
 // writev is writev(2) of c.bufs (at most len(c.iovecs) slices, none
-// empty) through c.iovecs, which unix.Writev would allocate.
-//
-// When the server is busy it is a raw system call, which does not tell
-// the scheduler: the socket is non-blocking, so it never waits, but
-// copying a large body into it can outlast the 20 µs after which the
-// runtime's monitor hands a P in a system call to another thread, and
-// under load that handoff and the thread that lost its P cost more than
-// the copy. `ROWS="1MiB:64 1MiB:1000 100KiB:64 100KiB:1000 100KiB:1"
-// BREV=50f53db scripts/bench-ab.sh 507cfcb 4 3` (the commits without and
-// with it; 2 cores shared with wrk), per round: 1 MiB hits at 1,000
-// connections 7-24% more a second with 9-26% less CPU each, p99 5-31%
-// higher; at 64 connections -5%, +12%, -3%; 100 KiB hits at 1, 64 and
-// 1,000 connections within 2% (medians). With few connections it stays
-// an ordinary system call: raw there was slower in an earlier A/B, which
-// was not scripted.
+// empty) through c.iovecs, which unix.Writev would allocate, as a raw
+// system call (see sockReader).
 func (c *conn) writev(fd uintptr) (int, error) {
 	for i, b := range c.bufs {
 		c.iovecs[i].Base = &b[0]
 		c.iovecs[i].SetLen(len(b))
 	}
-	call := unix.Syscall
-	if c.srv.busy() {
-		call = unix.RawSyscall
-	}
-	n, _, errno := call(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.bufs)))
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.bufs)))
 	c.iovecs = [3]unix.Iovec{} // not to hold the bodies until the next write
 	if errno != 0 {
 		return 0, errno
@@ -492,3 +479,80 @@ func (e *expectContinue) Read(p []byte) (int, error) {
 }
 
 func (e *expectContinue) Close() error { return e.r.Close() }
+
+// sockReader reads a socket by raw read(2) calls through its
+// syscall.RawConn, which waits in the poller, honouring the read
+// deadline, while there is nothing to read. It is the connection's
+// reader when rwc is a socket.
+//
+// The server's system calls on client sockets (read here, writev in
+// conn.writev, sendto and sendfile in conn.sendFile) are raw: made
+// without telling the Go scheduler. The sockets are non-blocking, so
+// none of them waits: when a socket has nothing to read or no room, the
+// call returns EAGAIN and the goroutine parks in the poller. An
+// ordinary system call marks its P as in a system call, and the
+// runtime's monitor (sysmon), which then wakes every 20 µs, hands a P
+// it finds there twice to another thread. Under load a write of a
+// 100 KiB body, with the loopback delivery to the reader done within
+// the writer's call, often outlasts that, and the monitor never backs
+// off: `perf record -g` of the edge serving 100 KiB hits to 64
+// connections put 7.1% of its samples in sysmon (5.7% in its
+// nanosleep) with ordinary reads and writes, 3.5% with raw writes, 0.2%
+// with raw reads too. What raw calls cost is that a P is held while the
+// kernel copies, so no other goroutine runs on it meanwhile; the core is
+// busy with this goroutine's work either way (a 1 MiB write is the
+// longest, some hundreds of µs). Before, only a busy server's writev was
+// raw (an A/B of that found raw writes slower with few connections; it
+// was not scripted). `scripts/bench-ab.sh` of the edge with all four
+// raw against only a busy server's writev (2 cores shared with wrk, 2
+// rounds, medians), requests/s and CPU a request: 100 KiB hits at 1, 64
+// and 1,000 connections 1.00, 1.15 and 1.11×, at 0.83, 0.85 and 0.89×
+// the CPU; 64 KiB ranges 1.14, 1.12, 1.09× at 0.73, 0.88, 0.90×; 1 MiB
+// hits 1.04, 1.10, 1.19× at 0.87, 0.85, 0.83×.
+type sockReader struct {
+	raw syscall.RawConn
+	fn  func(uintptr) bool // readSome, made once
+	p   []byte             // the buffer of the Read in progress
+	n   int
+	err error
+}
+
+func (r *sockReader) init(raw syscall.RawConn) {
+	r.raw = raw
+	r.fn = r.readSome
+}
+
+func (r *sockReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.err = p, 0, nil
+	err := r.raw.Read(r.fn)
+	r.p = nil // not to hold the caller's buffer
+	if err != nil {
+		return 0, err
+	}
+	return r.n, r.err
+}
+
+// readSome is one read(2) into r.p: false to wait until the socket has
+// something to read.
+func (r *sockReader) readSome(fd uintptr) bool {
+	for {
+		n, errno := readFD(fd, r.p)
+		switch errno {
+		case 0:
+			r.n = n
+			if n == 0 {
+				r.err = io.EOF
+			}
+			return true
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			r.err = os.NewSyscallError("read", errno)
+			return true
+		}
+	}
+}

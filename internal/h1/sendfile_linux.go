@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,9 +29,10 @@ func (c *conn) canSendFile() bool {
 // 256; 35.4, 16.2, 15.1 at 1,000 (0.65 and 0.94× nginx's requests a
 // second). In the edge at 1,000 connections (a build with the choice
 // fixed either way, not kept): 40.3–42.5 µs with MSG_MORE, 22.5–24.5
-// alone. It reports false, having sent nothing, when the connection is
-// not a socket; else it returns the body bytes sent and sets c.werr on
-// failure (the write deadline included).
+// alone. Its system calls are raw (see sockReader). It reports false,
+// having sent nothing, when the connection is not a socket; else it
+// returns the body bytes sent and sets c.werr on failure (the write
+// deadline included).
 func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {
@@ -53,7 +55,10 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
 	var serr error
 	err = rc.Write(func(sfd uintptr) bool {
 		for len(head) > 0 {
-			m, err := unix.SendmsgN(int(sfd), head, nil, nil, flags)
+			m, err := rawSend(sfd, head, flags)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
 			if errors.Is(err, unix.EAGAIN) {
 				return false
 			}
@@ -68,10 +73,13 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
 			var err error
 			if cerr := fc.Control(func(ffd uintptr) {
 				o := off + sent
-				m, err = unix.Sendfile(int(sfd), int(ffd), &o, int(min(n-sent, 1<<30)))
+				m, err = rawSendfile(sfd, ffd, &o, min(n-sent, 1<<30))
 			}); cerr != nil {
 				serr = cerr
 				return true
+			}
+			if errors.Is(err, unix.EINTR) {
+				continue
 			}
 			if errors.Is(err, unix.EAGAIN) {
 				return false
@@ -96,4 +104,23 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
 		c.werr = &os.SyscallError{Syscall: "sendfile", Err: serr}
 	}
 	return sent, true
+}
+
+// rawSend is send(2) of b with flags, and rawSendfile sendfile(2) of n
+// bytes of file descriptor in from *off to out, as raw system calls
+// (see sockReader).
+func rawSend(fd uintptr, b []byte, flags int) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawSendfile(out, in uintptr, off *int64, n int64) (int, error) {
+	m, _, errno := unix.RawSyscall6(unix.SYS_SENDFILE, out, in, uintptr(unsafe.Pointer(off)), uintptr(n), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(m), nil
 }

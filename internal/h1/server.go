@@ -54,8 +54,7 @@ type Config struct {
 	Log *slog.Logger
 	// BusyConns is how many connections may be reading or serving a
 	// request before the server counts as busy: then large responses
-	// are written in two parts (see response.send) by a raw writev(2)
-	// (see conn.writev). With more than 4×BusyConns connections open the
+	// are written in two parts (see response.send). With more than 4×BusyConns connections open the
 	// server is crowded: large file bodies go by sendfile(2), their
 	// header in a segment of its own (see WantsFile). Default 32;
 	// negative: always busy and crowded.
