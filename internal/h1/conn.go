@@ -141,6 +141,9 @@ func (c *conn) serve() {
 			panic("h1: ConnContext returned nil")
 		}
 	}
+	if ctx.Done() == nil {
+		ctx = neverDone{ctx}
+	}
 	c.remote = c.rwc.RemoteAddr().String()
 	c.lr.r = c.rwc
 	if sc, ok := c.rwc.(syscall.Conn); ok {
@@ -290,7 +293,9 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request) (keep bool) 
 	if c.header == nil {
 		c.header = make(http.Header, 16)
 	}
-	clear(c.header)
+	if len(c.header) > 0 { // clear walks the map's slots even when it is empty
+		clear(c.header)
+	}
 	w := &response{c: c, header: c.header, cl: -1,
 		closeAfter: req.Close, head: req.Method == http.MethodHead}
 	var watch *conn

@@ -71,3 +71,11 @@ func (x *reqContext) end() {
 
 // aLongTimeAgo is a deadline that has passed: it wakes a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
+
+// neverDone is a context that is never cancelled (its parent's Done is
+// nil), saying so at once: context.WithCancel asks its parent's Done,
+// which on a chain of values asks each link in turn, for every request
+// (1% of the edge's cycles serving 100 KiB hits to 1,000 connections).
+type neverDone struct{ context.Context }
+
+func (neverDone) Done() <-chan struct{} { return nil }

@@ -1,7 +1,10 @@
 package h1
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -81,5 +84,63 @@ func TestHitIsNotWatched(t *testing.T) {
 	defer x.mu.Unlock()
 	if x.done != nil {
 		t.Error("a handler that never called Done started a watch")
+	}
+}
+
+// TestConnContextReachesRequests: a request's context carries the
+// connection context's values, and is cancelled when that context is,
+// whether or not the connection context can be cancelled at all.
+func TestConnContextReachesRequests(t *testing.T) {
+	type key struct{}
+	for _, cancellable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancellable=%v", cancellable), func(t *testing.T) {
+			cancels := make(chan context.CancelFunc, 1)
+			got := make(chan string, 1)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := New(Config{
+				Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+					v, _ := r.Context().Value(key{}).(string)
+					if !cancellable {
+						got <- v
+						return
+					}
+					select {
+					case <-r.Context().Done():
+						got <- v + ", cancelled"
+					case <-time.After(5 * time.Second):
+						got <- v + ", not cancelled"
+					}
+				}),
+				ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+					ctx = context.WithValue(ctx, key{}, "value")
+					if cancellable {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithCancel(ctx)
+						cancels <- cancel
+					}
+					return ctx
+				},
+			})
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { _ = srv.Close() })
+			c, _ := dial(t, ln.Addr().String())
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			want := "value"
+			if cancellable {
+				(<-cancels)()
+				want = "value, cancelled"
+			}
+			select {
+			case v := <-got:
+				if v != want {
+					t.Errorf("the handler saw %q, want %q", v, want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler did not answer")
+			}
+		})
 	}
 }
