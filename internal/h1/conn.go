@@ -146,13 +146,7 @@ func (c *conn) serve() {
 	}
 	c.remote = c.rwc.RemoteAddr().String()
 	c.lr.r = c.rwc
-	if sc, ok := c.rwc.(syscall.Conn); ok {
-		if c.raw, _ = sc.SyscallConn(); c.raw != nil {
-			c.writeFn = c.writeSome
-			c.sr.init(c.raw)
-			c.lr.r = &c.sr
-		}
-	}
+	c.useSocket()
 	c.br = bufio.NewReaderSize(&c.lr, bufSize)
 	c.wbuf = make([]byte, 0, bufSize)
 	for first := true; ; first = false {
@@ -184,6 +178,20 @@ func (c *conn) serve() {
 		if !c.serveRequest(ctx, req) || !c.setActive(false) {
 			return
 		}
+	}
+}
+
+// useSocket has the connection read and write its socket by raw system
+// calls (see sockReader), when rwc is one.
+func (c *conn) useSocket() {
+	sc, ok := c.rwc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	if c.raw, _ = sc.SyscallConn(); c.raw != nil {
+		c.writeFn = c.writeSome
+		c.sr.init(c.raw)
+		c.lr.r = &c.sr
 	}
 }
 

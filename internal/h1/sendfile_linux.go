@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,10 +11,7 @@ import (
 
 // canSendFile reports whether the connection is a socket sendfile(2)
 // can write to.
-func (c *conn) canSendFile() bool {
-	_, ok := c.rwc.(syscall.Conn)
-	return ok
-}
+func (c *conn) canSendFile() bool { return c.raw != nil }
 
 // sendFile sends what is buffered, then n bytes of f from off by
 // sendfile(2), which leaves f's own offset alone. The buffered bytes
@@ -34,12 +30,8 @@ func (c *conn) canSendFile() bool {
 // returns the body bytes sent and sets c.werr on failure (the write
 // deadline included).
 func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
-	sc, ok := c.rwc.(syscall.Conn)
-	if !ok {
-		return 0, false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := c.raw
+	if rc == nil {
 		return 0, false
 	}
 	fc, err := f.SyscallConn()

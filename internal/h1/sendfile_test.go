@@ -105,7 +105,9 @@ func TestSendFileOnlyOnSockets(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if _, ok := (&conn{srv: New(Config{}), rwc: a}).sendFile(f, 0, 10); ok {
+	pc := &conn{srv: New(Config{}), rwc: a}
+	pc.useSocket()
+	if _, ok := pc.sendFile(f, 0, 10); ok {
 		t.Error("sendFile over a pipe: ok, want a copy")
 	}
 
@@ -114,6 +116,7 @@ func TestSendFileOnlyOnSockets(t *testing.T) {
 	for _, open := range []int64{1, 1000} { // the header with MSG_MORE, then alone
 		srv.open.Store(open)
 		c := &conn{srv: srv, rwc: server, wbuf: []byte("head:")}
+		c.useSocket()
 		n, ok := c.sendFile(f, 2, 5)
 		if !ok || n != 5 || c.werr != nil {
 			t.Fatalf("%d open: sendFile over TCP = %d, %v (err %v), want 5, true", open, n, ok, c.werr)
@@ -151,7 +154,9 @@ func TestWantsFile(t *testing.T) {
 			srv := New(Config{})
 			srv.open.Store(tt.open)
 			srv.active.Store(tt.active)
-			w := &response{c: &conn{srv: srv, rwc: tt.rwc}}
+			c := &conn{srv: srv, rwc: tt.rwc}
+			c.useSocket()
+			w := &response{c: c}
 			if got := w.WantsFile(tt.n); got != tt.want {
 				t.Errorf("WantsFile(%d) with %d open, %d active = %v, want %v", tt.n, tt.open, tt.active, got, tt.want)
 			}
