@@ -4,13 +4,17 @@
 # (B), with nginx proxy_cache
 # beside them as the reference, in front of the same origin, warmed,
 # driven by wrk with scripts/bench-edge.sh's script (scripts/wrk.sh),
-# interleaved. Prints per round each server's requests/s, p99 and CPU
-# time per request (the server's user+system time from /proc over the
+# interleaved. Prints per round each server's requests/s, latency
+# percentiles (p50, p90, p99, from wrk --latency) and CPU time per
+# request (the server's user+system time from /proc over the
 # run, divided by the requests wrk counted), then each row's medians.
 # With wrk on the same cores, requests/s depends on how the cores are
 # shared; CPU per request is what a build costs whatever the sharing.
 # Needs nginx and wrk (apt-get install nginx-light wrk).
-# Usage: [ROWS="100KiB:1 100KiB:64 ..."] [BREV=REV2] scripts/bench-ab.sh REV [SECONDS_PER_RUN] [ROUNDS]   (default 4 2)
+# AFLAGS and BFLAGS add flags to A's and B's edge command lines: with
+# REV and BREV the same revision, an A/B of a flag's values, e.g.
+# BREV=HEAD BFLAGS="--notsent-lowat off" scripts/bench-ab.sh HEAD.
+# Usage: [ROWS="100KiB:1 100KiB:64 ..."] [BREV=REV2] [AFLAGS=...] [BFLAGS=...] scripts/bench-ab.sh REV [SECONDS_PER_RUN] [ROUNDS]   (default 4 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk.sh
@@ -39,9 +43,11 @@ bench_titles "$work/titles"
 O=18920 A=18921 B=18922 NGX=18923
 ulimit -n "$(ulimit -Hn)"
 "$work/edge-b" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18925 --log-level error & pids+=($!)
-"$work/edge-a" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$A --admin 127.0.0.1:18926 --mem 1GiB --log-level error & pids+=($!)
+# shellcheck disable=SC2086 # AFLAGS and BFLAGS are word lists
+"$work/edge-a" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$A --admin 127.0.0.1:18926 --mem 1GiB --log-level error ${AFLAGS:-} & pids+=($!)
 apid=$!
-"$work/edge-b" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$B --admin 127.0.0.1:18927 --mem 1GiB --log-level error & pids+=($!)
+# shellcheck disable=SC2086
+"$work/edge-b" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$B --admin 127.0.0.1:18927 --mem 1GiB --log-level error ${BFLAGS:-} & pids+=($!)
 bpid=$!
 nginx_conf "$work/nginx" "$(nginx_proxy_cache "$work/nginx/cache" $O $NGX)"
 nginx_start "$work/nginx"
@@ -52,21 +58,21 @@ for port in $A $B $NGX; do # every server must answer 200, then is warmed
 done
 wrk_lua "$work/obj.lua"
 
-declare -A rps p99 cpu
+declare -A rps p99 p50 p90 cpu
 run() { # name pid port row
-  local obj=${4%:*} c=${4#*:} kind=1m rng="" a b res r p
+  local obj=${4%:*} c=${4#*:} kind=1m rng="" a b res r p q50 q90
   case $obj in 100KiB) kind=100k ;; range64KiB) rng="bytes=65536-131071" ;; esac
   a=$(ticks "$2")
   res=$(KIND=$kind RANGE=$rng wrk_run "$work/obj.lua" "http://127.0.0.1:$3" "$c" "$secs")
   b=$(ticks "$2")
-  read -r r p <<<"$res"
-  rps[$1,$4]+="$r " p99[$1,$4]+="$p "
+  read -r r p q50 _ q90 <<<"$res"
+  rps[$1,$4]+="$r " p99[$1,$4]+="$p " p50[$1,$4]+="$q50 " p90[$1,$4]+="$q90 "
   cpu[$1,$4]+="$(us_per_request "$a" "$b" "$r" "$secs") "
-  printf '  %-11s %5s  %-6s %9.0f r/s  p99 %8.2f ms  cpu %7.1f µs/request\n' "$obj" "$c" "$1" "$r" "$p" \
+  printf '  %-11s %5s  %-6s %9.0f r/s  p50/p90/p99 %7.2f %7.2f %8.2f ms  cpu %7.1f µs/request\n' "$obj" "$c" "$1" "$r" "$q50" "$q90" "$p" \
     "$(us_per_request "$a" "$b" "$r" "$secs")"
 }
 for round in $(seq "$rounds"); do
-  echo "round $round (A: $rev, B: ${BREV:-the working tree})"
+  echo "round $round (A: $rev ${AFLAGS:-}, B: ${BREV:-the working tree} ${BFLAGS:-})"
   for row in $rows; do
     run A "$apid" $A "$row"
     run B "$bpid" $B "$row"
@@ -75,6 +81,7 @@ for round in $(seq "$rounds"); do
 done
 echo
 echo "medians of $rounds rounds: requests/s, p99 ms, CPU µs a request; B / A in requests/s and CPU"
+echo "(second line of each row: each server's median p50 and p90, ms)"
 for row in $rows; do
   line=""
   for s in A B nginx; do
@@ -83,4 +90,9 @@ for row in $rows; do
   printf '  %-18s%s   B/A %.2fx r/s, %.2fx cpu\n' "$row" "$line" \
     "$(echo "$(median "${rps[B,$row]}") / $(median "${rps[A,$row]}")" | bc -l)" \
     "$(echo "$(median "${cpu[B,$row]}") / $(median "${cpu[A,$row]}")" | bc -l)"
+  line=""
+  for s in A B nginx; do
+    line+=$(printf '  %s p50 %7.2f p90 %7.2f' "$s" "$(median "${p50[$s,$row]}")" "$(median "${p90[$s,$row]}")")
+  done
+  printf '  %-18s%s\n' "" "$line"
 done

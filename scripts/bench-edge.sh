@@ -78,7 +78,7 @@ run() { # name port object conns
   local kind=1m rng="" res
   case $3 in 100KiB) kind=100k ;; range64KiB) rng="bytes=65536-131071" ;; esac
   res=$(KIND=$kind RANGE=$rng wrk_run "$work/obj.lua" "http://127.0.0.1:$2" "$4" "$secs")
-  read -r "rps[$1,$3,$4]" "p99[$1,$3,$4]" <<<"$res"
+  read -r "rps[$1,$3,$4]" "p99[$1,$3,$4]" _ <<<"$res"
 }
 names=(nginx-static streamcdn-edge nginx-proxy_cache varnish ats edge-on-net/http)
 ports=($STATIC $EDGE $NGX $VARN $ATS $EDGENET)

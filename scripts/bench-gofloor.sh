@@ -45,7 +45,7 @@ run() { # name port conns
   a=$(ticks "${gpid[$1]}")
   res=$(KIND=100k wrk_run "$work/obj.lua" "http://127.0.0.1:$2" "$3" "$secs")
   b=$(ticks "${gpid[$1]}")
-  read -r "rps[$1,$3]" "p99[$1,$3]" <<<"$res"
+  read -r "rps[$1,$3]" "p99[$1,$3]" _ <<<"$res"
   cpu[$1,$3]=$(us_per_request "$a" "$b" "${rps[$1,$3]}" "$secs")
   cpus[$1,$3]+="${cpu[$1,$3]} "
 }

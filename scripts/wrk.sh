@@ -18,7 +18,8 @@ end
 LUA
 }
 
-# wrk_run SCRIPT URL CONNS SECONDS prints "requests/s p99-ms" for wrk
+# wrk_run SCRIPT URL CONNS SECONDS prints "requests/s p99 p50 p75 p90"
+# (latencies in ms) for wrk
 # driving URL with SCRIPT over CONNS connections (one thread for one
 # connection, else two); it fails if any answer was not 2xx.
 wrk_run() {
@@ -27,8 +28,8 @@ wrk_run() {
   out=$(wrk -t"$threads" -c"$3" -d"$4"s --latency -s "$1" "$2" 2>&1)
   if grep -q "Non-2xx" <<<"$out"; then echo "$2 c$3: $(grep Non-2xx <<<"$out")" >&2; return 1; fi
   awk '/Requests\/sec/ {r=$2}
-    $1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; p=v}
-    END {printf "%s %.2f\n", r, p}' <<<"$out"
+    $1 ~ /^(50|75|90|99)%$/ {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); if(u=="us")v/=1000; if(u=="s")v*=1000; p[$1]=v}
+    END {printf "%s %.2f %.2f %.2f %.2f\n", r, p["99%"], p["50%"], p["75%"], p["90%"]}' <<<"$out"
 }
 
 # median prints the median of the space-separated numbers in $1.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -30,19 +31,20 @@ type edgeFlags struct {
 	upstreamCA, config, steerAdmin, httpServer                      *string
 	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
-	fileBody                                                        sizeOrOff
+	fileBody, lowat                                                 sizeOrOff
 	titleModes                                                      stringList
 	every, sendTimeout, staleDisconnected                           *time.Duration
 	front                                                           frontFlags
 }
 
 func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
-	f := &edgeFlags{mem: 1 << 30, diskSize: 20 << 30, maxObject: 64 << 20, slice: 4 << 20, pinnedSize: 20 << 30, fileBody: sizeOrOff{64 << 10}}
+	f := &edgeFlags{mem: 1 << 30, diskSize: 20 << 30, maxObject: 64 << 20, slice: 4 << 20, pinnedSize: 20 << 30, fileBody: sizeOrOff{64 << 10}, lowat: sizeOrOff{serve.NotSentLowat}}
 	f.upstream = fs.String("upstream", "", "The upstream base URL: the origin or a parent edge (shield). Required.")
 	f.addr = fs.String("listen", "127.0.0.1:8081", "The address to serve clients on.")
 	f.admin = fs.String("admin", "127.0.0.1:9081", "The address of /metrics, /healthz, /readyz, /purge and /push.")
 	fs.Var(&f.mem, "mem", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
 	fs.Var(&f.fileBody, "file-body", "Bodies in the memory tier from this size up are kept in memfds, and sent by sendfile(2) without a copy when more than 128 clients are connected. off: every body on the Go heap.")
+	fs.Var(&f.lowat, "notsent-lowat", "Each client connection's TCP_NOTSENT_LOWAT (Linux): a large body's write waits for the client once this much of it is queued unsent. off: the kernel's setting (net.ipv4.tcp_notsent_lowat; by default, no limit).")
 	f.disk = fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	fs.Var(&f.diskSize, "disk-size", "The disk tier's byte budget.")
 	fs.Var(&f.maxObject, "max-object", "The largest object stored whole; larger ones are cached as slices.")
@@ -86,6 +88,8 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 		return cfg, errors.New("edge: --cluster is required with --dns-admin or --steer-admin")
 	case *f.upstream == "":
 		return cfg, errors.New("edge: --upstream is required")
+	case f.lowat.Size > math.MaxInt32:
+		return cfg, fmt.Errorf("edge: --notsent-lowat %v: more than a socket option holds (2 GiB)", &f.lowat)
 	case *f.httpServer != "h1" && *f.httpServer != "net":
 		return cfg, fmt.Errorf("edge: --http-server %q: want h1 or net", *f.httpServer)
 	}
@@ -148,7 +152,8 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer srv.Close()
 	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
-		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
+		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS,
+		NotSentLowat: int(f.lowat.Size)})
 	if err != nil {
 		return err
 	}

@@ -10,21 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestNotSentLowat: a connection accepted on a Listen listener has
-// TCP_NOTSENT_LOWAT set to NotSentLowat (the kernel's default is no
-// limit).
-func TestNotSentLowat(t *testing.T) {
-	l, err := Listen("test", "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Ln.Close()
-	c, err := net.Dial("tcp", l.Ln.Addr().String())
+// notSentLowat returns TCP_NOTSENT_LOWAT of the connection ln accepts
+// from a fresh dial.
+func notSentLowat(t *testing.T, ln net.Listener) int {
+	t.Helper()
+	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ac, err := l.Ln.Accept()
+	ac, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +35,75 @@ func TestNotSentLowat(t *testing.T) {
 	}); err != nil || gerr != nil {
 		t.Fatal(err, gerr)
 	}
-	if got != NotSentLowat {
-		t.Errorf("accepted connection: TCP_NOTSENT_LOWAT %d, want %d", got, NotSentLowat)
+	return got
+}
+
+// TestNotSentLowat: a connection accepted on a Listen listener has
+// TCP_NOTSENT_LOWAT set to NotSentLowat; on a ListenLowat listener, to
+// the value given, or left as the kernel has it (as on a plain
+// net.Listen listener) for 0.
+func TestNotSentLowat(t *testing.T) {
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := notSentLowat(t, plain)
+	plain.Close()
+	if kernel == NotSentLowat {
+		t.Skipf("the kernel's TCP_NOTSENT_LOWAT is NotSentLowat (%d): cannot tell them apart", kernel)
+	}
+	for _, tc := range []struct {
+		name  string
+		lowat int // -1: Listen
+		want  int
+	}{
+		{"Listen", -1, NotSentLowat},
+		{"256KiB", 256 << 10, 256 << 10},
+		{"4KiB", 4 << 10, 4 << 10},
+		{"off", 0, kernel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l Listener
+			var err error
+			if tc.lowat < 0 {
+				l, err = Listen("test", "127.0.0.1:0", nil)
+			} else {
+				l, err = ListenLowat("test", "127.0.0.1:0", nil, tc.lowat)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Ln.Close()
+			if got := notSentLowat(t, l.Ln); got != tc.want {
+				t.Errorf("accepted connection: TCP_NOTSENT_LOWAT %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestListenLowatNegative: a negative TCP_NOTSENT_LOWAT is an error,
+// and nothing is bound.
+func TestListenLowatNegative(t *testing.T) {
+	if l, err := ListenLowat("test", "127.0.0.1:0", nil, -1); err == nil {
+		l.Ln.Close()
+		t.Fatal("ListenLowat(-1): no error")
+	}
+}
+
+// TestBindLowat: Bind gives the public listener Pair.NotSentLowat and
+// the admin listener NotSentLowat.
+func TestBindLowat(t *testing.T) {
+	pub, adm, err := Bind(Pair{Name: "test", Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Registry: NewRegistry(), NotSentLowat: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Ln.Close()
+	defer adm.Ln.Close()
+	if got := notSentLowat(t, pub.Ln); got != 128<<10 {
+		t.Errorf("public listener: TCP_NOTSENT_LOWAT %d, want %d", got, 128<<10)
+	}
+	if got := notSentLowat(t, adm.Ln); got != NotSentLowat {
+		t.Errorf("admin listener: TCP_NOTSENT_LOWAT %d, want %d", got, NotSentLowat)
 	}
 }

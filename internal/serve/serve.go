@@ -82,16 +82,32 @@ const NotSentLowat = 64 << 10
 // Listen binds addr over TCP for h; name names it in errors and logs.
 // Its connections have NotSentLowat set.
 func Listen(name, addr string, h http.Handler) (Listener, error) {
+	return ListenLowat(name, addr, h, NotSentLowat)
+}
+
+// ListenLowat is Listen with lowat bytes as its connections'
+// TCP_NOTSENT_LOWAT; 0 leaves the kernel's setting (by default, no
+// limit).
+func ListenLowat(name, addr string, h http.Handler, lowat int) (Listener, error) {
+	if lowat < 0 {
+		return Listener{}, fmt.Errorf("%s listener: TCP_NOTSENT_LOWAT %d is negative", name, lowat)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return Listener{}, fmt.Errorf("%s listener: %w", name, err)
 	}
-	return Listener{Name: name, Ln: lowatListener{ln}, Handler: h}, nil
+	if lowat > 0 {
+		ln = lowatListener{ln, lowat}
+	}
+	return Listener{Name: name, Ln: ln, Handler: h}, nil
 }
 
-// lowatListener sets NotSentLowat on each connection it accepts (a
-// listening socket's setting is not inherited).
-type lowatListener struct{ net.Listener }
+// lowatListener sets TCP_NOTSENT_LOWAT to n on each connection it
+// accepts (a listening socket's setting is not inherited).
+type lowatListener struct {
+	net.Listener
+	n int
+}
 
 func (l lowatListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -101,7 +117,7 @@ func (l lowatListener) Accept() (net.Conn, error) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			// A connection that cannot take it is served as it is.
-			_ = rc.Control(func(fd uintptr) { _ = setNotSentLowat(fd, NotSentLowat) })
+			_ = rc.Control(func(fd uintptr) { _ = setNotSentLowat(fd, l.n) })
 		}
 	}
 	return c, nil
@@ -293,11 +309,15 @@ type Pair struct {
 	Registry    *prometheus.Registry
 	TLS         *tls.Config // on both; nil: plain HTTP
 	H1          bool        // the public listener's Listener.H1
+	// NotSentLowat is the public listener's connections'
+	// TCP_NOTSENT_LOWAT (ListenLowat): callers pass the package's
+	// NotSentLowat unless told otherwise; 0 leaves the kernel's.
+	NotSentLowat int
 }
 
 // Bind binds both listeners of p: the public one, then the admin one.
 func Bind(p Pair) (pub, admin Listener, err error) {
-	if pub, err = Listen(p.Name, p.Addr, p.Handler); err != nil {
+	if pub, err = ListenLowat(p.Name, p.Addr, p.Handler, p.NotSentLowat); err != nil {
 		return pub, admin, err
 	}
 	if admin, err = Listen("admin", p.AdminAddr, AdminMux(p.Registry, p.Admin)); err != nil {
