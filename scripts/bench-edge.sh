@@ -12,7 +12,8 @@
 # Needs nginx, varnish, trafficserver and wrk (apt-get install nginx-light
 # varnish trafficserver wrk; stop the trafficserver service the package
 # starts).
-# Usage: [CONNS="1 64 1000"] scripts/bench-edge.sh [SECONDS_PER_RUN] [ROUNDS]   (default 8 2)
+# EDGEFLAGS adds flags to both edges' command lines.
+# Usage: [CONNS="1 64 1000"] [EDGEFLAGS=...] scripts/bench-edge.sh [SECONDS_PER_RUN] [ROUNDS]   (default 8 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk.sh
@@ -29,8 +30,10 @@ O=18900 STATIC=18901 EDGE=18902 NGX=18903 VARN=18904 ATS=18905 EDGENET=18906
 conns=${CONNS:-1 64 1000}
 ulimit -n "$(ulimit -Hn)" # 1,000 connections a server, and wrk's
 "$work/streamcdn" origin --dir "$work/titles" --listen 127.0.0.1:$O --admin 127.0.0.1:18910 --log-level error & pids+=($!)
-"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error & pids+=($!)
-"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net & pids+=($!)
+# shellcheck disable=SC2086 # EDGEFLAGS is a word list
+"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGE --admin 127.0.0.1:18911 --mem 1GiB --log-level error ${EDGEFLAGS:-} & pids+=($!)
+# shellcheck disable=SC2086
+"$work/streamcdn" edge --upstream http://127.0.0.1:$O --listen 127.0.0.1:$EDGENET --admin 127.0.0.1:18912 --mem 1GiB --log-level error --http-server net ${EDGEFLAGS:-} & pids+=($!)
 
 nginx_conf "$work/nginx" "$(nginx_proxy_cache "$work/nginx/cache" $O $NGX)
   server { listen 127.0.0.1:$STATIC; root $work/titles; }"
