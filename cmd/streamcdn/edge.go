@@ -151,9 +151,13 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer srv.Close()
+	lowat := int(f.lowat.Size)
+	if lowat == 0 {
+		lowat = serve.LowatOff
+	}
 	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
 		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS,
-		NotSentLowat: int(f.lowat.Size)})
+		NotSentLowat: lowat})
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer srv.Close()
-	pub, adm, err := serve.Bind(serve.Pair{Name: "origin", Addr: *addr, Handler: srv, AdminAddr: *admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS,
-		NotSentLowat: serve.NotSentLowat})
+	pub, adm, err := serve.Bind(serve.Pair{Name: "origin", Addr: *addr, Handler: srv, AdminAddr: *admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS})
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	pub, adm, err := serve.Bind(serve.Pair{Name: "steer", Addr: *addr, Handler: s, AdminAddr: *admin, Admin: s.Admin(), Registry: svc.Reg, NotSentLowat: serve.NotSentLowat})
+	pub, adm, err := serve.Bind(serve.Pair{Name: "steer", Addr: *addr, Handler: s, AdminAddr: *admin, Admin: s.Admin(), Registry: svc.Reg})
 	if err != nil {
 		return err
 	}

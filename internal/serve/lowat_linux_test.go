@@ -40,8 +40,8 @@ func notSentLowat(t *testing.T, ln net.Listener) int {
 
 // TestNotSentLowat: a connection accepted on a Listen listener has
 // TCP_NOTSENT_LOWAT set to NotSentLowat; on a ListenLowat listener, to
-// the value given, or left as the kernel has it (as on a plain
-// net.Listen listener) for 0.
+// the value given, NotSentLowat for 0, or left as the kernel has it (as
+// on a plain net.Listen listener) for LowatOff.
 func TestNotSentLowat(t *testing.T) {
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,18 +54,19 @@ func TestNotSentLowat(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		lowat int // -1: Listen
+		lowat int // -2: Listen
 		want  int
 	}{
-		{"Listen", -1, NotSentLowat},
+		{"Listen", -2, NotSentLowat},
+		{"0", 0, NotSentLowat},
 		{"256KiB", 256 << 10, 256 << 10},
 		{"4KiB", 4 << 10, 4 << 10},
-		{"off", 0, kernel},
+		{"off", LowatOff, kernel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var l Listener
 			var err error
-			if tc.lowat < 0 {
+			if tc.lowat == -2 {
 				l, err = Listen("test", "127.0.0.1:0", nil)
 			} else {
 				l, err = ListenLowat("test", "127.0.0.1:0", nil, tc.lowat)
@@ -81,29 +82,33 @@ func TestNotSentLowat(t *testing.T) {
 	}
 }
 
-// TestListenLowatNegative: a negative TCP_NOTSENT_LOWAT is an error,
-// and nothing is bound.
+// TestListenLowatNegative: a negative TCP_NOTSENT_LOWAT other than
+// LowatOff is an error, and nothing is bound.
 func TestListenLowatNegative(t *testing.T) {
-	if l, err := ListenLowat("test", "127.0.0.1:0", nil, -1); err == nil {
-		l.Ln.Close()
-		t.Fatal("ListenLowat(-1): no error")
+	for _, lowat := range []int{-2, -65536} {
+		if l, err := ListenLowat("test", "127.0.0.1:0", nil, lowat); err == nil {
+			l.Ln.Close()
+			t.Errorf("ListenLowat(%d): no error", lowat)
+		}
 	}
 }
 
-// TestBindLowat: Bind gives the public listener Pair.NotSentLowat and
-// the admin listener NotSentLowat.
+// TestBindLowat: Bind gives the public listener Pair.NotSentLowat
+// (NotSentLowat when unset) and the admin listener NotSentLowat.
 func TestBindLowat(t *testing.T) {
-	pub, adm, err := Bind(Pair{Name: "test", Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Registry: NewRegistry(), NotSentLowat: 128 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Ln.Close()
-	defer adm.Ln.Close()
-	if got := notSentLowat(t, pub.Ln); got != 128<<10 {
-		t.Errorf("public listener: TCP_NOTSENT_LOWAT %d, want %d", got, 128<<10)
-	}
-	if got := notSentLowat(t, adm.Ln); got != NotSentLowat {
-		t.Errorf("admin listener: TCP_NOTSENT_LOWAT %d, want %d", got, NotSentLowat)
+	for _, tc := range []struct{ lowat, want int }{{128 << 10, 128 << 10}, {0, NotSentLowat}} {
+		pub, adm, err := Bind(Pair{Name: "test", Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+			Registry: NewRegistry(), NotSentLowat: tc.lowat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := notSentLowat(t, pub.Ln); got != tc.want {
+			t.Errorf("Pair.NotSentLowat %d: public listener: TCP_NOTSENT_LOWAT %d, want %d", tc.lowat, got, tc.want)
+		}
+		if got := notSentLowat(t, adm.Ln); got != NotSentLowat {
+			t.Errorf("admin listener: TCP_NOTSENT_LOWAT %d, want %d", got, NotSentLowat)
+		}
+		pub.Ln.Close()
+		adm.Ln.Close()
 	}
 }

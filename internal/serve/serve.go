@@ -75,28 +75,37 @@ type Listener struct {
 // 1 MiB hits at 1,000 connections, `scripts/bench-edge.sh 5 2` gave a
 // p99 2.2–2.5× nginx's before this (two runs on 39c6ff6) and 1.7–1.8×
 // after (two runs on 9313695); README, "Benchmarks", has those and an
-// A/B of one build with and without it. It does not limit what is in
+// A/B of one build with and without it. Those runs predate sending
+// memfd bodies by sendfile; since then, an A/B of the edge's
+// --notsent-lowat (README, "Memory is bounded") found the cap costing
+// CPU and tail at 1,000 connections. It does not limit what is in
 // flight: a connection with a large window still fills it.
 const NotSentLowat = 64 << 10
+
+// LowatOff, as a lowat, leaves connections' TCP_NOTSENT_LOWAT as the
+// kernel has it (net.ipv4.tcp_notsent_lowat; by default, no limit).
+const LowatOff = -1
 
 // Listen binds addr over TCP for h; name names it in errors and logs.
 // Its connections have NotSentLowat set.
 func Listen(name, addr string, h http.Handler) (Listener, error) {
-	return ListenLowat(name, addr, h, NotSentLowat)
+	return ListenLowat(name, addr, h, 0)
 }
 
 // ListenLowat is Listen with lowat bytes as its connections'
-// TCP_NOTSENT_LOWAT; 0 leaves the kernel's setting (by default, no
-// limit).
+// TCP_NOTSENT_LOWAT: 0 for NotSentLowat, LowatOff for the kernel's.
 func ListenLowat(name, addr string, h http.Handler, lowat int) (Listener, error) {
-	if lowat < 0 {
-		return Listener{}, fmt.Errorf("%s listener: TCP_NOTSENT_LOWAT %d is negative", name, lowat)
+	switch {
+	case lowat == 0:
+		lowat = NotSentLowat
+	case lowat < 0 && lowat != LowatOff:
+		return Listener{}, fmt.Errorf("%s listener: TCP_NOTSENT_LOWAT %d: want a size or LowatOff", name, lowat)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return Listener{}, fmt.Errorf("%s listener: %w", name, err)
 	}
-	if lowat > 0 {
+	if lowat != LowatOff {
 		ln = lowatListener{ln, lowat}
 	}
 	return Listener{Name: name, Ln: ln, Handler: h}, nil
@@ -310,8 +319,8 @@ type Pair struct {
 	TLS         *tls.Config // on both; nil: plain HTTP
 	H1          bool        // the public listener's Listener.H1
 	// NotSentLowat is the public listener's connections'
-	// TCP_NOTSENT_LOWAT (ListenLowat): callers pass the package's
-	// NotSentLowat unless told otherwise; 0 leaves the kernel's.
+	// TCP_NOTSENT_LOWAT (ListenLowat): 0 for the package's
+	// NotSentLowat, LowatOff for the kernel's.
 	NotSentLowat int
 }
 
