@@ -82,7 +82,7 @@ type Listener struct {
 // flight: a connection with a large window still fills it.
 const NotSentLowat = 64 << 10
 
-// LowatOff, as a lowat, leaves connections' TCP_NOTSENT_LOWAT as the
+// LowatOff is the lowat that leaves connections' TCP_NOTSENT_LOWAT as the
 // kernel has it (net.ipv4.tcp_notsent_lowat; by default, no limit).
 const LowatOff = -1
 
