@@ -28,7 +28,7 @@ const edgeMemOverhead = 24 << 20
 type edgeFlags struct {
 	upstream, addr, admin, disk, name, region, tokenFile, pinnedDir *string
 	mode, missRedirect, level, dnsAdmin, cluster, dnsTokenFile      *string
-	upstreamCA, config, steerAdmin, httpServer                      *string
+	upstreamCA, config, steerAdmin, httpServer, fileLowat           *string
 	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
 	fileBody, lowat                                                 sizeOrOff
@@ -45,6 +45,7 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	fs.Var(&f.mem, "mem", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
 	fs.Var(&f.fileBody, "file-body", "Bodies in the memory tier from this size up are kept in memfds, and sent by sendfile(2) without a copy when more than 128 clients are connected. off: every body on the Go heap.")
 	fs.Var(&f.lowat, "notsent-lowat", "Each client connection's TCP_NOTSENT_LOWAT (Linux): a large body's write waits for the client once this much of it is queued unsent. off: the kernel's setting (net.ipv4.tcp_notsent_lowat; by default, no limit).")
+	f.fileLowat = fs.String("file-notsent-lowat", "", "With --http-server h1, the TCP_NOTSENT_LOWAT a client connection gets once it is sent a body by sendfile(2), whose queue holds references to the body's pages, not copies. off: the kernel's. Empty: as --notsent-lowat.")
 	f.disk = fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	fs.Var(&f.diskSize, "disk-size", "The disk tier's byte budget.")
 	fs.Var(&f.maxObject, "max-object", "The largest object stored whole; larger ones are cached as slices.")
@@ -92,6 +93,9 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 		return cfg, fmt.Errorf("edge: --notsent-lowat %v: more than a socket option holds (2 GiB)", &f.lowat)
 	case *f.httpServer != "h1" && *f.httpServer != "net":
 		return cfg, fmt.Errorf("edge: --http-server %q: want h1 or net", *f.httpServer)
+	}
+	if _, err := f.fileLowats(); err != nil {
+		return cfg, err
 	}
 	for _, tm := range f.titleModes {
 		title, m, ok := strings.Cut(tm, "=")
@@ -151,13 +155,13 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer srv.Close()
-	lowat := int(f.lowat.Size)
-	if lowat == 0 {
-		lowat = serve.LowatOff
+	fileLowat, err := f.fileLowats()
+	if err != nil {
+		return err
 	}
 	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
 		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS,
-		NotSentLowat: lowat})
+		NotSentLowat: lowatOption(f.lowat), FileLowat: fileLowat})
 	if err != nil {
 		return err
 	}
@@ -184,6 +188,30 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // sizeOrOff is a byte size flag that also takes "off" (0).
+// lowatOption is a --notsent-lowat value as serve takes it.
+func lowatOption(z sizeOrOff) int {
+	if z.Size == 0 {
+		return serve.LowatOff
+	}
+	return int(z.Size)
+}
+
+// fileLowats is --file-notsent-lowat as serve.Pair.FileLowat: 0 when it
+// is empty (the connection keeps --notsent-lowat).
+func (f *edgeFlags) fileLowats() (int, error) {
+	if *f.fileLowat == "" {
+		return 0, nil
+	}
+	var z sizeOrOff
+	if err := z.Set(*f.fileLowat); err != nil {
+		return 0, fmt.Errorf("edge: --file-notsent-lowat %q: %w", *f.fileLowat, err)
+	}
+	if z.Size > math.MaxInt32 {
+		return 0, fmt.Errorf("edge: --file-notsent-lowat %v: more than a socket option holds (2 GiB)", &z)
+	}
+	return lowatOption(z), nil
+}
+
 type sizeOrOff struct{ units.Size }
 
 func (z *sizeOrOff) Set(s string) error {

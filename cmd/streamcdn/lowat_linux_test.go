@@ -3,15 +3,19 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/streamcdn/streamcdn/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,30 +39,19 @@ func acceptedLowat(t *testing.T, client net.Conn) int {
 			continue
 		}
 		if p, ok := peer.(*unix.SockaddrInet4); ok && p.Port == want.Port && net.IP(p.Addr[:]).Equal(want.IP) {
-			return sockLowat(t, uintptr(fd))
+			v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
 		}
 	}
 	t.Fatalf("no socket in this process has peer %v", want)
 	return 0
 }
 
-// ownLowat returns TCP_NOTSENT_LOWAT of c's socket.
-func ownLowat(t *testing.T, c net.Conn) int {
-	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	if err := rc.Control(func(fd uintptr) { v = sockLowat(t, fd) }); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // kernelLowat returns TCP_NOTSENT_LOWAT of a socket accepted on a plain
-// net.Listen listener: the kernel's. (A dialled socket reads 0, an
-// accepted one the sysctl's value.)
+// net.Listen listener: the kernel's.
 func kernelLowat(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -66,26 +59,7 @@ func kernelLowat(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ac, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
-	return ownLowat(t, ac)
-}
-
-func sockLowat(t *testing.T, fd uintptr) int {
-	t.Helper()
-	v, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return testutil.AcceptedNotSentLowat(t, ln)
 }
 
 // TestEdgeNotSentLowat: "streamcdn edge --notsent-lowat" sets each
@@ -129,6 +103,74 @@ func TestEdgeNotSentLowat(t *testing.T) {
 	for _, bad := range []string{"3GiB", "-1", "lots"} {
 		if err := run(t.Context(), []string{"edge", "--upstream", "http://127.0.0.1:1", "--notsent-lowat", bad}, io.Discard, io.Discard); err == nil {
 			t.Errorf("--notsent-lowat %s: no error", bad)
+		}
+	}
+}
+
+// TestEdgeFileNotSentLowat: "streamcdn edge --file-notsent-lowat" gives
+// a client connection its TCP_NOTSENT_LOWAT once a hit goes to it by
+// sendfile (a body in a memfd, more than 128 clients connected): the
+// size given, 0 (the kernel's) for off, and --notsent-lowat's when it
+// is not given. A value a socket option cannot hold is refused.
+func TestEdgeFileNotSentLowat(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Write(body)
+	}))
+	defer up.Close()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 64 << 10},
+		{[]string{"--notsent-lowat", "128KiB"}, 128 << 10},
+		{[]string{"--file-notsent-lowat", "256KiB"}, 256 << 10},
+		{[]string{"--file-notsent-lowat", "off"}, 0},
+	} {
+		t.Run(strings.Join(append([]string{"flags"}, tc.args...), " "), func(t *testing.T) {
+			args := append([]string{"edge", "--upstream", up.URL, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "info"}, tc.args...)
+			waitLog := runLogged(t, args...)
+			addr := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(waitLog("edge serving"))[1]
+			for range 130 { // crowded: bodies of 64 KiB and more go by sendfile
+				idle, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer idle.Close()
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for _, want := range []string{"miss", "hit"} {
+				if _, err := io.WriteString(c, "GET /v/seg.m4s HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || n != int64(len(body)) || resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %s, %d bytes, %v", want, resp.Status, n, err)
+				}
+				if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, want) {
+					t.Fatalf("Cache-Status %q, want a %s", cs, want)
+				}
+			}
+			if got := acceptedLowat(t, c); got != tc.want {
+				t.Errorf("after a hit: TCP_NOTSENT_LOWAT %d, want %d", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"3GiB", "-1", "lots"} {
+		if err := run(t.Context(), []string{"edge", "--upstream", "http://127.0.0.1:1", "--file-notsent-lowat", bad}, io.Discard, io.Discard); err == nil {
+			t.Errorf("--file-notsent-lowat %s: no error", bad)
 		}
 	}
 }

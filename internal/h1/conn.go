@@ -62,6 +62,8 @@ type conn struct {
 	// connection from an earlier response; the next write clears it
 	// unless that response's handler set a timeout or deadline of its own.
 	staleDeadline bool
+	// fileLowat: the connection has been given Config.FileLowat.
+	fileLowat bool
 
 	// readDeadline is the read deadline set last (Unix ns; 0: none), by
 	// setReadDeadline, which every change goes through.

@@ -44,6 +44,13 @@ func (c *conn) sendFile(f *os.File, off, n int64) (int64, bool) {
 	if c.srv.crowded() {
 		flags = unix.MSG_NOSIGNAL
 	}
+	if lw := c.srv.cfg.FileLowat; lw != 0 && !c.fileLowat {
+		c.fileLowat = true
+		// 0 is the kernel's value to the socket option.
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, max(lw, 0))
+		})
+	}
 	var serr error
 	err = rc.Write(func(sfd uintptr) bool {
 		for len(head) > 0 {

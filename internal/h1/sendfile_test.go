@@ -23,11 +23,9 @@ func sendFile(w http.ResponseWriter, f *os.File, off, n int64) {
 	io.Copy(w, io.NewSectionReader(f, off, n))
 }
 
-// TestSendFileLikeNetHTTP: a body sent from a file answers as net/http
-// answers the same bytes copied, whatever the framing: declared, sniffed,
-// chunked, HEAD, after other writes, and a file shorter than declared.
-func TestSendFileLikeNetHTTP(t *testing.T) {
-	content := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: several socket buffers
+// openBody writes content to a file and opens it, until the test ends.
+func openBody(t *testing.T, content []byte) *os.File {
+	t.Helper()
 	name := filepath.Join(t.TempDir(), "body")
 	if err := os.WriteFile(name, content, 0o600); err != nil {
 		t.Fatal(err)
@@ -36,7 +34,16 @@ func TestSendFileLikeNetHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestSendFileLikeNetHTTP: a body sent from a file answers as net/http
+// answers the same bytes copied, whatever the framing: declared, sniffed,
+// chunked, HEAD, after other writes, and a file shorter than declared.
+func TestSendFileLikeNetHTTP(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: several socket buffers
+	f := openBody(t, content)
 	size := int64(len(content))
 	get := "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 	tests := []struct {
@@ -92,16 +99,7 @@ func TestSendFileLikeNetHTTP(t *testing.T) {
 // TestSendFileOnlyOnSockets: sendfile(2) is used on a TCP connection,
 // and a connection that is not a socket is told to copy instead.
 func TestSendFileOnlyOnSockets(t *testing.T) {
-	name := filepath.Join(t.TempDir(), "body")
-	if err := os.WriteFile(name, []byte("0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-
+	f := openBody(t, []byte("0123456789"))
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()

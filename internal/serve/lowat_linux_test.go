@@ -4,39 +4,10 @@ package serve
 
 import (
 	"net"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/streamcdn/streamcdn/internal/testutil"
 )
-
-// notSentLowat returns TCP_NOTSENT_LOWAT of the connection ln accepts
-// from a fresh dial.
-func notSentLowat(t *testing.T, ln net.Listener) int {
-	t.Helper()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ac, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
-	rc, err := ac.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got int
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		got, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
-	}); err != nil || gerr != nil {
-		t.Fatal(err, gerr)
-	}
-	return got
-}
 
 // TestNotSentLowat: a connection accepted on a Listen listener has
 // TCP_NOTSENT_LOWAT set to NotSentLowat; on a ListenLowat listener, to
@@ -47,7 +18,7 @@ func TestNotSentLowat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kernel := notSentLowat(t, plain)
+	kernel := testutil.AcceptedNotSentLowat(t, plain)
 	plain.Close()
 	if kernel == NotSentLowat {
 		t.Skipf("the kernel's TCP_NOTSENT_LOWAT is NotSentLowat (%d): cannot tell them apart", kernel)
@@ -75,7 +46,7 @@ func TestNotSentLowat(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Ln.Close()
-			if got := notSentLowat(t, l.Ln); got != tc.want {
+			if got := testutil.AcceptedNotSentLowat(t, l.Ln); got != tc.want {
 				t.Errorf("accepted connection: TCP_NOTSENT_LOWAT %d, want %d", got, tc.want)
 			}
 		})
@@ -102,10 +73,10 @@ func TestBindLowat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := notSentLowat(t, pub.Ln); got != tc.want {
+		if got := testutil.AcceptedNotSentLowat(t, pub.Ln); got != tc.want {
 			t.Errorf("Pair.NotSentLowat %d: public listener: TCP_NOTSENT_LOWAT %d, want %d", tc.lowat, got, tc.want)
 		}
-		if got := notSentLowat(t, adm.Ln); got != NotSentLowat {
+		if got := testutil.AcceptedNotSentLowat(t, adm.Ln); got != NotSentLowat {
 			t.Errorf("admin listener: TCP_NOTSENT_LOWAT %d, want %d", got, NotSentLowat)
 		}
 		pub.Ln.Close()

@@ -62,6 +62,10 @@ type Listener struct {
 	// request than net/http (for a cache's hits); connections that open
 	// with the HTTP/2 preface still go to net/http.
 	H1 bool
+	// FileLowat is the TCP_NOTSENT_LOWAT an H1 listener's connection
+	// gets once it sends a body by sendfile (h1.Config.FileLowat): 0
+	// keeps the listener's, LowatOff gives the kernel's.
+	FileLowat int
 }
 
 // NotSentLowat is the most a connection of a Listen listener keeps
@@ -166,7 +170,7 @@ func All(ctx context.Context, log *slog.Logger, lns ...Listener) error {
 		var hs server = srv
 		if l.H1 && l.TLS == nil {
 			hs = h1.New(h1.Config{Handler: l.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, IdleTimeout: srv.IdleTimeout,
-				ConnContext: l.ConnContext, H2C: srv, Log: log.With("listener", l.Name)})
+				ConnContext: l.ConnContext, H2C: srv, Log: log.With("listener", l.Name), FileLowat: l.FileLowat})
 		}
 		g.Go(func() error {
 			serve := func() error { return hs.Serve(l.Ln) }
@@ -322,6 +326,8 @@ type Pair struct {
 	// TCP_NOTSENT_LOWAT (ListenLowat): 0 for the package's
 	// NotSentLowat, LowatOff for the kernel's.
 	NotSentLowat int
+	// FileLowat is the public listener's Listener.FileLowat.
+	FileLowat int
 }
 
 // Bind binds both listeners of p: the public one, then the admin one.
@@ -333,7 +339,7 @@ func Bind(p Pair) (pub, admin Listener, err error) {
 		pub.Ln.Close()
 		return pub, admin, err
 	}
-	pub.ConnContext, pub.H1 = p.ConnContext, p.H1
+	pub.ConnContext, pub.H1, pub.FileLowat = p.ConnContext, p.H1, p.FileLowat
 	pub.TLS, admin.TLS = p.TLS, p.TLS
 	return pub, admin, nil
 }
