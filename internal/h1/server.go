@@ -62,11 +62,12 @@ type Config struct {
 	// FileLowat is the TCP_NOTSENT_LOWAT (Linux) a connection is given
 	// the first time it sends a body by sendfile(2): 0 leaves the
 	// socket's as it is, a negative value gives it the kernel's
-	// (net.ipv4.tcp_notsent_lowat). A listener's cap bounds the bytes
-	// copied into a socket's send buffer ahead of the client; what
-	// sendfile queues are references to the file's pages, which the
-	// cap does not save, while it costs a wait in the poller per
-	// FileLowat bytes sent (README, "Memory is bounded").
+	// (net.ipv4.tcp_notsent_lowat). It stays for the connection's later
+	// responses, however they are sent. A listener's cap bounds the
+	// bytes copied into a socket's send buffer ahead of the client; what
+	// sendfile queues are references to the file's pages, which the cap
+	// does not save, while it costs a wait in the poller for each cap's
+	// worth sent (README, "Memory is bounded").
 	FileLowat int
 }
 
