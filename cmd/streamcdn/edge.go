@@ -28,10 +28,11 @@ const edgeMemOverhead = 24 << 20
 type edgeFlags struct {
 	upstream, addr, admin, disk, name, region, tokenFile, pinnedDir *string
 	mode, missRedirect, level, dnsAdmin, cluster, dnsTokenFile      *string
-	upstreamCA, config, steerAdmin, httpServer, fileLowat           *string
+	upstreamCA, config, steerAdmin, httpServer                      *string
 	noRTT                                                           *bool
 	mem, diskSize, maxObject, slice, pinnedSize                     units.Size
 	fileBody, lowat                                                 sizeOrOff
+	fileLowat                                                       lowatFlag
 	titleModes                                                      stringList
 	every, sendTimeout, staleDisconnected                           *time.Duration
 	front                                                           frontFlags
@@ -45,7 +46,7 @@ func addEdgeFlags(fs *flag.FlagSet) *edgeFlags {
 	fs.Var(&f.mem, "mem", "The memory tier's byte budget (B, KiB, MiB, GiB, or KB, MB, GB).")
 	fs.Var(&f.fileBody, "file-body", "Bodies in the memory tier from this size up are kept in memfds, and sent by sendfile(2) without a copy when more than 128 clients are connected. off: every body on the Go heap.")
 	fs.Var(&f.lowat, "notsent-lowat", "Each client connection's TCP_NOTSENT_LOWAT (Linux): a large body's write waits for the client once this much of it is queued unsent. off: the kernel's setting (net.ipv4.tcp_notsent_lowat; by default, no limit).")
-	f.fileLowat = fs.String("file-notsent-lowat", "", "With --http-server h1, the TCP_NOTSENT_LOWAT a client connection gets once it is sent a body by sendfile(2), whose queue holds references to the body's pages, not copies. off: the kernel's. Empty: as --notsent-lowat.")
+	fs.Var(&f.fileLowat, "file-notsent-lowat", "With --http-server h1 and plain HTTP, the TCP_NOTSENT_LOWAT a client connection gets once it is sent a body by sendfile(2), whose queue holds references to the body's pages, not copies. off: the kernel's. Unset: the connection keeps --notsent-lowat.")
 	f.disk = fs.String("disk", "", "The disk tier's directory. Empty means no disk tier.")
 	fs.Var(&f.diskSize, "disk-size", "The disk tier's byte budget.")
 	fs.Var(&f.maxObject, "max-object", "The largest object stored whole; larger ones are cached as slices.")
@@ -91,11 +92,12 @@ func (f *edgeFlags) edgeConfig() (edge.Config, error) {
 		return cfg, errors.New("edge: --upstream is required")
 	case f.lowat.Size > math.MaxInt32:
 		return cfg, fmt.Errorf("edge: --notsent-lowat %v: more than a socket option holds (2 GiB)", &f.lowat)
+	case f.fileLowat.Size > math.MaxInt32:
+		return cfg, fmt.Errorf("edge: --file-notsent-lowat %v: more than a socket option holds (2 GiB)", &f.fileLowat)
 	case *f.httpServer != "h1" && *f.httpServer != "net":
 		return cfg, fmt.Errorf("edge: --http-server %q: want h1 or net", *f.httpServer)
-	}
-	if _, err := f.fileLowats(); err != nil {
-		return cfg, err
+	case f.fileLowat.set && (*f.httpServer != "h1" || len(*f.front.certFiles) > 0):
+		return cfg, errors.New("edge: --file-notsent-lowat needs --http-server h1 and plain HTTP (no --tls-cert): only h1 sends by sendfile")
 	}
 	for _, tm := range f.titleModes {
 		title, m, ok := strings.Cut(tm, "=")
@@ -155,13 +157,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer srv.Close()
-	fileLowat, err := f.fileLowats()
-	if err != nil {
-		return err
-	}
 	pub, adm, err := serve.Bind(serve.Pair{Name: "edge", Addr: *f.addr, Handler: srv, ConnContext: srv.ConnContext,
 		H1: *f.httpServer == "h1", AdminAddr: *f.admin, Admin: srv.Admin(), Registry: reg, TLS: fr.TLS,
-		NotSentLowat: lowatOption(f.lowat), FileLowat: fileLowat})
+		NotSentLowat: lowatOption(f.lowat), FileLowat: f.fileLowat.option()})
 	if err != nil {
 		return err
 	}
@@ -187,8 +185,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return g.Wait()
 }
 
-// sizeOrOff is a byte size flag that also takes "off" (0).
-// lowatOption is a --notsent-lowat value as serve takes it.
+// lowatOption is a lowat flag's value as serve takes it.
 func lowatOption(z sizeOrOff) int {
 	if z.Size == 0 {
 		return serve.LowatOff
@@ -196,22 +193,34 @@ func lowatOption(z sizeOrOff) int {
 	return int(z.Size)
 }
 
-// fileLowats is --file-notsent-lowat as serve.Pair.FileLowat: 0 when it
-// is empty (the connection keeps --notsent-lowat).
-func (f *edgeFlags) fileLowats() (int, error) {
-	if *f.fileLowat == "" {
-		return 0, nil
-	}
-	var z sizeOrOff
-	if err := z.Set(*f.fileLowat); err != nil {
-		return 0, fmt.Errorf("edge: --file-notsent-lowat %q: %w", *f.fileLowat, err)
-	}
-	if z.Size > math.MaxInt32 {
-		return 0, fmt.Errorf("edge: --file-notsent-lowat %v: more than a socket option holds (2 GiB)", &z)
-	}
-	return lowatOption(z), nil
+// lowatFlag is a lowat that may be left unset (--file-notsent-lowat).
+type lowatFlag struct {
+	sizeOrOff
+	set bool
 }
 
+func (z *lowatFlag) Set(s string) error {
+	z.set = true
+	return z.sizeOrOff.Set(s)
+}
+
+func (z *lowatFlag) String() string {
+	if z == nil || !z.set {
+		return ""
+	}
+	return z.sizeOrOff.String()
+}
+
+// option is the flag's value as serve.Pair.FileLowat takes it: 0 when
+// unset (the connection keeps its listener's).
+func (z *lowatFlag) option() int {
+	if !z.set {
+		return 0
+	}
+	return lowatOption(z.sizeOrOff)
+}
+
+// sizeOrOff is a byte size flag that also takes "off" (0).
 type sizeOrOff struct{ units.Size }
 
 func (z *sizeOrOff) Set(s string) error {

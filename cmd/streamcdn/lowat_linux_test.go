@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -168,9 +169,19 @@ func TestEdgeFileNotSentLowat(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"3GiB", "-1", "lots"} {
-		if err := run(t.Context(), []string{"edge", "--upstream", "http://127.0.0.1:1", "--file-notsent-lowat", bad}, io.Discard, io.Discard); err == nil {
-			t.Errorf("--file-notsent-lowat %s: no error", bad)
+	for _, bad := range [][]string{
+		{"--file-notsent-lowat", "3GiB"},
+		{"--file-notsent-lowat", "-1"},
+		{"--file-notsent-lowat", "lots"},
+		{"--file-notsent-lowat", "off", "--http-server", "net"},
+		{"--file-notsent-lowat", "256KiB", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+	} {
+		args := append([]string{"edge", "--upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, bad...)
+		// Ended already: an edge that took the flags returns at once.
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := run(ctx, args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "file-notsent-lowat") {
+			t.Errorf("%s: error %v, want one naming file-notsent-lowat", strings.Join(bad, " "), err)
 		}
 	}
 }
